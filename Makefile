@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# memlens: one Makefile for the module, the BPF programs, the userspace
+# programs and the test suites.
+#
+#   make run            build everything and run the main job
+#   make check          build everything and run every test suite
+#   make module [KVER=6.1]  build memlens.ko for every (or one) guest kernel
+#   make deps           install packages, fetch guest kernels (idempotent)
+#   make help           the full list
+#
+# Build outputs go to build/ (git-ignored).  Downloads, guest kernels and
+# guest images go to $(CACHE), outside the checkout, so that a fresh clone
+# on the same machine reuses them.
+
+CACHE		?= $(or $(MEMLENS_CACHE),$(HOME)/.cache/memlens)
+export MEMLENS_CACHE := $(CACHE)
+
+B		:= $(CURDIR)/build
+KERNELS		:= 6.1 6.12
+KVER		?= $(KERNELS)
+
+KSFT_SRC	:= $(CACHE)/src/linux-source-6.1
+KSFT_INC	:= $(KSFT_SRC)/tools/testing/selftests
+KSFT_STAMP	:= $(KSFT_SRC)/.done
+CHECKPATCH	:= $(KSFT_SRC)/scripts/checkpatch.pl
+
+CC		:= gcc
+CLANG		:= clang
+BPFTOOL		:= bpftool
+CFLAGS		:= -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+LDFLAGS		:=
+
+# What the fragments below add to.
+USERSPACE_TARGETS :=
+BPF_TARGETS	:=
+SELFTEST_TARGETS :=
+
+.PHONY: all deps userspace bpf module selftests check run clean help lint \
+	$(addprefix module-,$(KERNELS))
+
+all: userspace bpf module selftests
+
+# Each part has a fragment of its own; they only append to the variables
+# above and define their own rules.
+include $(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*.mk))
+
+deps:
+	@scripts/deps all
+
+$(KSFT_STAMP):
+	@scripts/deps ksft
+
+userspace: $(USERSPACE_TARGETS)
+bpf: $(BPF_TARGETS)
+selftests: $(SELFTEST_TARGETS)
+
+# Kbuild of 6.1 and 6.12 cannot put objects outside the source tree, so
+# each guest kernel gets a copy of Kbuild + module/ under build/module/VER.
+# cp -p keeps timestamps, so unchanged files are not rebuilt.
+module: $(addprefix module-,$(KVER))
+
+$(addprefix module-,$(KERNELS)): module-%:
+	@mkdir -p $(B)/module/$*/module
+	@cp -p Kbuild $(B)/module/$*/
+	@cp -pr module/. $(B)/module/$*/module/
+	@$(MAKE) -s -C $$(scripts/deps kdir $*) M=$(B)/module/$* W=1 modules
+	@echo "  MODULE  build/module/$*/module/memlens.ko ($$(scripts/deps krel $*))"
+
+# Every suite listed in selftests/suites, on the host and in the guests.
+# SUITES="a b" and WHERE="host 6.1" narrow the run.
+check: deps all
+	@selftests/check
+
+run: deps all
+	@selftests/run-demo
+
+lint: $(KSFT_STAMP)
+	@$(CHECKPATCH) --strict --no-tree --quiet -f module/*.c module/*.h
+
+clean:
+	rm -rf $(B)
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "  selftests/vm/run --help   boot a guest kernel by hand"

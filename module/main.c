@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens: what really happens to a process's memory.
+ *
+ * Module entry points and the debugfs root.  Each mechanism lives in a
+ * file of its own and registers its files below memlens_debugfs_root.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+
+#include "memlens.h"
+
+struct dentry *memlens_debugfs_root;
+
+static int version_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "version %s\n", MEMLENS_VERSION);
+	seq_printf(m, "format %d\n", MEMLENS_FORMAT_VERSION);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(version);
+
+static int __init memlens_init(void)
+{
+	struct dentry *d;
+
+	d = debugfs_create_dir("memlens", NULL);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	memlens_debugfs_root = d;
+
+	debugfs_create_file("version", 0400, d, NULL, &version_fops);
+	pr_info("loaded, version %s\n", MEMLENS_VERSION);
+	return 0;
+}
+
+static void __exit memlens_exit(void)
+{
+	debugfs_remove_recursive(memlens_debugfs_root);
+	pr_info("unloaded\n");
+}
+
+module_init(memlens_init);
+module_exit(memlens_exit);
+
+MODULE_DESCRIPTION("memlens: page tables, faults, TLB flushes and swap of a process");
+MODULE_AUTHOR("memlens developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(MEMLENS_VERSION);
