@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * heap.c - per-thread heaps: creation, thread exit, fork, initialisation.
+ *
+ * The calling thread's heap is one initial-exec TLS load away
+ * (ml_tls_heap): no __tls_get_addr, and no allocation by the dynamic linker
+ * when the first thread-local access happens.  A heap is created on the
+ * thread's first call, from memory mapped here (never from malloc), and is
+ * registered with a pthread key whose destructor runs at thread exit.
+ * pthread_key_create and pthread_setspecific do not allocate for the first
+ * 32 keys; ml_tls_heap is set before pthread_setspecific anyway, so even a
+ * later key would only recurse into an already working heap.
+ *
+ * Thread exit returns the cache: the destructor collects remote frees,
+ * releases empty pages and purges, then puts the heap on the abandoned
+ * list, from which the next new thread adopts it whole (pages, counters and
+ * all).  Heaps are never freed, so other threads can always free into the
+ * pages of an abandoned heap.  If the exiting thread allocates again after
+ * its destructor ran (a later TLS destructor calling malloc), it uses the
+ * shared backup heap under ml_backup_lock.
+ *
+ * fork: the prepare handler takes every global lock so that the child
+ * inherits them unheld and consistent.  Heaps of the threads that do not
+ * exist in the child may have been in the middle of an operation; the
+ * child never touches them again (marked abandoned but not adoptable), and
+ * blocks it frees into their pages just wait on the remote lists.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "mlalloc_types.h"
+
+__thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec")));
+static __thread int tls_exited __attribute__((tls_model("initial-exec")));
+
+struct ml_options ml_opt = { .purge_delay_ms = 10, .huge_cache = 64 * MiB };
+uintptr_t ml_key;
+atomic_int ml_inited;
+pthread_mutex_t ml_backup_lock = PTHREAD_MUTEX_INITIALIZER;
+struct heap ml_backup_heap;
+
+static pthread_key_t heap_key;
+static struct heap *abandoned;
+static uint8_t *heap_chunk;		/* heaps are carved from here */
+static size_t heap_chunk_left;
+
+#define HEAP_CHUNK	(256 * KiB)
+#define HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
+
+static void heap_init(struct heap *h, uint32_t state)
+{
+	h->st.magic = MLALLOC_HEAP_MAGIC;
+	h->st.state = state;
+	for (unsigned c = 0; c < MLALLOC_NSMALL; c++)
+		h->cur[c] = &ml_empty_page;
+	/* publish: readers walk mlalloc_introspect.heaps */
+	h->st.next = mlalloc_introspect.heaps;
+	__atomic_store_n(&mlalloc_introspect.heaps, (uint64_t)(uintptr_t)h,
+			 __ATOMIC_RELEASE);
+}
+
+static struct heap *heap_acquire(void)
+{
+	struct heap *h;
+
+	ml_lock(&ml_pool_lock);
+	h = abandoned;
+	if (h) {
+		abandoned = h->next_free;
+		h->next_free = NULL;
+	} else {
+		if (heap_chunk_left < HEAP_SIZE) {
+			heap_chunk = ml_os_map(HEAP_CHUNK);
+			if (!heap_chunk) {
+				heap_chunk_left = 0;
+				ml_unlock(&ml_pool_lock);
+				return NULL;
+			}
+			heap_chunk_left = HEAP_CHUNK;
+		}
+		h = (struct heap *)heap_chunk;
+		heap_chunk += HEAP_SIZE;
+		heap_chunk_left -= HEAP_SIZE;
+		heap_init(h, 1);
+	}
+	h->st.state = 1;
+	h->st.tid = ml_gettid();
+	h->owner = pthread_self();
+	ml_unlock(&ml_pool_lock);
+	return h;
+}
+
+static void heap_exit(void *arg)
+{
+	struct heap *h = arg;
+
+	if (!h || h != ml_tls_heap)
+		return;
+	int saved = errno;
+	ml_heap_collect(h, true);
+	ml_tls_heap = NULL;
+	tls_exited = 1;
+	ml_lock(&ml_pool_lock);
+	h->st.tid = 0;
+	h->st.state = 2;
+	h->next_free = abandoned;
+	abandoned = h;
+	ml_unlock(&ml_pool_lock);
+	errno = saved;
+}
+
+static int64_t env_num(const char *name, int64_t def)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return def;
+	int neg = *s == '-';
+	int64_t v = 0;
+	for (s += neg; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return neg ? -v : v;
+}
+
+static void init_key(void)
+{
+	uintptr_t k = 0;
+	if (syscall(SYS_getrandom, &k, sizeof(k), 1 /* GRND_NONBLOCK */) != sizeof(k))
+		k = 0;
+	k ^= (uintptr_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ULL;
+	k ^= (uintptr_t)&k;
+	ml_key = k | 1;
+}
+
+void ml_init(void)
+{
+	int expected = 0;
+
+	if (atomic_load(&ml_inited) == 2)
+		return;
+	if (!atomic_compare_exchange_strong(&ml_inited, &expected, 1)) {
+		while (atomic_load(&ml_inited) != 2)
+			sched_yield();
+		return;
+	}
+	ml_opt.purge_delay_ms = env_num("MLALLOC_PURGE_DELAY", 10);
+	ml_opt.check = (int)env_num("MLALLOC_CHECK", 0);
+	ml_opt.stats = (int)env_num("MLALLOC_STATS", 0);
+	ml_opt.thp = (int)env_num("MLALLOC_THP", 0);
+	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 64 * MiB);
+	init_key();
+	ml_stats_init();
+	heap_init(&ml_backup_heap, 3);
+	pthread_key_create(&heap_key, heap_exit);
+	atomic_store(&ml_inited, 2);
+}
+
+/* First call of a thread (or a call after its heap was returned). */
+struct heap *ml_heap_get_slow(void)
+{
+	if (atomic_load_explicit(&ml_inited, memory_order_acquire) != 2)
+		ml_init();
+	if (ml_tls_heap)
+		return ml_tls_heap;
+	if (tls_exited)
+		return NULL;		/* the caller uses the backup heap */
+	struct heap *h = heap_acquire();
+	if (!h)
+		return NULL;
+	ml_tls_heap = h;
+	pthread_setspecific(heap_key, h);
+	return h;
+}
+
+void mlalloc_collect(void) ML_API;
+void mlalloc_collect(void)
+{
+	struct heap *h = ml_tls_heap;
+	int saved = errno;
+	if (h) {
+		ml_heap_collect(h, true);
+		ml_heap_purge(h, true);
+	}
+	errno = saved;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+	ml_lock(&ml_backup_lock);
+	ml_lock(&ml_pool_lock);
+	ml_lock(&ml_huge_lock);
+	ml_lock(&ml_arena_lock);
+}
+
+static void fork_parent(void)
+{
+	ml_unlock(&ml_arena_lock);
+	ml_unlock(&ml_huge_lock);
+	ml_unlock(&ml_pool_lock);
+	ml_unlock(&ml_backup_lock);
+}
+
+static void fork_child(void)
+{
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+
+	ml_arena_lock = init;
+	ml_huge_lock = init;
+	ml_pool_lock = init;
+	ml_backup_lock = init;
+	mlalloc_introspect.pid = (uint32_t)getpid();
+	/* Heaps of threads that did not survive the fork: leave them be. */
+	for (struct heap *h = (struct heap *)(uintptr_t)mlalloc_introspect.heaps; h;
+	     h = (struct heap *)(uintptr_t)h->st.next) {
+		if (h->st.state == 1 && h != ml_tls_heap) {
+			h->st.state = 2;
+			h->st.tid = 0;
+		}
+	}
+	if (ml_tls_heap)
+		ml_tls_heap->st.tid = ml_gettid();
+}
+
+__attribute__((constructor)) static void ml_ctor(void)
+{
+	ml_init();
+	/* pthread_atfork may allocate (through us): fine here, no lock held. */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

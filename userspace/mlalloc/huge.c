@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * huge.c - blocks above 2 MiB, mapped directly.
+ *
+ * A huge block gets a mapping of its own, aligned to 4 MiB so that segmap
+ * finds its header; the first 4 KiB (or `align` bytes) hold a segment
+ * header of kind SEG_HUGE and the block follows.  Each mapping is an arena
+ * of role MLALLOC_ARENA_HUGE in the published table.
+ *
+ * munmap + mmap + page faults for every huge block would make programs that
+ * repeatedly allocate big buffers pay the kernel each time, so a few freed
+ * mappings (MLALLOC_HUGE_CACHE bytes, default 64 MiB) are kept, resident,
+ * for MLALLOC_PURGE_DELAY ms and reused for a request of at least half
+ * their size.  Growing realloc moves pages with mremap instead of copying.
+ * These paths take ml_huge_lock only around the cache.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mlalloc_types.h"
+
+pthread_mutex_t ml_huge_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define HUGE_CACHE_SLOTS 8
+
+static struct {
+	struct segment *s;
+	int64_t since;
+} cache[HUGE_CACHE_SLOTS];
+static size_t cache_bytes;
+
+_Static_assert(offsetof(struct segment, pages[1]) <= HUGE_HDR, "huge header");
+
+static size_t map_len(size_t need)
+{
+	return (need + 4095) & ~(size_t)4095;
+}
+
+static void huge_unmap(struct segment *s)
+{
+	ml_segmap_set((uintptr_t)s, s->map_size, false);
+	ml_arena_del((int)s->arena);
+	ml_os_unmap(s, s->map_size);
+}
+
+/* Drop cached mappings older than the purge delay (all if `all`). */
+static void cache_expire(bool all, struct segment **out, int *nout)
+{
+	int64_t now = all ? 0 : ml_now_ms();
+	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+		if (!cache[i].s)
+			continue;
+		if (all || (ml_opt.purge_delay_ms >= 0 &&
+			    now - cache[i].since >= ml_opt.purge_delay_ms)) {
+			out[(*nout)++] = cache[i].s;
+			cache_bytes -= cache[i].s->map_size;
+			cache[i].s = NULL;
+		}
+	}
+}
+
+static struct segment *cache_take(size_t need)
+{
+	struct segment *got = NULL, *old[HUGE_CACHE_SLOTS];
+	int nold = 0, best = -1;
+
+	if (!cache_bytes)
+		return NULL;
+	ml_lock(&ml_huge_lock);
+	cache_expire(false, old, &nold);
+	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+		struct segment *s = cache[i].s;
+		if (s && s->map_size >= need && s->map_size / 2 <= need &&
+		    (best < 0 || s->map_size < cache[best].s->map_size))
+			best = i;
+	}
+	if (best >= 0) {
+		got = cache[best].s;
+		cache[best].s = NULL;
+		cache_bytes -= got->map_size;
+	}
+	ml_unlock(&ml_huge_lock);
+	for (int i = 0; i < nold; i++)
+		huge_unmap(old[i]);
+	return got;
+}
+
+void *ml_huge_alloc(size_t n, size_t align, bool zero)
+{
+	size_t off = align > HUGE_HDR ? align : HUGE_HDR;
+
+	/* segmap marks 255 chunks: the user pointer must be within them */
+	if (off > 254 * SEG_SIZE || n > PTRDIFF_MAX - off - SEG_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t need = map_len(off + n);
+	struct segment *s = cache_take(need);
+	bool fresh = !s;
+
+	if (s) {
+		if (zero)
+			memset((uint8_t *)s + off, 0, n);
+		ml_arena_update((int)s->arena, 0, 0);
+		if ((int)s->arena >= 0)
+			__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
+					 MLALLOC_ARENA_HUGE, __ATOMIC_RELEASE);
+	} else {
+		s = ml_os_map_aligned(need, SEG_SIZE);
+		if (!s) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		s->map_size = need;
+		s->map_base = (uint8_t *)s;
+		s->arena = (uint32_t)ml_arena_add((uintptr_t)s, need, MLALLOC_ARENA_HUGE);
+		ml_arena_update((int)s->arena, (int64_t)need, 0);
+		s->kind = SEG_HUGE;
+		ml_segmap_set((uintptr_t)s, need, true);
+	}
+	struct page *pg = &s->pages[0];
+	pg->start = (uint8_t *)s + off;
+	pg->cls = MLALLOC_CLASS_HUGE;
+	pg->block_size = s->map_size - off;
+	pg->is_zero = fresh;
+	pg->slice_offset = 0;
+	pg->heap = NULL;
+	s->huge_size = pg->block_size;
+	if ((int)s->arena >= 0)
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used,
+				 s->huge_size, __ATOMIC_RELAXED);
+	__atomic_store_n(&pg->in_use, 1, __ATOMIC_RELEASE);
+	return pg->start;
+}
+
+void ml_huge_free(struct segment *s)
+{
+	struct page *pg = &s->pages[0];
+	struct segment *old[HUGE_CACHE_SLOTS];
+	int nold = 0;
+
+	if (!__atomic_exchange_n(&pg->in_use, 0, __ATOMIC_ACQ_REL))
+		ml_fatal("free(): double free of a huge block", pg->start);
+	if ((int)s->arena >= 0)
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, 0,
+				 __ATOMIC_RELAXED);
+	if (s->map_size > ml_opt.huge_cache || ml_opt.purge_delay_ms == 0) {
+		huge_unmap(s);
+		return;
+	}
+	ml_lock(&ml_huge_lock);
+	cache_expire(false, old, &nold);
+	while (cache_bytes + s->map_size > ml_opt.huge_cache) {
+		/* evict the oldest to make room */
+		int o = -1;
+		for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+			if (cache[i].s && (o < 0 || cache[i].since < cache[o].since))
+				o = i;
+		old[nold++] = cache[o].s;
+		cache_bytes -= cache[o].s->map_size;
+		cache[o].s = NULL;
+	}
+	int slot = -1;
+	for (int i = 0; i < HUGE_CACHE_SLOTS && slot < 0; i++)
+		if (!cache[i].s)
+			slot = i;
+	if (slot < 0) {
+		int o = 0;
+		for (int i = 1; i < HUGE_CACHE_SLOTS; i++)
+			if (cache[i].since < cache[o].since)
+				o = i;
+		old[nold++] = cache[o].s;
+		cache_bytes -= cache[o].s->map_size;
+		cache[o].s = NULL;
+		slot = o;
+	}
+	cache[slot].s = s;
+	cache[slot].since = ml_now_ms();
+	cache_bytes += s->map_size;
+	if ((int)s->arena >= 0)
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
+				 MLALLOC_ARENA_HUGE_CACHED, __ATOMIC_RELEASE);
+	ml_unlock(&ml_huge_lock);
+	for (int i = 0; i < nold; i++)
+		huge_unmap(old[i]);
+}
+
+/* Unmap every cached mapping (mlalloc_collect, exit). */
+void ml_huge_trim(void)
+{
+	struct segment *old[HUGE_CACHE_SLOTS];
+	int nold = 0;
+
+	ml_lock(&ml_huge_lock);
+	cache_expire(true, old, &nold);
+	ml_unlock(&ml_huge_lock);
+	for (int i = 0; i < nold; i++)
+		huge_unmap(old[i]);
+}
+
+/* Resize in place or move the pages with mremap; NULL: let the caller copy. */
+void *ml_huge_realloc(struct segment *s, void *p, size_t n)
+{
+	size_t off = (size_t)((uint8_t *)p - (uint8_t *)s);
+	if (n > PTRDIFF_MAX - off - SEG_SIZE)
+		return NULL;
+	size_t need = map_len(off + n);
+	size_t old = s->map_size;
+	struct page *pg = &s->pages[0];
+
+	if (need <= old && need >= old / 2)
+		return p;
+	void *q = mremap(s, old, need, 0);
+	if (q == MAP_FAILED) {
+		/* Reserve an aligned range and move the pages there. */
+		void *r = ml_os_map_aligned(need, SEG_SIZE);
+		if (!r)
+			return NULL;
+		q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
+		if (q == MAP_FAILED) {
+			ml_os_unmap(r, need);
+			return NULL;
+		}
+		/* r was replaced, s is gone: account as one mapping of `need` */
+		__atomic_fetch_sub(&mlalloc_introspect.reserved, old, __ATOMIC_RELAXED);
+		ml_segmap_set((uintptr_t)s, old, false);
+		s = q;
+		ml_segmap_set((uintptr_t)s, need, true);
+	} else {
+		__atomic_fetch_add(&mlalloc_introspect.reserved, need - old,
+				   __ATOMIC_RELAXED);
+		ml_segmap_set((uintptr_t)s, old, false);
+		ml_segmap_set((uintptr_t)s, need, true);
+	}
+	s->map_size = need;
+	s->map_base = (uint8_t *)s;
+	pg = &s->pages[0];
+	pg->start = (uint8_t *)s + off;
+	pg->block_size = need - off;
+	s->huge_size = pg->block_size;
+	ml_arena_move((int)s->arena, (uintptr_t)s, need);
+	if ((int)s->arena >= 0) {
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used,
+				 s->huge_size, __ATOMIC_RELAXED);
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed,
+				 need, __ATOMIC_RELAXED);
+	}
+	return pg->start;
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mlalloc_types.h - the allocator's internal types and constants.
+ *
+ * Memory map, from big to small:
+ *
+ *   arena    one mmap from the OS, 64 MiB, aligned to 4 MiB (so also to the
+ *            2 MiB of a transparent huge page).  Carved into segments.
+ *   segment  4 MiB, aligned to 4 MiB, owned by one thread heap.  Its first
+ *            64 KiB slice holds the segment header and one page descriptor
+ *            per slice; the other 63 slices hold pages.
+ *   page     a run of slices (1..32) holding blocks of one size class, or a
+ *            single large block.  Each page has its own free lists: the free
+ *            lists are sharded per page, which keeps the owning thread's
+ *            operations local and lets other threads free into a page with
+ *            one compare-and-swap.
+ *   huge     a block above MLALLOC_LARGE_MAX gets a mapping of its own
+ *            whose first 4 KiB hold a segment header (kind SEG_HUGE).
+ *
+ * Any pointer we handed out maps back to its segment through segmap[], one
+ * byte per 4 MiB of address space, so free() recognises foreign pointers
+ * without touching memory that may not be mapped.
+ */
+#ifndef MLALLOC_TYPES_H
+#define MLALLOC_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "include/mlalloc.h"
+
+#define ML_API		__attribute__((visibility("default")))
+#define ML_HIDDEN	__attribute__((visibility("hidden")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define ML_NOINLINE	__attribute__((noinline))
+
+#define KiB		((size_t)1 << 10)
+#define MiB		((size_t)1 << 20)
+
+#define ML_ALIGN	16			/* malloc's guaranteed alignment */
+#define SEG_SHIFT	22
+#define SEG_SIZE	((size_t)1 << SEG_SHIFT)	/* 4 MiB */
+#define SEG_MASK	(SEG_SIZE - 1)
+#define SLICE_SHIFT	16
+#define SLICE_SIZE	((size_t)1 << SLICE_SHIFT)	/* 64 KiB */
+#define SLICES		(SEG_SIZE / SLICE_SIZE)		/* 64 */
+#define ARENA_SIZE	(64 * MiB)
+#define ADDR_BITS	47
+#define SEGMAP_LEN	((size_t)1 << (ADDR_BITS - SEG_SHIFT))
+
+#define SMALL_MAX	(128 * KiB)		/* largest size class */
+#define LARGE_MAX	(2 * MiB)		/* largest block in a segment */
+#define HUGE_HDR	(4 * KiB)		/* header of a huge mapping */
+#define PAGE_MAX_SLICES	8			/* span of a small page */
+#define EXTEND_BYTES	(4 * KiB)		/* free list growth step */
+
+/* A free block: the first word links, the second holds the freed key
+ * (which detects most double frees cheaply, see alloc.c). */
+struct block {
+	struct block *next;
+	uintptr_t key;
+};
+
+struct heap;
+
+/* page flags: FULL is read by other threads, so it is accessed atomically */
+#define PG_FULL		0x1	/* on the heap's full list */
+#define PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
+
+struct page {
+	struct block *free;		/* owner's free list (alloc + local free) */
+	uint8_t flags;			/* PG_* */
+	uint8_t cls;			/* size class, or MLALLOC_CLASS_LARGE/HUGE */
+	uint8_t in_use;			/* page handed to a heap */
+	uint8_t slice_offset;		/* >0: a tail slice; head is this far back */
+	uint8_t is_zero;		/* LARGE: the span was never touched */
+	uint32_t used;			/* blocks handed out (incl. remote frees
+					 * not yet collected) */
+	uint32_t capacity;		/* blocks carved so far */
+	uint32_t reserved;		/* blocks that fit */
+	uint32_t slices;		/* span in slices */
+	size_t block_size;
+	uint8_t *start;			/* first block */
+	_Atomic(struct block *) xfree;	/* frees from other threads */
+	struct heap *heap;		/* owner */
+	struct page *next, *prev;	/* in a heap queue */
+};
+
+enum seg_kind { SEG_NORMAL = 1, SEG_HUGE = 2 };
+
+struct segment {
+	uint32_t kind;
+	uint32_t arena;			/* index in mlalloc_introspect.arenas */
+	struct heap *heap;		/* owner (NORMAL) */
+	struct segment *next, *prev;	/* heap's segment list / global cache */
+	uint64_t free_mask;		/* bit i: slice i is free */
+	uint64_t dirty_mask;		/* bit i: slice i may be resident */
+	int64_t purge_at;		/* ms deadline of a pending purge, 0 none */
+	size_t map_size;		/* HUGE: length of the mapping */
+	uint8_t *map_base;		/* HUGE: start of the mapping */
+	size_t huge_size;		/* HUGE: usable bytes at pages[0].start */
+	struct page pages[SLICES];	/* NORMAL: one per slice; HUGE: [0] */
+};
+
+struct queue {
+	struct page *first, *last;
+};
+
+struct heap {
+	struct mlalloc_heap_stats st;	/* first: published for readers */
+	struct page *cur[MLALLOC_NSMALL];	/* fast path: page to allocate from */
+	struct queue q[MLALLOC_NSMALL];	/* pages with (maybe) free blocks */
+	struct queue full;		/* pages without free blocks, and large */
+	struct segment *segs;		/* owned segments */
+	unsigned nsegs;
+	atomic_int remote_pending;	/* a remote free hit a FULL page */
+	int64_t purge_at;		/* earliest pending purge deadline */
+	struct heap *next_free;		/* in the abandoned pool */
+	pthread_t owner;
+};
+
+/* ---- globals (defined in heap.c / segment.c / stats.c) ----------------- */
+
+struct ml_options {
+	int64_t purge_delay_ms;		/* <0 never, 0 immediately */
+	int check;			/* MLALLOC_CHECK */
+	int stats;			/* MLALLOC_STATS */
+	int thp;			/* MLALLOC_THP: madvise(MADV_HUGEPAGE) */
+	size_t huge_cache;		/* bytes of freed huge mappings kept */
+};
+
+extern struct ml_options ml_opt ML_HIDDEN;
+extern struct mlalloc_introspect mlalloc_introspect ML_API;
+extern uintptr_t ml_key ML_HIDDEN;
+extern _Atomic uint8_t ml_segmap[SEGMAP_LEN] ML_HIDDEN;
+extern struct page ml_empty_page ML_HIDDEN;
+extern __thread struct heap *ml_tls_heap
+	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
+extern struct mlalloc_heap_stats ml_orphan_stats ML_HIDDEN;
+
+/* ---- size classes (size_class.c) --------------------------------------- */
+
+extern const uint32_t ml_class_size[MLALLOC_NSMALL] ML_HIDDEN;
+
+static inline unsigned ml_size_class(size_t n)
+{
+	if (n <= 128)
+		return n <= 16 ? 0 : (unsigned)((n - 1) >> 4);
+	/* 4 classes per doubling: (2^b, 2^(b+1)] splits in quarters */
+	unsigned b = 63 - __builtin_clzl(n - 1);
+	unsigned q = (unsigned)((n - 1 - ((size_t)1 << b)) >> (b - 2));
+	return 8 + (b - 7) * 4 + q;
+}
+unsigned ml_class_slices(unsigned cls) ML_HIDDEN;
+
+/* ---- OS layer (os.c) ---------------------------------------------------- */
+
+void *ml_os_map(size_t size) ML_HIDDEN;
+void *ml_os_map_aligned(size_t size, size_t align) ML_HIDDEN;
+void ml_os_unmap(void *p, size_t size) ML_HIDDEN;
+void ml_os_purge(void *p, size_t size) ML_HIDDEN;
+int64_t ml_now_ms(void) ML_HIDDEN;
+void ml_write(int fd, const char *s) ML_HIDDEN;
+char *ml_fmt_u64(char *buf, uint64_t v) ML_HIDDEN;
+__attribute__((noreturn)) void ml_fatal(const char *what, const void *p) ML_HIDDEN;
+void ml_lock(pthread_mutex_t *m) ML_HIDDEN;
+void ml_unlock(pthread_mutex_t *m) ML_HIDDEN;
+unsigned ml_gettid(void) ML_HIDDEN;
+
+/* ---- arenas and segments (segment.c) ------------------------------------ */
+
+extern pthread_mutex_t ml_pool_lock ML_HIDDEN;
+extern pthread_mutex_t ml_arena_lock ML_HIDDEN;
+void ml_arena_move(int idx, uint64_t base, uint64_t size) ML_HIDDEN;
+struct segment *ml_segment_alloc(struct heap *h) ML_HIDDEN;
+void ml_segment_release(struct heap *h, struct segment *s) ML_HIDDEN;
+struct page *ml_span_alloc(struct heap *h, unsigned slices) ML_HIDDEN;
+void ml_span_free(struct heap *h, struct page *pg) ML_HIDDEN;
+void ml_heap_purge(struct heap *h, bool force) ML_HIDDEN;
+int ml_arena_add(uint64_t base, uint64_t size, uint32_t role) ML_HIDDEN;
+void ml_arena_del(int idx) ML_HIDDEN;
+void ml_arena_update(int idx, int64_t committed, int64_t used) ML_HIDDEN;
+void ml_segmap_set(uintptr_t seg, size_t size, bool on) ML_HIDDEN;
+
+static inline struct segment *ml_ptr_segment(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (unlikely(a >> ADDR_BITS))
+		return NULL;
+	uint8_t v = atomic_load_explicit(&ml_segmap[a >> SEG_SHIFT],
+					 memory_order_relaxed);
+	if (unlikely(!v))
+		return NULL;
+	return (struct segment *)(((a >> SEG_SHIFT) - (v - 1)) << SEG_SHIFT);
+}
+
+static inline struct page *ml_segment_page(struct segment *s, const void *p)
+{
+	if (s->kind != SEG_NORMAL)
+		return &s->pages[0];
+	struct page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> SLICE_SHIFT];
+	return pg - pg->slice_offset;
+}
+
+/* ---- pages (page.c) ----------------------------------------------------- */
+
+void *ml_malloc_slow(struct heap *h, unsigned cls) ML_HIDDEN;
+void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b) ML_HIDDEN;
+void ml_page_collect_remote(struct heap *h) ML_HIDDEN;
+void ml_heap_collect(struct heap *h, bool force) ML_HIDDEN;
+void *ml_large_alloc(struct heap *h, size_t n) ML_HIDDEN;
+
+static inline void queue_push(struct queue *q, struct page *pg)
+{
+	pg->prev = NULL;
+	pg->next = q->first;
+	if (q->first)
+		q->first->prev = pg;
+	else
+		q->last = pg;
+	q->first = pg;
+}
+
+static inline void queue_remove(struct queue *q, struct page *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		q->first = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	else
+		q->last = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+/* ---- heaps (heap.c) ----------------------------------------------------- */
+
+struct heap *ml_heap_get_slow(void) ML_HIDDEN;
+void ml_init(void) ML_HIDDEN;
+extern atomic_int ml_inited ML_HIDDEN;
+extern pthread_mutex_t ml_backup_lock ML_HIDDEN;
+extern struct heap ml_backup_heap ML_HIDDEN;
+
+/* ---- huge blocks (huge.c) ----------------------------------------------- */
+
+extern pthread_mutex_t ml_huge_lock ML_HIDDEN;
+void *ml_huge_alloc(size_t n, size_t align, bool zero) ML_HIDDEN;
+void ml_huge_free(struct segment *s) ML_HIDDEN;
+void *ml_huge_realloc(struct segment *s, void *p, size_t n) ML_HIDDEN;
+void ml_huge_trim(void) ML_HIDDEN;
+
+/* ---- stats (stats.c) ---------------------------------------------------- */
+
+void ml_stats_init(void) ML_HIDDEN;
+
+#endif /* MLALLOC_TYPES_H */

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * page.c - pages of one size class, and the slow paths around them.
+ *
+ * A page has two free lists:
+ *   free   used only by the owning thread: malloc pops, a local free pushes;
+ *   xfree  frees from other threads, pushed with a compare-and-swap and
+ *          taken back by the owner with one exchange.
+ * So the fast paths touch only the page, and no lock is ever taken for a
+ * block.
+ *
+ * A heap keeps, per class, a queue of pages that may have free blocks and
+ * h->cur[cls], the page malloc pops from.  When no page of the queue has a
+ * block left, the page is marked PG_FULL and moved to the heap's full list,
+ * where the slow path does not have to look at it again.  A remote free
+ * into a FULL page tells the owner by setting h->remote_pending, so that
+ * the owner moves the page back.  The handshake is ordered by locked
+ * instructions on both sides: the owner sets PG_FULL and then re-reads
+ * xfree; the freeing thread pushes to xfree and then reads PG_FULL.  Either
+ * the owner sees the block or the freeing thread sees the flag.  The
+ * freeing thread reads the page after its push, when the owner may already
+ * have reused the page: that read is harmless (segments are never unmapped)
+ * and at worst raises a spurious remote_pending.
+ */
+#include <string.h>
+
+#include "mlalloc_types.h"
+
+struct page ml_empty_page;	/* h->cur[] before the first page: no blocks */
+
+/* Carve more never-used blocks onto the free list, at most EXTEND_BYTES at
+ * a time so that a page is touched only as far as it is used. */
+static void page_extend(struct page *pg)
+{
+	uint32_t n = pg->reserved - pg->capacity;
+	uint32_t step = (uint32_t)(EXTEND_BYTES / pg->block_size);
+
+	if (step < 1)
+		step = 1;
+	if (n > step)
+		n = step;
+	if (!n)
+		return;
+	uint8_t *p = pg->start + (size_t)pg->capacity * pg->block_size;
+	struct block *first = (struct block *)p, *b = first;
+	for (uint32_t i = 1; i < n; i++) {
+		struct block *nb = (struct block *)(p + (size_t)i * pg->block_size);
+		b->next = nb;
+		b = nb;
+	}
+	b->next = pg->free;
+	pg->free = first;
+	pg->capacity += n;
+}
+
+/* Take the blocks other threads freed into this page. */
+static void page_collect_xfree(struct page *pg)
+{
+	struct block *list;
+
+	if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed))
+		return;
+	list = atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
+	if (!list)
+		return;
+	uint32_t n = 1;
+	struct block *t = list;
+	while (t->next) {
+		t = t->next;
+		n++;
+	}
+	t->next = pg->free;
+	pg->free = list;
+	pg->used -= n;
+}
+
+static void page_retire(struct heap *h, struct page *pg)
+{
+	if (pg->cls < MLALLOC_NSMALL) {
+		if (h->cur[pg->cls] == pg)
+			h->cur[pg->cls] = &ml_empty_page;
+	}
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL)
+		queue_remove(&h->full, pg);
+	else
+		queue_remove(&h->q[pg->cls], pg);
+	__atomic_store_n(&pg->flags, 0, __ATOMIC_RELAXED);
+	ml_span_free(h, pg);
+}
+
+/* Put a page on the full list; false if a remote free raced with us and the
+ * page has blocks again. */
+static bool page_mark_full(struct heap *h, struct page *pg)
+{
+	__atomic_fetch_or(&pg->flags, PG_FULL, __ATOMIC_SEQ_CST);
+	if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
+		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		return false;
+	}
+	queue_remove(&h->q[pg->cls], pg);
+	queue_push(&h->full, pg);
+	return true;
+}
+
+/* Move FULL pages that received remote frees back to their queues. */
+void ml_page_collect_remote(struct heap *h)
+{
+	struct page *pg, *next;
+
+	atomic_store_explicit(&h->remote_pending, 0, memory_order_seq_cst);
+	for (pg = h->full.first; pg; pg = next) {
+		next = pg->next;
+		if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed))
+			continue;
+		page_collect_xfree(pg);
+		if (pg->cls >= MLALLOC_NSMALL) {	/* a large block */
+			if (!pg->used)
+				page_retire(h, pg);
+			continue;
+		}
+		queue_remove(&h->full, pg);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		queue_push(&h->q[pg->cls], pg);
+		if (!pg->used && h->cur[pg->cls] != pg)
+			page_retire(h, pg);
+	}
+}
+
+static struct page *page_new(struct heap *h, unsigned cls)
+{
+	struct page *pg = ml_span_alloc(h, ml_class_slices(cls));
+	if (!pg)
+		return NULL;
+	pg->cls = (uint8_t)cls;
+	pg->block_size = ml_class_size[cls];
+	pg->reserved = (uint32_t)(((size_t)pg->slices * SLICE_SIZE) / pg->block_size);
+	page_extend(pg);
+	queue_push(&h->q[cls], pg);
+	return pg;
+}
+
+/* The malloc slow path: h->cur[cls] has no free block. */
+void *ml_malloc_slow(struct heap *h, unsigned cls)
+{
+	struct page *pg, *next;
+
+	if (atomic_load_explicit(&h->remote_pending, memory_order_relaxed))
+		ml_page_collect_remote(h);
+	if (h->purge_at)
+		ml_heap_purge(h, false);
+
+	for (pg = h->q[cls].first; pg; pg = next) {
+		next = pg->next;
+		if (!pg->free)
+			page_collect_xfree(pg);
+		if (!pg->free)
+			page_extend(pg);
+		if (pg->free)
+			goto found;
+		if (!page_mark_full(h, pg)) {
+			page_collect_xfree(pg);
+			goto found;
+		}
+	}
+	pg = page_new(h, cls);
+	if (!pg)
+		return NULL;
+found:
+	if (h->q[cls].first != pg) {
+		queue_remove(&h->q[cls], pg);
+		queue_push(&h->q[cls], pg);
+	}
+	h->cur[cls] = pg;
+	struct block *b = pg->free;
+	pg->free = b->next;
+	pg->used++;
+	b->key = 0;
+	return b;
+}
+
+/*
+ * A local free that needs more than a push: the page is FULL (move it back
+ * to its queue, or release a large block) or became empty (release it,
+ * unless it is the page malloc allocates from, which is kept to avoid
+ * thrashing on alloc/free pairs).
+ */
+void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
+{
+	if (b) {
+		b->next = pg->free;
+		pg->free = b;
+		pg->used--;
+	}
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL) {
+		if (pg->cls >= MLALLOC_NSMALL) {
+			page_collect_xfree(pg);
+			if (!pg->used)
+				page_retire(h, pg);
+			goto out;
+		}
+		queue_remove(&h->full, pg);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		queue_push(&h->q[pg->cls], pg);
+	}
+	if (!pg->used && h->cur[pg->cls] != pg)
+		page_retire(h, pg);
+out:
+	if (h->purge_at)
+		ml_heap_purge(h, false);
+}
+
+/* A block of 128 KiB .. 2 MiB: a span of its own, kept on the full list. */
+void *ml_large_alloc(struct heap *h, size_t n)
+{
+	if (atomic_load_explicit(&h->remote_pending, memory_order_relaxed))
+		ml_page_collect_remote(h);
+	if (h->purge_at)
+		ml_heap_purge(h, false);
+	unsigned slices = (unsigned)((n + SLICE_SIZE - 1) >> SLICE_SHIFT);
+	struct page *pg = ml_span_alloc(h, slices);
+	if (!pg)
+		return NULL;
+	pg->cls = MLALLOC_CLASS_LARGE;
+	pg->block_size = (size_t)slices * SLICE_SIZE;
+	pg->reserved = pg->capacity = pg->used = 1;
+	__atomic_store_n(&pg->flags, PG_FULL, __ATOMIC_RELAXED);
+	queue_push(&h->full, pg);
+	return pg->start;
+}
+
+/* Everything the heap can give back now: remote frees collected, empty
+ * pages released, free slices purged (`force`) or scheduled. */
+void ml_heap_collect(struct heap *h, bool force)
+{
+	struct page *pg, *next;
+
+	ml_page_collect_remote(h);
+	for (unsigned c = 0; c < MLALLOC_NSMALL; c++) {
+		h->cur[c] = &ml_empty_page;
+		for (pg = h->q[c].first; pg; pg = next) {
+			next = pg->next;
+			page_collect_xfree(pg);
+			if (!pg->used)
+				page_retire(h, pg);
+		}
+	}
+	if (force && ml_opt.purge_delay_ms >= 0)
+		ml_heap_purge(h, true);
+}
