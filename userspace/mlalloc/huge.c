@@ -95,7 +95,8 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t need = map_len(off + n);
+	/* at least one byte past the header, or p would be off the end */
+	size_t need = map_len(off + (n ? n : 1));
 	struct segment *s = cache_take(need);
 	bool fresh = !s;
 
@@ -107,7 +108,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 			__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
 					 MLALLOC_ARENA_HUGE, __ATOMIC_RELEASE);
 	} else {
-		s = ml_os_map_aligned(need, SEG_SIZE);
+		s = ml_os_map_aligned(need, align > SEG_SIZE ? align : SEG_SIZE);
 		if (!s) {
 			errno = ENOMEM;
 			return NULL;

@@ -11,6 +11,8 @@ MLALLOC_OBJ	:= $(B)/obj/mlalloc
 MLALLOC_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c \
 		   stats.c snapshot.c interpose.c
 MLALLOC_OBJS	:= $(addprefix $(MLALLOC_OBJ)/,$(MLALLOC_SRCS:.c=.o))
+# the same allocator without the libc names (alloc.c instead of interpose.c)
+MLALLOC_PREFIXED_SRCS := $(filter-out interpose.c,$(MLALLOC_SRCS)) alloc.c
 MLALLOC_HDRS	:= $(MLALLOC_DIR)/mlalloc_types.h $(MLALLOC_DIR)/alloc.c $(MLALLOC_DIR)/include/mlalloc.h
 # -fno-builtin: gcc must not turn malloc+memset into calloc (recursion) or
 # drop "dead" stores in the allocator itself; hidden by default, the API
@@ -19,6 +21,7 @@ MLALLOC_CFLAGS	:= $(CFLAGS) -fPIC -fvisibility=hidden -fno-builtin \
 		   -ftls-model=initial-exec -fno-plt -Wno-attribute-alias
 
 USERSPACE_TARGETS += $(B)/lib/libmlalloc.so $(B)/lib/libmlalloc.a \
+		     $(B)/lib/libmlalloc-prefixed.a \
 		     $(B)/lib/libmlalloc-inspect.a $(B)/include/mlalloc.h
 
 $(MLALLOC_OBJ)/%.o: $(MLALLOC_DIR)/%.c $(MLALLOC_HDRS)
@@ -34,6 +37,11 @@ $(B)/lib/libmlalloc.so: $(MLALLOC_OBJS)
 	$(CC) -shared -Wl,-soname,libmlalloc.so -Wl,-z,now -o $@ $^ $(LDFLAGS) -lpthread
 
 $(B)/lib/libmlalloc.a: $(MLALLOC_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/lib/libmlalloc-prefixed.a: $(addprefix $(MLALLOC_OBJ)/,$(MLALLOC_PREFIXED_SRCS:.c=.o))
 	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^

@@ -11,6 +11,9 @@
 
 #include "include/mlalloc.h"
 
+/* public functions of libmlalloc.so, which is built with hidden default */
+#pragma GCC visibility push(default)
+
 #define MAX_HEAPS	1000000	/* a cycle guard for a corrupted list */
 #define MAX_TRIES	1000
 

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# libmlalloc tests (selftests/mlalloc) and allocator benchmarks
+# (selftests/bench/alloc).  Every test binary prints TAP (kselftest harness).
+
+MLT_DIR		:= selftests/mlalloc
+MLT_OUT		:= $(B)/selftests
+MLT_CFLAGS	:= $(CFLAGS) -I$(KSFT_INC) -Iuserspace/mlalloc/include -pthread
+MLT_SO		:= -L$(B)/lib -Wl,-rpath,$(B)/lib -lmlalloc
+MLT_LIBS	:= $(B)/lib/libmlalloc.so $(B)/lib/libmlalloc.a
+
+MLT_BINS	:= mlalloc_api_test mlalloc_api_prefixed_test mlalloc_api_asan_test \
+		   mlalloc_stress_test mlalloc_check_test mlalloc_introspect_test \
+		   mlalloc_workload
+SELFTEST_TARGETS += $(addprefix $(MLT_OUT)/,$(MLT_BINS))
+
+# libc names, interposed by linking -lmlalloc
+$(MLT_OUT)/mlalloc_api_test: $(MLT_DIR)/api_test.c $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
+
+$(MLT_OUT)/mlalloc_stress_test: $(MLT_DIR)/stress_test.c $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
+
+# -fno-builtin: gcc would otherwise delete the malloc/free pairs under test
+$(MLT_OUT)/mlalloc_check_test: $(MLT_DIR)/check_test.c $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -fno-builtin -o $@ $< $(MLT_SO)
+
+# prefixed API only: the allocator linked in, glibc's malloc untouched
+$(MLT_OUT)/mlalloc_api_prefixed_test: $(MLT_DIR)/api_test.c $(B)/lib/libmlalloc-prefixed.a $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -DPREFIXED -o $@ $< $(B)/lib/libmlalloc-prefixed.a
+
+# test code under ASan+UBSan, allocator under UBSan (ASan owns malloc)
+# (this fragment is read before userspace/mlalloc/mlalloc.mk: own variables)
+MLT_ALLOC_SRCS	:= $(filter-out interpose.c introspect.c,$(notdir $(wildcard userspace/mlalloc/*.c)))
+MLT_ALLOC_HDRS	:= $(wildcard userspace/mlalloc/*.h userspace/mlalloc/include/*.h) userspace/mlalloc/alloc.c
+MLT_UBSAN_OBJS	:= $(addprefix $(B)/obj/mlalloc/ubsan/,$(MLT_ALLOC_SRCS:.c=.o))
+$(B)/obj/mlalloc/ubsan/%.o: userspace/mlalloc/%.c $(MLT_ALLOC_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -fno-builtin -ftls-model=initial-exec \
+		-fsanitize=undefined -fno-sanitize-recover=all -c -o $@ $<
+
+$(MLT_OUT)/mlalloc_api_asan_test: $(MLT_DIR)/api_test.c $(MLT_UBSAN_OBJS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -DPREFIXED -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(MLT_UBSAN_OBJS)
+
+$(MLT_OUT)/mlalloc_introspect_test: $(MLT_DIR)/introspect_test.c $(B)/lib/libmlalloc-inspect.a \
+		$(MLT_OUT)/mlalloc_workload $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(B)/lib/libmlalloc-inspect.a
+
+$(MLT_OUT)/mlalloc_workload: $(MLT_DIR)/workload.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# ---- benchmarks (not part of make check) ----
+MLB_DIR		:= selftests/bench/alloc
+MLB_BIN		:= $(B)/bench/alloc-bench
+
+$(MLB_BIN): $(MLB_DIR)/alloc_bench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -pthread -o $@ $<
+
+.PHONY: bench-alloc
+bench-alloc: $(MLB_BIN) $(B)/lib/libmlalloc.so
+	@$(MLB_DIR)/run $(MLB_BIN) $(B)/lib/libmlalloc.so
