@@ -9,7 +9,7 @@
  *
  * munmap + mmap + page faults for every huge block would make programs that
  * repeatedly allocate big buffers pay the kernel each time, so a few freed
- * mappings (MLALLOC_HUGE_CACHE bytes, default 64 MiB) are kept, resident,
+ * mappings (MLALLOC_HUGE_CACHE bytes, default 128 MiB) are kept, resident,
  * for MLALLOC_PURGE_DELAY ms and reused for a request of at least half
  * their size.  Growing realloc moves pages with mremap instead of copying.
  * These paths take ml_huge_lock only around the cache.
@@ -22,7 +22,7 @@
 
 pthread_mutex_t ml_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define HUGE_CACHE_SLOTS 8
+#define HUGE_CACHE_SLOTS 16
 
 static struct {
 	struct segment *s;
