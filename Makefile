@@ -28,7 +28,9 @@ CHECKPATCH	:= $(KSFT_SRC)/scripts/checkpatch.pl
 CC		:= gcc
 CLANG		:= clang
 BPFTOOL		:= bpftool
-CFLAGS		:= -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+VERSION		:= $(shell cat VERSION)
+CFLAGS		:= -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+		   -DMEMLENS_VERSION='"$(VERSION)"'
 LDFLAGS		:=
 
 # What the fragments below add to.
@@ -57,14 +59,16 @@ selftests: $(SELFTEST_TARGETS)
 
 # Kbuild of 6.1 and 6.12 cannot put objects outside the source tree, so
 # each guest kernel gets a copy of Kbuild + module/ under build/module/VER.
-# cp -p keeps timestamps, so unchanged files are not rebuilt.
+# cp -p keeps timestamps, so unchanged files are not rebuilt.  The guest
+# kernels' vmlinux (needed for module BTF) is not shipped: no module BTF.
 module: $(addprefix module-,$(KVER))
 
 $(addprefix module-,$(KERNELS)): module-%:
 	@mkdir -p $(B)/module/$*/module
-	@cp -p Kbuild $(B)/module/$*/
+	@cp -p Kbuild VERSION $(B)/module/$*/
 	@cp -pr module/. $(B)/module/$*/module/
-	@$(MAKE) -s -C $$(scripts/deps kdir $*) M=$(B)/module/$* W=1 modules
+	@$(MAKE) -s -C $$(scripts/deps kdir $*) M=$(B)/module/$* W=1 \
+		CONFIG_DEBUG_INFO_BTF_MODULES= modules
 	@echo "  MODULE  build/module/$*/module/memlens.ko ($$(scripts/deps krel $*))"
 
 # Every suite listed in selftests/suites, on the host and in the guests.
@@ -73,7 +77,7 @@ check: deps all
 	@selftests/check
 
 run: deps all
-	@selftests/run-demo
+	@scripts/demo
 
 lint: $(KSFT_STAMP)
 	@$(CHECKPATCH) --strict --no-tree --quiet -f module/*.c module/*.h

@@ -7,8 +7,10 @@
 
 #include <linux/dcache.h>
 
-/* Product version, and the version of the debugfs file formats. */
-#define MEMLENS_VERSION		"0.1.0"
+/*
+ * MEMLENS_VERSION (the product version) comes from the top-level VERSION
+ * file through Kbuild; this is the version of the debugfs file formats.
+ */
 #define MEMLENS_FORMAT_VERSION	1
 
 /* Root of everything under /sys/kernel/debug/memlens/. */

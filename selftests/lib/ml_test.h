@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by memlens' kselftest programs.
+ */
+#ifndef ML_TEST_H
+#define ML_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Output and status of a command run by ml_run(). */
+struct ml_result {
+	int status;		/* exit code, or 128 + signal */
+	char out[65536];	/* stdout, NUL-terminated, truncated to fit */
+	char err[16384];	/* stderr, likewise */
+};
+
+static inline void ml_drain(int fd, char *buf, size_t size, size_t *len, int *open)
+{
+	ssize_t n = read(fd, buf + *len, size - 1 - *len);
+
+	if (n > 0)
+		*len += n;
+	else if (*len < size - 1)
+		*open = 0;
+	else {
+		char sink[4096];	/* buffer full: keep reading, drop the rest */
+
+		if (read(fd, sink, sizeof(sink)) <= 0)
+			*open = 0;
+	}
+	buf[*len] = '\0';
+}
+
+/* Run argv (searched in PATH) with stdin from /dev/null; -1 if it could not start. */
+static inline int ml_run(struct ml_result *r, char *const argv[])
+{
+	int po[2], pe[2], st, oo = 1, eo = 1;
+	size_t lo = 0, le = 0;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	if (pipe(po) || pipe(pe))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(po[0]);
+		close(pe[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	while (oo || eo) {
+		struct pollfd p[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (oo && p[0].revents)
+			ml_drain(po[0], r->out, sizeof(r->out), &lo, &oo);
+		if (eo && p[1].revents)
+			ml_drain(pe[0], r->err, sizeof(r->err), &le, &eo);
+		if (!oo)
+			p[0].fd = -1;
+	}
+	close(po[0]);
+	close(pe[0]);
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 0;
+}
+
+/* Read a whole (small) file into buf; returns bytes read or -errno. */
+static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n, len = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[len] = '\0';
+	return len;
+}
+
+#endif /* ML_TEST_H */

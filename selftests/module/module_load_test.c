@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens.ko loads and unloads cleanly, creates its debugfs root and the
+ * version file, and stays clean over 100 load/unload cycles.  Runs as
+ * root inside a test guest (not under the runner's --insmod: it loads the
+ * module itself).  MEMLENS_KO names the module (default: where
+ * selftests/vm/run puts it).
+ */
+#include <sys/klog.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "ml_test.h"
+
+#define DEBUGFS "/sys/kernel/debug/memlens"
+
+static const char *ko_path(void)
+{
+	const char *p = getenv("MEMLENS_KO");
+
+	return p ? p : "/opt/memlens/memlens.ko";
+}
+
+static int load(void)
+{
+	int fd = open(ko_path(), O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload(void)
+{
+	return syscall(SYS_delete_module, "memlens", O_NONBLOCK) ? -errno : 0;
+}
+
+static int loaded(void)
+{
+	char buf[65536];
+
+	if (ml_read_file("/proc/modules", buf, sizeof(buf)) < 0)
+		return -1;
+	return !strncmp(buf, "memlens ", 8) || strstr(buf, "\nmemlens ") != NULL;
+}
+
+/* The kernel log must hold no report of a kernel problem. */
+static const char *kernel_problem(void)
+{
+	static const char *const bad[] = {
+		"WARNING:", "BUG:", "Oops", "Call Trace:", "general protection",
+		"lockdep", "KASAN", "UBSAN", "soft lockup", "leak",
+	};
+	static char log[1 << 20];
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
+	size_t i;
+
+	if (n < 0)
+		return "cannot read the kernel log";
+	log[n] = '\0';
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (strstr(log, bad[i]))
+			return bad[i];
+	return NULL;
+}
+
+FIXTURE(module) {};
+
+FIXTURE_SETUP(module)
+{
+	if (getuid() != 0)
+		SKIP(return, "needs root to load modules");
+	if (access(ko_path(), R_OK))
+		SKIP(return, "no module at %s", ko_path());
+	if (loaded() == 1)
+		ASSERT_EQ(0, unload());
+}
+
+FIXTURE_TEARDOWN(module)
+{
+	if (loaded() == 1)
+		unload();
+}
+
+TEST_F(module, load_creates_version_file)
+{
+	char buf[256];
+	struct stat st;
+
+	ASSERT_EQ(0, load());
+	ASSERT_EQ(1, loaded());
+	ASSERT_EQ(0, stat(DEBUGFS, &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	ASSERT_EQ(0, stat(DEBUGFS "/version", &st));
+	EXPECT_EQ(0400U, st.st_mode & 07777);
+	ASSERT_LT(0, ml_read_file(DEBUGFS "/version", buf, sizeof(buf)));
+	EXPECT_STREQ("version " MEMLENS_VERSION "\nformat 1\n", buf);
+	ASSERT_EQ(0, unload());
+	EXPECT_EQ(0, loaded());
+	EXPECT_EQ(-1, stat(DEBUGFS, &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(NULL, kernel_problem());
+}
+
+TEST_F(module, second_load_is_refused)
+{
+	ASSERT_EQ(0, load());
+	EXPECT_EQ(-EEXIST, load());
+	ASSERT_EQ(0, unload());
+	EXPECT_EQ(-ENOENT, unload());
+}
+
+TEST_F(module, version_matches_cli)
+{
+	char *argv[] = { "memlens", "version", NULL };
+	static struct ml_result r;
+
+	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(0, r.status);
+	EXPECT_STREQ("cli " MEMLENS_VERSION "\nmodule version " MEMLENS_VERSION
+		     "\nmodule format 1\n", r.out);
+	ASSERT_EQ(0, unload());
+}
+
+TEST_F(module, hundred_load_unload_cycles)
+{
+	char buf[256];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, load()) TH_LOG("load %d", i);
+		ASSERT_LT(0, ml_read_file(DEBUGFS "/version", buf, sizeof(buf)));
+		ASSERT_EQ(0, unload()) TH_LOG("unload %d", i);
+	}
+	EXPECT_EQ(0, loaded());
+	EXPECT_EQ(NULL, kernel_problem());
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memlens CLI: what the commands share.
+ */
+#ifndef MEMLENS_CLI_H
+#define MEMLENS_CLI_H
+
+/* Exit codes every command uses; documented in docs/inspector.md. */
+enum {
+	ML_EXIT_OK = 0,
+	ML_EXIT_ERROR = 1,	/* runtime error: nothing, or part, measured */
+	ML_EXIT_USAGE = 2,	/* bad option or argument */
+};
+
+/* ml_parse(): parsed, carry on (any other value is an exit code). */
+#define ML_PARSED	(-1)
+
+struct argp;
+int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
+	     void *input);
+
+#define ML_DEBUGFS "/sys/kernel/debug/memlens"
+
+struct ml_command {
+	const char *name;
+	/* argv[0] is the command's name; returns an exit code. */
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct ml_command ml_cmd_version;
+
+#endif /* MEMLENS_CLI_H */

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0
+# The memlens inspector CLI: build/bin/memlens.
+
+MEMLENS_SRCS	:= $(wildcard userspace/memlens/*.c)
+MEMLENS_OBJS	:= $(patsubst userspace/memlens/%.c,$(B)/obj/memlens/%.o,$(MEMLENS_SRCS))
+MEMLENS_CFLAGS	:= $(CFLAGS) -Iuserspace/memlens -I$(B)/bpf -MMD -MP
+MEMLENS_LIBS	:=
+
+USERSPACE_TARGETS += $(B)/bin/memlens
+
+$(B)/obj/memlens/%.o: userspace/memlens/%.c VERSION
+	@mkdir -p $(@D)
+	$(CC) $(MEMLENS_CFLAGS) -c $< -o $@
+
+$(B)/bin/memlens: $(MEMLENS_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MEMLENS_LIBS)
+
+-include $(MEMLENS_OBJS:.o=.d)
