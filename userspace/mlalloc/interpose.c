@@ -5,8 +5,8 @@
  * Aliases rather than wrappers: no extra call, and the symbols resolve
  * without any dlsym bootstrap.  glibc supports replacing its malloc this
  * way (all of malloc, free, calloc, realloc and the aligned variants must
- * come from the same allocator, which is why every one is here).  Only
- * An alias must live in the translation unit of its target, so this file
+ * come from the same allocator, which is why every one is here).  An
+ * alias must live in the translation unit of its target, so this file
  * includes alloc.c; the libraries are built from it.  alloc.c alone (the
  * prefixed API) never interposes.
  */
