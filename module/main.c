@@ -26,6 +26,7 @@ DEFINE_SHOW_ATTRIBUTE(version);
 static int __init memlens_init(void)
 {
 	struct dentry *d;
+	int ret;
 
 	d = debugfs_create_dir("memlens", NULL);
 	if (IS_ERR(d))
@@ -33,12 +34,19 @@ static int __init memlens_init(void)
 	memlens_debugfs_root = d;
 
 	debugfs_create_file("version", 0400, d, NULL, &version_fops);
+	/* Last: the mechanisms' per-process hooks are registered by now. */
+	ret = memlens_track_init();
+	if (ret) {
+		debugfs_remove_recursive(d);
+		return ret;
+	}
 	pr_info("loaded, version %s\n", MEMLENS_VERSION);
 	return 0;
 }
 
 static void __exit memlens_exit(void)
 {
+	memlens_track_exit();
 	debugfs_remove_recursive(memlens_debugfs_root);
 	pr_info("unloaded\n");
 }

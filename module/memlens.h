@@ -6,6 +6,11 @@
 #define _MEMLENS_H
 
 #include <linux/dcache.h>
+#include <linux/list.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+
+struct pid;
 
 /*
  * MEMLENS_VERSION (the product version) comes from the top-level VERSION
@@ -15,5 +20,86 @@
 
 /* Root of everything under /sys/kernel/debug/memlens/. */
 extern struct dentry *memlens_debugfs_root;
+
+/*
+ * Tracked processes (track.c).
+ *
+ * Writing a PID to /sys/kernel/debug/memlens/track creates a struct
+ * memlens_proc and the directory pid/PID/.  Other mechanisms (faults, TLB,
+ * swap) hang their own per-process data and files on it through a
+ * struct memlens_proc_hooks registered from their init function, which
+ * main.c runs before memlens_track_init().
+ *
+ * Lifetime of a struct memlens_proc, whatever ends the tracking ('-PID'
+ * written to track, the process exiting, or the module unloading):
+ *  1. it is unhashed, so memlens_proc_find() no longer returns it;
+ *  2. its directory is removed; debugfs waits for every read or write in
+ *     progress on a file in it, later ones fail with -EIO;
+ *  3. an RCU grace period passes: no lockless user still sees it;
+ *  4. each hook's ->detach() runs (in process context, may sleep), in the
+ *     reverse order of registration, to free what ->attach() allocated;
+ *  5. it is freed.
+ * So a file created in p->dir may use p and p->data[] freely in its file
+ * operations, and a tracepoint probe may use them until it leaves its RCU
+ * read-side section.  File operations must not take memlens_track_mutex.
+ */
+
+/* Slots of struct memlens_proc.data, one per mechanism. */
+enum memlens_proc_slot {
+	MEMLENS_SLOT_FAULTS,
+	MEMLENS_SLOT_TLB,
+	MEMLENS_SLOT_SWAP,
+	MEMLENS_NR_SLOTS
+};
+
+/* At most this many processes are tracked at once; more gets -ENOSPC. */
+#define MEMLENS_MAX_TRACKED	256
+
+struct memlens_proc {
+	pid_t tgid;		/* thread group id, initial namespace */
+	struct pid *pid;	/* reference held while tracked */
+	struct dentry *dir;	/* pid/TGID/ */
+	bool exited;		/* the process exited (set before removal) */
+	void *data[MEMLENS_NR_SLOTS];	/* owned by the mechanisms' hooks */
+	struct hlist_node hash;	/* memlens_proc_find(), RCU */
+	struct list_head node;	/* registry, under memlens_track_mutex */
+	struct rcu_head rcu;
+};
+
+/**
+ * struct memlens_proc_hooks - what a mechanism does per tracked process
+ * @name: for messages
+ * @attach: p->dir exists and holds pagetable and vmas; create files in it,
+ *	allocate p->data[slot].  Process context, may sleep, called with
+ *	memlens_track_mutex held.  An error aborts the tracking (earlier
+ *	hooks' ->detach() are called) and is returned to the writer.
+ * @detach: free what ->attach() set up (step 4 above).  Called only if
+ *	->attach() succeeded.  May sleep.
+ */
+struct memlens_proc_hooks {
+	const char *name;
+	int (*attach)(struct memlens_proc *p);
+	void (*detach)(struct memlens_proc *p);
+};
+
+/* Register before memlens_track_init(); at most 8 mechanisms. */
+int memlens_proc_hooks_register(const struct memlens_proc_hooks *hooks);
+
+/*
+ * memlens_proc_find - the tracked process with this thread group id, or
+ * NULL.  Lockless: call inside an RCU read-side section (rcu_read_lock(),
+ * or a tracepoint probe, which runs with preemption disabled); the result
+ * is valid until that section ends.  memlens_nr_tracked() == 0 is a cheap
+ * test for "nothing tracked" to try first on hot paths.
+ */
+struct memlens_proc *memlens_proc_find(pid_t tgid);
+int memlens_nr_tracked(void);
+
+int memlens_track_init(void);
+void memlens_track_exit(void);
+
+/* Per-process files made by this module's own page-table walker. */
+int memlens_pagetable_create(struct memlens_proc *p);
+int memlens_vmas_create(struct memlens_proc *p);
 
 #endif /* _MEMLENS_H */

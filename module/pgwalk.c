@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens: walk a process's page tables and count what they hold.
+ *
+ * The walk follows the hardware's tables from mm->pgd over the user
+ * address space (or a part of it), not the VMAs, so it sees every table
+ * page reachable from the pgd.  walk_page_range() and pte_offset_map()
+ * are not available to modules, so the tables are read directly, one
+ * table at a time, with the locking argument below (see ml_copy()).
+ */
+#include <linux/hugetlb_inline.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pgtable.h>
+#include <linux/pid.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+
+#include "memlens.h"
+#include "pgwalk.h"
+
+#define ML_PTRS		512	/* entries per table at every level on x86-64 */
+
+static unsigned int ml_shift(enum ml_level level)
+{
+	switch (level) {
+	case ML_PGD:
+		return PGDIR_SHIFT;	/* 48, or 39 with 4-level paging */
+	case ML_P4D:
+		return P4D_SHIFT;
+	case ML_PUD:
+		return PUD_SHIFT;
+	case ML_PMD:
+		return PMD_SHIFT;
+	default:
+		return PAGE_SHIFT;
+	}
+}
+
+/* With 4-level paging the p4d level is folded into the pgd at run time. */
+static enum ml_level ml_next_level(enum ml_level level)
+{
+	if (level == ML_PGD && !pgtable_l5_enabled())
+		return ML_PUD;
+	return level + 1;
+}
+
+/* A pgd (5-level) or p4d entry that points to a table below it. */
+static bool ml_upper_is_table(u64 v)
+{
+	p4d_t e = __p4d(v);
+
+	return !p4d_none(e) && p4d_present(e) && !p4d_bad(e);
+}
+
+static bool ml_pud_is_table(pud_t e)
+{
+	return !pud_none(e) && pud_present(e) && !pud_leaf(e) && !pud_bad(e);
+}
+
+static bool ml_pmd_is_table(pmd_t e)
+{
+	return !pmd_none(e) && pmd_present(e) && !pmd_leaf(e) && !pmd_bad(e);
+}
+
+static u64 *ml_table_base(void *entry)
+{
+	return (u64 *)((unsigned long)entry & PAGE_MASK);
+}
+
+/*
+ * ml_table_at - the table at @level that maps @addr, or NULL
+ *
+ * Follows the entries from mm->pgd down, reading each entry once into a
+ * local copy and checking it points to a table before going below it.
+ * Must run with interrupts disabled (see ml_copy()).
+ */
+static u64 *ml_table_at(struct mm_struct *mm, enum ml_level level,
+			unsigned long addr)
+{
+	pgd_t *pgdp = pgd_offset(mm, addr);
+	p4d_t *p4dp, p4d;
+	pud_t *pudp, pud;
+	pmd_t *pmdp, pmd;
+
+	if (level == ML_PGD)
+		return (u64 *)mm->pgd;
+	if (pgtable_l5_enabled()) {
+		pgd_t pgd = READ_ONCE(*pgdp);
+
+		if (!ml_upper_is_table(pgd_val(pgd)))
+			return NULL;
+		p4dp = p4d_offset(&pgd, addr);
+	} else {
+		p4dp = (p4d_t *)pgdp;
+	}
+	if (level == ML_P4D)
+		return ml_table_base(p4dp);
+	p4d = READ_ONCE(*p4dp);
+	if (!ml_upper_is_table(p4d_val(p4d)))
+		return NULL;
+	pudp = pud_offset(&p4d, addr);
+	if (level == ML_PUD)
+		return ml_table_base(pudp);
+	pud = READ_ONCE(*pudp);
+	if (!ml_pud_is_table(pud))
+		return NULL;
+	pmdp = pmd_offset(&pud, addr);
+	if (level == ML_PMD)
+		return ml_table_base(pmdp);
+	pmd = READ_ONCE(*pmdp);
+	if (!ml_pmd_is_table(pmd))
+		return NULL;
+	return (u64 *)pmd_page_vaddr(pmd);
+}
+
+/**
+ * ml_copy - copy entries of the table at @level that maps @addr
+ * @w: the walk; the entries land in w->buf[@level][@first..]
+ * @level: the level of the table
+ * @addr: an address that table maps
+ * @first: index of the first entry to copy
+ * @n: number of entries
+ *
+ * Locking.  The caller holds mmap_lock for read and a reference on
+ * mm_users, so the pgd page lives and no VMA is added or removed, but
+ * that alone does not keep lower tables alive:
+ *  - munmap() downgrades mmap_lock to read before free_pgtables(), so
+ *    tables of an unmapped range may be freed while we hold it for read
+ *    (the VMAs are gone already; this walk does not go by VMAs);
+ *  - on 6.12, khugepaged and MADV_COLLAPSE retract PTE tables of file
+ *    and shmem ranges without mmap_lock (retract_page_tables(),
+ *    collapse_pte_mapped_thp()): pmd cleared under the pmd lock, the
+ *    table freed by pte_free_defer(), i.e. after an RCU grace period.
+ *    This is why 6.12 has pte_offset_map() take rcu_read_lock(); it is
+ *    not exported to modules there;
+ *  - on x86 (MMU_GATHER_RCU_TABLE_FREE) free_pgtables() frees tables of
+ *    every level through tlb_remove_table(): after an RCU grace period,
+ *    or, when no batch page can be allocated, after an IPI to every CPU
+ *    (tlb_remove_table_sync_one()).
+ * So, as GUP-fast does, each descent from the pgd to a table and the copy
+ * of its entries happen with interrupts disabled: a table seen through
+ * an entry read in that section cannot be freed before the section ends
+ * (an RCU grace period waits for IRQ-disabled code; the IPI waits for it
+ * too).  Each entry is read once, and only a copy is interpreted, so a
+ * concurrent change yields a stale but well-formed value; the descent is
+ * redone for every table, so nothing read in an earlier section is
+ * dereferenced later.  The section is short (at most one 4 KiB copy),
+ * and the walk yields the CPU between tables with interrupts enabled.
+ * No page-table lock is taken: the counts are a snapshot, exact for a
+ * quiescent process, never a reason to touch freed memory.
+ *
+ * Return: false if the path to that table does not (or no longer) exist.
+ */
+static bool ml_copy(struct ml_walk *w, enum ml_level level, unsigned long addr,
+		    unsigned int first, unsigned int n)
+{
+	unsigned long flags;
+	u64 *table;
+
+	local_irq_save(flags);
+	table = ml_table_at(w->mm, level, addr);
+	if (table)
+		memcpy(w->buf[level] + first, table + first, n * sizeof(u64));
+	local_irq_restore(flags);
+	return table;
+}
+
+/* The VMA holding @addr, if any (mmap_lock held). */
+static struct vm_area_struct *ml_vma_at(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+
+/*
+ * A present PMD or PUD leaf.  Like smaps, hugetlb pages are not resident
+ * bytes; an anonymous PMD leaf has a PTE table deposited behind it
+ * (pgtable_trans_huge_deposit()), which the kernel counts in VmPTE.
+ */
+static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long size,
+			 bool dirty, bool young, bool writable)
+{
+	struct vm_area_struct *vma = ml_vma_at(w->mm, addr);
+	bool hugetlb = vma && is_vm_hugetlb_page(vma);
+
+	if (size == PMD_SIZE)
+		w->c.leaf_2m++;
+	else
+		w->c.leaf_1g++;
+	w->c.present_dirty += dirty;
+	w->c.present_young += young;
+	w->c.present_writable += writable;
+	if (!hugetlb)
+		w->c.resident_bytes += size;
+	if (size == PMD_SIZE && vma && !hugetlb && vma_is_anonymous(vma)) {
+		w->c.anon_thp_bytes += size;
+		w->c.pte_deposited++;
+	}
+}
+
+/* A non-present, non-empty PTE: swap, migration or something else. */
+static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
+{
+	swp_entry_t entry = pte_to_swp_entry(pte);
+
+	if (!non_swap_entry(entry))
+		w->c.swap_entries++;
+	else if (is_migration_entry(entry))
+		w->c.migration_entries++;
+	else
+		w->c.other_nonpresent++;
+}
+
+/*
+ * Present PTEs map a normal page unless special (the zero page, PFN maps
+ * such as [vvar]): smaps' Rss leaves those out too (vm_normal_page()).
+ */
+static void ml_ptes(struct ml_walk *w, unsigned int first, unsigned int last)
+{
+	u64 *ents = w->buf[ML_PTE];
+	unsigned int i;
+
+	for (i = first; i <= last; i++) {
+		pte_t pte = __pte(ents[i]);
+
+		if (pte_none(pte))
+			continue;
+		if (!pte_present(pte)) {
+			ml_pte_nonpresent(w, pte);
+			continue;
+		}
+		w->c.leaf_4k++;
+		w->c.present_dirty += !!pte_dirty(pte);
+		w->c.present_young += !!pte_young(pte);
+		w->c.present_writable += !!pte_write(pte);
+		if (!pte_special(pte))
+			w->c.resident_bytes += PAGE_SIZE;
+	}
+}
+
+static int ml_walk_table(struct ml_walk *w, enum ml_level level,
+			 unsigned long start, unsigned long end);
+
+static int ml_pmd_entry(struct ml_walk *w, pmd_t pmd, unsigned long addr,
+			unsigned long next)
+{
+	if (pmd_none(pmd))
+		return 0;
+	if (!pmd_present(pmd)) {
+		if (is_pmd_migration_entry(pmd))
+			w->c.migration_entries++;
+		else
+			w->c.other_nonpresent++;
+		return 0;
+	}
+	if (pmd_leaf(pmd)) {
+		ml_huge_leaf(w, addr, PMD_SIZE, pmd_dirty(pmd), pmd_young(pmd),
+			     pmd_write(pmd));
+		return 0;
+	}
+	if (pmd_bad(pmd))
+		return 0;
+	return ml_walk_table(w, ML_PTE, addr, next);
+}
+
+static int ml_pud_entry(struct ml_walk *w, pud_t pud, unsigned long addr,
+			unsigned long next)
+{
+	if (pud_none(pud))
+		return 0;
+	if (!pud_present(pud)) {
+		w->c.other_nonpresent++;
+		return 0;
+	}
+	if (pud_leaf(pud)) {
+		ml_huge_leaf(w, addr, PUD_SIZE, pud_dirty(pud), pud_young(pud),
+			     pud_write(pud));
+		return 0;
+	}
+	if (pud_bad(pud))
+		return 0;
+	return ml_walk_table(w, ML_PMD, addr, next);
+}
+
+static int ml_entry(struct ml_walk *w, enum ml_level level, u64 v,
+		    unsigned long addr, unsigned long next)
+{
+	switch (level) {
+	case ML_PGD:
+	case ML_P4D:
+		if (!ml_upper_is_table(v))
+			return 0;
+		return ml_walk_table(w, ml_next_level(level), addr, next);
+	case ML_PUD:
+		return ml_pud_entry(w, __pud(v), addr, next);
+	default:
+		return ml_pmd_entry(w, __pmd(v), addr, next);
+	}
+}
+
+/*
+ * ml_walk_table - count the table at @level mapping [@start, @end) and
+ * everything below it in that range.  The range lies within that table.
+ */
+static int ml_walk_table(struct ml_walk *w, enum ml_level level,
+			 unsigned long start, unsigned long end)
+{
+	unsigned int shift = ml_shift(level);
+	unsigned long size = 1UL << shift, addr, next;
+	unsigned int first = (start >> shift) & (ML_PTRS - 1);
+	unsigned int last = ((end - 1) >> shift) & (ML_PTRS - 1);
+	unsigned int i;
+	int ret;
+
+	if (!ml_copy(w, level, start, first, last - first + 1))
+		return 0;
+	w->c.tables[level]++;
+	if (level == ML_PTE) {
+		ml_ptes(w, first, last);
+		cond_resched();
+		return fatal_signal_pending(current) ? -EINTR : 0;
+	}
+	for (i = first, addr = start; i <= last; i++, addr = next) {
+		next = (addr & ~(size - 1)) + size;
+		if (next > end)
+			next = end;
+		ret = ml_entry(w, level, w->buf[level][i], addr, next);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* End of the user address space: 2^47 or 2^56 bytes less the guard page. */
+unsigned long ml_user_end(void)
+{
+	return TASK_SIZE_MAX;
+}
+
+/**
+ * ml_walk_range - add what the page tables map in [@start, @end) to w->c
+ * @w: a walk set up by ml_walk_init(), mmap_lock of w->mm held for read
+ * @start: page-aligned start
+ * @end: end, at most ml_user_end()
+ *
+ * A table is counted once for each call that reaches it.  Sleeps.
+ *
+ * Return: 0, or -EINTR if a fatal signal is pending.
+ */
+int ml_walk_range(struct ml_walk *w, unsigned long start, unsigned long end)
+{
+	if (start >= end)
+		return 0;
+	return ml_walk_table(w, ML_PGD, start, end);
+}
+
+/* Set up @w; the caller sets w->mm once it holds its mmap_lock. */
+int ml_walk_init(struct ml_walk *w)
+{
+	u64 *buf = kmalloc_array(ML_NR_LEVELS, PAGE_SIZE, GFP_KERNEL);
+	int i;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(w, 0, sizeof(*w));
+	for (i = 0; i < ML_NR_LEVELS; i++)
+		w->buf[i] = buf + i * ML_PTRS;
+	return 0;
+}
+
+void ml_walk_free(struct ml_walk *w)
+{
+	kfree(w->buf[0]);
+}
+
+struct mm_struct *ml_lock_proc_mm(struct memlens_proc *p)
+{
+	struct task_struct *task = get_pid_task(p->pid, PIDTYPE_TGID);
+	struct mm_struct *mm;
+
+	if (!task)
+		return ERR_PTR(-ESRCH);
+	mm = get_task_mm(task);
+	put_task_struct(task);
+	if (!mm)
+		return ERR_PTR(-ESRCH);
+	if (mmap_read_lock_killable(mm)) {
+		mmput(mm);
+		return ERR_PTR(-EINTR);
+	}
+	return mm;
+}
+
+void ml_unlock_mm(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+	mmput(mm);
+}
