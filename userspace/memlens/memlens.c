@@ -19,6 +19,7 @@ const char *argp_program_bug_address = "the memlens issue tracker";
 
 static const struct ml_command *commands[] = {
 	&ml_cmd_version,
+	&ml_cmd_inspect,
 };
 
 static const char doc[] =
@@ -27,6 +28,7 @@ static const char doc[] =
 "\n"
 "Commands:\n"
 "  version      print the CLI version and, when loaded, the module's\n"
+"  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
 "\n"
 "Examples:\n"
 "  memlens --version\n"

@@ -28,5 +28,7 @@ struct ml_command {
 };
 
 extern const struct ml_command ml_cmd_version;
+/* the inspector (cmd_inspect.c cmd_watch.c cmd_run.c cmd_compare.c cmd_top.c) */
+extern const struct ml_command ml_cmd_inspect;
 
 #endif /* MEMLENS_CLI_H */

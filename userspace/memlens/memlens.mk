@@ -5,6 +5,9 @@ MEMLENS_SRCS	:= $(wildcard userspace/memlens/*.c)
 MEMLENS_OBJS	:= $(patsubst userspace/memlens/%.c,$(B)/obj/memlens/%.o,$(MEMLENS_SRCS))
 MEMLENS_CFLAGS	:= $(CFLAGS) -Iuserspace/memlens -I$(B)/bpf -MMD -MP
 MEMLENS_LIBS	:=
+# the inspector pairs arenas through libmlalloc's reader
+MEMLENS_CFLAGS	+= -Iuserspace/mlalloc/include
+MEMLENS_STATIC	:= $(B)/lib/libmlalloc-inspect.a
 
 USERSPACE_TARGETS += $(B)/bin/memlens
 
@@ -12,8 +15,8 @@ $(B)/obj/memlens/%.o: userspace/memlens/%.c VERSION
 	@mkdir -p $(@D)
 	$(CC) $(MEMLENS_CFLAGS) -c $< -o $@
 
-$(B)/bin/memlens: $(MEMLENS_OBJS)
+$(B)/bin/memlens: $(MEMLENS_OBJS) $(MEMLENS_STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(MEMLENS_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MEMLENS_LIBS) -lm
 
 -include $(MEMLENS_OBJS:.o=.d)

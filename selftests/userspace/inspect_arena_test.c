@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens inspect's libmlalloc section against a workload under
+ * LD_PRELOAD=libmlalloc.so with an exact number of live blocks: live
+ * block and byte deltas, one row per arena whose resident bytes match this
+ * test's own read of /proc/PID/pagemap, the reconciliation adding up, and
+ * the Prometheus output of the same report parsing.
+ */
+#include "kselftest_harness.h"
+#include "inspect_lib.h"
+
+#define BLOCKS	1000
+#define HUGE	3
+
+static char err[256];
+
+struct arena_doc {
+	struct workload w;
+	struct jval *before, *after;
+};
+
+static int inspect_twice(struct arena_doc *d)
+{
+	char lib[4200];
+	char *args[] = { "-b", "1000", "-s", "100", "-H", "3", NULL };
+
+	mlalloc_path(lib, sizeof(lib));
+	if (wl_start(&d->w, lib, args))
+		return -1;
+	d->before = inspect_json(d->w.pid, "--no-vmas", err, sizeof(err));
+	if (!d->before || wl_go(&d->w))
+		return -1;
+	d->after = inspect_json(d->w.pid, "--no-vmas", err, sizeof(err));
+	return d->after ? 0 : -1;
+}
+
+TEST(live_blocks_exact)
+{
+	struct arena_doc d;
+	double blocks, bytes;
+
+	ASSERT_EQ(0, inspect_twice(&d)) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(d.after, err, sizeof(err))) TH_LOG("%s", err);
+	ASSERT_EQ(NULL, jstr(d.after, "mlalloc.unavailable"));
+	blocks = jnum(d.after, "mlalloc.live_blocks.value") -
+		 jnum(d.before, "mlalloc.live_blocks.value");
+	bytes = jnum(d.after, "mlalloc.live_bytes.value") -
+		jnum(d.before, "mlalloc.live_bytes.value");
+	EXPECT_EQ(BLOCKS + HUGE, blocks);
+	/* 100 B blocks are 112 B (16-byte steps); huge blocks at least 6 MiB */
+	EXPECT_GE(bytes, BLOCKS * 112.0 + HUGE * (6 << 20));
+	EXPECT_LE(bytes, BLOCKS * 112.0 + HUGE * ((6 << 20) + 4096.0));
+	EXPECT_STREQ("mlalloc", jstr(d.after, "mlalloc.live_bytes.source"));
+	EXPECT_EQ(0, wl_stop(&d.w));
+}
+
+TEST(arenas_match_pagemap)
+{
+	const struct jval *rows;
+	struct arena_doc d;
+	int huge = 0, seg = 0;
+	double committed = 0, reserved = 0, resident = 0;
+
+	ASSERT_EQ(0, inspect_twice(&d)) TH_LOG("%s", err);
+	rows = jget(jpath(d.after, "mlalloc.arenas"), "rows");
+	ASSERT_NE(NULL, rows);
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *a = rows->items[i];
+		double base = jnum(a, "base"), size = jnum(a, "size_bytes");
+		double mine = pagemap_present(d.w.pid, (uint64_t)base, (uint64_t)(base + size));
+
+		/* resident = present - LazyFree; mlalloc purges with DONTNEED */
+		EXPECT_EQ(0, jnum(a, "lazyfree_bytes"));
+		EXPECT_EQ(mine, jnum(a, "resident_bytes")) TH_LOG("arena %d", i);
+		EXPECT_LE(jnum(a, "resident_bytes"), jnum(a, "committed_bytes"));
+		EXPECT_EQ(jnum(a, "resident_bytes") - jnum(a, "live_bytes"),
+			  jnum(a, "fragmentation_bytes"));
+		EXPECT_EQ(J_NULL, jget(a, "faults")->t);
+		committed += jnum(a, "committed_bytes");
+		reserved += size;
+		resident += mine;
+		if (!strcmp(jstr(a, "role"), "huge")) {
+			huge++;
+			EXPECT_GE(jnum(a, "live_bytes"), 6 << 20);
+			EXPECT_GE(mine, 6 << 20);	/* touched by memset */
+		} else if (!strcmp(jstr(a, "role"), "segments")) {
+			seg++;
+		}
+	}
+	EXPECT_EQ(HUGE, huge);
+	EXPECT_GE(seg, 1);
+	EXPECT_EQ(committed, jnum(d.after, "mlalloc.committed_bytes.value"));
+	EXPECT_EQ(reserved, jnum(d.after, "mlalloc.reserved_bytes.value"));
+	EXPECT_EQ(resident, jnum(d.after, "mlalloc.resident_bytes.value"));
+	EXPECT_EQ(0, wl_stop(&d.w));
+}
+
+TEST(reconciliation_adds_up)
+{
+	struct arena_doc d;
+	const struct jval *m;
+
+	ASSERT_EQ(0, inspect_twice(&d)) TH_LOG("%s", err);
+	m = jget(d.after, "mlalloc");
+	EXPECT_EQ(jnum(m, "committed_bytes.value"),
+		  jnum(m, "live_bytes.value") + jnum(m, "free_in_pages_bytes.value") +
+		  jnum(m, "free_slices_bytes.value") + jnum(m, "huge_headers_bytes.value") +
+		  jnum(m, "huge_cached_bytes.value"));
+	EXPECT_EQ(jnum(m, "reserved_bytes.value"),
+		  jnum(m, "committed_bytes.value") + jnum(m, "returned_bytes.value"));
+	/* mlalloc's process total = arenas + heap metadata mappings (256 KiB
+	 * chunks: one for a single-threaded process) */
+	EXPECT_EQ(jnum(m, "reserved_published_bytes.value"),
+		  jnum(m, "reserved_bytes.value") + jnum(m, "metadata_bytes.value"));
+	EXPECT_EQ(256 << 10, jnum(m, "metadata_bytes.value"));
+	EXPECT_GE(jnum(m, "free_in_pages_bytes.value"), 0);
+	EXPECT_GE(jnum(m, "free_slices_bytes.value"), 0);
+	EXPECT_GE(jnum(m, "huge_headers_bytes.value"), 0);
+	EXPECT_EQ(0, wl_stop(&d.w));
+}
+
+/*
+ * A checker of the text exposition format (version 0.0.4): every line is
+ * blank, a comment, HELP/TYPE for a metric not described before, or a
+ * sample "name{l="v",...} value" whose metric's samples are contiguous.
+ */
+static int prom_check(const char *text, char *why, size_t len)
+{
+	char seen[512][96], last[96] = "";
+	int nseen = 0, lineno = 0;
+	const char *l = text;
+
+	while (*l) {
+		const char *nl = strchr(l, '\n'), *p;
+		char name[96] = "", type[16];
+		int n = 0;
+
+		lineno++;
+		if (!nl) {
+			snprintf(why, len, "line %d: no final newline", lineno);
+			return -1;
+		}
+		if (!strncmp(l, "# HELP ", 7) || !strncmp(l, "# TYPE ", 7)) {
+			if (sscanf(l + 7, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 || l[7 + n] != ' ') {
+				snprintf(why, len, "line %d: bad HELP/TYPE", lineno);
+				return -1;
+			}
+			if (l[2] == 'T') {
+				if (sscanf(l + 8 + n, "%15s", type) != 1 ||
+				    (strcmp(type, "gauge") && strcmp(type, "counter"))) {
+					snprintf(why, len, "line %d: bad type", lineno);
+					return -1;
+				}
+				for (int i = 0; i < nseen; i++)
+					if (!strcmp(seen[i], name)) {
+						snprintf(why, len, "line %d: %s described twice", lineno, name);
+						return -1;
+					}
+				if (nseen < 512)
+					snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
+			}
+		} else if (l[0] != '#' && l[0] != '\n') {
+			char *end;
+
+			if (sscanf(l, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 ||
+			    !(name[0] < '0' || name[0] > '9')) {
+				snprintf(why, len, "line %d: bad metric name", lineno);
+				return -1;
+			}
+			p = l + n;
+			if (*p == '{') {
+				p++;
+				while (*p != '}') {
+					int k = 0;
+					char lname[64];
+
+					if (sscanf(p, "%63[a-zA-Z0-9_]%n", lname, &k) != 1 ||
+					    p[k] != '=' || p[k + 1] != '"') {
+						snprintf(why, len, "line %d: bad label", lineno);
+						return -1;
+					}
+					p += k + 2;
+					while (*p && *p != '"' && *p != '\n')
+						p += *p == '\\' ? 2 : 1;
+					if (*p != '"') {
+						snprintf(why, len, "line %d: unterminated label", lineno);
+						return -1;
+					}
+					p++;
+					if (*p == ',')
+						p++;
+					else if (*p != '}') {
+						snprintf(why, len, "line %d: bad label list", lineno);
+						return -1;
+					}
+				}
+				p++;
+			}
+			if (*p++ != ' ') {
+				snprintf(why, len, "line %d: no value", lineno);
+				return -1;
+			}
+			strtod(p, &end);
+			if (end == p || end != nl) {
+				snprintf(why, len, "line %d: bad value", lineno);
+				return -1;
+			}
+			if (strcmp(last, name)) {
+				bool typed = false;
+
+				for (int i = 0; i < nseen; i++)
+					typed |= !strcmp(seen[i], name);
+				if (!typed) {
+					snprintf(why, len, "line %d: %s has no TYPE before it or is split",
+						 lineno, name);
+					return -1;
+				}
+				/* a metric's samples must be contiguous */
+				for (int i = 0; i < nseen; i++)
+					if (!strcmp(seen[i], name))
+						seen[i][0] = '\0';
+				snprintf(last, sizeof(last), "%s", name);
+			}
+		}
+		l = nl + 1;
+	}
+	return 0;
+}
+
+/* The value of the first sample of @metric in @text whose labels hold @has. */
+static double prom_value(const char *text, const char *metric, const char *has)
+{
+	char key[160];
+	const char *p = text;
+
+	snprintf(key, sizeof(key), "\n%s{", metric);
+	while ((p = strstr(p, key))) {
+		const char *nl = strchr(p + 1, '\n');
+		const char *sp = strstr(p, "} ");
+
+		if (sp && sp < nl && (!has || (strstr(p, has) && strstr(p, has) < sp)))
+			return strtod(sp + 2, NULL);
+		p = nl;
+	}
+	return -1;
+}
+
+TEST(prometheus_output_parses)
+{
+	char lib[4200], pid[16], why[160];
+	char *args[] = { "-b", "1000", "-s", "100", "-H", "3", NULL };
+	char *argv[] = { "memlens", "inspect", "--prometheus", pid, NULL };
+	struct workload w;
+	double rss;
+
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, wl_go(&w));
+	snprintf(pid, sizeof(pid), "%d", w.pid);
+	rss = status_bytes(w.pid, "VmRSS:");
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(rss, prom_value(res.out, "memlens_summary_resident_bytes", "source=\"proc\""));
+	EXPECT_EQ(status_bytes(w.pid, "VmPTE:"),
+		  prom_value(res.out, "memlens_summary_pagetable_bytes", NULL));
+	EXPECT_LE(6 << 20, prom_value(res.out, "memlens_mlalloc_arenas_live_bytes", "role=\"huge\""));
+	EXPECT_NE(NULL, strstr(res.out, "# UNAVAILABLE memlens_tlb_flushes_total: "));
+	/* the checker itself refuses what is not the format */
+	EXPECT_NE(0, prom_check("memlens_x{a=\"1\"} 1\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=c} 1\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n", why, sizeof(why)));
+	EXPECT_EQ(0, prom_check("# TYPE a gauge\na{b=\"x\\\"y\"} 1.5\na 2\n", why, sizeof(why)));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(json_checker_refuses_bad_documents)
+{
+	EXPECT_EQ(NULL, jparse("{\"a\":1,}", err, sizeof(err)));
+	EXPECT_EQ(NULL, jparse("{\"a\":1,\"a\":2}", err, sizeof(err)));
+	EXPECT_FALSE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
+					  "\"f\":{\"value\":0,\"unit\":\"bytes\"}}", err, sizeof(err)),
+				   err, sizeof(err)));
+	EXPECT_FALSE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
+					  "\"f\":{\"value\":0,\"unit\":\"bytes\",\"unavailable\":\"x\"}}",
+					  err, sizeof(err)), err, sizeof(err)));
+	EXPECT_TRUE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
+					 "\"f\":{\"value\":null,\"unit\":\"bytes\",\"unavailable\":\"x\"}}",
+					 err, sizeof(err)), err, sizeof(err)));
+}
+
+TEST_HARNESS_MAIN

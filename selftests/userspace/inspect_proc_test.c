@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens inspect with the proc backend, against a workload of known size
+ * and /proc read independently by this test: resident, page tables,
+ * faults, the workload's VMA (resident, LazyFree), THP leaves, dTLB
+ * availability, the JSON schema, the error cases and their exit codes.
+ */
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "inspect_lib.h"
+
+#define PAGES	1000
+#define LAZY	100
+
+static char err[256];
+
+TEST(summary_matches_proc)
+{
+	char *args[] = { "-p", "1000", NULL };
+	struct workload w;
+	struct jval *doc;
+	double rss, pte, minflt;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, args));
+	ASSERT_EQ(0, wl_go(&w));
+	rss = status_bytes(w.pid, "VmRSS:");
+	pte = status_bytes(w.pid, "VmPTE:");
+	minflt = stat_field(w.pid, 10);
+	doc = inspect_json(w.pid, "--backend=proc", err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("inspect", jstr(doc, "command"));
+	EXPECT_EQ(w.pid, jnum(doc, "process.pid"));
+	EXPECT_STREQ("inspect_workloa", jstr(doc, "process.comm"));
+	EXPECT_STREQ("proc", jstr(doc, "backend.name"));
+	EXPECT_EQ(rss, jnum(doc, "summary.resident_bytes.value"));
+	EXPECT_STREQ("proc", jstr(doc, "summary.resident_bytes.source"));
+	EXPECT_EQ(pte, jnum(doc, "summary.pagetable_bytes.value"));
+	EXPECT_EQ(minflt, jnum(doc, "faults.minor_total.value"));
+	EXPECT_EQ(stat_field(w.pid, 12), jnum(doc, "faults.major_total.value"));
+	EXPECT_EQ(status_bytes(w.pid, "VmSwap:"), jnum(doc, "summary.swap_bytes.value"));
+	/* the workload's own count: PAGES first touches, each a minor fault */
+	EXPECT_GE(minflt, PAGES);
+	/* 4 KiB-only TLB entries are resident pages; this region has no THP */
+	EXPECT_GE(jnum(doc, "tlb.entries_4k_only.value"), PAGES);
+	EXPECT_EQ(jnum(doc, "tlb.entries_needed.value"),
+		  jnum(doc, "summary.leaf_4k.value") + jnum(doc, "summary.leaf_2m.value") +
+		  jnum(doc, "summary.leaf_1g.value"));
+	/* per-process TLB flushes: not from /proc, and not a zero */
+	EXPECT_EQ(J_NULL, jpath(doc, "tlb.flushes_total.value")->t);
+	EXPECT_NE(NULL, jstr(doc, "tlb.flushes_total.unavailable"));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(vma_row_is_exact)
+{
+	char *args[] = { "-p", "1000", "-l", "100", NULL };
+	const struct jval *row;
+	struct workload w;
+	struct jval *doc;
+	double lazy;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, args));
+	ASSERT_EQ(0, wl_go(&w));
+	lazy = smaps_bytes(w.pid, w.region, "LazyFree:");
+	doc = inspect_json(w.pid, "--backend=proc", err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	row = jrow(doc, "vmas", "start", (double)w.region);
+	ASSERT_NE(NULL, row) TH_LOG("region %#lx not in the VMA table", (long)w.region);
+	EXPECT_EQ((double)(w.region + w.region_len), jnum(row, "end"));
+	EXPECT_EQ(PAGES * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ(PAGES * 4096.0, jnum(row, "anon_bytes"));
+	EXPECT_EQ(pagemap_present(w.pid, w.region, w.region + w.region_len),
+		  jnum(row, "resident_bytes"));
+	/* MADV_FREE pages stay resident until reclaimed: LazyFree says so */
+	EXPECT_EQ(LAZY * 4096.0, lazy);
+	EXPECT_EQ(lazy, jnum(row, "lazyfree_bytes"));
+	EXPECT_LE(lazy, jnum(doc, "summary.lazyfree_bytes.value"));
+	EXPECT_EQ(0, jnum(row, "pmd_mapped_bytes"));
+	EXPECT_STREQ("rw-p", jstr(row, "perms"));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(thp_leaves_counted)
+{
+	char *args[] = { "-t", "8", NULL };
+	struct workload w;
+	struct jval *doc;
+	double thp;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, args));
+	ASSERT_EQ(0, wl_go(&w));
+	thp = smaps_bytes(w.pid, w.thp, "AnonHugePages:");
+	doc = inspect_json(w.pid, NULL, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	if (thp <= 0) {
+		wl_stop(&w);
+		SKIP(return, "no transparent huge page was given to the workload");
+	}
+	/* every PMD-mapped 2 MiB is one 2 MiB leaf; this VMA alone has thp/2M */
+	EXPECT_GE(jnum(doc, "summary.leaf_2m.value"), thp / (2 << 20));
+	EXPECT_EQ(thp, jnum(jrow(doc, "vmas", "start", (double)w.thp), "pmd_mapped_bytes"));
+	EXPECT_LT(jnum(doc, "tlb.entries_needed.value"), jnum(doc, "tlb.entries_4k_only.value"));
+	EXPECT_GT(jnum(doc, "summary.thp_coverage_percent.value"), 0);
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+/* Does this machine count dTLB read misses?  Asked here, not by memlens. */
+static bool have_dtlb_pmu(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_HW_CACHE, .size = sizeof(a),
+		.config = PERF_COUNT_HW_CACHE_DTLB | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+			  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
+		.exclude_kernel = 1, .exclude_hv = 1,
+	};
+	int fd = syscall(__NR_perf_event_open, &a, getpid(), -1, -1, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+TEST(dtlb_unavailable_is_not_zero)
+{
+	struct workload w;
+	struct jval *doc;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, NULL));
+	ASSERT_EQ(0, wl_go(&w));
+	doc = inspect_json(w.pid, NULL, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	if (have_dtlb_pmu()) {
+		EXPECT_EQ(J_NUM, jpath(doc, "tlb.dtlb_read_misses_per_second.value")->t);
+		EXPECT_STREQ("perf", jstr(doc, "tlb.dtlb_read_misses_per_second.source"));
+	} else {
+		EXPECT_EQ(J_NULL, jpath(doc, "tlb.dtlb_read_misses_per_second.value")->t);
+		EXPECT_NE(NULL, strstr(jstr(doc, "tlb.dtlb_read_misses_per_second.unavailable"),
+				       "not supported"));
+	}
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(text_output_names_sources)
+{
+	char p[16];
+	char *argv[] = { "memlens", "inspect", p, NULL };
+	struct workload w;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, NULL));
+	ASSERT_EQ(0, wl_go(&w));
+	snprintf(p, sizeof(p), "%d", w.pid);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_NE(NULL, strstr(res.out, "memlens inspect: pid "));
+	EXPECT_NE(NULL, strstr(res.out, "[proc]"));
+	EXPECT_NE(NULL, strstr(res.out, "unavailable: "));
+	EXPECT_NE(NULL, strstr(res.out, "VMAs [proc]"));
+	EXPECT_NE(NULL, strstr(res.out, "libmlalloc not in use"));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+/* Run memlens with @argv; check exit code and that stderr is one line. */
+static void expect_error(struct __test_metadata *_metadata, char *argv[],
+			 int code, const char *msg)
+{
+	const char *nl;
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(code, res.status) TH_LOG("stderr: %s", res.err);
+	EXPECT_NE(NULL, strstr(res.err, msg)) TH_LOG("stderr: %s", res.err);
+	nl = strchr(res.err, '\n');
+	if (code != 2)
+		EXPECT_TRUE(nl && !nl[1]) TH_LOG("not one line: %s", res.err);
+}
+
+TEST(error_no_such_process)
+{
+	char p[16];
+	char *argv[] = { "memlens", "inspect", p, NULL };
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	waitpid(pid, NULL, 0);	/* reaped: the PID is free now */
+	snprintf(p, sizeof(p), "%d", pid);
+	expect_error(_metadata, argv, 3, "no such process");
+	EXPECT_STREQ("", res.out);
+}
+
+TEST(error_kernel_thread)
+{
+	char *argv[] = { "memlens", "inspect", "2", NULL };	/* kthreadd */
+	char comm[64];
+
+	ASSERT_LT(0, ml_read_file("/proc/2/comm", comm, sizeof(comm)));
+	ASSERT_STREQ("kthreadd\n", comm);
+	expect_error(_metadata, argv, 4, "kernel thread");
+}
+
+TEST(error_exited_process_prints_what_it_could)
+{
+	char p[16];
+	char *argv[] = { "memlens", "inspect", "--json", p, NULL };
+	struct jval *doc;
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	/* a zombie: /proc/PID/stat remains, its memory is gone */
+	while (stat_field(pid, 3) >= 0) {
+		char path[64], buf[512];
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (ml_read_file(path, buf, sizeof(buf)) > 0 && strstr(buf, ") Z "))
+			break;
+		usleep(1000);
+	}
+	snprintf(p, sizeof(p), "%d", pid);
+	expect_error(_metadata, argv, 5, "exited");
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(5, jnum(doc, "error.exit_code"));
+	/* what could be read is there: the fault counters of the zombie */
+	EXPECT_EQ(stat_field(pid, 10), jnum(doc, "faults.minor_total.value"));
+	EXPECT_EQ(J_NULL, jpath(doc, "summary.resident_bytes.value")->t);
+	waitpid(pid, NULL, 0);
+}
+
+TEST(error_not_root_prints_what_it_could)
+{
+	char p[16];
+	struct jval *doc;
+	int po[2];
+	pid_t child;
+	ssize_t n = 0, r;
+	static char out[65536];
+	int st;
+
+	if (geteuid())
+		SKIP(return, "needs root to drop to nobody");
+	snprintf(p, sizeof(p), "%d", getpid());
+	ASSERT_EQ(0, pipe(po));
+	child = fork();
+	if (!child) {
+		dup2(po[1], 1);
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(99);
+		execlp("memlens", "memlens", "inspect", "--json", p, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	while ((r = read(po[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += r;
+	out[n] = '\0';
+	close(po[0]);
+	waitpid(child, &st, 0);
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(6, WEXITSTATUS(st));
+	doc = jparse(out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	/* status is world-readable: resident is there, smaps was not */
+	EXPECT_EQ(status_bytes(getpid(), "VmPTE:"), jnum(doc, "summary.pagetable_bytes.value"));
+	EXPECT_NE(NULL, strstr(jstr(doc, "error.message"), "permission denied"));
+}
+
+TEST(error_usage)
+{
+	char *bad_pid[] = { "memlens", "inspect", "12abc", NULL };
+	char *no_pid[] = { "memlens", "inspect", NULL };
+	char *bad_backend[] = { "memlens", "inspect", "--backend", "nope", "1", NULL };
+	char *both[] = { "memlens", "inspect", "--json", "--prometheus", "1", NULL };
+
+	expect_error(_metadata, bad_pid, 2, "not a PID");
+	expect_error(_metadata, no_pid, 2, "no PID given");
+	expect_error(_metadata, bad_backend, 2, "unknown backend 'nope'");
+	expect_error(_metadata, both, 2, "exclude each other");
+}
+
+TEST(error_backend_unavailable)
+{
+	char *argv[] = { "memlens", "inspect", "--backend", "module", "1", NULL };
+
+	if (!access("/sys/kernel/debug/memlens", F_OK))
+		SKIP(return, "memlens.ko is loaded here");
+	expect_error(_metadata, argv, 7, "backend module unavailable: memlens.ko is not loaded");
+	EXPECT_STREQ("", res.out);
+}
+
+TEST(help_has_examples)
+{
+	char *argv[] = { "memlens", "inspect", "--help", NULL };
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status);
+	EXPECT_NE(NULL, strstr(res.out, "Usage: memlens inspect"));
+	EXPECT_NE(NULL, strstr(res.out, "Examples:"));
+	EXPECT_NE(NULL, strstr(res.out, "--backend"));
+	EXPECT_NE(NULL, strstr(res.out, "--prometheus"));
+	EXPECT_NE(NULL, strstr(res.out, "Exit status"));
+}
+
+TEST_HARNESS_MAIN

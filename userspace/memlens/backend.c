@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Choosing the inspector's backend and taking a snapshot with it.
+ *
+ * auto: the module's debugfs when memlens.ko is loaded, else BPF when the
+ * loaders can run here, else /proc.  A backend the inspector cannot use
+ * yet, or that this system cannot offer, is refused with one line saying
+ * why (exit ML_EXIT_BACKEND), never silently replaced.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "memlens.h"
+
+static const char *const src_names[] = {
+	[ML_SRC_NONE] = "unavailable",
+	[ML_SRC_PROC] = "proc",
+	[ML_SRC_MODULE] = "module",
+	[ML_SRC_BPF] = "bpf",
+	[ML_SRC_PERF] = "perf",
+	[ML_SRC_MLALLOC] = "mlalloc",
+	[ML_SRC_RUSAGE] = "rusage",
+	[ML_SRC_CLOCK] = "clock",
+};
+
+const char *ml_src_name(enum ml_src src)
+{
+	return src_names[src];
+}
+
+static const char *const backend_names[] = {
+	[ML_BACKEND_AUTO] = "auto",
+	[ML_BACKEND_MODULE] = "module",
+	[ML_BACKEND_BPF] = "bpf",
+	[ML_BACKEND_PROC] = "proc",
+};
+
+const char *ml_backend_name(enum ml_backend b)
+{
+	return backend_names[b];
+}
+
+int ml_backend_parse(const char *s, enum ml_backend *out)
+{
+	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
+		if (!strcmp(s, backend_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Why the module backend cannot be used here, or NULL if it can. */
+static const char *module_unusable(void)
+{
+	if (access(ML_DEBUGFS, F_OK))
+		return "memlens.ko is not loaded (" ML_DEBUGFS " is missing)";
+	return "the inspector does not read the module's debugfs files yet";
+}
+
+/* Why the BPF backend cannot be used here, or NULL if it can. */
+static const char *bpf_unusable(void)
+{
+	if (geteuid() != 0)
+		return "loading BPF programs needs root (CAP_BPF and CAP_PERFMON)";
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
+	return "the inspector does not use the BPF loaders yet";
+}
+
+int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
+		      char *why, size_t len)
+{
+	const char *m, *b;
+
+	why[0] = '\0';
+	switch (want) {
+	case ML_BACKEND_PROC:
+		*out = ML_BACKEND_PROC;
+		return 0;
+	case ML_BACKEND_MODULE:
+		m = module_unusable();
+		if (!m)
+			break;
+		snprintf(why, len, "backend module unavailable: %s", m);
+		return ML_EXIT_BACKEND;
+	case ML_BACKEND_BPF:
+		b = bpf_unusable();
+		if (!b)
+			break;
+		snprintf(why, len, "backend bpf unavailable: %s", b);
+		return ML_EXIT_BACKEND;
+	case ML_BACKEND_AUTO:
+		m = module_unusable();
+		if (!m) {
+			*out = ML_BACKEND_MODULE;
+			return 0;
+		}
+		b = bpf_unusable();
+		if (!b) {
+			*out = ML_BACKEND_BPF;
+			return 0;
+		}
+		snprintf(why, len, "module: %s; bpf: %s", m, b);
+		*out = ML_BACKEND_PROC;
+		return 0;
+	}
+	*out = want;
+	return 0;
+}
+
+int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->backend = backend;
+	/* Module and BPF figures are layered over /proc's as they land. */
+	return ml_proc_snapshot(pid, ss);
+}
+
+void ml_snapshot_free(struct ml_snapshot *ss)
+{
+	free(ss->vmas);
+	ss->vmas = NULL;
+	ss->nvmas = 0;
+}

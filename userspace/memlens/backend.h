@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The inspector's backends: what a snapshot of a process contains, and who
+ * produced each number.
+ *
+ * Every figure is a struct ml_val: a value plus the source that measured it,
+ * or ML_SRC_NONE and a reason when nothing could.  Reports print the reason
+ * ("unavailable: ...") and never a zero for an unknown.
+ *
+ * Backends: "proc" reads /proc/PID/{stat,status,smaps,pagemap} and
+ * /proc/vmstat (always present); "module" reads memlens.ko's debugfs and
+ * "bpf" the BPF loaders (bpf_loaders.h).  ml_backend_choose() resolves
+ * "auto" and explains why a backend cannot be used.
+ */
+#ifndef MEMLENS_BACKEND_H
+#define MEMLENS_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit codes of the inspector's commands, beyond memlens.h's 0, 1 and 2. */
+enum {
+	ML_EXIT_NOPROC = 3,	/* no such process */
+	ML_EXIT_KTHREAD = 4,	/* a kernel thread: no user memory */
+	ML_EXIT_VANISHED = 5,	/* the process exited mid-way; partial report */
+	ML_EXIT_PERM = 6,	/* permission denied (not root); partial report */
+	ML_EXIT_BACKEND = 7,	/* the requested backend is unavailable */
+};
+
+/* Who produced a number. */
+enum ml_src {
+	ML_SRC_NONE,		/* unavailable: see ml_val.why */
+	ML_SRC_PROC,
+	ML_SRC_MODULE,
+	ML_SRC_BPF,
+	ML_SRC_PERF,		/* perf_event_open() */
+	ML_SRC_MLALLOC,		/* the allocator's introspection structure */
+	ML_SRC_RUSAGE,		/* wait4()'s struct rusage */
+	ML_SRC_CLOCK,		/* clock_gettime() */
+};
+
+const char *ml_src_name(enum ml_src src);
+
+struct ml_val {
+	double v;
+	enum ml_src src;
+	const char *why;	/* static text, when src == ML_SRC_NONE */
+};
+
+static inline struct ml_val ml_have(double v, enum ml_src src)
+{
+	return (struct ml_val){ .v = v, .src = src };
+}
+
+static inline struct ml_val ml_none(const char *why)
+{
+	return (struct ml_val){ .src = ML_SRC_NONE, .why = why };
+}
+
+static inline bool ml_known(struct ml_val v)
+{
+	return v.src != ML_SRC_NONE;
+}
+
+enum ml_backend {
+	ML_BACKEND_AUTO,
+	ML_BACKEND_MODULE,
+	ML_BACKEND_BPF,
+	ML_BACKEND_PROC,
+};
+
+const char *ml_backend_name(enum ml_backend b);
+int ml_backend_parse(const char *s, enum ml_backend *out);
+
+/*
+ * Resolve @want ("auto" or a named backend) to one that works here.
+ * Returns 0 and the backend in *@out, or ML_EXIT_BACKEND with a one-line
+ * reason in @why.  For "auto", @why explains what was skipped and why.
+ */
+int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
+		      char *why, size_t len);
+
+/* One VMA, from /proc/PID/smaps. */
+struct ml_vma {
+	uint64_t start, end, offset;
+	char perms[8];
+	char name[128];		/* path, [heap], [stack], [anon] ... */
+	uint64_t rss, anon, lazyfree, swap, thp;	/* bytes */
+	uint64_t pmd_mapped;	/* AnonHugePages + ShmemPmdMapped + FilePmdMapped */
+	uint64_t hugetlb;	/* Private_Hugetlb + Shared_Hugetlb */
+	uint64_t page_size;	/* KernelPageSize */
+};
+
+/* Process-wide figures. */
+struct ml_summary {
+	struct ml_val rss, rss_anon, rss_file, rss_shmem, swap, hwm, vm_size;
+	struct ml_val pgtable;		/* VmPTE: bytes of page-table pages */
+	struct ml_val lazyfree;		/* smaps LazyFree: MADV_FREE, not yet reclaimed */
+	struct ml_val leaf_4k, leaf_2m, leaf_1g;	/* resident leaf mappings */
+	struct ml_val tlb_needed;	/* entries to map resident memory as is */
+	struct ml_val tlb_4k_only;	/* ... if every leaf were 4 KiB */
+	struct ml_val thp_coverage;	/* PMD-mapped share of resident, % */
+	struct ml_val minflt, majflt;	/* since the process started */
+	struct ml_val dtlb_misses;	/* hardware dTLB read misses */
+	struct ml_val tlb_flushes;	/* TLB flushes of this process */
+	struct ml_val threads;
+};
+
+/* System-wide swap and TLB figures, from /proc/vmstat and /proc/meminfo. */
+struct ml_system {
+	struct ml_val swap_total, swap_free;	/* bytes */
+	struct ml_val pswpin, pswpout;		/* pages since boot */
+	struct ml_val tlb_remote, tlb_local;	/* nr_tlb_* (CONFIG_DEBUG_TLBFLUSH) */
+};
+
+struct ml_snapshot {
+	pid_t pid;
+	char comm[32];
+	char state;
+	enum ml_backend backend;
+	struct ml_summary sum;
+	struct ml_system sys;
+	struct ml_vma *vmas;
+	int nvmas;
+	int err;		/* 0, or the ML_EXIT_* of a partial snapshot */
+	char errmsg[160];	/* one line, when err */
+};
+
+/*
+ * Take a snapshot of @pid with @backend (already chosen).  Returns 0, or
+ * an ML_EXIT_* code with ss->errmsg set; what was measured before the
+ * failure is kept in @ss (ss->err says it is partial).
+ */
+int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss);
+void ml_snapshot_free(struct ml_snapshot *ss);
+
+/* proc backend pieces, also used by the other backends and commands. */
+int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss);
+int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
+		 uint64_t *minflt, uint64_t *majflt, unsigned long *flags);
+int ml_proc_status_kb(pid_t pid, const char *field, uint64_t *kb);
+void ml_proc_system(struct ml_system *sys);
+/* Hardware dTLB read misses of @pid over @ms milliseconds (perf). */
+struct ml_val ml_perf_dtlb(pid_t pid, int ms);
+
+/*
+ * Per-page facts over [start, end) of @pid from /proc/PID/pagemap (and
+ * /proc/kpageflags for THP, which needs CAP_SYS_ADMIN for the PFNs).
+ */
+struct ml_range_pages {
+	uint64_t present, swapped;	/* bytes */
+	uint64_t pte_tables;		/* 2 MiB regions holding 4 KiB leaves */
+	struct ml_val thp;		/* bytes in transparent huge pages */
+};
+
+int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end,
+		     struct ml_range_pages *out);
+
+#endif /* MEMLENS_BACKEND_H */

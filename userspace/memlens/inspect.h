@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the inspector's commands share: reading a PID argument, choosing
+ * the backend, printing a snapshot, reporting an error.
+ */
+#ifndef MEMLENS_INSPECT_H
+#define MEMLENS_INSPECT_H
+
+#include <sys/types.h>
+
+#include "arena.h"
+#include "backend.h"
+#include "report.h"
+
+/* A PID argument: a positive decimal number; -EINVAL otherwise. */
+int ml_target_pid(const char *s, pid_t *out);
+
+/*
+ * Resolve opts->backend; on failure print the reason and return
+ * ML_EXIT_BACKEND.  @why receives auto's explanation (may be empty).
+ */
+int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out,
+		      char *why, size_t len);
+
+/* Process, backend, summary, faults, TLB, swap and VMA sections. */
+void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
+		     const char *auto_why);
+void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss);
+void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss);
+/* "memlens: MESSAGE" on stderr; returns @code. */
+int ml_fail(int code, const char *msg);
+
+#endif /* MEMLENS_INSPECT_H */
