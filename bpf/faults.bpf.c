@@ -1,44 +1,328 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * faults: count user page faults per tgid from the x86
- * exceptions:page_fault_user tracepoint (tp_btf: works without kprobes
- * and without fentry, which the host kernel refuses).
+ * faults: page faults per tgid, attributed to VMAs, with latency.
+ *
+ * Two kinds of attach point, chosen by the loader (bpf_faults.c) from what
+ * the running kernel accepts:
+ *
+ *  - entry: tp_btf exceptions:page_fault_user / page_fault_kernel (x86).
+ *    Classifies by the hardware error code (read/write/exec, user/kernel,
+ *    not-present/protection) and stamps the start time of the fault.
+ *    Always loaded.
+ *
+ *  - completion, one of:
+ *    fexit/handle_mm_fault  (guests): sees the vm_fault_t result and the
+ *        fault flags, so it counts minor/major exactly as mm_account_fault()
+ *        charges min_flt/maj_flt (GUP faults included), and counts retries.
+ *    perf software events page-faults-min/-maj (hosts that refuse fexit):
+ *        fired by mm_account_fault() itself for faults with user or kernel
+ *        registers; GUP faults (no registers) are not seen, retries cannot
+ *        be told apart.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "faults.h"
+
+#define X86_PF_PROT	(1UL << 0)
+#define X86_PF_WRITE	(1UL << 1)
+#define X86_PF_INSTR	(1UL << 4)
 
 /* Filter set before load: count only this tgid (0: every tgid). */
 const volatile __u32 targ_tgid = 0;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, FAULTS_MAX_TGIDS);
 	__type(key, __u32);
 	__type(value, struct fault_counts);
 } counts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FAULTS_MAX_VMAS);
+	__type(key, struct fault_vma_key);
+	__type(value, struct fault_vma_val);
+} vma_faults SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FAULTS_MAX_INFLIGHT);
+	__type(key, __u32);
+	__type(value, struct fault_inflight);
+} inflight SEC(".maps");
+
+/* Zero-filled scratch value for creating map entries (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fault_counts);
+} zero_counts SEC(".maps");
+
+static __always_inline bool tracked(__u32 tgid)
+{
+	return !targ_tgid || tgid == targ_tgid;
+}
+
+static struct fault_counts *counts_of(__u32 tgid)
+{
+	struct fault_counts *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&counts, &tgid);
+	if (c)
+		return c;
+	c = bpf_map_lookup_elem(&zero_counts, &zero);
+	if (!c)
+		return NULL;
+	bpf_map_update_elem(&counts, &tgid, c, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&counts, &tgid);
+}
+
+/* floor(log2(v)) for v > 0, without loops. */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xffffffffULL) << 5; v >>= s; r |= s;
+	s = (v > 0xffff) << 4; v >>= s; r |= s;
+	s = (v > 0xff) << 3; v >>= s; r |= s;
+	s = (v > 0xf) << 2; v >>= s; r |= s;
+	s = (v > 0x3) << 1; v >>= s; r |= s;
+	return r | (__u32)(v >> 1);
+}
+
+static __always_inline void add_latency(__u64 *hist, __u64 ns)
+{
+	__u32 b = ns ? log2_u64(ns) : 0;
+
+	if (b >= FAULTS_LAT_BUCKETS)
+		b = FAULTS_LAT_BUCKETS - 1;
+	barrier_var(b);		/* 6.1's verifier needs the bound it checks */
+	if (b < FAULTS_LAT_BUCKETS)
+		hist[b]++;
+}
+
+static int fault_entry(unsigned long error_code, bool user)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fault_inflight in = { .entry_ns = bpf_ktime_get_ns() };
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct fault_counts *c;
+
+	if (!tracked(tgid))
+		return 0;
+	c = counts_of(tgid);
+	if (!c)
+		return 0;
+	if (user)
+		c->user++;
+	else
+		c->kernel++;
+	if (error_code & X86_PF_WRITE)
+		c->write++;
+	else if (error_code & X86_PF_INSTR)
+		c->exec++;
+	else
+		c->read++;
+	if (error_code & X86_PF_PROT)
+		c->protection++;
+	else
+		c->notpresent++;
+	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
 	     unsigned long error_code)
 {
-	static const struct fault_counts zero;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	return fault_entry(error_code, true);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(page_fault_kernel, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return fault_entry(error_code, false);
+}
+
+/*
+ * A short name for a VMA, recorded once when its first fault is counted:
+ * the file's base name, "[heap]" or "[stack]", else empty (the loader
+ * prefers the full name from /proc/PID/maps while the process lives).
+ */
+static void vma_name(struct vm_area_struct *vma, char *name, int size)
+{
+	struct mm_struct *mm = BPF_CORE_READ(vma, vm_mm);
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	__u64 start = BPF_CORE_READ(vma, vm_start);
+	__u64 end = BPF_CORE_READ(vma, vm_end);
+
+	if (file) {
+		bpf_probe_read_kernel_str(name, size,
+					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	} else if (start <= BPF_CORE_READ(mm, brk) &&
+		   end >= BPF_CORE_READ(mm, start_brk)) {
+		__builtin_memcpy(name, "[heap]", 7);
+	} else if (start <= BPF_CORE_READ(mm, start_stack) &&
+		   end >= BPF_CORE_READ(mm, start_stack)) {
+		__builtin_memcpy(name, "[stack]", 8);
+	}
+}
+
+static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
+{
+	struct fault_vma_key k = { .tgid = tgid };
+	struct fault_vma_val *v, nv = {};
+
+	k.start = BPF_CORE_READ(vma, vm_start);
+	v = bpf_map_lookup_elem(&vma_faults, &k);
+	if (!v) {
+		nv.end = BPF_CORE_READ(vma, vm_end);
+		vma_name(vma, nv.name, sizeof(nv.name));
+		bpf_map_update_elem(&vma_faults, &k, &nv, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&vma_faults, &k);
+		if (!v)
+			return;
+	}
+	/* A VMA that grew or shrank since: keep the latest extent. */
+	v->end = BPF_CORE_READ(vma, vm_end);
+	if (major)
+		__sync_fetch_and_add(&v->major, 1);
+	else
+		__sync_fetch_and_add(&v->minor, 1);
+}
+
+/*
+ * One completed fault of @tgid: minor or major, latency from the exception
+ * entry when there was one, retry if an earlier attempt returned
+ * VM_FAULT_RETRY.
+ */
+static struct fault_counts *fault_done(__u32 tgid, __u32 tid, bool major)
+{
+	struct fault_inflight *in;
 	struct fault_counts *c;
 
-	if (targ_tgid && tgid != targ_tgid)
+	c = counts_of(tgid);
+	if (!c)
+		return NULL;
+	if (major)
+		c->major++;
+	else
+		c->minor++;
+	in = bpf_map_lookup_elem(&inflight, &tid);
+	if (!in)
+		return c;
+	if (in->retried)
+		c->retry++;
+	if (in->entry_ns)
+		add_latency(major ? c->lat_major : c->lat_minor,
+			    bpf_ktime_get_ns() - in->entry_ns);
+	bpf_map_delete_elem(&inflight, &tid);
+	return c;
+}
+
+SEC("fexit/handle_mm_fault")
+int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
+	     unsigned long address, unsigned int flags, struct pt_regs *regs,
+	     vm_fault_t ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	unsigned int retry = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_RETRY);
+	unsigned int done_unlocked = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_COMPLETED);
+	unsigned int errors = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_OOM) |
+		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGBUS) |
+		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGSEGV) |
+		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON) |
+		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON_LARGE) |
+		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_FALLBACK);
+	struct fault_counts *c;
+	bool major;
+
+	if (!tracked(tgid))
 		return 0;
-	c = bpf_map_lookup_elem(&counts, &tgid);
-	if (!c) {
-		bpf_map_update_elem(&counts, &tgid, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&counts, &tgid);
-		if (!c)
-			return 0;
+	if (ret & retry) {
+		struct fault_inflight *in, nin = { .retried = 1 };
+
+		in = bpf_map_lookup_elem(&inflight, &tid);
+		if (in)
+			in->retried = 1;
+		else
+			bpf_map_update_elem(&inflight, &tid, &nin, BPF_ANY);
+		return 0;
 	}
-	__sync_fetch_and_add(&c->user, 1);
+	if (ret & errors) {
+		bpf_map_delete_elem(&inflight, &tid);
+		return 0;
+	}
+	/* As mm_account_fault(): a retried fault counts as major. */
+	major = (ret & bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_MAJOR)) ||
+		(flags & bpf_core_enum_value(enum fault_flag, FAULT_FLAG_TRIED));
+	c = fault_done(tgid, tid, major);
+	if (!c)
+		return 0;
+	/*
+	 * Unless the fault dropped the mmap/VMA lock (VM_FAULT_COMPLETED),
+	 * the VMA is still locked by the faulting task: its bounds are stable.
+	 */
+	if (!(ret & done_unlocked))
+		count_vma(tgid, vma, major);
+	else
+		c->unattributed++;
 	return 0;
+}
+
+struct perf_fault_ctx {
+	__u32 tgid;
+	bool major;
+	bool found;
+};
+
+static long count_found_vma(struct task_struct *task,
+			    struct vm_area_struct *vma, struct perf_fault_ctx *pc)
+{
+	count_vma(pc->tgid, vma, pc->major);
+	pc->found = true;
+	return 0;
+}
+
+/*
+ * A page-faults-min/-maj perf event: mm_account_fault() fires it in the
+ * faulting task with the fault address.  bpf_find_vma() takes mmap_lock
+ * with a trylock; when that fails the fault is counted, not attributed.
+ */
+static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct perf_fault_ctx pc = { .tgid = id >> 32, .major = major };
+	struct fault_counts *c;
+
+	if (!tracked(pc.tgid))
+		return 0;
+	c = fault_done(pc.tgid, (__u32)id, major);
+	if (!c)
+		return 0;
+	if (bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
+			 count_found_vma, &pc, 0) || !pc.found)
+		c->unattributed++;
+	return 0;
+}
+
+SEC("perf_event")
+int perf_fault_minor(struct bpf_perf_event_data *ctx)
+{
+	return perf_fault(ctx, false);
+}
+
+SEC("perf_event")
+int perf_fault_major(struct bpf_perf_event_data *ctx)
+{
+	return perf_fault(ctx, true);
 }
 
 char LICENSE[] SEC("license") = "GPL";

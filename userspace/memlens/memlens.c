@@ -20,6 +20,9 @@ const char *argp_program_bug_address = "the memlens issue tracker";
 static const struct ml_command *commands[] = {
 	&ml_cmd_version,
 	&ml_cmd_inspect,
+	&ml_cmd_faults,
+	&ml_cmd_pagetable,
+	&ml_cmd_vmas,
 };
 
 static const char doc[] =
@@ -29,6 +32,9 @@ static const char doc[] =
 "Commands:\n"
 "  version      print the CLI version and, when loaded, the module's\n"
 "  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
+"  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
+"  pagetable    a process's page-table summary, walked from BPF\n"
+"  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
 "\n"
 "Examples:\n"
 "  memlens --version\n"

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What memlens' BPF loaders share: error text, libbpf's log, and probes of
+ * what the running kernel offers (BTF, attach points, fexit).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_common.h"
+
+static char last_error[512];
+static bool verbose;
+
+const char *ml_bpf_error(void)
+{
+	return last_error[0] ? last_error : "unknown error";
+}
+
+int ml_bpf_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return err < 0 ? err : -err;
+}
+
+/*
+ * The reason a load or attach failed, for errors every program shares: no
+ * privilege, no BTF.  Falls back to @what and the errno text.
+ */
+/* Effective capabilities from /proc/self/status. */
+static unsigned long long cap_eff(void)
+{
+	unsigned long long caps = 0;
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+bool ml_bpf_privileged(void)
+{
+	unsigned long long caps = cap_eff();
+
+	return (caps >> 21 & 1) ||			/* CAP_SYS_ADMIN */
+	       ((caps >> 39 & 1) && (caps >> 38 & 1));	/* CAP_BPF + CAP_PERFMON */
+}
+
+int ml_bpf_fail_load(int err, const char *what)
+{
+	if (err > 0)
+		err = -err;
+	if ((err == -EPERM || err == -EACCES) && !ml_bpf_privileged())
+		return ml_bpf_fail(err, "loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
+	if (!ml_bpf_have_btf())
+		return ml_bpf_fail(err, "the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %s cannot load", what);
+	if (err == -EACCES || err == -EINVAL)
+		return ml_bpf_fail(err, "%s: %s (the kernel's verifier or attach check refused it; -v shows its log)",
+				   what, strerror(-err));
+	return ml_bpf_fail(err, "%s: %s", what, strerror(-err));
+}
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void ml_bpf_set_verbose(bool v)
+{
+	verbose = v;
+}
+
+void ml_bpf_init(void)
+{
+	libbpf_set_print(print_fn);
+}
+
+bool ml_bpf_have_btf(void)
+{
+	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+}
+
+/* Does vmlinux BTF know @name as an attach point of @type? */
+bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type)
+{
+	return ml_bpf_have_btf() && libbpf_find_vmlinux_btf_id(name, type) > 0;
+}
+
+/*
+ * Can a tracing program of @type (BPF_TRACE_FENTRY/FEXIT) attach to @func?
+ * Loads "r0 = 0; exit" and attaches it: some kernels refuse fentry/fexit
+ * (EPERM under a lockdown or BPF LSM policy, ENOTSUPP without trampolines)
+ * although BTF has the function.
+ */
+bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type)
+{
+	struct bpf_insn insns[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	int id, prog, link;
+
+	if (!ml_bpf_have_btf())
+		return false;
+	id = libbpf_find_vmlinux_btf_id(func, type);
+	if (id <= 0)
+		return false;
+	opts.attach_btf_id = id;
+	prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (prog < 0)
+		return false;
+	link = bpf_raw_tracepoint_open(NULL, prog);
+	if (link >= 0)
+		close(link);
+	close(prog);
+	return link >= 0;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal helpers of the BPF loaders (not part of their API).
+ */
+#ifndef MEMLENS_BPF_COMMON_H
+#define MEMLENS_BPF_COMMON_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+
+#include "bpf_loaders.h"
+
+void ml_bpf_init(void);
+int ml_bpf_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int ml_bpf_fail_load(int err, const char *what);
+bool ml_bpf_have_btf(void);
+bool ml_bpf_privileged(void);
+bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type);
+bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type);
+
+#endif /* MEMLENS_BPF_COMMON_H */

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memlens' BPF loaders: a C API over the programs in bpf/, separate from
+ * any printing, so that other front ends (the inspector) can reuse them.
+ *
+ * Every loader probes what the running kernel offers, loads only the
+ * programs that can attach there (bpf_program__set_autoload) and says in
+ * ml_*_path() which attach points it chose.  Functions return 0 or a
+ * negative errno; a human-readable reason for the last failure is in
+ * ml_bpf_error().
+ */
+#ifndef MEMLENS_BPF_LOADERS_H
+#define MEMLENS_BPF_LOADERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "faults.h"
+#include "pgwalk.h"
+#include "tlbswap.h"
+
+/* --- shared (bpf_common.c) --- */
+
+/* Why the last loader call failed, one line without "memlens: ". */
+const char *ml_bpf_error(void);
+/* Show libbpf's own messages on stderr (off by default). */
+void ml_bpf_set_verbose(bool verbose);
+
+/* --- faults (bpf_faults.c) --- */
+
+struct ml_faults;
+
+/* @tgid: count only this process (0: every process). */
+int ml_faults_open(struct ml_faults **out, pid_t tgid);
+/* Attach points chosen, e.g. "entry tp_btf/page_fault_{user,kernel}; ..." */
+const char *ml_faults_path(const struct ml_faults *f);
+/* False where minor/major come from perf events (no retry count there). */
+bool ml_faults_has_retry(const struct ml_faults *f);
+/* Counters summed over CPUs; @tgid 0: every process counted. */
+int ml_faults_read(struct ml_faults *f, pid_t tgid, struct fault_counts *out);
+
+struct ml_vma_faults {
+	__u64 start, end, minor, major;
+	char name[48];
+};
+/*
+ * The VMAs of @tgid that faulted, by start address: a malloc()ed array in
+ * *@out (free() it), count returned (or a negative errno).
+ */
+int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out);
+void ml_faults_close(struct ml_faults *f);
+
+/* --- page tables and VMAs (bpf_pgwalk.c) --- */
+
+struct ml_vma_info {
+	__u64 start, end;
+	char perms[5];
+	const char *kind;		/* anon file shmem stack heap vdso vvar other */
+	__u64 resident_kb, thp_kb, swap_kb, pte_tables;
+	char name[256];
+};
+
+struct ml_pagetable {
+	struct pgwalk_summary sum;
+	struct ml_vma_info *vmas;	/* sum.vmas entries */
+	int levels;			/* 4 or 5 */
+};
+
+/*
+ * Walk the user page tables of @pid from BPF (task_vma iterator + a walk
+ * through the direct map).  Fills @pt; free with ml_pagetable_free().
+ */
+int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt);
+void ml_pagetable_free(struct ml_pagetable *pt);
+/* How the direct map base was found ("kallsyms", "probed"), for -v. */
+const char *ml_pagetable_method(void);
+
+/* --- TLB flushes and swap (bpf_tlbswap.c) --- */
+
+struct ml_tlbswap;
+
+/* @tgid: per-process counters for this process only (0: none). */
+int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid);
+const char *ml_tlbswap_path(const struct ml_tlbswap *t);
+bool ml_tlbswap_has_tlb(const struct ml_tlbswap *t);
+bool ml_tlbswap_has_swap(const struct ml_tlbswap *t);
+/* System-wide TLB counters, and per CPU (@percpu: nr_cpus entries or NULL). */
+int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all,
+		struct tlb_counts *percpu, int *nr_cpus);
+int ml_tlb_read_tgid(struct ml_tlbswap *t, struct tlb_counts *out);
+int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all,
+		 struct swap_counts *tgid);
+void ml_tlbswap_close(struct ml_tlbswap *t);
+
+#endif /* MEMLENS_BPF_LOADERS_H */

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loader of bpf/pgwalk.bpf.c: the VMAs and page tables of one process.
+ *
+ * Before a walk it tells the program what BPF cannot find out by itself:
+ * the paging depth (4 or 5 levels, from whether the kernel hands out
+ * addresses above 47 bits), the swap-type layout of this kernel, the end
+ * of physical memory, and the direct-map base (see probe_direct_map() in
+ * the BPF program; the result is cached for the life of this process).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
+#include <zlib.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_common.h"
+#include "pgwalk.skel.h"
+
+static __u64 direct_map_base;
+static const char *direct_map_method = "not probed";
+
+const char *ml_pagetable_method(void)
+{
+	return direct_map_method;
+}
+
+/* 5-level paging: can a page be mapped above the 47-bit boundary? */
+static int paging_levels(void)
+{
+	void *hint = (void *)(1UL << 48), *p;
+
+	p = mmap(hint, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return 4;
+	munmap(p, 4096);
+	return p == hint ? 5 : 4;
+}
+
+/* End of the highest "System RAM" range in /proc/iomem (root sees it). */
+static __u64 phys_end(void)
+{
+	unsigned long long lo, hi, best = 0;
+	char line[256];
+	FILE *f = fopen("/proc/iomem", "r");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, "System RAM") &&
+			    sscanf(line, " %llx-%llx", &lo, &hi) == 2 && hi + 1 > best)
+				best = hi + 1;
+		fclose(f);
+	}
+	return best ? best : 1ULL << 46;	/* x86-64's 64 TiB limit */
+}
+
+static bool config_has(const char *config, const char *opt)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "\n%s=y", opt);
+	return config && strstr(config, key);
+}
+
+/*
+ * MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel
+ * (include/linux/swap.h): 32 types, the top ones taken by special entries
+ * that depend on the version and on CONFIG_DEVICE_PRIVATE,
+ * CONFIG_MIGRATION, CONFIG_MEMORY_FAILURE, CONFIG_PTE_MARKER.  The config
+ * comes from /proc/config.gz where the kernel has it, else Debian's
+ * choices for its 6.1 and 6.12 kernels (all y but DEVICE_PRIVATE).
+ */
+static void swap_layout(__u32 *max_type, __u32 *migration_first)
+{
+	static char config[1 << 20];
+	const char *cfg = NULL;
+	struct utsname u;
+	int major = 6, minor = 1, n, marker, swapin_err, hwpoison, device, migration;
+	gzFile gz = gzopen("/proc/config.gz", "r");
+
+	if (gz) {
+		config[0] = '\n';
+		n = gzread(gz, config + 1, sizeof(config) - 2);
+		if (n > 0) {
+			config[n + 1] = '\0';
+			cfg = config;
+		}
+		gzclose(gz);
+	}
+	if (!uname(&u))
+		sscanf(u.release, "%d.%d", &major, &minor);
+	n = major * 100 + minor;
+	migration = !cfg || config_has(cfg, "CONFIG_MIGRATION") ? 3 : 0;
+	hwpoison = !cfg || config_has(cfg, "CONFIG_MEMORY_FAILURE") ? 1 : 0;
+	device = cfg && config_has(cfg, "CONFIG_DEVICE_PRIVATE") ? 4 : 0;
+	/* PTE markers: optional before 6.5, always since. */
+	marker = n >= 605 || !cfg || config_has(cfg, "CONFIG_PTE_MARKER") ? 1 : 0;
+	/* SWP_SWAPIN_ERROR existed from 6.1 to 6.4. */
+	swapin_err = n >= 601 && n < 605 ? 1 : 0;
+	*max_type = 32 - device - migration - hwpoison - marker - swapin_err;
+	*migration_first = migration ? *max_type + hwpoison : 32;
+}
+
+/* &page_offset_base from /proc/kallsyms, or 0 where it is not listed. */
+static __u64 kallsyms_page_offset_base(void)
+{
+	unsigned long long addr = 0, a;
+	char line[256], type, name[128];
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
+		    !strcmp(name, "page_offset_base")) {
+			addr = a;
+			break;
+		}
+	fclose(f);
+	return addr;
+}
+
+/* Physical address of the page at @p (locked, touched) from pagemap. */
+static __u64 phys_of(void *p)
+{
+	__u64 ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (unsigned long)p / 4096 * 8) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return (ent & ((1ULL << 55) - 1)) * 4096;
+}
+
+static int run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
+		    void (*rec)(const void *, void *), size_t rec_size, void *ctx)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	struct bpf_link *link;
+	char buf[sizeof(struct pgwalk_vma) * 16];
+	size_t have = 0, i;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (linfo) {
+		opts.link_info = linfo;
+		opts.link_info_len = sizeof(*linfo);
+	}
+	link = bpf_program__attach_iter(prog, linfo ? &opts : NULL);
+	if (!link && linfo)	/* no task parameter before 6.1: filter in BPF */
+		link = bpf_program__attach_iter(prog, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		have += n;
+		for (i = 0; rec && i + rec_size <= have; i += rec_size)
+			rec(buf + i, ctx);
+		memmove(buf, buf + i, have - i);
+		have -= i;
+	}
+	if (n < 0)
+		err = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(link);
+	return err;
+}
+
+/* Find the direct map once: see probe_direct_map() in pgwalk.bpf.c. */
+static int find_direct_map(struct pgwalk_bpf *skel, __u64 pend)
+{
+	union bpf_iter_link_info linfo = { .task.pid = getpid() };
+	volatile __u64 *page;
+	int err;
+
+	if (direct_map_base)
+		return 0;
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
+	if (page == MAP_FAILED)
+		return ml_bpf_fail(-errno, "direct map probe: mmap: %s", strerror(errno));
+	if (getrandom((void *)page, 16, 0) != 16) {
+		munmap((void *)page, 4096);
+		return ml_bpf_fail(-EIO, "direct map probe: getrandom failed");
+	}
+	skel->bss->dm_magic[0] = page[0];
+	skel->bss->dm_magic[1] = page[1];
+	skel->bss->dm_magic_pa = phys_of((void *)page);
+	skel->bss->dm_kallsyms_pob = kallsyms_page_offset_base();
+	skel->bss->dm_candidates = pend / (1ULL << 30) + 2;
+	if (!skel->bss->dm_magic_pa) {
+		munmap((void *)page, 4096);
+		return ml_bpf_fail(-EPERM, "reading physical addresses from /proc/self/pagemap needs CAP_SYS_ADMIN: run as root");
+	}
+	err = run_iter(skel->progs.probe_direct_map, &linfo, NULL, 0, NULL);
+	munmap((void *)page, 4096);
+	if (err)
+		return ml_bpf_fail_load(err, "running iter/task probe_direct_map");
+	if (!skel->bss->dm_base)
+		return ml_bpf_fail(-ENOENT, "the kernel's direct map was not found (%u candidates tried)",
+				   skel->bss->dm_tried);
+	direct_map_base = skel->bss->dm_base;
+	direct_map_method = skel->bss->dm_kallsyms_pob && !skel->bss->dm_tried ?
+		"page_offset_base from kallsyms, verified" :
+		"probed: 1 GiB steps below mm->pgd, checked against a known page";
+	return 0;
+}
+
+static const char *const kind_names[] = {
+	"anon", "file", "shmem", "stack", "heap", "vdso", "vvar", "other",
+};
+
+struct collect {
+	struct ml_pagetable *pt;
+	int cap;
+	int err;
+};
+
+static void add_vma(const void *data, void *ctx)
+{
+	const struct pgwalk_vma *r = data;
+	struct collect *c = ctx;
+	struct ml_vma_info *v;
+
+	if (c->pt->sum.vmas >= (__u64)c->cap) {
+		int cap = c->cap ? 2 * c->cap : 256;
+		void *n = realloc(c->pt->vmas, cap * sizeof(*v));
+
+		if (!n) {
+			c->err = -ENOMEM;
+			return;
+		}
+		c->pt->vmas = n;
+		c->cap = cap;
+	}
+	v = &c->pt->vmas[c->pt->sum.vmas++];
+	memset(v, 0, sizeof(*v));
+	v->start = r->start;
+	v->end = r->end;
+	v->perms[0] = r->flags & 1 ? 'r' : '-';
+	v->perms[1] = r->flags & 2 ? 'w' : '-';
+	v->perms[2] = r->flags & 4 ? 'x' : '-';
+	v->perms[3] = r->flags & 0x80 ? 's' : 'p';	/* VM_MAYSHARE */
+	v->kind = kind_names[r->kind < 8 ? r->kind : 7];
+	v->resident_kb = r->resident_pages * 4;
+	v->thp_kb = r->thp_pages * 4;
+	v->swap_kb = r->swap_pages * 4;
+	v->pte_tables = r->pte_tables;
+	memcpy(v->name, r->name, sizeof(v->name));
+	v->name[sizeof(v->name) - 1] = '\0';
+}
+
+int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt)
+{
+	union bpf_iter_link_info linfo = { .task.pid = pid };
+	struct collect c = { .pt = pt };
+	struct pgwalk_bpf *skel;
+	__u32 max_type, mig;
+	__u64 pend = phys_end();
+	int err;
+
+	ml_bpf_init();
+	memset(pt, 0, sizeof(*pt));
+	if (!ml_bpf_have_attach("task_vma", BPF_TRACE_ITER) &&
+	    !ml_bpf_have_attach("bpf_iter_task_vma", BPF_TRACE_ITER) && !ml_bpf_have_btf())
+		return ml_bpf_fail(-ENOTSUP, "the kernel has no BTF (/sys/kernel/btf/vmlinux): the task_vma iterator cannot load");
+	skel = pgwalk_bpf__open();
+	if (!skel)
+		return ml_bpf_fail_load(-errno, "opening the pgwalk BPF object");
+	pt->levels = paging_levels();
+	swap_layout(&max_type, &mig);
+	skel->rodata->targ_tgid = pid;
+	skel->rodata->top_level = pt->levels - 1;
+	skel->rodata->swp_max_type = max_type;
+	skel->rodata->swp_migration_first = mig;
+	skel->rodata->max_phys = pend;
+	err = pgwalk_bpf__load(skel);
+	if (err) {
+		err = ml_bpf_fail_load(err, "loading iter/task_vma (task_vma iterator, bpf_loop, bpf_d_path)");
+		goto out;
+	}
+	err = find_direct_map(skel, pend);
+	if (err)
+		goto out;
+	skel->bss->direct_map = direct_map_base;
+	err = run_iter(skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
+	if (err) {
+		err = ml_bpf_fail_load(err, "running iter/task_vma walk_vmas");
+		goto out;
+	}
+	if (c.err) {
+		err = ml_bpf_fail(c.err, "out of memory");
+		goto out;
+	}
+	pt->sum = skel->bss->summary;
+out:
+	pgwalk_bpf__destroy(skel);
+	if (err)
+		ml_pagetable_free(pt);
+	return err;
+}
+
+void ml_pagetable_free(struct ml_pagetable *pt)
+{
+	free(pt->vmas);
+	pt->vmas = NULL;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens faults: count page faults with BPF, without the module, and print
+ * them as the module's faults and pid/PID/vma_faults files do.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "memlens.h"
+#include "bpf_loaders.h"
+#include "cmd_bpf.h"
+
+struct faults_args {
+	pid_t pid;
+	double duration;
+	bool verbose;
+	int cmd_index;		/* argv index of CMD after "--", or 0 */
+};
+
+static const struct argp_option faults_options[] = {
+	{ "pid", 'p', "PID", 0, "Count the faults of this running process", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{ 0 }
+};
+
+static error_t parse_faults(int key, char *arg, struct argp_state *state)
+{
+	struct faults_args *a = state->input;
+
+	switch (key) {
+	case 'p':
+		if (ml_parse_pid(arg, &a->pid)) {
+			argp_error(state, "invalid PID '%s'", arg);
+			return EINVAL;
+		}
+		return 0;
+	case 'd': {
+		char *end;
+
+		errno = 0;
+		a->duration = strtod(arg, &end);
+		if (errno || *end || a->duration <= 0) {
+			argp_error(state, "invalid duration '%s'", arg);
+			return EINVAL;
+		}
+		return 0;
+	}
+	case 'v':
+		a->verbose = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		/* The first non-option starts the command to run. */
+		a->cmd_index = state->next - 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_END:
+		if (a->pid && a->cmd_index) {
+			argp_error(state, "give either -p PID or a command, not both");
+			return EINVAL;
+		}
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp faults_argp = {
+	.options = faults_options,
+	.parser = parse_faults,
+	.args_doc = "[-p PID | -- CMD [ARGS...]]",
+	.doc = "Count page faults with BPF (no module needed) and print them in the "
+	       "format of the module's faults and vma_faults files: minor, major, "
+	       "read, write, exec, user, kernel, notpresent, protection, retry, "
+	       "log2-ns latency histograms, then the faults per VMA.  Without -p "
+	       "or a command, counts every process until Ctrl-C.\v"
+	       "Examples:\n"
+	       "  memlens faults -- dd if=/dev/zero of=/dev/null bs=1M count=100\n"
+	       "  memlens faults -p 1234 -d 5\n"
+	       "  memlens faults            # system-wide, until Ctrl-C\n"
+	       "The attach points chosen for this kernel are reported on stderr.",
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void print_hist(const char *name, const __u64 *h)
+{
+	int i;
+
+	for (i = 0; i < FAULTS_LAT_BUCKETS; i++)
+		if (h[i])
+			printf("lat_%s_ns_%llu_%llu %llu\n", name,
+			       i ? 1ULL << i : 0ULL, (1ULL << (i + 1)) - 1,
+			       (unsigned long long)h[i]);
+}
+
+/* The counters, as the module's faults file prints them. */
+void ml_print_faults(const struct fault_counts *c, bool has_retry)
+{
+	printf("minor %llu\nmajor %llu\nread %llu\nwrite %llu\nexec %llu\n"
+	       "user %llu\nkernel %llu\nnotpresent %llu\nprotection %llu\n",
+	       (unsigned long long)c->minor, (unsigned long long)c->major,
+	       (unsigned long long)c->read, (unsigned long long)c->write,
+	       (unsigned long long)c->exec, (unsigned long long)c->user,
+	       (unsigned long long)c->kernel, (unsigned long long)c->notpresent,
+	       (unsigned long long)c->protection);
+	if (has_retry)
+		printf("retry %llu\n", (unsigned long long)c->retry);
+	print_hist("minor", c->lat_minor);
+	print_hist("major", c->lat_major);
+}
+
+/* The per-VMA table, as the module's pid/PID/vma_faults prints it. */
+static void print_vma_faults(struct ml_faults *f, pid_t pid)
+{
+	struct ml_vma_faults *v;
+	char name[4096];
+	int n, i;
+
+	n = ml_faults_vmas(f, pid, &v);
+	if (n < 0)
+		return;
+	printf("start end minor major name\n");
+	for (i = 0; i < n; i++) {
+		if (ml_maps_name(pid, v[i].start, name, sizeof(name)))
+			snprintf(name, sizeof(name), "%s", v[i].name);
+		printf("%llx %llx %llu %llu %s\n", (unsigned long long)v[i].start,
+		       (unsigned long long)v[i].end, (unsigned long long)v[i].minor,
+		       (unsigned long long)v[i].major, name);
+	}
+	free(v);
+}
+
+/* Start CMD stopped on a pipe, so that counting starts before its exec. */
+static pid_t spawn_waiting(char **argv, int *release)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		fprintf(stderr, "memlens faults: cannot run %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	*release = p[1];
+	return pid;
+}
+
+static void sleep_a_little(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Wait for the end: child exit, target exit, duration, or a signal. */
+static int wait_end(pid_t child, pid_t target, double duration)
+{
+	double end = duration > 0 ? now_s() + duration : 0;
+	int status = 0;
+
+	while (!stop) {
+		if (child) {
+			pid_t r = waitpid(child, &status, WNOHANG);
+
+			if (r == child)
+				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		} else if (target && !ml_pid_alive(target)) {
+			fprintf(stderr, "memlens faults: process %d exited\n", target);
+			return 0;
+		}
+		if (end && now_s() >= end)
+			break;
+		sleep_a_little();
+	}
+	if (child) {
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+	}
+	return 0;
+}
+
+static int run_faults(int argc, char **argv)
+{
+	struct faults_args a = { 0 };
+	struct fault_counts c;
+	struct ml_faults *f;
+	pid_t child = 0, target;
+	int ret, err, release = -1;
+
+	ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
+	if (ret != ML_PARSED)
+		return ret;
+	ml_bpf_set_verbose(a.verbose);
+	if (a.pid && ml_check_pid("faults", a.pid))
+		return ML_EXIT_ERROR;
+	if (a.cmd_index) {
+		child = spawn_waiting(argv + a.cmd_index, &release);
+		if (child < 0) {
+			fprintf(stderr, "memlens faults: fork: %s\n", strerror(errno));
+			return ML_EXIT_ERROR;
+		}
+	}
+	target = child ? child : a.pid;
+	err = ml_faults_open(&f, target);
+	if (err) {
+		fprintf(stderr, "memlens faults: %s\n", ml_bpf_error());
+		if (child) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+		}
+		return ML_EXIT_ERROR;
+	}
+	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (child) {
+		if (write(release, "g", 1) != 1)
+			kill(child, SIGKILL);
+		close(release);
+	}
+	ret = wait_end(child, target, a.duration);
+	if (child && ret)
+		fprintf(stderr, "memlens faults: %s exited with status %d\n",
+			argv[a.cmd_index], ret);
+	err = ml_faults_read(f, target, &c);
+	if (err) {
+		fprintf(stderr, "memlens faults: reading the counters: %s\n", strerror(-err));
+		ml_faults_close(f);
+		return ML_EXIT_ERROR;
+	}
+	ml_print_faults(&c, ml_faults_has_retry(f));
+	if (target) {
+		printf("\n");
+		print_vma_faults(f, target);
+	}
+	ml_faults_close(f);
+	return ML_EXIT_OK;
+}
+
+const struct ml_command ml_cmd_faults = {
+	.name = "faults",
+	.run = run_faults,
+};
