@@ -3,7 +3,7 @@
  * A workload with exactly known memory for the inspector's tests.
  *
  *   inspect_workload [-p PAGES] [-t THP_MB] [-l LAZY] [-b BLOCKS] [-s SIZE]
- *                    [-H HUGE] [-x]
+ *                    [-H HUGE] [-x [-w MS]]
  *
  * Maps a 64 MiB anonymous region, 2 MiB aligned, MADV_NOHUGEPAGE, and
  * touches its first PAGES pages (so exactly ceil(PAGES / 512) PTE tables);
@@ -13,11 +13,12 @@
  *
  * Protocol (stdout, raw write: stdio would allocate): "base\n" before any
  * malloc, then waits for one byte on stdin; after the work,
- * "ready REGION LEN THP THPLEN MINFLT HWM_KB\n" (hex addresses, decimal
- * figures read from /proc/self), then waits for EOF on stdin and exits.
+ * "ready REGION LEN THP THPLEN MINFLT HWM_KB MALLOC_LIB\n" (hex addresses,
+ * decimal figures read from /proc/self, the file defining malloc), then waits for EOF on stdin and exits.
  * With -x it does not wait: it does the work, prints the ready line and
- * exits (for memlens run).
+ * exits (for memlens run), after -w MS milliseconds.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
@@ -84,10 +85,11 @@ int main(int argc, char **argv)
 {
 	long pages = 0, lazy = 0, blocks = 0, size = 100, huge = 0, thp_mb = 0;
 	volatile char *region, *thp = NULL;
-	char line[256], c;
-	int opt, wait = 1;
+	char line[512], c;
+	Dl_info dl;
+	int opt, wait = 1, linger_ms = 0;
 
-	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:x")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:")) != -1) {
 		switch (opt) {
 		case 'p': pages = atol(optarg); break;
 		case 't': thp_mb = atol(optarg); break;
@@ -96,6 +98,7 @@ int main(int argc, char **argv)
 		case 's': size = atol(optarg); break;
 		case 'H': huge = atol(optarg); break;
 		case 'x': wait = 0; break;
+		case 'w': linger_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -132,12 +135,15 @@ int main(int argc, char **argv)
 		memset(malloc(size), 1, size);
 	for (long i = 0; i < huge; i++)
 		memset(malloc(6 << 20), 1, 6 << 20);
-	snprintf(line, sizeof(line), "ready %lx %lx %lx %lx %lu %lu\n",
+	if (!dladdr((void *)malloc, &dl) || !dl.dli_fname)
+		dl.dli_fname = "?";
+	snprintf(line, sizeof(line), "ready %lx %lx %lx %lx %lu %lu %s\n",
 		 (unsigned long)region, REGION, (unsigned long)thp,
 		 (unsigned long)thp_mb << 20, self_field("/proc/self/stat", NULL, 10),
-		 self_field("/proc/self/status", "VmHWM:", 0));
+		 self_field("/proc/self/status", "VmHWM:", 0), dl.dli_fname);
 	say(line);
 	while (wait && read(0, &c, 1) > 0)
 		;
+	usleep(linger_ms * 1000);
 	return 0;
 }

@@ -20,6 +20,8 @@ const char *argp_program_bug_address = "the memlens issue tracker";
 static const struct ml_command *commands[] = {
 	&ml_cmd_version,
 	&ml_cmd_inspect,
+	&ml_cmd_run,
+	&ml_cmd_compare,
 	&ml_cmd_faults,
 	&ml_cmd_pagetable,
 	&ml_cmd_vmas,
@@ -32,6 +34,8 @@ static const char doc[] =
 "Commands:\n"
 "  version      print the CLI version and, when loaded, the module's\n"
 "  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
+"  run          run a command (under an allocator) and report its memory\n"
+"  compare      one command under several allocators, side by side\n"
 "  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
 "  pagetable    a process's page-table summary, walked from BPF\n"
 "  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"

@@ -30,6 +30,8 @@ struct ml_command {
 extern const struct ml_command ml_cmd_version;
 /* the inspector (cmd_inspect.c cmd_watch.c cmd_run.c cmd_compare.c cmd_top.c) */
 extern const struct ml_command ml_cmd_inspect;
+extern const struct ml_command ml_cmd_run;
+extern const struct ml_command ml_cmd_compare;
 extern const struct ml_command ml_cmd_faults;
 extern const struct ml_command ml_cmd_pagetable;
 extern const struct ml_command ml_cmd_vmas;

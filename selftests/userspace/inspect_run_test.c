@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens run and memlens compare with every installed allocator, against
+ * what the workload reports about itself (its own minflt and VmHWM read
+ * just before it exits, and which library defines its malloc), the exit
+ * status passed through, ratios recomputed from the table, the SVG plot,
+ * and the error cases.
+ */
+#include <math.h>
+
+#include "kselftest_harness.h"
+#include "inspect_lib.h"
+#include "ml_prom.h"
+
+static char err[256];
+
+/*
+ * Touched by "-p 3000 -b 1000 -H 2": 3000 pages + 2 x 6 MiB; "-w 100": it
+ * lingers 100 ms after reading its own counters, so that memlens samples
+ * its VmHWM at least once after that read.
+ */
+#define WL_ARGS		"inspect_workload", "-x", "-w", "100", "-p", "3000", "-b", "1000", "-H", "2"
+#define WL_MIN_BYTES	(3000 * 4096.0 + 2 * (6 << 20))
+#define WL_MIN_FAULTS	(3000 + 2 * 1536)
+
+static const struct {
+	const char *name, *lib;
+} allocators[] = {
+	{ "glibc", "libc.so" },
+	{ "mlalloc", "libmlalloc.so" },
+	{ "jemalloc", "jemalloc" },
+	{ "tcmalloc", "tcmalloc" },
+	{ "mimalloc", "mimalloc" },
+};
+
+static void run_one(struct __test_metadata *_metadata, int k)
+{
+	char out[] = "/tmp/memlens-run-XXXXXX", text[65536], lib[256];
+	char *argv[] = { "memlens", "run", "--allocator", (char *)allocators[k].name,
+			 "--json", "-o", out, "--", WL_ARGS, NULL };
+	unsigned long minflt, hwm;
+	struct jval *doc;
+	int fd = mkstemp(out);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s: %s", allocators[k].name, res.err);
+	ASSERT_EQ(3, sscanf(res.out, "ready %*x %*x %*x %*x %lu %lu %255s", &minflt, &hwm, lib));
+	/* LD_PRELOAD took effect: malloc comes from the allocator asked for */
+	EXPECT_NE(NULL, strstr(lib, allocators[k].lib)) TH_LOG("malloc from %s", lib);
+	ASSERT_LT(0, ml_read_file(out, text, sizeof(text)));
+	unlink(out);
+	doc = jparse(text, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ(allocators[k].name, jstr(doc, "run.allocator"));
+	EXPECT_EQ(0, jnum(doc, "result.exit_status"));
+	/* the workload read its own counters just before exiting */
+	EXPECT_GE(jnum(doc, "result.minor_faults_total.value"), minflt);
+	EXPECT_LE(jnum(doc, "result.minor_faults_total.value"), minflt + 300);
+	EXPECT_GE(minflt, WL_MIN_FAULTS);
+	/*
+	 * RSS counters are per-CPU since 6.2: two reads of the same value
+	 * may differ by a batch (32 pages) per CPU; allow 1 MiB.
+	 */
+	EXPECT_GE(jnum(doc, "result.peak_resident_bytes.value"), hwm * 1024.0 - (1 << 20));
+	EXPECT_LE(jnum(doc, "result.peak_resident_bytes.value"), hwm * 1024.0 + (2 << 20));
+	EXPECT_GE(hwm * 1024.0, WL_MIN_BYTES);
+	EXPECT_STREQ("rusage", jstr(doc, "result.minor_faults_total.source"));
+	EXPECT_GT(jnum(doc, "result.wall_seconds.value"), 0);
+}
+
+TEST(run_glibc) { run_one(_metadata, 0); }
+TEST(run_mlalloc) { run_one(_metadata, 1); }
+TEST(run_jemalloc) { run_one(_metadata, 2); }
+TEST(run_tcmalloc) { run_one(_metadata, 3); }
+TEST(run_mimalloc) { run_one(_metadata, 4); }
+
+TEST(run_passes_exit_status_through)
+{
+	char *exit3[] = { "memlens", "run", "--", "sh", "-c", "exit 3", NULL };
+	char *killed[] = { "memlens", "run", "--json", "--", "sh", "-c", "kill -9 $$", NULL };
+	struct jval *doc;
+
+	ASSERT_EQ(0, ml_run(&res, exit3));
+	EXPECT_EQ(3, res.status);
+	EXPECT_NE(NULL, strstr(res.out, "exit status                  3"));
+	ASSERT_EQ(0, ml_run(&res, killed));
+	EXPECT_EQ(128 + 9, res.status);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(137, jnum(doc, "result.exit_status"));
+}
+
+TEST(run_prometheus_parses)
+{
+	char *argv[] = { "memlens", "run", "--prometheus", "--", "sh", "-c", "true", NULL };
+	char why[160];
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status);
+	EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_LT(0, prom_value(res.out, "memlens_result_minor_faults_total", "allocator=\"glibc\""));
+}
+
+/* @argv fails with @code and one line on stderr holding @msg, no report. */
+static void expect_error(struct __test_metadata *_metadata, char *argv[], int code,
+			 const char *msg)
+{
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(code, res.status) TH_LOG("%s", res.err);
+	EXPECT_NE(NULL, strstr(res.err, msg)) TH_LOG("%s", res.err);
+	EXPECT_EQ(NULL, strstr(res.out, "Result"));
+}
+
+TEST(run_errors)
+{
+	char *bad[] = { "memlens", "run", "--allocator", "ptmalloc9", "--", "true", NULL };
+	char *path[] = { "memlens", "run", "--allocator", "/nonexistent/lib.so", "--", "true", NULL };
+	char *nocmd[] = { "memlens", "run", "--", "/nonexistent/cmd", NULL };
+	char *none[] = { "memlens", "run", NULL };
+
+	expect_error(_metadata, bad, 2, "unknown allocator 'ptmalloc9'");
+	expect_error(_metadata, path, 2, "not a readable file");
+	expect_error(_metadata, nocmd, 127, "cannot run /nonexistent/cmd: No such file");
+	EXPECT_STREQ("", res.out);
+	expect_error(_metadata, none, 2, "no command given");
+}
+
+TEST(compare_every_allocator)
+{
+	char svg[] = "/tmp/memlens-plot-XXXXXX";
+	char *argv[] = { "memlens", "compare", "--allocators",
+			 "glibc,mlalloc,jemalloc,tcmalloc,mimalloc", "-n", "3",
+			 "--plot", svg, "--json", "--", WL_ARGS, NULL };
+	static char text[65536];
+	const struct jval *rows;
+	struct jval *doc;
+	int fd = mkstemp(svg), rects = 0;
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "allocators"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_EQ(5, rows->n);
+	for (int i = 0; i < 5; i++) {
+		const struct jval *row = rows->items[i], *base = rows->items[0];
+
+		EXPECT_STREQ(allocators[i].name, jstr(row, "allocator"));
+		EXPECT_EQ(3, jnum(row, "runs_ok"));
+		EXPECT_EQ(0, jnum(row, "runs_failed"));
+		EXPECT_GE(jnum(row, "peak_resident_bytes"), WL_MIN_BYTES);
+		EXPECT_GE(jnum(row, "minor_faults"), WL_MIN_FAULTS);
+		/* ratios recomputed from the medians in the same table */
+		EXPECT_LT(fabs(jnum(row, "peak_resident_ratio") -
+			       jnum(row, "peak_resident_bytes") / jnum(base, "peak_resident_bytes")), 1e-5);
+		EXPECT_LT(fabs(jnum(row, "wall_ratio") -
+			       jnum(row, "wall_seconds") / jnum(base, "wall_seconds")), 1e-3);
+		EXPECT_LT(fabs(jnum(row, "minor_faults_ratio") -
+			       jnum(row, "minor_faults") / jnum(base, "minor_faults")), 1e-5);
+	}
+	EXPECT_EQ(1, jnum(rows->items[0], "wall_ratio"));
+	/* the plot: well-formed ends, every allocator, a bar per known value */
+	ASSERT_LT(0, ml_read_file(svg, text, sizeof(text)));
+	unlink(svg);
+	EXPECT_EQ(0, strncmp(text, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39));
+	EXPECT_STREQ("</svg>\n", text + strlen(text) - 7);
+	for (int i = 0; i < 5; i++)
+		EXPECT_NE(NULL, strstr(text, allocators[i].name));
+	for (const char *p = text; (p = strstr(p, "<rect")); p++)
+		rects++;
+	EXPECT_GE(rects, 1 + 3 * 5);
+}
+
+TEST(compare_text_and_failures)
+{
+	char *text[] = { "memlens", "compare", "--allocators", "glibc,mlalloc", "-n", "1",
+			 "--", "true", NULL };
+	char *failing[] = { "memlens", "compare", "--allocators", "glibc,jemalloc", "-n", "2",
+			    "--json", "--", "false", NULL };
+	char *bad[] = { "memlens", "compare", "--allocators", "glibc,nope", "--", "true", NULL };
+	char *noalloc[] = { "memlens", "compare", "--", "true", NULL };
+	struct jval *doc;
+
+	ASSERT_EQ(0, ml_run(&res, text));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_NE(NULL, strstr(res.out, "\n  glibc "));
+	EXPECT_NE(NULL, strstr(res.out, "\n  mlalloc "));
+	EXPECT_NE(NULL, strstr(res.out, "flushes: unavailable: "));
+	ASSERT_EQ(0, ml_run(&res, failing));
+	EXPECT_EQ(1, res.status);
+	EXPECT_NE(NULL, strstr(res.err, "some runs exited non-zero"));
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(2, jnum(jget(jpath(doc, "allocators"), "rows")->items[1], "runs_failed"));
+	EXPECT_EQ(J_NULL, jget(jget(jpath(doc, "allocators"), "rows")->items[1], "wall_seconds")->t);
+	ASSERT_EQ(0, ml_run(&res, bad));
+	EXPECT_EQ(2, res.status);
+	EXPECT_NE(NULL, strstr(res.err, "unknown allocator 'nope'"));
+	EXPECT_STREQ("", res.out);
+	ASSERT_EQ(0, ml_run(&res, noalloc));
+	EXPECT_EQ(2, res.status);
+	EXPECT_NE(NULL, strstr(res.err, "--allocators is required"));
+}
+
+TEST(help_has_examples)
+{
+	char *run[] = { "memlens", "run", "--help", NULL };
+	char *cmp[] = { "memlens", "compare", "--help", NULL };
+
+	ASSERT_EQ(0, ml_run(&res, run));
+	EXPECT_EQ(0, res.status);
+	EXPECT_NE(NULL, strstr(res.out, "Examples:"));
+	EXPECT_NE(NULL, strstr(res.out, "--allocator"));
+	ASSERT_EQ(0, ml_run(&res, cmp));
+	EXPECT_EQ(0, res.status);
+	EXPECT_NE(NULL, strstr(res.out, "Examples:"));
+	EXPECT_NE(NULL, strstr(res.out, "--plot"));
+}
+
+TEST_HARNESS_MAIN

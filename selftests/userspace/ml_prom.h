@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Prometheus text exposition checks for the inspector's tests.
+ */
+#ifndef ML_PROM_H
+#define ML_PROM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A checker of the text exposition format (version 0.0.4): every line is
+ * blank, a comment, HELP/TYPE for a metric not described before, or a
+ * sample "name{l="v",...} value" whose metric's samples are contiguous.
+ */
+static inline int prom_check(const char *text, char *why, size_t len)
+{
+	char seen[512][96], last[96] = "";
+	int nseen = 0, lineno = 0;
+	const char *l = text;
+
+	while (*l) {
+		const char *nl = strchr(l, '\n'), *p;
+		char name[96] = "", type[16];
+		int n = 0;
+
+		lineno++;
+		if (!nl) {
+			snprintf(why, len, "line %d: no final newline", lineno);
+			return -1;
+		}
+		if (!strncmp(l, "# HELP ", 7) || !strncmp(l, "# TYPE ", 7)) {
+			if (sscanf(l + 7, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 || l[7 + n] != ' ') {
+				snprintf(why, len, "line %d: bad HELP/TYPE", lineno);
+				return -1;
+			}
+			if (l[2] == 'T') {
+				if (sscanf(l + 8 + n, "%15s", type) != 1 ||
+				    (strcmp(type, "gauge") && strcmp(type, "counter"))) {
+					snprintf(why, len, "line %d: bad type", lineno);
+					return -1;
+				}
+				for (int i = 0; i < nseen; i++)
+					if (!strcmp(seen[i], name)) {
+						snprintf(why, len, "line %d: %s described twice", lineno, name);
+						return -1;
+					}
+				if (nseen < 512)
+					snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
+			}
+		} else if (l[0] != '#' && l[0] != '\n') {
+			char *end;
+
+			if (sscanf(l, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 ||
+			    !(name[0] < '0' || name[0] > '9')) {
+				snprintf(why, len, "line %d: bad metric name", lineno);
+				return -1;
+			}
+			p = l + n;
+			if (*p == '{') {
+				p++;
+				while (*p != '}') {
+					int k = 0;
+					char lname[64];
+
+					if (sscanf(p, "%63[a-zA-Z0-9_]%n", lname, &k) != 1 ||
+					    p[k] != '=' || p[k + 1] != '"') {
+						snprintf(why, len, "line %d: bad label", lineno);
+						return -1;
+					}
+					p += k + 2;
+					while (*p && *p != '"' && *p != '\n')
+						p += *p == '\\' ? 2 : 1;
+					if (*p != '"') {
+						snprintf(why, len, "line %d: unterminated label", lineno);
+						return -1;
+					}
+					p++;
+					if (*p == ',')
+						p++;
+					else if (*p != '}') {
+						snprintf(why, len, "line %d: bad label list", lineno);
+						return -1;
+					}
+				}
+				p++;
+			}
+			if (*p++ != ' ') {
+				snprintf(why, len, "line %d: no value", lineno);
+				return -1;
+			}
+			strtod(p, &end);
+			if (end == p || end != nl) {
+				snprintf(why, len, "line %d: bad value", lineno);
+				return -1;
+			}
+			if (strcmp(last, name)) {
+				bool typed = false;
+
+				for (int i = 0; i < nseen; i++)
+					typed |= !strcmp(seen[i], name);
+				if (!typed) {
+					snprintf(why, len, "line %d: %s has no TYPE before it or is split",
+						 lineno, name);
+					return -1;
+				}
+				/* a metric's samples must be contiguous */
+				for (int i = 0; i < nseen; i++)
+					if (!strcmp(seen[i], name))
+						seen[i][0] = '\0';
+				snprintf(last, sizeof(last), "%s", name);
+			}
+		}
+		l = nl + 1;
+	}
+	return 0;
+}
+
+/* The value of the first sample of @metric in @text whose labels hold @has. */
+static inline double prom_value(const char *text, const char *metric, const char *has)
+{
+	char key[160];
+	const char *p = text;
+
+	snprintf(key, sizeof(key), "\n%s{", metric);
+	while ((p = strstr(p, key))) {
+		const char *nl = strchr(p + 1, '\n');
+		const char *sp = strstr(p, "} ");
+
+		if (sp && sp < nl && (!has || (strstr(p, has) && strstr(p, has) < sp)))
+			return strtod(sp + 2, NULL);
+		p = nl;
+	}
+	return -1;
+}
+
+#endif /* ML_PROM_H */

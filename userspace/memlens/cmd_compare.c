@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens compare --allocators A,B,... [-n RUNS] [--plot FILE.svg] -- CMD:
+ * the same command under each allocator, runs interleaved (A B C A B C ...)
+ * so that a drift of the machine hits every allocator alike; the table
+ * shows medians and ratios to the first allocator.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inspect.h"
+#include "memlens.h"
+#include "runner.h"
+
+#define MAX_ALLOCS	8
+#define MAX_RUNS	100
+
+struct compare_args {
+	struct ml_common_opts common;
+	char *allocators;
+	const char *plot;
+	int runs, interval_ms;
+	bool show_output;
+	char **cmd;
+};
+
+/* The medians of one allocator's runs. */
+struct outcome {
+	struct ml_allocator alloc;
+	int ok, failed;
+	struct ml_val wall, rss, minflt, majflt, pte, thp, dtlb, flushes;
+};
+
+enum { OPT_ALLOCS = 'a', OPT_RUNS = 'n', OPT_PLOT = 0x4000, OPT_INTERVAL = 'i',
+       OPT_SHOW = 0x4001 };
+
+static const struct argp_option compare_options[] = {
+	{ "allocators", OPT_ALLOCS, "A,B,...", 0,
+	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths); the first is the baseline", 0 },
+	{ "runs", OPT_RUNS, "N", 0, "runs per allocator (default 3); medians are shown", 0 },
+	{ "plot", OPT_PLOT, "FILE.svg", 0, "also write a bar chart as SVG", 0 },
+	{ "interval", OPT_INTERVAL, "MS", 0, "/proc sampling interval (default 20)", 0 },
+	{ "show-output", OPT_SHOW, NULL, 0, "keep the command's stdout (default: /dev/null)", 0 },
+	{ 0 }
+};
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+static error_t parse_compare(int key, char *arg, struct argp_state *state)
+{
+	struct compare_args *a = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &a->common;
+		return 0;
+	case OPT_ALLOCS:
+		a->allocators = arg;
+		return 0;
+	case OPT_RUNS:
+		if (parse_int(arg, 1, MAX_RUNS, &a->runs)) {
+			argp_error(state, "--runs wants a number from 1 to %d", MAX_RUNS);
+			return EINVAL;
+		}
+		return 0;
+	case OPT_INTERVAL:
+		if (parse_int(arg, 1, 60000, &a->interval_ms)) {
+			argp_error(state, "--interval wants milliseconds, 1 to 60000");
+			return EINVAL;
+		}
+		return 0;
+	case OPT_PLOT:
+		a->plot = arg;
+		return 0;
+	case OPT_SHOW:
+		a->show_output = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		a->cmd = state->argv + state->next - 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_NO_ARGS:
+		argp_error(state, "no command given (memlens compare --allocators A,B -- CMD ARGS...)");
+		return EINVAL;
+	case ARGP_KEY_END:
+		if (!a->allocators) {
+			argp_error(state, "--allocators is required");
+			return EINVAL;
+		}
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp_child compare_children[] = {
+	{ &ml_common_argp, 0, "Output and backend:", 0 },
+	{ 0 }
+};
+
+static const struct argp compare_argp = {
+	.options = compare_options,
+	.parser = parse_compare,
+	.args_doc = "-- CMD [ARGS...]",
+	.doc = "Run CMD under each allocator (LD_PRELOAD), RUNS times each, runs\n"
+	       "interleaved, and show side by side the medians of wall time, peak\n"
+	       "resident, minor and major faults, peak page-table bytes, THP share,\n"
+	       "TLB flushes and dTLB misses, with ratios to the first allocator.\v"
+	       "Examples:\n"
+	       "  memlens compare --allocators glibc,mlalloc -- sort -n numbers.txt\n"
+	       "  memlens compare --allocators glibc,mlalloc,jemalloc,tcmalloc,mimalloc \\\n"
+	       "      -n 5 --plot allocators.svg -- python3 bench.py\n"
+	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app\n"
+	       "\n"
+	       "Exit status: 0 when every run exited 0, 1 when some run failed (the\n"
+	       "table shows how many), 2 usage error or unknown allocator, 7 backend\n"
+	       "unavailable.",
+	.children = compare_children,
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of the known values of @v[@n]; unavailable with the first reason. */
+static struct ml_val median(const struct ml_val *v, int n)
+{
+	enum ml_src src = ML_SRC_NONE;
+	double xs[MAX_RUNS];
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ml_known(v[i])) {
+			xs[k++] = v[i].v;
+			src = v[i].src;
+		}
+	if (!k)
+		return n ? v[0] : ml_none("no successful run");
+	qsort(xs, k, sizeof(xs[0]), cmp_double);
+	return ml_have(k % 2 ? xs[k / 2] : (xs[k / 2 - 1] + xs[k / 2]) / 2, src);
+}
+
+static struct ml_val ratio(struct ml_val v, struct ml_val base)
+{
+	if (!ml_known(v) || !ml_known(base))
+		return ml_none("value unavailable");
+	if (!base.v)
+		return ml_none("baseline is zero");
+	return ml_have(v.v / base.v, v.src);
+}
+
+/* Split "a,b,c" and find each allocator before anything runs. */
+static int find_allocators(char *list, struct outcome *o, int *n)
+{
+	char why[512], *save, *name;
+	int ret;
+
+	*n = 0;
+	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (*n == MAX_ALLOCS)
+			return ml_fail(ML_EXIT_USAGE, "at most 8 allocators");
+		ret = ml_allocator_find(name, &o[*n].alloc, why, sizeof(why));
+		if (ret)
+			return ml_fail(ret, why);
+		(*n)++;
+	}
+	if (!*n)
+		return ml_fail(ML_EXIT_USAGE, "--allocators is empty");
+	return 0;
+}
+
+/* Known values of successful runs only. */
+static struct ml_val ok_only(const struct ml_run_result *r, struct ml_val v)
+{
+	return r->status ? ml_none("the run failed") : v;
+}
+
+static void summarize(struct outcome *o, const struct ml_run_result *r, int n)
+{
+	struct ml_val w[MAX_RUNS], rss[MAX_RUNS], mn[MAX_RUNS], mj[MAX_RUNS];
+	struct ml_val pte[MAX_RUNS], thp[MAX_RUNS], dt[MAX_RUNS], fl[MAX_RUNS];
+
+	for (int i = 0; i < n; i++) {
+		o->ok += !r[i].status;
+		o->failed += !!r[i].status;
+		w[i] = ok_only(&r[i], r[i].wall);
+		rss[i] = ok_only(&r[i], r[i].peak_rss);
+		mn[i] = ok_only(&r[i], r[i].minflt);
+		mj[i] = ok_only(&r[i], r[i].majflt);
+		pte[i] = ok_only(&r[i], r[i].peak_pgtable);
+		thp[i] = ok_only(&r[i], r[i].thp_coverage);
+		dt[i] = ok_only(&r[i], r[i].dtlb_misses);
+		fl[i] = r[i].tlb_flushes;
+	}
+	o->wall = median(w, n);
+	o->rss = median(rss, n);
+	o->minflt = median(mn, n);
+	o->majflt = median(mj, n);
+	o->pte = median(pte, n);
+	o->thp = median(thp, n);
+	o->dtlb = median(dt, n);
+	o->flushes = median(fl, n);
+}
+
+static const struct ml_col cols[] = {
+	{ "allocator", "allocator", ML_UNIT_TEXT },
+	{ "runs_ok", "ok", ML_UNIT_COUNT },
+	{ "runs_failed", "failed", ML_UNIT_COUNT },
+	{ "wall_seconds", "wall", ML_UNIT_SECONDS },
+	{ "wall_ratio", "x", ML_UNIT_RATIO },
+	{ "peak_resident_bytes", "peak rss", ML_UNIT_BYTES },
+	{ "peak_resident_ratio", "x", ML_UNIT_RATIO },
+	{ "minor_faults", "minflt", ML_UNIT_TOTAL },
+	{ "minor_faults_ratio", "x", ML_UNIT_RATIO },
+	{ "major_faults", "majflt", ML_UNIT_TOTAL },
+	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
+	{ "pagetable_ratio", "x", ML_UNIT_RATIO },
+	{ "thp_percent", "thp", ML_UNIT_PERCENT },
+	{ "tlb_flushes", "flushes", ML_UNIT_TOTAL },
+	{ "dtlb_misses", "dtlb miss", ML_UNIT_TOTAL },
+};
+
+static void table(struct ml_report *r, const struct outcome *o, int n)
+{
+	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)",
+			cols, sizeof(cols) / sizeof(cols[0]), ML_SRC_RUSAGE);
+	for (int i = 0; i < n; i++) {
+		ml_report_cell_str(r, o[i].alloc.name);
+		ml_report_cell(r, ml_have(o[i].ok, ML_SRC_RUSAGE));
+		ml_report_cell(r, ml_have(o[i].failed, ML_SRC_RUSAGE));
+		ml_report_cell(r, o[i].wall);
+		ml_report_cell(r, ratio(o[i].wall, o[0].wall));
+		ml_report_cell(r, o[i].rss);
+		ml_report_cell(r, ratio(o[i].rss, o[0].rss));
+		ml_report_cell(r, o[i].minflt);
+		ml_report_cell(r, ratio(o[i].minflt, o[0].minflt));
+		ml_report_cell(r, o[i].majflt);
+		ml_report_cell(r, o[i].pte);
+		ml_report_cell(r, ratio(o[i].pte, o[0].pte));
+		ml_report_cell(r, o[i].thp);
+		ml_report_cell(r, o[i].flushes);
+		ml_report_cell(r, o[i].dtlb);
+	}
+	ml_report_table_end(r);
+}
+
+/* Why a column is blank, once, under the table (text only). */
+static void footnotes(FILE *out, const struct outcome *o)
+{
+	if (!ml_known(o->flushes))
+		fprintf(out, "  flushes: unavailable: %s\n", o->flushes.why);
+	if (!ml_known(o->dtlb))
+		fprintf(out, "  dtlb miss: unavailable: %s\n", o->dtlb.why);
+	if (!ml_known(o->pte))
+		fprintf(out, "  pgtables: unavailable: %s\n", o->pte.why);
+}
+
+static const char *const colors[MAX_ALLOCS] = {
+	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+	"#b07aa1", "#9c755f",
+};
+
+static void svg_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '&')
+			fputs("&amp;", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* One panel: a horizontal bar per allocator, value and ratio at its end. */
+static void svg_panel(FILE *f, int x, int y, const char *title, enum ml_unit unit,
+		      const struct outcome *o, int n, size_t off)
+{
+	double max = 0;
+	char buf[64];
+
+	for (int i = 0; i < n; i++) {
+		const struct ml_val *v = (const void *)((const char *)&o[i] + off);
+
+		if (ml_known(*v) && v->v > max)
+			max = v->v;
+	}
+	fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">%s</text>\n", x, y + 16, title);
+	for (int i = 0; i < n; i++) {
+		const struct ml_val *v = (const void *)((const char *)&o[i] + off);
+		const struct ml_val *b = (const void *)((const char *)&o[0] + off);
+		int by = y + 28 + i * 26, w;
+
+		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x + 90, by + 14);
+		svg_text(f, o[i].alloc.name);
+		fputs("</text>\n", f);
+		if (!ml_known(*v)) {
+			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#888\">unavailable</text>\n",
+				x + 98, by + 14);
+			continue;
+		}
+		w = max > 0 ? (int)(260 * v->v / max) : 0;
+		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" fill=\"%s\"/>\n",
+			x + 96, by, w > 1 ? w : 1, colors[i % MAX_ALLOCS]);
+		if (unit == ML_UNIT_BYTES)
+			ml_fmt_bytes(buf, sizeof(buf), v->v);
+		else if (unit == ML_UNIT_SECONDS)
+			snprintf(buf, sizeof(buf), "%.3f s", v->v);
+		else
+			snprintf(buf, sizeof(buf), "%.0f", v->v);
+		fprintf(f, "<text x=\"%d\" y=\"%d\">%s", x + 100 + w, by + 14, buf);
+		if (i && ml_known(*b) && b->v)
+			fprintf(f, " (%.2fx)", v->v / b->v);
+		fputs("</text>\n", f);
+	}
+}
+
+static int write_svg(const char *path, const struct outcome *o, int n, char **cmd)
+{
+	int ph = 40 + 26 * n, w = 960, h = 70 + 2 * ph;
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"font-family=\"sans-serif\" font-size=\"13\">\n", w, h);
+	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
+	fputs("<text x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\">memlens compare: ", f);
+	for (char **p = cmd; *p; p++) {
+		svg_text(f, *p);
+		fputc(' ', f);
+	}
+	fputs("</text>\n", f);
+	fputs("<text x=\"16\" y=\"46\" fill=\"#555\">medians; shorter is better; (x) ratio to the first allocator</text>\n", f);
+	svg_panel(f, 16, 60, "wall time", ML_UNIT_SECONDS, o, n, offsetof(struct outcome, wall));
+	svg_panel(f, 496, 60, "peak resident", ML_UNIT_BYTES, o, n, offsetof(struct outcome, rss));
+	svg_panel(f, 16, 60 + ph, "minor faults", ML_UNIT_TOTAL, o, n, offsetof(struct outcome, minflt));
+	svg_panel(f, 496, 60 + ph, "peak page tables", ML_UNIT_BYTES, o, n, offsetof(struct outcome, pte));
+	fputs("</svg>\n", f);
+	return fclose(f) ? -errno : 0;
+}
+
+static void progress(int done, int total, const char *name)
+{
+	fprintf(stderr, "\r\033[K  memlens compare: run %d/%d (%s)", done + 1, total, name);
+}
+
+static int run_compare(int argc, char **argv)
+{
+	struct compare_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, NULL, 3, 20, false, NULL };
+	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
+	struct outcome o[MAX_ALLOCS] = { 0 };
+	bool tty = isatty(2), failed = false;
+	struct ml_report r;
+	enum ml_backend be;
+	char why[512];
+	int n, ret;
+
+	ret = ml_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, &a);
+	if (ret != ML_PARSED)
+		return ret;
+	ret = find_allocators(a.allocators, o, &n);
+	if (ret)
+		return ret;
+	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
+	if (ret)
+		return ret;
+	signal(SIGINT, SIG_IGN);
+	for (int run = 0; run < a.runs; run++)
+		for (int i = 0; i < n; i++) {
+			struct ml_run_result *res = &results[i][run];
+
+			if (tty)
+				progress(run * n + i, a.runs * n, o[i].alloc.name);
+			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false,
+					     !a.show_output, res);
+			if (ret || res->exec_errno) {
+				if (tty)
+					fputs("\r\033[K", stderr);
+				snprintf(why, sizeof(why), "cannot run %s: %s", a.cmd[0],
+					 strerror(ret ? -ret : res->exec_errno));
+				return ml_fail(ML_EXIT_ERROR, why);
+			}
+			failed |= res->status != 0;
+		}
+	if (tty)
+		fputs("\r\033[K", stderr);
+	for (int i = 0; i < n; i++)
+		summarize(&o[i], results[i], a.runs);
+	ml_report_begin(&r, stdout, a.common.format, "compare");
+	if (r.fmt == ML_FMT_TEXT) {
+		printf("memlens compare: %d run%s each, backend %s:", a.runs,
+		       a.runs > 1 ? "s" : "", ml_backend_name(be));
+		for (char **p = a.cmd; *p; p++)
+			printf(" %s", *p);
+		printf("\n");
+	} else {
+		ml_report_section(&r, "compare", NULL);
+		ml_report_int(&r, "runs", "runs", a.runs);
+		ml_report_str(&r, "command", "command", a.cmd[0]);
+		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
+		ml_report_section_end(&r);
+	}
+	table(&r, o, n);
+	if (r.fmt == ML_FMT_TEXT)
+		footnotes(stdout, &o[0]);
+	ml_report_end(&r);
+	if (a.plot) {
+		ret = write_svg(a.plot, o, n, a.cmd);
+		if (ret) {
+			snprintf(why, sizeof(why), "cannot write %s: %s", a.plot, strerror(-ret));
+			return ml_fail(ML_EXIT_ERROR, why);
+		}
+	}
+	if (failed)
+		return ml_fail(ML_EXIT_ERROR, "some runs exited non-zero (see runs_failed)");
+	return ML_EXIT_OK;
+}
+
+const struct ml_command ml_cmd_compare = {
+	.name = "compare",
+	.run = run_compare,
+};

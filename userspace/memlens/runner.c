@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Run a command from exec to exit without ptrace.
+ *
+ * The child waits on a pipe until the parent has opened its perf counter
+ * (enable_on_exec: only the command is counted, not memlens' fork), then
+ * execs with LD_PRELOAD set; a close-on-exec pipe tells the parent that the
+ * exec happened (EOF) or failed (errno), so sampling starts at exec.  While
+ * it runs, a pidfd wakes the parent the
+ * moment it exits, and between wake-ups /proc/PID/status and smaps_rollup
+ * are sampled for page-table bytes, swap and THP.  At exit, wait4() gives
+ * the exact fault counts, CPU times and peak RSS (ru_maxrss); those
+ * include the command's own waited-for children, as with time(1).  The
+ * peak resident is the larger of ru_maxrss and the VmHWM samples.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+
+#include "memlens.h"
+#include "runner.h"
+
+static const char *const lib_dirs[] = {
+	"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
+	"/usr/local/lib", "/lib/x86_64-linux-gnu", NULL
+};
+
+static const struct {
+	const char *name;
+	const char *files[3];
+} known[] = {
+	{ "jemalloc", { "libjemalloc.so.2", "libjemalloc.so" } },
+	{ "tcmalloc", { "libtcmalloc_minimal.so.4", "libtcmalloc.so.4" } },
+	{ "mimalloc", { "libmimalloc.so.2", "libmimalloc.so" } },
+};
+
+/* libmlalloc.so next to this memlens: bin/../lib/libmlalloc.so. */
+static int find_mlalloc(char *path, size_t len)
+{
+	char exe[3072];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	if (strrchr(exe, '/'))
+		*strrchr(exe, '/') = '\0';
+	snprintf(path, len, "%s/../lib/libmlalloc.so", exe);
+	if (!access(path, R_OK))
+		return 0;
+	for (int d = 0; lib_dirs[d]; d++) {
+		snprintf(path, len, "%s/libmlalloc.so", lib_dirs[d]);
+		if (!access(path, R_OK))
+			return 0;
+	}
+	return -1;
+}
+
+int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
+		      size_t len)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	if (!strcmp(name, "glibc"))
+		return 0;
+	if (!strcmp(name, "mlalloc")) {
+		if (!find_mlalloc(out->path, sizeof(out->path)))
+			return 0;
+		snprintf(why, len, "allocator mlalloc not found (build/lib/libmlalloc.so: run make)");
+		return ML_EXIT_ERROR;
+	}
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+		if (strcmp(name, known[k].name))
+			continue;
+		for (int f = 0; known[k].files[f]; f++)
+			for (int d = 0; lib_dirs[d]; d++) {
+				snprintf(out->path, sizeof(out->path), "%s/%s",
+					 lib_dirs[d], known[k].files[f]);
+				if (!access(out->path, R_OK))
+					return 0;
+			}
+		snprintf(why, len, "allocator %s is not installed (no %s in the library directories)",
+			 name, known[k].files[0]);
+		return ML_EXIT_ERROR;
+	}
+	if (!strchr(name, '/')) {
+		snprintf(why, len, "unknown allocator '%s' (glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a .so)",
+			 name);
+		return ML_EXIT_USAGE;
+	}
+	if (stat(name, &st) || !S_ISREG(st.st_mode) || access(name, R_OK)) {
+		snprintf(why, len, "allocator '%s': not a readable file", name);
+		return ML_EXIT_USAGE;
+	}
+	snprintf(out->path, sizeof(out->path), "%s", name);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int open_dtlb(pid_t pid)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_HW_CACHE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_HW_CACHE_DTLB |
+			  (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+			  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
+		.disabled = 1,
+		.enable_on_exec = 1,
+		.inherit = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, pid, -1, -1,
+		       PERF_FLAG_FD_CLOEXEC);
+}
+
+/* "Key: N kB" of smaps_rollup, in bytes (-1 if unreadable). */
+static double rollup(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	double v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtod(line + klen + 1, NULL) * 1024;
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+struct sampler {
+	double pte, swap, hwm, thp_at_peak, rss_at_peak;
+	int samples;
+};
+
+static void sample(pid_t pid, struct sampler *s)
+{
+	uint64_t kb;
+	double rss, thp;
+
+	if (!ml_proc_status_kb(pid, "VmPTE", &kb) && kb * 1024.0 > s->pte)
+		s->pte = kb * 1024.0;
+	if (!ml_proc_status_kb(pid, "VmSwap", &kb) && kb * 1024.0 > s->swap)
+		s->swap = kb * 1024.0;
+	if (!ml_proc_status_kb(pid, "VmHWM", &kb) && kb * 1024.0 > s->hwm)
+		s->hwm = kb * 1024.0;
+	rss = rollup(pid, "Rss");
+	thp = rollup(pid, "AnonHugePages");
+	if (rss > 0 && rss >= s->rss_at_peak) {
+		s->rss_at_peak = rss;
+		s->thp_at_peak = thp > 0 ? thp : 0;
+	}
+	s->samples++;
+}
+
+static void progress_line(pid_t pid, double elapsed, const struct sampler *s)
+{
+	char rss[32], pte[32];
+	uint64_t kb = 0;
+
+	ml_proc_status_kb(pid, "VmRSS", &kb);
+	fprintf(stderr, "\r\033[K  memlens run: %.1f s, rss %s, page tables %s",
+		elapsed, ml_fmt_bytes(rss, sizeof(rss), kb * 1024.0),
+		ml_fmt_bytes(pte, sizeof(pte), s->pte));
+}
+
+static void child(char *const argv[], const struct ml_allocator *alloc,
+		  int go, int report, bool quiet)
+{
+	char c;
+
+	if (quiet) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0 && null != 1) {
+			dup2(null, 1);
+			close(null);
+		}
+	}
+	if (read(go, &c, 1) != 1)
+		_exit(127);
+	if (alloc->path[0])
+		setenv("LD_PRELOAD", alloc->path, 1);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	execvp(argv[0], argv);
+	c = (char)errno;
+	if (write(report, &c, 1) != 1)
+		_exit(126);
+	_exit(127);
+}
+
+static void fill_result(struct ml_run_result *res, const struct rusage *ru,
+			const struct sampler *s, int st)
+{
+	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	res->user = ml_have(ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6, ML_SRC_RUSAGE);
+	res->sys = ml_have(ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6, ML_SRC_RUSAGE);
+	/*
+	 * ru_maxrss is the mm's hiwater mark at exit, which the kernel
+	 * updates lazily (not on MADV_DONTNEED): an allocator that returns
+	 * memory before exiting can leave it below a VmHWM seen earlier.
+	 */
+	if (ru->ru_maxrss * 1024.0 >= s->hwm)
+		res->peak_rss = ml_have(ru->ru_maxrss * 1024.0, ML_SRC_RUSAGE);
+	else
+		res->peak_rss = ml_have(s->hwm, ML_SRC_PROC);
+	res->minflt = ml_have((double)ru->ru_minflt, ML_SRC_RUSAGE);
+	res->majflt = ml_have((double)ru->ru_majflt, ML_SRC_RUSAGE);
+	res->samples = s->samples;
+	if (!s->samples) {
+		res->peak_pgtable = res->peak_swap = res->thp_coverage =
+			ml_none("exited before the first /proc sample");
+		return;
+	}
+	res->peak_pgtable = ml_have(s->pte, ML_SRC_PROC);
+	res->peak_swap = ml_have(s->swap, ML_SRC_PROC);
+	res->thp_coverage = s->rss_at_peak > 0 ?
+		ml_have(100.0 * s->thp_at_peak / s->rss_at_peak, ML_SRC_PROC) :
+		ml_none("no resident memory sampled");
+}
+
+int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
+		   int interval_ms, bool progress, bool quiet,
+		   struct ml_run_result *res)
+{
+	int go[2], report[2], perf, pidfd, st = 0;
+	struct sampler s = { 0 };
+	struct rusage ru;
+	bool shown = false;
+	double t0, t1;
+	uint64_t misses;
+	pid_t pid;
+	char c;
+
+	memset(res, 0, sizeof(*res));
+	res->tlb_flushes = ml_none("per-process TLB flushes need the module or BPF backend");
+	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		child(argv, alloc, go[0], report[1], quiet);
+	close(go[0]);
+	close(report[1]);
+	perf = open_dtlb(pid);
+	if (perf < 0)
+		res->dtlb_misses = ml_none(errno == ENOENT || errno == EOPNOTSUPP ||
+					   errno == ENODEV ?
+					   "not supported: no hardware PMU dTLB event (perf_event_open)" :
+					   "perf_event_open denied or failed");
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	t0 = now();
+	if (write(go[1], "g", 1) != 1)
+		kill(pid, SIGKILL);
+	close(go[1]);
+	/* exec closes the report pipe (EOF) or the child writes errno */
+	if (read(report[0], &c, 1) == 1) {
+		res->exec_errno = (unsigned char)c;
+		close(report[0]);
+		report[0] = -1;
+	}
+	for (;;) {
+		struct pollfd p = { pidfd, POLLIN, 0 };
+		pid_t w = wait4(pid, &st, WNOHANG, &ru);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		sample(pid, &s);
+		if (progress && now() - t0 >= 1.0) {
+			progress_line(pid, now() - t0, &s);
+			shown = true;
+		}
+		if (pidfd >= 0)
+			poll(&p, 1, interval_ms);
+		else
+			usleep(interval_ms * 1000);
+	}
+	t1 = now();
+	if (shown)
+		fputs("\r\033[K", stderr);
+	if (pidfd >= 0)
+		close(pidfd);
+	res->wall = ml_have(t1 - t0, ML_SRC_CLOCK);
+	fill_result(res, &ru, &s, st);
+	if (res->exec_errno)
+		res->status = 127;
+	else
+		close(report[0]);
+	if (perf >= 0) {
+		if (read(perf, &misses, sizeof(misses)) == sizeof(misses))
+			res->dtlb_misses = ml_have((double)misses, ML_SRC_PERF);
+		else
+			res->dtlb_misses = ml_none("reading the perf counter failed");
+		close(perf);
+	}
+	return 0;
+}
+
+void ml_emit_run(struct ml_report *r, const struct ml_run_result *res)
+{
+	char n[16];
+
+	snprintf(n, sizeof(n), "%d", res->samples);
+	ml_report_section(r, "result", "Result (exec to exit)");
+	ml_report_int(r, "exit_status", "exit status", res->status);
+	ml_report_val(r, "wall_seconds", "wall time", ML_UNIT_SECONDS, res->wall);
+	ml_report_val(r, "user_seconds", "user CPU", ML_UNIT_SECONDS, res->user);
+	ml_report_val(r, "sys_seconds", "system CPU", ML_UNIT_SECONDS, res->sys);
+	ml_report_val(r, "peak_resident_bytes", "peak resident", ML_UNIT_BYTES, res->peak_rss);
+	ml_report_val(r, "minor_faults_total", "minor faults", ML_UNIT_TOTAL, res->minflt);
+	ml_report_val(r, "major_faults_total", "major faults", ML_UNIT_TOTAL, res->majflt);
+	ml_report_val(r, "peak_pagetable_bytes", "peak page tables (sampled)", ML_UNIT_BYTES, res->peak_pgtable);
+	ml_report_val(r, "peak_swap_bytes", "peak swap (sampled)", ML_UNIT_BYTES, res->peak_swap);
+	ml_report_val(r, "thp_coverage_percent", "THP at the RSS peak", ML_UNIT_PERCENT, res->thp_coverage);
+	ml_report_val(r, "dtlb_read_misses_total", "dTLB read misses", ML_UNIT_TOTAL, res->dtlb_misses);
+	ml_report_val(r, "tlb_flushes_total", "TLB flushes", ML_UNIT_TOTAL, res->tlb_flushes);
+	ml_report_int(r, "samples", "/proc samples", res->samples);
+	ml_report_section_end(r);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Running a command under an allocator and measuring it from exec to exit
+ * (memlens run, memlens compare).
+ */
+#ifndef MEMLENS_RUNNER_H
+#define MEMLENS_RUNNER_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+#include "report.h"
+
+struct ml_allocator {
+	char name[64];		/* glibc, mlalloc, ... or the path given */
+	char path[4096];	/* the library to LD_PRELOAD; "" for glibc */
+};
+
+/*
+ * @name: glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a
+ * shared library.  Returns 0, ML_EXIT_USAGE for an unknown name or a
+ * missing path, ML_EXIT_ERROR for a known allocator not installed here;
+ * @why says which, in one line.
+ */
+int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
+		      size_t len);
+
+struct ml_run_result {
+	int status;		/* exit code, 128 + signal, 127 exec failed */
+	int exec_errno;		/* why exec failed, or 0 */
+	int samples;		/* /proc samples taken while it ran */
+	struct ml_val wall, user, sys;
+	struct ml_val peak_rss;		/* wait4: ru_maxrss */
+	struct ml_val minflt, majflt;	/* wait4: ru_minflt, ru_majflt */
+	struct ml_val peak_pgtable;	/* VmPTE, sampled */
+	struct ml_val peak_swap;	/* VmSwap, sampled */
+	struct ml_val thp_coverage;	/* AnonHugePages / Rss at the RSS peak */
+	struct ml_val dtlb_misses;	/* perf, from exec to exit */
+	struct ml_val tlb_flushes;
+};
+
+/*
+ * Run @argv with @alloc preloaded, sampling /proc/PID every @interval_ms
+ * ms; with @progress, a progress line on stderr after one second; with
+ * @quiet, the command's stdout goes to /dev/null.  Never
+ * ptraces: the counters come from wait4() and perf (enable_on_exec).
+ * Returns 0 once the command ran (whatever its exit status), or -errno
+ * when it could not be started at all.
+ */
+int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
+		   int interval_ms, bool progress, bool quiet,
+		   struct ml_run_result *res);
+void ml_emit_run(struct ml_report *r, const struct ml_run_result *res);
+
+#endif /* MEMLENS_RUNNER_H */
