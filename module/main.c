@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/seq_file.h>
 
+#include "acct.h"
 #include "memlens.h"
 
 struct dentry *memlens_debugfs_root;
@@ -34,9 +35,15 @@ static int __init memlens_init(void)
 	memlens_debugfs_root = d;
 
 	debugfs_create_file("version", 0400, d, NULL, &version_fops);
+	ret = memlens_acct_init();
+	if (ret) {
+		debugfs_remove_recursive(d);
+		return ret;
+	}
 	/* Last: the mechanisms' per-process hooks are registered by now. */
 	ret = memlens_track_init();
 	if (ret) {
+		memlens_acct_exit();
 		debugfs_remove_recursive(d);
 		return ret;
 	}
@@ -48,6 +55,7 @@ static void __exit memlens_exit(void)
 {
 	memlens_track_exit();
 	debugfs_remove_recursive(memlens_debugfs_root);
+	memlens_acct_exit();
 	pr_info("unloaded\n");
 }
 

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens: swap accounting, debugfs "swap".
+ *
+ * - pswpin, pswpout: pages read from and written to a swap device, counted
+ *   where the kernel counts PSWPIN/PSWPOUT: __swap_writepage() for writes
+ *   (after zswap and, on 6.12, the zero-page map have taken theirs); for
+ *   reads swap_readpage() on 6.1 and zswap_folio_swapin() on 6.12 (the
+ *   point where swap_read_folio() has decided to read from the device).
+ *   On 6.1 a zswap hit is counted here and not in /proc/vmstat; zswap is
+ *   off by default.
+ * - swapin_major, swapcache_minor: completed do_swap_page() calls on a
+ *   real swap entry, split by VM_FAULT_MAJOR: the page had to be read (or
+ *   was being read) versus found in the swap cache.
+ * - swap_free_kb from nr_swap_pages (exported); swap_total_kb and the
+ *   device lines from /proc/swaps, since no swap device table is exported
+ *   to modules (swap_info, si_swapinfo and total_swap_pages are not).
+ *
+ * pid/PID/swap: swap_entries (swap PTEs found by a page-table walk now)
+ * and swapin_major, swapcache_minor of the faults its threads took.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+
+#include "acct.h"
+#include "memlens.h"
+#include "pgwalk.h"
+
+enum swap_stat {
+	SW_PSWPIN,
+	SW_PSWPOUT,
+	SW_SWAPIN_MAJOR,
+	SW_SWAPCACHE_MINOR,
+	SW_NR
+};
+
+static const char * const swap_stat_names[SW_NR] = {
+	[SW_PSWPIN] = "pswpin",
+	[SW_PSWPOUT] = "pswpout",
+	[SW_SWAPIN_MAJOR] = "swapin_major",
+	[SW_SWAPCACHE_MINOR] = "swapcache_minor",
+};
+
+struct swap_stats {
+	u64 stat[SW_NR];
+};
+
+static DEFINE_PER_CPU(struct swap_stats, swap_pcpu);
+static struct swap_stats swap_base;
+static DEFINE_MUTEX(swap_base_lock);
+
+/* Where a swap-in read is counted: the first that this kernel has. */
+static const char * const swap_read_symbols[] = {
+	"zswap_folio_swapin",	/* 6.12: reached only for device reads */
+	"swap_readpage",	/* 6.1 */
+};
+
+/*
+ * First argument of the probed I/O function: a struct page * of the head
+ * page on 6.1, a struct folio * on 6.12; the same address either way.
+ */
+static unsigned long io_pages(struct pt_regs *regs)
+{
+	struct page *page = (struct page *)regs_get_kernel_argument(regs, 0);
+
+	return page ? folio_nr_pages(page_folio(page)) : 0;
+}
+
+static int swap_read_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	this_cpu_add(swap_pcpu.stat[SW_PSWPIN], io_pages(regs));
+	return 0;
+}
+
+static int swap_write_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	this_cpu_add(swap_pcpu.stat[SW_PSWPOUT], io_pages(regs));
+	return 0;
+}
+
+static struct kprobe swap_read_kprobe = {
+	.pre_handler = swap_read_pre,
+};
+
+static struct kprobe swap_write_kprobe = {
+	.symbol_name = "__swap_writepage",
+	.pre_handler = swap_write_pre,
+};
+
+/*
+ * do_swap_page(vmf) also handles migration, device-private, hwpoison and
+ * marker entries; only a real swap entry is followed to its return.
+ */
+static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+
+	return non_swap_entry(entry) ? 1 : 0;
+}
+
+/* Per tracked process (slot MEMLENS_SLOT_SWAP). */
+struct proc_swap {
+	struct memlens_proc *proc;
+	struct swap_stats __percpu *stats;
+	struct swap_stats base;		/* under swap_base_lock */
+	struct list_head node;		/* proc_swap_list */
+};
+
+/* Every struct proc_swap, for reset; under swap_base_lock. */
+static LIST_HEAD(proc_swap_list);
+
+static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	vm_fault_t ret = regs_return_value(regs);
+	enum swap_stat which;
+	struct memlens_proc *p;
+	struct proc_swap *ps;
+
+	if (ret & (VM_FAULT_RETRY | VM_FAULT_ERROR))
+		return 0;
+	which = ret & VM_FAULT_MAJOR ? SW_SWAPIN_MAJOR : SW_SWAPCACHE_MINOR;
+	this_cpu_inc(swap_pcpu.stat[which]);
+	if (!memlens_nr_tracked())
+		return 0;
+	rcu_read_lock();
+	p = memlens_proc_find(current->tgid);
+	ps = p ? p->data[MEMLENS_SLOT_SWAP] : NULL;
+	if (ps)
+		this_cpu_inc(ps->stats->stat[which]);
+	rcu_read_unlock();
+	return 0;
+}
+
+static struct kretprobe swapfault_kretprobe = {
+	.kp.symbol_name = "do_swap_page",
+	.entry_handler = swapfault_entry,
+	.handler = swapfault_return,
+};
+
+static void swap_stats_sum(struct swap_stats __percpu *ss, struct swap_stats *s)
+{
+	int cpu, i;
+
+	memset(s, 0, sizeof(*s));
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < SW_NR; i++)
+			s->stat[i] += READ_ONCE(per_cpu_ptr(ss, cpu)->stat[i]);
+}
+
+/* One /proc/swaps line: "Filename Type Size Used Priority" (sizes in KiB). */
+struct swap_dev {
+	char name[256];
+	char type[16];
+	unsigned long size_kb;
+	unsigned long used_kb;
+	int prio;
+};
+
+#define PROC_SWAPS_MAX	(16 * PAGE_SIZE)
+
+/* Read /proc/swaps into a NUL-terminated buffer; NULL when unreadable. */
+static char *proc_swaps_read(void)
+{
+	struct file *f = filp_open("/proc/swaps", O_RDONLY, 0);
+	char *buf;
+	loff_t pos = 0;
+	ssize_t n;
+	size_t len = 0;
+
+	if (IS_ERR(f))
+		return NULL;
+	buf = kvmalloc(PROC_SWAPS_MAX, GFP_KERNEL);
+	while (buf && len < PROC_SWAPS_MAX - 1) {
+		n = kernel_read(f, buf + len, PROC_SWAPS_MAX - 1 - len, &pos);
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	filp_close(f, NULL);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+static void swap_show_devices(struct seq_file *m)
+{
+	char *buf = proc_swaps_read();
+	unsigned long total_kb = 0;
+	struct swap_dev *d;
+	char *line, *p;
+
+	d = kmalloc(sizeof(*d), GFP_KERNEL);
+	p = buf;
+	/* The first line is the header. */
+	line = p ? strsep(&p, "\n") : NULL;
+	while (d && p && (line = strsep(&p, "\n")) && *line) {
+		if (sscanf(line, "%255s %15s %lu %lu %d", d->name, d->type,
+			   &d->size_kb, &d->used_kb, &d->prio) != 5)
+			continue;
+		total_kb += d->size_kb;
+		seq_printf(m, "device %s type %s size_kb %lu used_kb %lu priority %d\n",
+			   d->name, d->type, d->size_kb, d->used_kb, d->prio);
+	}
+	seq_printf(m, "swap_total_kb %lu\n", total_kb);
+	kfree(d);
+	kvfree(buf);
+}
+
+static int swap_show(struct seq_file *m, void *v)
+{
+	struct swap_stats s;
+	int i;
+
+	seq_printf(m, "swap_free_kb %ld\n",
+		   get_nr_swap_pages() << (PAGE_SHIFT - 10));
+	swap_show_devices(m);
+	swap_stats_sum(&swap_pcpu, &s);
+	mutex_lock(&swap_base_lock);
+	for (i = 0; i < SW_NR; i++)
+		seq_printf(m, "%s %llu\n", swap_stat_names[i],
+			   s.stat[i] - swap_base.stat[i]);
+	mutex_unlock(&swap_base_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(swap);
+
+/**
+ * memlens_swap_reset - make the swap event counters read zero
+ *
+ * Takes swap_base_lock.  swap_total_kb, swap_free_kb and the device lines
+ * are states, not counters, and are not affected.
+ */
+void memlens_swap_reset(void)
+{
+	struct proc_swap *ps;
+
+	mutex_lock(&swap_base_lock);
+	swap_stats_sum(&swap_pcpu, &swap_base);
+	list_for_each_entry(ps, &proc_swap_list, node)
+		swap_stats_sum(ps->stats, &ps->base);
+	mutex_unlock(&swap_base_lock);
+}
+
+/* Swap entries in the page tables of @p now, or -errno. */
+static long proc_swap_entries(struct memlens_proc *p)
+{
+	struct mm_struct *mm;
+	struct ml_walk w;
+	long ret;
+
+	ret = ml_walk_init(&w);
+	if (ret)
+		return ret;
+	mm = ml_lock_proc_mm(p);
+	if (IS_ERR(mm)) {
+		ml_walk_free(&w);
+		return PTR_ERR(mm);
+	}
+	w.mm = mm;
+	ret = ml_walk_range(&w, 0, ml_user_end());
+	ml_unlock_mm(mm);
+	if (!ret)
+		ret = w.c.swap_entries;
+	ml_walk_free(&w);
+	return ret;
+}
+
+static int proc_swap_show(struct seq_file *m, void *v)
+{
+	struct proc_swap *ps = m->private;
+	long entries = proc_swap_entries(ps->proc);
+	struct swap_stats s;
+
+	if (entries >= 0)
+		seq_printf(m, "swap_entries %ld\n", entries);
+	swap_stats_sum(ps->stats, &s);
+	mutex_lock(&swap_base_lock);
+	seq_printf(m, "swapin_major %llu\n",
+		   s.stat[SW_SWAPIN_MAJOR] - ps->base.stat[SW_SWAPIN_MAJOR]);
+	seq_printf(m, "swapcache_minor %llu\n",
+		   s.stat[SW_SWAPCACHE_MINOR] - ps->base.stat[SW_SWAPCACHE_MINOR]);
+	mutex_unlock(&swap_base_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(proc_swap);
+
+/* Hook: a process starts being tracked; memlens_track_mutex is held. */
+static int proc_swap_attach(struct memlens_proc *p)
+{
+	struct proc_swap *ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+
+	if (!ps)
+		return -ENOMEM;
+	ps->stats = alloc_percpu(struct swap_stats);
+	if (!ps->stats) {
+		kfree(ps);
+		return -ENOMEM;
+	}
+	ps->proc = p;
+	mutex_lock(&swap_base_lock);
+	list_add(&ps->node, &proc_swap_list);
+	mutex_unlock(&swap_base_lock);
+	p->data[MEMLENS_SLOT_SWAP] = ps;
+	debugfs_create_file("swap", 0400, p->dir, ps, &proc_swap_fops);
+	return 0;
+}
+
+/* Hook: the files are gone and no probe sees @p any more. */
+static void proc_swap_detach(struct memlens_proc *p)
+{
+	struct proc_swap *ps = p->data[MEMLENS_SLOT_SWAP];
+
+	mutex_lock(&swap_base_lock);
+	list_del(&ps->node);
+	mutex_unlock(&swap_base_lock);
+	p->data[MEMLENS_SLOT_SWAP] = NULL;
+	free_percpu(ps->stats);
+	kfree(ps);
+}
+
+static const struct memlens_proc_hooks proc_swap_hooks = {
+	.name = "swap",
+	.attach = proc_swap_attach,
+	.detach = proc_swap_detach,
+};
+
+int memlens_swap_init(void)
+{
+	int ret = -ENOENT;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(swap_read_symbols) && ret; i++) {
+		swap_read_kprobe.addr = NULL;
+		swap_read_kprobe.symbol_name = swap_read_symbols[i];
+		ret = register_kprobe(&swap_read_kprobe);
+	}
+	if (ret) {
+		pr_err("cannot probe the swap-in path: %d\n", ret);
+		return ret;
+	}
+	ret = register_kprobe(&swap_write_kprobe);
+	if (ret) {
+		pr_err("cannot probe __swap_writepage: %d\n", ret);
+		goto err_read;
+	}
+	swapfault_kretprobe.maxactive = max(64U, 8 * num_possible_cpus());
+	ret = register_kretprobe(&swapfault_kretprobe);
+	if (ret) {
+		pr_err("cannot probe do_swap_page: %d\n", ret);
+		goto err_write;
+	}
+	ret = memlens_proc_hooks_register(&proc_swap_hooks);
+	if (ret)
+		goto err_fault;
+	debugfs_create_file("swap", 0400, memlens_debugfs_root, NULL, &swap_fops);
+	return 0;
+
+err_fault:
+	unregister_kretprobe(&swapfault_kretprobe);
+err_write:
+	unregister_kprobe(&swap_write_kprobe);
+err_read:
+	unregister_kprobe(&swap_read_kprobe);
+	return ret;
+}
+
+/* For memlens_acct_exit(), which unregisters it with the others. */
+struct kretprobe *memlens_swap_kretprobe(void)
+{
+	return &swapfault_kretprobe;
+}
+
+/* The kprobes; the kretprobe is memlens_acct_exit()'s. */
+void memlens_swap_exit(void)
+{
+	struct kprobe *kps[] = { &swap_write_kprobe, &swap_read_kprobe };
+
+	/* one RCU grace period for both */
+	unregister_kprobes(kps, ARRAY_SIZE(kps));
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens: TLB-flush accounting from the x86 tlb:tlb_flush tracepoint,
+ * debugfs "tlb".
+ *
+ * Every event is counted on the CPU it fires on, by reason; "pages" is
+ * either a page count or TLB_FLUSH_ALL (a flush of all entries).  A task
+ * switch that keeps the TLB (pages 0) still counts as task_switch.
+ *
+ * pid/PID/tlb counts the events that fire while a thread of the tracked
+ * process is current on that CPU: the flushes it initiated
+ * (local_shootdown, local_mm_shootdown, remote_send_ipi), the flush IPIs
+ * its threads received (remote_shootdown) and the switches away from its
+ * threads (task_switch: switch_mm runs before current changes).  It also
+ * shows the TLB reach of the process from a page-table walk.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cpumask.h>
+#include <linux/debugfs.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/tracepoint.h>
+#include <asm/tlbflush.h>
+
+#include "acct.h"
+#include "memlens.h"
+#include "pgwalk.h"
+
+struct tlb_stats {
+	u64 reason[NR_TLB_FLUSH_REASONS];
+	u64 pages_flushed;
+	u64 full_flushes;
+};
+
+static const char * const tlb_reason_names[NR_TLB_FLUSH_REASONS] = {
+	[TLB_FLUSH_ON_TASK_SWITCH] = "task_switch",
+	[TLB_REMOTE_SHOOTDOWN] = "remote_shootdown",
+	[TLB_LOCAL_SHOOTDOWN] = "local_shootdown",
+	[TLB_LOCAL_MM_SHOOTDOWN] = "local_mm_shootdown",
+	[TLB_REMOTE_SEND_IPI] = "remote_send_ipi",
+};
+
+static DEFINE_PER_CPU(struct tlb_stats, tlb_pcpu);
+
+/* Per-CPU baselines subtracted on read, under tlb_base_lock. */
+static DEFINE_PER_CPU(struct tlb_stats, tlb_base);
+static DEFINE_MUTEX(tlb_base_lock);
+
+/* Per tracked process (slot MEMLENS_SLOT_TLB). */
+struct proc_tlb {
+	struct memlens_proc *proc;
+	struct tlb_stats __percpu *stats;
+	struct tlb_stats base;		/* under tlb_base_lock */
+	struct list_head node;		/* proc_tlb_list */
+};
+
+/* Every struct proc_tlb, for reset; under tlb_base_lock. */
+static LIST_HEAD(proc_tlb_list);
+
+static void count_flush(struct tlb_stats __percpu *ts, int reason,
+			unsigned long pages)
+{
+	this_cpu_inc(ts->reason[reason]);
+	if (pages == TLB_FLUSH_ALL)
+		this_cpu_inc(ts->full_flushes);
+	else
+		this_cpu_add(ts->pages_flushed, pages);
+}
+
+/* May run with the runqueue lock held (switch_mm): takes no lock. */
+static void probe_tlb_flush(void *data, int reason, unsigned long pages)
+{
+	struct memlens_proc *p;
+	struct proc_tlb *pt;
+
+	if (reason < 0 || reason >= NR_TLB_FLUSH_REASONS)
+		return;
+	count_flush(&tlb_pcpu, reason, pages);
+	if (!memlens_nr_tracked() || !current->mm)
+		return;
+	rcu_read_lock();
+	p = memlens_proc_find(current->tgid);
+	pt = p ? p->data[MEMLENS_SLOT_TLB] : NULL;
+	if (pt)
+		count_flush(pt->stats, reason, pages);
+	rcu_read_unlock();
+}
+
+/* @d = counters of @cpu since the baseline. */
+static void tlb_cpu_delta(int cpu, struct tlb_stats *d)
+{
+	struct tlb_stats *p = per_cpu_ptr(&tlb_pcpu, cpu);
+	struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
+	int r;
+
+	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		d->reason[r] = READ_ONCE(p->reason[r]) - b->reason[r];
+	d->pages_flushed = READ_ONCE(p->pages_flushed) - b->pages_flushed;
+	d->full_flushes = READ_ONCE(p->full_flushes) - b->full_flushes;
+}
+
+static void tlb_stats_add(struct tlb_stats *sum, const struct tlb_stats *d)
+{
+	int r;
+
+	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		sum->reason[r] += d->reason[r];
+	sum->pages_flushed += d->pages_flushed;
+	sum->full_flushes += d->full_flushes;
+}
+
+static void tlb_show_stats(struct seq_file *m, const char *prefix,
+			   const struct tlb_stats *s)
+{
+	int r;
+
+	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		seq_printf(m, "%s%s %llu\n", prefix, tlb_reason_names[r],
+			   s->reason[r]);
+	seq_printf(m, "%spages_flushed %llu\n", prefix, s->pages_flushed);
+	seq_printf(m, "%sfull_flushes %llu\n", prefix, s->full_flushes);
+}
+
+/* Totals first, then the same lines per possible CPU as cpuN_<name>. */
+static int tlb_show(struct seq_file *m, void *v)
+{
+	struct tlb_stats sum = {}, d;
+	char prefix[24];
+	int cpu;
+
+	mutex_lock(&tlb_base_lock);
+	for_each_possible_cpu(cpu) {
+		tlb_cpu_delta(cpu, &d);
+		tlb_stats_add(&sum, &d);
+	}
+	tlb_show_stats(m, "", &sum);
+	for_each_possible_cpu(cpu) {
+		tlb_cpu_delta(cpu, &d);
+		snprintf(prefix, sizeof(prefix), "cpu%d_", cpu);
+		tlb_show_stats(m, prefix, &d);
+	}
+	mutex_unlock(&tlb_base_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tlb);
+
+static void tlb_sum(struct tlb_stats __percpu *ts, struct tlb_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct tlb_stats *p = per_cpu_ptr(ts, cpu);
+		struct tlb_stats d;
+		int r;
+
+		for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+			d.reason[r] = READ_ONCE(p->reason[r]);
+		d.pages_flushed = READ_ONCE(p->pages_flushed);
+		d.full_flushes = READ_ONCE(p->full_flushes);
+		tlb_stats_add(sum, &d);
+	}
+}
+
+static void tlb_sub(struct tlb_stats *s, const struct tlb_stats *base)
+{
+	int r;
+
+	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		s->reason[r] -= base->reason[r];
+	s->pages_flushed -= base->pages_flushed;
+	s->full_flushes -= base->full_flushes;
+}
+
+/*
+ * TLB reach: one entry per present leaf mapping, against one per 4 KiB
+ * page if the same memory were mapped with small pages only.
+ */
+static void proc_tlb_reach(struct seq_file *m, struct memlens_proc *p)
+{
+	struct mm_struct *mm;
+	struct ml_walk w;
+	int ret;
+
+	if (ml_walk_init(&w))
+		return;
+	mm = ml_lock_proc_mm(p);
+	if (IS_ERR(mm)) {
+		ml_walk_free(&w);
+		return;
+	}
+	w.mm = mm;
+	ret = ml_walk_range(&w, 0, ml_user_end());
+	ml_unlock_mm(mm);
+	if (!ret) {
+		seq_printf(m, "tlb_entries_needed %lu\n",
+			   w.c.leaf_4k + w.c.leaf_2m + w.c.leaf_1g);
+		seq_printf(m, "tlb_entries_needed_4k %lu\n",
+			   w.c.leaf_4k + w.c.leaf_2m * (PMD_SIZE / PAGE_SIZE) +
+			   w.c.leaf_1g * (PUD_SIZE / PAGE_SIZE));
+	}
+	ml_walk_free(&w);
+}
+
+static int proc_tlb_show(struct seq_file *m, void *v)
+{
+	struct proc_tlb *pt = m->private;
+	struct tlb_stats s;
+
+	tlb_sum(pt->stats, &s);
+	mutex_lock(&tlb_base_lock);
+	tlb_sub(&s, &pt->base);
+	mutex_unlock(&tlb_base_lock);
+	tlb_show_stats(m, "", &s);
+	proc_tlb_reach(m, pt->proc);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(proc_tlb);
+
+/* Hook: a process starts being tracked; memlens_track_mutex is held. */
+static int proc_tlb_attach(struct memlens_proc *p)
+{
+	struct proc_tlb *pt = kzalloc(sizeof(*pt), GFP_KERNEL);
+
+	if (!pt)
+		return -ENOMEM;
+	pt->stats = alloc_percpu(struct tlb_stats);
+	if (!pt->stats) {
+		kfree(pt);
+		return -ENOMEM;
+	}
+	pt->proc = p;
+	mutex_lock(&tlb_base_lock);
+	list_add(&pt->node, &proc_tlb_list);
+	mutex_unlock(&tlb_base_lock);
+	p->data[MEMLENS_SLOT_TLB] = pt;
+	debugfs_create_file("tlb", 0400, p->dir, pt, &proc_tlb_fops);
+	return 0;
+}
+
+/* Hook: the files are gone and no probe sees @p any more. */
+static void proc_tlb_detach(struct memlens_proc *p)
+{
+	struct proc_tlb *pt = p->data[MEMLENS_SLOT_TLB];
+
+	mutex_lock(&tlb_base_lock);
+	list_del(&pt->node);
+	mutex_unlock(&tlb_base_lock);
+	p->data[MEMLENS_SLOT_TLB] = NULL;
+	free_percpu(pt->stats);
+	kfree(pt);
+}
+
+static const struct memlens_proc_hooks proc_tlb_hooks = {
+	.name = "tlb",
+	.attach = proc_tlb_attach,
+	.detach = proc_tlb_detach,
+};
+
+/**
+ * memlens_tlb_reset - make every "tlb" and pid/PID/tlb counter read zero
+ *
+ * Takes tlb_base_lock; the tracepoint probe never takes it.
+ */
+void memlens_tlb_reset(void)
+{
+	struct proc_tlb *pt;
+	int cpu;
+
+	mutex_lock(&tlb_base_lock);
+	for_each_possible_cpu(cpu) {
+		struct tlb_stats *p = per_cpu_ptr(&tlb_pcpu, cpu);
+		struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
+		int r;
+
+		for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+			b->reason[r] = READ_ONCE(p->reason[r]);
+		b->pages_flushed = READ_ONCE(p->pages_flushed);
+		b->full_flushes = READ_ONCE(p->full_flushes);
+	}
+	list_for_each_entry(pt, &proc_tlb_list, node)
+		tlb_sum(pt->stats, &pt->base);
+	mutex_unlock(&tlb_base_lock);
+}
+
+int memlens_tlb_init(void)
+{
+	int ret;
+
+	ret = memlens_tp_register("tlb_flush", probe_tlb_flush, NULL);
+	if (ret)
+		return ret;
+	ret = memlens_proc_hooks_register(&proc_tlb_hooks);
+	if (ret) {
+		memlens_tp_unregister("tlb_flush", probe_tlb_flush, NULL);
+		tracepoint_synchronize_unregister();
+		return ret;
+	}
+	debugfs_create_file("tlb", 0400, memlens_debugfs_root, NULL, &tlb_fops);
+	return 0;
+}
+
+/* The caller runs tracepoint_synchronize_unregister() afterwards. */
+void memlens_tlb_exit(void)
+{
+	memlens_tp_unregister("tlb_flush", probe_tlb_flush, NULL);
+}

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens: faults of a tracked process by VMA, debugfs pid/PID/vma_faults.
+ *
+ * The fault path (faults.c) passes the VMA's bounds as they were when the
+ * fault started; they key a small table, so a VMA that is later split,
+ * merged or unmapped keeps its old line.  Names are looked up when the
+ * file is read: the VMA that now starts at that address, if any.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+
+#include "memlens.h"
+#include "pgwalk.h"
+#include "vma_faults.h"
+
+void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p)
+{
+	vf->proc = p;
+	spin_lock_init(&vf->lock);
+	vf->nr = 0;
+	vf->other_minor = 0;
+	vf->other_major = 0;
+}
+
+/**
+ * memlens_vma_faults_count - count one completed fault in VMA [start, end)
+ * @vf: the process's table
+ * @start: vm_start of the VMA when the fault began
+ * @end: vm_end likewise
+ * @major: counted as a major fault
+ *
+ * Called from the kretprobe handler of handle_mm_fault(); takes vf->lock
+ * (irq-safe, never held for more than a scan of the table).
+ */
+void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
+			      unsigned long end, bool major)
+{
+	struct vma_fault_count *c = NULL;
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&vf->lock, flags);
+	for (i = 0; i < vf->nr; i++) {
+		if (vf->slot[i].start == start && vf->slot[i].end == end) {
+			c = &vf->slot[i];
+			break;
+		}
+	}
+	if (!c && vf->nr < VMA_FAULT_SLOTS) {
+		c = &vf->slot[vf->nr++];
+		c->start = start;
+		c->end = end;
+		c->minor = 0;
+		c->major = 0;
+	}
+	if (c && major)
+		c->major++;
+	else if (c)
+		c->minor++;
+	else if (major)
+		vf->other_major++;
+	else
+		vf->other_minor++;
+	spin_unlock_irqrestore(&vf->lock, flags);
+}
+
+void memlens_vma_faults_reset(struct vma_faults *vf)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vf->lock, flags);
+	vf->nr = 0;
+	vf->other_minor = 0;
+	vf->other_major = 0;
+	spin_unlock_irqrestore(&vf->lock, flags);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct vma_fault_count *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+/* Name of @vma as /proc/PID/maps would show it, into @buf. */
+static const char *vma_name(struct mm_struct *mm, struct vm_area_struct *vma,
+			    char *buf, int len)
+{
+	const char *name;
+
+	if (vma->vm_file) {
+		name = file_path(vma->vm_file, buf, len);
+		return IS_ERR(name) ? "[file]" : name;
+	}
+	if (vma->vm_ops && vma->vm_ops->name) {
+		name = vma->vm_ops->name(vma);
+		if (name)
+			return name;
+	}
+	if (vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk)
+		return "[heap]";
+	if (vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack)
+		return "[stack]";
+	return "[anon]";
+}
+
+/* Under the mmap lock: the name of the VMA that still starts at @c->start. */
+static void show_one(struct seq_file *m, struct mm_struct *mm,
+		     const struct vma_fault_count *c, char *buf)
+{
+	struct vm_area_struct *vma = mm ? find_vma(mm, c->start) : NULL;
+	const char *name = "[unmapped]";
+
+	if (vma && vma->vm_start == c->start)
+		name = vma_name(mm, vma, buf, PATH_MAX);
+	seq_printf(m, "%lx %lx %llu %llu %s\n", c->start, c->end, c->minor,
+		   c->major, name);
+}
+
+static int vma_faults_show(struct seq_file *m, void *v)
+{
+	struct vma_faults *vf = m->private;
+	struct vma_fault_count *copy;
+	struct mm_struct *mm;
+	u64 other_minor, other_major;
+	unsigned long flags;
+	char *buf;
+	int i, nr;
+
+	copy = kmalloc_array(VMA_FAULT_SLOTS, sizeof(*copy), GFP_KERNEL);
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!copy || !buf) {
+		kfree(copy);
+		kfree(buf);
+		return -ENOMEM;
+	}
+	spin_lock_irqsave(&vf->lock, flags);
+	nr = vf->nr;
+	memcpy(copy, vf->slot, nr * sizeof(*copy));
+	other_minor = vf->other_minor;
+	other_major = vf->other_major;
+	spin_unlock_irqrestore(&vf->lock, flags);
+	sort(copy, nr, sizeof(*copy), cmp_start, NULL);
+
+	seq_puts(m, "start end minor major name\n");
+	mm = ml_lock_proc_mm(vf->proc);
+	for (i = 0; i < nr; i++)
+		show_one(m, IS_ERR(mm) ? NULL : mm, &copy[i], buf);
+	if (!IS_ERR(mm))
+		ml_unlock_mm(mm);
+	if (other_minor || other_major)
+		seq_printf(m, "0 0 %llu %llu [other]\n", other_minor, other_major);
+	kfree(buf);
+	kfree(copy);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vma_faults);
+
+/* pid/PID/vma_faults; removed with the directory before @vf is freed. */
+void memlens_vma_faults_create(struct vma_faults *vf)
+{
+	debugfs_create_file("vma_faults", 0400, vf->proc->dir, vf,
+			    &vma_faults_fops);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memlens: faults of a tracked process by VMA (vma_faults.c).
+ */
+#ifndef _MEMLENS_VMA_FAULTS_H
+#define _MEMLENS_VMA_FAULTS_H
+
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct dentry;
+struct memlens_proc;
+
+/* VMAs remembered per process; faults in more are summed on one line. */
+#define VMA_FAULT_SLOTS	128
+
+struct vma_fault_count {
+	unsigned long start, end;	/* the VMA when it faulted */
+	u64 minor, major;
+};
+
+struct vma_faults {
+	struct memlens_proc *proc;	/* whose faults */
+	spinlock_t lock;	/* guards everything below */
+	int nr;
+	struct vma_fault_count slot[VMA_FAULT_SLOTS];
+	u64 other_minor, other_major;	/* faults in VMAs beyond the slots */
+};
+
+void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
+			      unsigned long end, bool major);
+void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p);
+void memlens_vma_faults_reset(struct vma_faults *vf);
+void memlens_vma_faults_create(struct vma_faults *vf);
+
+#endif /* _MEMLENS_VMA_FAULTS_H */
