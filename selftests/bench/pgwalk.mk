@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0
+# The page-table walk benchmark (selftests/bench/pgwalk), not part of
+# make check: 'make bench-pgwalk' runs it in both guest kernels.
+PGWALK_BENCH	:= $(B)/selftests/pgwalk_bench
+SELFTEST_TARGETS += $(PGWALK_BENCH)
+
+$(PGWALK_BENCH): selftests/bench/pgwalk/pgwalk_bench.c selftests/module/pt_lib.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+.PHONY: bench-pgwalk
+bench-pgwalk: module $(PGWALK_BENCH)
+	@selftests/bench/pgwalk/run
