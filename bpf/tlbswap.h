@@ -18,10 +18,12 @@ struct tlb_counts {
 	__u64 full_flushes;		/* flushes of all entries (TLB_FLUSH_ALL) */
 };
 
+/* The module's swap keys: pswpin pswpout swapin_major swapcache_minor. */
 struct swap_counts {
-	__u64 swapin;		/* swap_readpage()/swap_read_folio() calls, pages */
-	__u64 swapout;		/* __swap_writepage() calls, pages */
-	__u64 swapin_major;	/* major faults that read from swap */
+	__u64 swapin;		/* swap device reads (calls) */
+	__u64 swapout;		/* __swap_writepage() calls */
+	__u64 swapin_major;	/* do_swap_page() on swap entries, VM_FAULT_MAJOR */
+	__u64 swapcache_minor;	/* ... found in the swap cache */
 };
 
 #endif /* MEMLENS_BPF_TLBSWAP_H */

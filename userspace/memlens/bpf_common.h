@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <linux/bpf.h>
+#include <linux/types.h>
 
 #include "bpf_loaders.h"
 
@@ -17,6 +18,8 @@ int ml_bpf_fail_load(int err, const char *what);
 bool ml_bpf_have_btf(void);
 bool ml_bpf_privileged(void);
 bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type);
+/* MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel. */
+void ml_swap_layout(__u32 *max_type, __u32 *migration_first);
 bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type);
 
 #endif /* MEMLENS_BPF_COMMON_H */

@@ -85,7 +85,9 @@ struct ml_tlbswap;
 int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid);
 const char *ml_tlbswap_path(const struct ml_tlbswap *t);
 bool ml_tlbswap_has_tlb(const struct ml_tlbswap *t);
-bool ml_tlbswap_has_swap(const struct ml_tlbswap *t);
+/* Which swap counters this kernel lets us count (ML_SWAP_* bits). */
+enum { ML_SWAP_IN = 1, ML_SWAP_OUT = 2, ML_SWAP_FAULTS = 4 };
+unsigned int ml_tlbswap_swap_events(const struct ml_tlbswap *t);
 /* System-wide TLB counters, and per CPU (@percpu: nr_cpus entries or NULL). */
 int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all,
 		struct tlb_counts *percpu, int *nr_cpus);

@@ -16,8 +16,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/utsname.h>
-#include <zlib.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -60,53 +58,6 @@ static __u64 phys_end(void)
 		fclose(f);
 	}
 	return best ? best : 1ULL << 46;	/* x86-64's 64 TiB limit */
-}
-
-static bool config_has(const char *config, const char *opt)
-{
-	char key[128];
-
-	snprintf(key, sizeof(key), "\n%s=y", opt);
-	return config && strstr(config, key);
-}
-
-/*
- * MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel
- * (include/linux/swap.h): 32 types, the top ones taken by special entries
- * that depend on the version and on CONFIG_DEVICE_PRIVATE,
- * CONFIG_MIGRATION, CONFIG_MEMORY_FAILURE, CONFIG_PTE_MARKER.  The config
- * comes from /proc/config.gz where the kernel has it, else Debian's
- * choices for its 6.1 and 6.12 kernels (all y but DEVICE_PRIVATE).
- */
-static void swap_layout(__u32 *max_type, __u32 *migration_first)
-{
-	static char config[1 << 20];
-	const char *cfg = NULL;
-	struct utsname u;
-	int major = 6, minor = 1, n, marker, swapin_err, hwpoison, device, migration;
-	gzFile gz = gzopen("/proc/config.gz", "r");
-
-	if (gz) {
-		config[0] = '\n';
-		n = gzread(gz, config + 1, sizeof(config) - 2);
-		if (n > 0) {
-			config[n + 1] = '\0';
-			cfg = config;
-		}
-		gzclose(gz);
-	}
-	if (!uname(&u))
-		sscanf(u.release, "%d.%d", &major, &minor);
-	n = major * 100 + minor;
-	migration = !cfg || config_has(cfg, "CONFIG_MIGRATION") ? 3 : 0;
-	hwpoison = !cfg || config_has(cfg, "CONFIG_MEMORY_FAILURE") ? 1 : 0;
-	device = cfg && config_has(cfg, "CONFIG_DEVICE_PRIVATE") ? 4 : 0;
-	/* PTE markers: optional before 6.5, always since. */
-	marker = n >= 605 || !cfg || config_has(cfg, "CONFIG_PTE_MARKER") ? 1 : 0;
-	/* SWP_SWAPIN_ERROR existed from 6.1 to 6.4. */
-	swapin_err = n >= 601 && n < 605 ? 1 : 0;
-	*max_type = 32 - device - migration - hwpoison - marker - swapin_err;
-	*migration_first = migration ? *max_type + hwpoison : 32;
 }
 
 /* &page_offset_base from /proc/kallsyms, or 0 where it is not listed. */
@@ -285,7 +236,7 @@ int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt)
 	if (!skel)
 		return ml_bpf_fail_load(-errno, "opening the pgwalk BPF object");
 	pt->levels = paging_levels();
-	swap_layout(&max_type, &mig);
+	ml_swap_layout(&max_type, &mig);
 	skel->rodata->targ_tgid = pid;
 	skel->rodata->top_level = pt->levels - 1;
 	skel->rodata->swp_max_type = max_type;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/wait.h>
 
 #include "cmd_bpf.h"
 
@@ -77,4 +79,171 @@ int ml_maps_name(pid_t pid, unsigned long long start, char *buf, size_t size)
 	}
 	fclose(f);
 	return found;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+void ml_catch_stop_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+}
+
+/* Start CMD stopped on a pipe, so that counting starts before its exec. */
+pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		fprintf(stderr, "memlens %s: cannot run %s: %s\n", cmd, argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	*release = p[1];
+	return pid;
+}
+
+static void sleep_a_little(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Wait for the end: child exit, target exit, duration, or a signal. */
+int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
+{
+	double end = duration > 0 ? now_s() + duration : 0;
+	int status = 0;
+
+	while (!stop) {
+		if (child) {
+			pid_t r = waitpid(child, &status, WNOHANG);
+
+			if (r == child)
+				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		} else if (target && !ml_pid_alive(target)) {
+			fprintf(stderr, "memlens %s: process %d exited\n", cmd, target);
+			return 0;
+		}
+		if (end && now_s() >= end)
+			break;
+		sleep_a_little();
+	}
+	if (child) {
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+	}
+	return 0;
+}
+
+
+const struct argp_option ml_count_options[] = {
+	{ "pid", 'p', "PID", 0, "Count for this running process (and system-wide)", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until the command or process exits, or Ctrl-C)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{ 0 }
+};
+
+int ml_count_parse(int key, char *arg, struct argp_state *state)
+{
+	struct ml_count_args *a = state->input;
+	char *end;
+
+	switch (key) {
+	case 'p':
+		if (ml_parse_pid(arg, &a->pid)) {
+			argp_error(state, "invalid PID '%s'", arg);
+			return EINVAL;
+		}
+		return 0;
+	case 'd':
+		errno = 0;
+		a->duration = strtod(arg, &end);
+		if (errno || *end || a->duration <= 0) {
+			argp_error(state, "invalid duration '%s'", arg);
+			return EINVAL;
+		}
+		return 0;
+	case 'v':
+		a->verbose = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		a->cmd_index = state->next - 1;
+		state->next = state->argc;
+		return 0;
+	case ARGP_KEY_END:
+		if (a->pid && a->cmd_index) {
+			argp_error(state, "give either -p PID or a command, not both");
+			return EINVAL;
+		}
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
+		 int (*open)(pid_t tgid, void *ctx),
+		 void (*report)(pid_t tgid, void *ctx), void *ctx)
+{
+	pid_t child = 0, target;
+	int release = -1, ret;
+
+	ml_bpf_set_verbose(a->verbose);
+	if (a->pid && ml_check_pid(cmd, a->pid))
+		return 1;
+	if (a->cmd_index) {
+		child = ml_spawn_waiting(cmd, argv + a->cmd_index, &release);
+		if (child < 0) {
+			fprintf(stderr, "memlens %s: fork: %s\n", cmd, strerror(errno));
+			return 1;
+		}
+	}
+	target = child ? child : a->pid;
+	if (open(target, ctx)) {
+		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
+		if (child) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+		}
+		return 1;
+	}
+	ml_catch_stop_signals();
+	if (child) {
+		if (write(release, "g", 1) != 1)
+			kill(child, SIGKILL);
+		close(release);
+	}
+	ret = ml_wait_end(cmd, child, target, a->duration);
+	if (child && ret)
+		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd,
+			argv[a->cmd_index], ret);
+	report(target, ctx);
+	return 0;
 }

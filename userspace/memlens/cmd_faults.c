@@ -88,13 +88,6 @@ static const struct argp faults_argp = {
 	       "The attach points chosen for this kernel are reported on stderr.",
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
-
 static void print_hist(const char *name, const __u64 *h)
 {
 	int i;
@@ -143,74 +136,6 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	free(v);
 }
 
-/* Start CMD stopped on a pipe, so that counting starts before its exec. */
-static pid_t spawn_waiting(char **argv, int *release)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			_exit(127);
-		execvp(argv[0], argv);
-		fprintf(stderr, "memlens faults: cannot run %s: %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
-	close(p[0]);
-	*release = p[1];
-	return pid;
-}
-
-static void sleep_a_little(void)
-{
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Wait for the end: child exit, target exit, duration, or a signal. */
-static int wait_end(pid_t child, pid_t target, double duration)
-{
-	double end = duration > 0 ? now_s() + duration : 0;
-	int status = 0;
-
-	while (!stop) {
-		if (child) {
-			pid_t r = waitpid(child, &status, WNOHANG);
-
-			if (r == child)
-				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		} else if (target && !ml_pid_alive(target)) {
-			fprintf(stderr, "memlens faults: process %d exited\n", target);
-			return 0;
-		}
-		if (end && now_s() >= end)
-			break;
-		sleep_a_little();
-	}
-	if (child) {
-		kill(child, SIGTERM);
-		waitpid(child, &status, 0);
-	}
-	return 0;
-}
-
 static int run_faults(int argc, char **argv)
 {
 	struct faults_args a = { 0 };
@@ -226,7 +151,7 @@ static int run_faults(int argc, char **argv)
 	if (a.pid && ml_check_pid("faults", a.pid))
 		return ML_EXIT_ERROR;
 	if (a.cmd_index) {
-		child = spawn_waiting(argv + a.cmd_index, &release);
+		child = ml_spawn_waiting("faults", argv + a.cmd_index, &release);
 		if (child < 0) {
 			fprintf(stderr, "memlens faults: fork: %s\n", strerror(errno));
 			return ML_EXIT_ERROR;
@@ -243,14 +168,13 @@ static int run_faults(int argc, char **argv)
 		return ML_EXIT_ERROR;
 	}
 	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	ml_catch_stop_signals();
 	if (child) {
 		if (write(release, "g", 1) != 1)
 			kill(child, SIGKILL);
 		close(release);
 	}
-	ret = wait_end(child, target, a.duration);
+	ret = ml_wait_end("faults", child, target, a.duration);
 	if (child && ret)
 		fprintf(stderr, "memlens faults: %s exited with status %d\n",
 			argv[a.cmd_index], ret);

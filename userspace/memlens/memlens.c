@@ -25,6 +25,8 @@ static const struct ml_command *commands[] = {
 	&ml_cmd_faults,
 	&ml_cmd_pagetable,
 	&ml_cmd_vmas,
+	&ml_cmd_tlb,
+	&ml_cmd_swap,
 };
 
 static const char doc[] =
@@ -39,6 +41,8 @@ static const char doc[] =
 "  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
 "  pagetable    a process's page-table summary, walked from BPF\n"
 "  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
+"  tlb          count TLB flushes by reason and CPU with BPF\n"
+"  swap         count swap-ins, swap-outs and swap faults with BPF\n"
 "\n"
 "Examples:\n"
 "  memlens --version\n"

@@ -35,5 +35,7 @@ extern const struct ml_command ml_cmd_compare;
 extern const struct ml_command ml_cmd_faults;
 extern const struct ml_command ml_cmd_pagetable;
 extern const struct ml_command ml_cmd_vmas;
+extern const struct ml_command ml_cmd_tlb;
+extern const struct ml_command ml_cmd_swap;
 
 #endif /* MEMLENS_CLI_H */
