@@ -23,6 +23,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/uio.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -171,27 +172,44 @@ struct swap_dev {
 
 #define PROC_SWAPS_MAX	(16 * PAGE_SIZE)
 
-/* Read /proc/swaps into a NUL-terminated buffer; NULL when unreadable. */
+/*
+ * Read /proc/swaps into a NUL-terminated buffer; NULL when unreadable.
+ * kernel_read() wants ->read_iter, which proc files with only ->proc_read
+ * lack; /proc/swaps is a seq_file (swaps_open() calls seq_open(), which
+ * points seq_file.file back at the file), so read it with seq_read_iter().
+ * The entry is permanent (PROC_ENTRY_PERMANENT): no removal to guard.
+ */
 static char *proc_swaps_read(void)
 {
 	struct file *f = filp_open("/proc/swaps", O_RDONLY, 0);
-	char *buf;
-	loff_t pos = 0;
+	struct seq_file *seq;
+	struct kiocb kiocb;
+	struct iov_iter iter;
+	struct kvec kv;
+	char *buf = NULL;
 	ssize_t n;
 	size_t len = 0;
 
 	if (IS_ERR(f))
 		return NULL;
+	seq = f->private_data;
+	if (!seq || seq->file != f)
+		goto out;
 	buf = kvmalloc(PROC_SWAPS_MAX, GFP_KERNEL);
+	init_sync_kiocb(&kiocb, f);
 	while (buf && len < PROC_SWAPS_MAX - 1) {
-		n = kernel_read(f, buf + len, PROC_SWAPS_MAX - 1 - len, &pos);
+		kv.iov_base = buf + len;
+		kv.iov_len = PROC_SWAPS_MAX - 1 - len;
+		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, kv.iov_len);
+		n = seq_read_iter(&kiocb, &iter);
 		if (n <= 0)
 			break;
 		len += n;
 	}
-	filp_close(f, NULL);
 	if (buf)
 		buf[len] = '\0';
+out:
+	filp_close(f, NULL);
 	return buf;
 }
 
