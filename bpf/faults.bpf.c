@@ -48,11 +48,17 @@ struct {
 } vma_faults SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FAULTS_MAX_INFLIGHT);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct fault_inflight);
 } inflight SEC(".maps");
+
+static struct fault_inflight *thread_state(void)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
 /* Zero-filled scratch value for creating map entries (too big for the stack). */
 struct {
@@ -108,9 +114,8 @@ static __always_inline void add_latency(__u64 *hist, __u64 ns)
 
 static int fault_entry(unsigned long error_code, bool user)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct fault_inflight in = { .entry_ns = bpf_ktime_get_ns() };
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fault_inflight *in;
 	struct fault_counts *c;
 
 	if (!tracked(tgid))
@@ -132,7 +137,9 @@ static int fault_entry(unsigned long error_code, bool user)
 		c->protection++;
 	else
 		c->notpresent++;
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	in = thread_state();
+	if (in)
+		in->entry_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -202,9 +209,9 @@ static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
  * entry when there was one, retry if an earlier attempt returned
  * VM_FAULT_RETRY.
  */
-static struct fault_counts *fault_done(__u32 tgid, __u32 tid, bool major)
+static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
+				       bool major)
 {
-	struct fault_inflight *in;
 	struct fault_counts *c;
 
 	c = counts_of(tgid);
@@ -214,7 +221,6 @@ static struct fault_counts *fault_done(__u32 tgid, __u32 tid, bool major)
 		c->major++;
 	else
 		c->minor++;
-	in = bpf_map_lookup_elem(&inflight, &tid);
 	if (!in)
 		return c;
 	if (in->retried)
@@ -222,7 +228,8 @@ static struct fault_counts *fault_done(__u32 tgid, __u32 tid, bool major)
 	if (in->entry_ns)
 		add_latency(major ? c->lat_major : c->lat_minor,
 			    bpf_ktime_get_ns() - in->entry_ns);
-	bpf_map_delete_elem(&inflight, &tid);
+	in->entry_ns = 0;
+	in->retried = 0;
 	return c;
 }
 
@@ -231,8 +238,8 @@ int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
 	     unsigned long address, unsigned int flags, struct pt_regs *regs,
 	     vm_fault_t ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fault_inflight *in;
 	unsigned int retry = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_RETRY);
 	unsigned int done_unlocked = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_COMPLETED);
 	unsigned int errors = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_OOM) |
@@ -246,24 +253,21 @@ int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
 
 	if (!tracked(tgid))
 		return 0;
+	in = thread_state();
 	if (ret & retry) {
-		struct fault_inflight *in, nin = { .retried = 1 };
-
-		in = bpf_map_lookup_elem(&inflight, &tid);
 		if (in)
 			in->retried = 1;
-		else
-			bpf_map_update_elem(&inflight, &tid, &nin, BPF_ANY);
 		return 0;
 	}
 	if (ret & errors) {
-		bpf_map_delete_elem(&inflight, &tid);
+		if (in)
+			in->entry_ns = in->retried = 0;
 		return 0;
 	}
 	/* As mm_account_fault(): a retried fault counts as major. */
 	major = (ret & bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_MAJOR)) ||
 		(flags & bpf_core_enum_value(enum fault_flag, FAULT_FLAG_TRIED));
-	c = fault_done(tgid, tid, major);
+	c = fault_done(tgid, in, major);
 	if (!c)
 		return 0;
 	/*
@@ -281,6 +285,7 @@ struct perf_fault_ctx {
 	__u32 tgid;
 	bool major;
 	bool found;
+	struct fault_inflight *in;
 };
 
 static long count_found_vma(struct task_struct *task,
@@ -288,24 +293,58 @@ static long count_found_vma(struct task_struct *task,
 {
 	count_vma(pc->tgid, vma, pc->major);
 	pc->found = true;
+	if (pc->in)
+		pc->in->last_vma = (__u64)vma;
 	return 0;
 }
 
 /*
+ * Is the VMA this thread faulted in last time still the one holding
+ * @addr?  VMAs are freed by RCU and their slab is type-safe, so a stale
+ * pointer reads as some VMA or fails the read; it is only trusted if it
+ * belongs to our mm and covers @addr now.
+ */
+static bool cached_vma(struct perf_fault_ctx *pc, __u64 addr)
+{
+	struct vm_area_struct *vma;
+	__u64 start, end;
+	void *mm;
+
+	if (!pc->in || !pc->in->last_vma)
+		return false;
+	vma = (void *)pc->in->last_vma;
+	if (bpf_probe_read_kernel(&start, sizeof(start), &vma->vm_start) ||
+	    bpf_probe_read_kernel(&end, sizeof(end), &vma->vm_end) ||
+	    bpf_probe_read_kernel(&mm, sizeof(mm), &vma->vm_mm) ||
+	    mm != bpf_get_current_task_btf()->mm || addr < start || addr >= end)
+		return false;
+	count_vma(pc->tgid, vma, pc->major);
+	return true;
+}
+
+/*
  * A page-faults-min/-maj perf event: mm_account_fault() fires it in the
- * faulting task with the fault address.  bpf_find_vma() takes mmap_lock
- * with a trylock; when that fails the fault is counted, not attributed.
+ * faulting task with the fault address.  The VMA is the thread's cached
+ * one when it still covers the address, else bpf_find_vma()'s (a trylock
+ * of mmap_lock and, with interrupts off, an irq_work to unlock: costly,
+ * so only on a change of VMA).  When that fails the fault is counted,
+ * not attributed.
  */
 static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct perf_fault_ctx pc = { .tgid = id >> 32, .major = major };
+	struct perf_fault_ctx pc = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.major = major,
+	};
 	struct fault_counts *c;
 
 	if (!tracked(pc.tgid))
 		return 0;
-	c = fault_done(pc.tgid, (__u32)id, major);
+	pc.in = thread_state();
+	c = fault_done(pc.tgid, pc.in, major);
 	if (!c)
+		return 0;
+	if (cached_vma(&pc, ctx->addr))
 		return 0;
 	if (bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
 			 count_found_vma, &pc, 0) || !pc.found)

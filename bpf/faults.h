@@ -57,11 +57,12 @@ struct fault_vma_val {
 	char name[48];		/* see vma_name() in faults.bpf.c */
 };
 
-/* A fault seen at the exception entry, not yet completed (key: tid). */
+/* Per thread (task storage): the fault in flight and the last VMA. */
 struct fault_inflight {
-	__u64 entry_ns;		/* 0: entered through GUP, no exception */
+	__u64 entry_ns;		/* 0: none in flight, or entered through GUP */
 	__u32 retried;		/* handle_mm_fault() returned VM_FAULT_RETRY */
 	__u32 pad;
+	__u64 last_vma;		/* VMA of this thread's last attributed fault */
 };
 
 #endif /* MEMLENS_BPF_FAULTS_H */

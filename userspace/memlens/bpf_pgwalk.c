@@ -218,53 +218,99 @@ static void add_vma(const void *data, void *ctx)
 	v->name[sizeof(v->name) - 1] = '\0';
 }
 
-int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt)
-{
-	union bpf_iter_link_info linfo = { .task.pid = pid };
-	struct collect c = { .pt = pt };
+struct ml_pgwalk {
 	struct pgwalk_bpf *skel;
+	pid_t pid;
+	int levels;
+};
+
+int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
+{
+	struct ml_pgwalk *w;
 	__u32 max_type, mig;
 	__u64 pend = phys_end();
 	int err;
 
 	ml_bpf_init();
-	memset(pt, 0, sizeof(*pt));
-	if (!ml_bpf_have_attach("task_vma", BPF_TRACE_ITER) &&
-	    !ml_bpf_have_attach("bpf_iter_task_vma", BPF_TRACE_ITER) && !ml_bpf_have_btf())
+	if (!ml_bpf_have_btf())
 		return ml_bpf_fail(-ENOTSUP, "the kernel has no BTF (/sys/kernel/btf/vmlinux): the task_vma iterator cannot load");
-	skel = pgwalk_bpf__open();
-	if (!skel)
-		return ml_bpf_fail_load(-errno, "opening the pgwalk BPF object");
-	pt->levels = paging_levels();
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return ml_bpf_fail(-ENOMEM, "out of memory");
+	w->pid = pid;
+	w->skel = pgwalk_bpf__open();
+	if (!w->skel) {
+		err = ml_bpf_fail_load(-errno, "opening the pgwalk BPF object");
+		free(w);
+		return err;
+	}
+	w->levels = paging_levels();
 	ml_swap_layout(&max_type, &mig);
-	skel->rodata->targ_tgid = pid;
-	skel->rodata->top_level = pt->levels - 1;
-	skel->rodata->swp_max_type = max_type;
-	skel->rodata->swp_migration_first = mig;
-	skel->rodata->max_phys = pend;
-	err = pgwalk_bpf__load(skel);
+	w->skel->rodata->targ_tgid = pid;
+	w->skel->rodata->top_level = w->levels - 1;
+	w->skel->rodata->swp_max_type = max_type;
+	w->skel->rodata->swp_migration_first = mig;
+	w->skel->rodata->max_phys = pend;
+	err = pgwalk_bpf__load(w->skel);
 	if (err) {
 		err = ml_bpf_fail_load(err, "loading iter/task_vma (task_vma iterator, bpf_loop, bpf_d_path)");
-		goto out;
+		goto fail;
 	}
-	err = find_direct_map(skel, pend);
+	err = find_direct_map(w->skel, pend);
 	if (err)
-		goto out;
-	skel->bss->direct_map = direct_map_base;
-	err = run_iter(skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
-	if (err) {
-		err = ml_bpf_fail_load(err, "running iter/task_vma walk_vmas");
-		goto out;
-	}
-	if (c.err) {
+		goto fail;
+	w->skel->bss->direct_map = direct_map_base;
+	*out = w;
+	return 0;
+fail:
+	ml_pgwalk_close(w);
+	return err;
+}
+
+int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
+{
+	union bpf_iter_link_info linfo = { .task.pid = w->pid };
+	struct collect c = { .pt = pt };
+	struct pgwalk_bpf__bss *bss = w->skel->bss;
+	int err;
+
+	memset(pt, 0, sizeof(*pt));
+	pt->levels = w->levels;
+	memset(&bss->summary, 0, sizeof(bss->summary));
+	memset(bss->last_counted, 0, sizeof(bss->last_counted));
+	err = run_iter(w->skel->progs.walk_vmas, &linfo, add_vma,
+		       sizeof(struct pgwalk_vma), &c);
+	if (!err && c.err)
 		err = ml_bpf_fail(c.err, "out of memory");
-		goto out;
-	}
-	pt->sum = skel->bss->summary;
-out:
-	pgwalk_bpf__destroy(skel);
-	if (err)
+	else if (err)
+		err = ml_bpf_fail_load(err, "running iter/task_vma walk_vmas");
+	if (err) {
 		ml_pagetable_free(pt);
+		return err;
+	}
+	pt->sum = bss->summary;
+	return 0;
+}
+
+void ml_pgwalk_close(struct ml_pgwalk *w)
+{
+	if (!w)
+		return;
+	pgwalk_bpf__destroy(w->skel);
+	free(w);
+}
+
+int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt)
+{
+	struct ml_pgwalk *w;
+	int err;
+
+	memset(pt, 0, sizeof(*pt));
+	err = ml_pgwalk_open(&w, pid);
+	if (err)
+		return err;
+	err = ml_pgwalk_run(w, pt);
+	ml_pgwalk_close(w);
 	return err;
 }
 
