@@ -10,6 +10,7 @@
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 
+struct mm_struct;
 struct pid;
 
 /*
@@ -94,6 +95,9 @@ int memlens_proc_hooks_register(const struct memlens_proc_hooks *hooks);
  */
 struct memlens_proc *memlens_proc_find(pid_t tgid);
 int memlens_nr_tracked(void);
+
+/* mm of a process from any live thread (mmput() it), or NULL; track.c. */
+struct mm_struct *memlens_get_mm(struct pid *tgid_pid);
 
 int memlens_track_init(void);
 void memlens_track_exit(void);

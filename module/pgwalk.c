@@ -381,13 +381,8 @@ void ml_walk_free(struct ml_walk *w)
 
 struct mm_struct *ml_lock_proc_mm(struct memlens_proc *p)
 {
-	struct task_struct *task = get_pid_task(p->pid, PIDTYPE_TGID);
-	struct mm_struct *mm;
+	struct mm_struct *mm = memlens_get_mm(p->pid);
 
-	if (!task)
-		return ERR_PTR(-ESRCH);
-	mm = get_task_mm(task);
-	put_task_struct(task);
 	if (!mm)
 		return ERR_PTR(-ESRCH);
 	if (mmap_read_lock_killable(mm)) {

@@ -68,7 +68,8 @@ struct memlens_proc *memlens_proc_find(pid_t tgid)
 	struct memlens_proc *p;
 
 	hash_for_each_possible_rcu(memlens_proc_hash, p, hash, tgid,
-				   rcu_read_lock_any_held())
+				   rcu_read_lock_any_held() ||
+				   lockdep_is_held(&memlens_track_mutex))
 		if (p->tgid == tgid)
 			return p;
 	return NULL;
@@ -160,6 +161,32 @@ static void memlens_exit_probe(void *data, struct task_struct *task)
 	rcu_read_unlock();
 }
 
+/**
+ * memlens_get_mm - the mm of the process @tgid_pid names, or NULL
+ * @tgid_pid: a thread-group pid
+ *
+ * From any live thread: the main thread may have exited (pthread_exit())
+ * while others still run, and its ->mm is NULL then.  The caller owns a
+ * reference on mm_users, dropped with mmput().
+ */
+struct mm_struct *memlens_get_mm(struct pid *tgid_pid)
+{
+	struct task_struct *leader, *t;
+	struct mm_struct *mm = NULL;
+
+	rcu_read_lock();
+	leader = pid_task(tgid_pid, PIDTYPE_TGID);
+	if (leader) {
+		for_each_thread(leader, t) {
+			mm = get_task_mm(t);	/* task_lock(), a spinlock */
+			if (mm)
+				break;
+		}
+	}
+	rcu_read_unlock();
+	return mm;
+}
+
 /* The task a PID written to track names, checked; a reference or ERR_PTR. */
 static struct task_struct *memlens_task_to_track(int nr)
 {
@@ -181,7 +208,7 @@ static struct task_struct *memlens_task_to_track(int nr)
 		put_task_struct(task);
 		return ERR_PTR(-EINVAL);	/* a thread, not a process */
 	}
-	mm = get_task_mm(task);
+	mm = memlens_get_mm(task_tgid(task));
 	if (!mm) {
 		put_task_struct(task);
 		return ERR_PTR(-ESRCH);		/* zombie or exiting */
@@ -221,14 +248,22 @@ static int memlens_track_start(int nr)
 {
 	struct task_struct *task;
 	struct memlens_proc *p;
+	LIST_HEAD(dead);
 	bool gone;
 	int ret;
 
 	task = memlens_task_to_track(nr);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
+	p = memlens_proc_find(task->tgid);
+	if (p && memlens_proc_gone(p)) {
+		/* An exited process whose PID was reused, not reaped yet. */
+		memlens_unlink(p, &dead);
+		memlens_free_procs(&dead);
+		p = NULL;
+	}
 	ret = -EEXIST;
-	if (memlens_proc_find(task->tgid))
+	if (p)
 		goto out;
 	ret = -ENOSPC;
 	if (memlens_nr_tracked() >= MEMLENS_MAX_TRACKED)

@@ -240,8 +240,8 @@ TEST_F(track, exit_removes_directory)
 TEST_F(track, leader_exit_keeps_directory_until_last_thread)
 {
 	int p[2];
+	char c, *pt;
 	pid_t pid;
-	char c;
 
 	ASSERT_EQ(0, pipe(p));
 	pid = fork();
@@ -254,9 +254,14 @@ TEST_F(track, leader_exit_keeps_directory_until_last_thread)
 		pthread_exit(NULL);	/* the leader goes, the thread stays */
 	}
 	ASSERT_EQ(1, read(p[0], &c, 1));
+	usleep(200000);		/* the leader is gone by now */
 	ASSERT_EQ(0, pt_track(pid));
 	usleep(200000);
 	EXPECT_TRUE(dir_exists(pid));
+	pt = pt_slurp_pid(pid, ML_DIR "/pid/%d/pagetable");
+	ASSERT_NE(NULL, pt);	/* walked through the live thread's mm */
+	EXPECT_LT(0, pt_key(pt, "leaf_4k"));
+	free(pt);
 	reap(pid);
 	EXPECT_TRUE(gone_soon(pid));
 }
