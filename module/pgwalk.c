@@ -321,10 +321,13 @@ static int ml_walk_table(struct ml_walk *w, enum ml_level level,
 	if (!ml_copy(w, level, start, first, last - first + 1))
 		return 0;
 	w->c.tables[level]++;
+	/* Between tables, interrupts on: let others run, and give up on kill. */
+	cond_resched();
+	if (fatal_signal_pending(current))
+		return -EINTR;
 	if (level == ML_PTE) {
 		ml_ptes(w, first, last);
-		cond_resched();
-		return fatal_signal_pending(current) ? -EINTR : 0;
+		return 0;
 	}
 	for (i = first, addr = start; i <= last; i++, addr = next) {
 		next = (addr & ~(size - 1)) + size;

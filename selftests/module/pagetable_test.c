@@ -156,7 +156,13 @@ static void child(int cmd, int resp)
 			touch(r.more, 64, 1);
 		else if (c == 'r')	/* make them read-only */
 			mprotect((void *)r.more, 64 * PG, PROT_READ);
-		else if (c == 'g') {	/* a page in a fresh GiB of sparse */
+		else if (c == 'h') {	/* a page above 2^48: 5-level only */
+			void *h = mmap((void *)(1UL << 52), PG, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (h != MAP_FAILED)
+				touch((unsigned long)h, 1, 1);
+		} else if (c == 'g') {	/* a page in a fresh GiB of sparse */
 			mprotect((void *)(r.sparse + 5 * GIB), PG, PROT_READ | PROT_WRITE);
 			touch(r.sparse + 5 * GIB, 1, 1);
 		}
@@ -274,6 +280,10 @@ TEST_F(pt, vmas_agree_with_smaps)
 		rss += v->s_rss;
 	}
 	EXPECT_EQ(rss * 1024, pt_key(self->pt, "resident_bytes"));
+	/* Nothing in this workload migrates or leaves other entries. */
+	EXPECT_EQ(0, pt_key(self->pt, "migration_entries"));
+	EXPECT_EQ(0, pt_key(self->pt, "other_nonpresent"));
+	EXPECT_EQ(0, pt_key(self->pt, "leaf_1g"));
 }
 
 /* VmPTE counts pud, pmd and pte tables and the deposited PTE tables. */
@@ -330,6 +340,36 @@ static void expect_region(struct __test_metadata *_metadata, FIXTURE_DATA(pt) *s
 	EXPECT_EQ(swapped * 4, v->swap) TH_LOG("pagemap swapped, %s", kind);
 }
 
+/*
+ * With 5-level paging a page above 2^48 (only mapped on request) needs a
+ * p4d table of its own and a pud, pmd and pte table below it.
+ */
+TEST_F(pt, high_page_adds_one_table_per_level)
+{
+	const char *k[] = { "tables_pgd", "tables_p4d", "tables_pud", "tables_pmd",
+			    "tables_pte" };
+	long long before[5];
+	int i;
+
+	if (pt_key(self->pt, "paging_levels") != 5)
+		SKIP(return, "4-level paging: no address above 2^47");
+	for (i = 0; i < 5; i++)
+		before[i] = pt_key(self->pt, k[i]);
+	command(_metadata, self, 'h');
+	load(_metadata, self);
+	ASSERT_NE(NULL, pt_find(self->v, self->n, 1UL << 52));
+	for (i = 0; i < 5; i++) {
+		const char *key = k[i];
+
+		EXPECT_EQ(before[i] + (i > 0), pt_key(self->pt, key)) TH_LOG("%s", key);
+	}
+	EXPECT_EQ(pt_status_kb(self->pid, "VmPTE:"),
+		  (pt_key(self->pt, "tables_pud") + pt_key(self->pt, "tables_pmd") +
+		   pt_key(self->pt, "tables_pte") +
+		   pt_key(self->pt, "tables_pte_deposited")) * 4);
+	expect_region(_metadata, self, 1UL << 52, "anon", 4, 0);
+}
+
 TEST_F(pt, anon_every_third_page)
 {
 	expect_region(_metadata, self, self->r.anon, "anon",
@@ -375,6 +415,8 @@ TEST_F(pt, thp_is_leaf_2m)
 	for (i = 0; i < self->n; i++)
 		ahp += self->v[i].s_ahp;
 	EXPECT_EQ(pt_key(self->pt, "anon_thp_bytes") / 1024, ahp);
+	/* No file or shmem THP here: every 2 MiB leaf is anonymous. */
+	EXPECT_EQ(pt_key(self->pt, "leaf_2m") * 2048, ahp);
 	expect_region(_metadata, self, self->r.thp, "anon", 2048, 0);
 }
 
