@@ -56,7 +56,8 @@ static inline int wl_start(struct workload *w, const char *preload, char *const 
 	for (int i = 0; args && args[i] && i < 14; i++)
 		argv[i + 1] = args[i];
 	memset(w, 0, sizeof(*w));
-	if (pipe(in) || pipe(out))
+	/* close-on-exec: a memlens started later must not hold them open */
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		return -1;
 	w->pid = fork();
 	if (w->pid < 0)

@@ -3,7 +3,7 @@
  * A workload with exactly known memory for the inspector's tests.
  *
  *   inspect_workload [-p PAGES] [-t THP_MB] [-l LAZY] [-b BLOCKS] [-s SIZE]
- *                    [-H HUGE] [-x [-w MS]]
+ *                    [-H HUGE] [-x [-w MS]] [-f]
  *
  * Maps a 64 MiB anonymous region, 2 MiB aligned, MADV_NOHUGEPAGE, and
  * touches its first PAGES pages (so exactly ceil(PAGES / 512) PTE tables);
@@ -16,10 +16,12 @@
  * "ready REGION LEN THP THPLEN MINFLT HWM_KB MALLOC_LIB\n" (hex addresses,
  * decimal figures read from /proc/self, the file defining malloc), then waits for EOF on stdin and exits.
  * With -x it does not wait: it does the work, prints the ready line and
- * exits (for memlens run), after -w MS milliseconds.
+ * exits (for memlens run), after -w MS milliseconds.  With -f, while it
+ * waits for EOF it faults in 256 pages and drops them, over and over.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,9 +89,9 @@ int main(int argc, char **argv)
 	volatile char *region, *thp = NULL;
 	char line[512], c;
 	Dl_info dl;
-	int opt, wait = 1, linger_ms = 0;
+	int opt, wait = 1, linger_ms = 0, fault_loop = 0;
 
-	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:f")) != -1) {
 		switch (opt) {
 		case 'p': pages = atol(optarg); break;
 		case 't': thp_mb = atol(optarg); break;
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
 		case 'H': huge = atol(optarg); break;
 		case 'x': wait = 0; break;
 		case 'w': linger_ms = atoi(optarg); break;
+		case 'f': fault_loop = 1; break;
 		default: return 2;
 		}
 	}
@@ -142,7 +145,17 @@ int main(int argc, char **argv)
 		 (unsigned long)thp_mb << 20, self_field("/proc/self/stat", NULL, 10),
 		 self_field("/proc/self/status", "VmHWM:", 0), dl.dli_fname);
 	say(line);
-	while (wait && read(0, &c, 1) > 0)
+	while (wait && fault_loop) {
+		struct pollfd in = { 0, POLLIN, 0 };
+
+		/* fault 256 pages, give them back, again, until stdin ends */
+		for (long i = 0; i < 256; i++)
+			region[i * 4096] = 1;
+		madvise((char *)region, 256 * 4096, MADV_DONTNEED);
+		if (poll(&in, 1, 0) > 0 && read(0, &c, 1) <= 0)
+			break;
+	}
+	while (wait && !fault_loop && read(0, &c, 1) > 0)
 		;
 	usleep(linger_ms * 1000);
 	return 0;

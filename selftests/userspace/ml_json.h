@@ -264,7 +264,7 @@ static inline bool jin(const char *s, const char *const *set)
 }
 
 static const char *const j_units[] = { "bytes", "count", "total", "percent",
-	"seconds", "ratio", "per_second", "address", "text", NULL };
+	"seconds", "ratio", "per_second", "address", "id", "text", NULL };
 static const char *const j_sources[] = { "proc", "module", "bpf", "perf",
 	"mlalloc", "rusage", "clock", NULL };
 

@@ -22,6 +22,8 @@ static const struct ml_command *commands[] = {
 	&ml_cmd_inspect,
 	&ml_cmd_run,
 	&ml_cmd_compare,
+	&ml_cmd_watch,
+	&ml_cmd_top,
 	&ml_cmd_faults,
 	&ml_cmd_pagetable,
 	&ml_cmd_vmas,
@@ -38,6 +40,8 @@ static const char doc[] =
 "  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
 "  run          run a command (under an allocator) and report its memory\n"
 "  compare      one command under several allocators, side by side\n"
+"  watch        a live view of a process, refreshed in place\n"
+"  top          processes ranked by fault rate, swap or page-table bytes\n"
 "  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
 "  pagetable    a process's page-table summary, walked from BPF\n"
 "  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"

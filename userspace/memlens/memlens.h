@@ -32,6 +32,8 @@ extern const struct ml_command ml_cmd_version;
 extern const struct ml_command ml_cmd_inspect;
 extern const struct ml_command ml_cmd_run;
 extern const struct ml_command ml_cmd_compare;
+extern const struct ml_command ml_cmd_watch;
+extern const struct ml_command ml_cmd_top;
 extern const struct ml_command ml_cmd_faults;
 extern const struct ml_command ml_cmd_pagetable;
 extern const struct ml_command ml_cmd_vmas;

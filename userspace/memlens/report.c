@@ -19,6 +19,7 @@ static const char *const unit_names[] = {
 	[ML_UNIT_RATIO] = "ratio",
 	[ML_UNIT_PER_SEC] = "per_second",
 	[ML_UNIT_ADDR] = "address",
+	[ML_UNIT_ID] = "id",
 	[ML_UNIT_TEXT] = "text",
 };
 
@@ -405,9 +406,9 @@ static void row_labels(struct ml_report *r, int row, char *buf, size_t len)
 
 		if (r->cols[c].unit == ML_UNIT_TEXT)
 			prom_escape(esc, sizeof(esc), cell->s ? cell->s : "");
-		else if (r->cols[c].unit == ML_UNIT_ADDR)
+		else if (r->cols[c].unit == ML_UNIT_ADDR || r->cols[c].unit == ML_UNIT_ID)
 			snprintf(esc, sizeof(esc), "%s",
-				 fmt_text(val, sizeof(val), ML_UNIT_ADDR, cell->v.v));
+				 fmt_text(val, sizeof(val), r->cols[c].unit, cell->v.v));
 		else
 			continue;
 		o += snprintf(buf + o, len - o, "%s%s=\"%s\"", o ? "," : "",
@@ -422,7 +423,7 @@ static void table_prom(struct ml_report *r)
 	for (int c = 0; c < r->ncols; c++) {
 		enum ml_unit unit = r->cols[c].unit;
 
-		if (unit == ML_UNIT_TEXT || unit == ML_UNIT_ADDR)
+		if (unit == ML_UNIT_TEXT || unit == ML_UNIT_ADDR || unit == ML_UNIT_ID)
 			continue;
 		prom_name(r, name, sizeof(name), r->tkey, r->cols[c].key);
 		fprintf(r->out, "# HELP %s %s: %s\n# TYPE %s %s\n", name,

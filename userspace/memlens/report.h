@@ -34,6 +34,7 @@ enum ml_unit {
 	ML_UNIT_RATIO,
 	ML_UNIT_PER_SEC,
 	ML_UNIT_ADDR,		/* shown in hex; a label in Prometheus */
+	ML_UNIT_ID,		/* a PID: a label in Prometheus */
 	ML_UNIT_TEXT,		/* table cells only: a string */
 };
 
