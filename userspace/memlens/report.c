@@ -260,6 +260,8 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label,
 				v.why ? v.why : "unknown");
 			break;
 		}
+		while (*label == ' ')
+			label++;
 		fprintf(r->out, "# HELP %s %s\n# TYPE %s %s\n%s{%s%ssource=\"%s\"} ",
 			name, label, name, prom_type(unit), name, r->labels,
 			r->labels[0] ? "," : "", ml_src_name(v.src));
