@@ -127,7 +127,8 @@ TEST_F(module, version_matches_cli)
 	ASSERT_EQ(0, unload());
 }
 
-TEST_F(module, hundred_load_unload_cycles)
+/* Each cycle registers and unregisters tracepoint probes: slow under TCG. */
+TEST_F_TIMEOUT(module, hundred_load_unload_cycles, 600)
 {
 	char buf[256];
 	int i;
