@@ -102,14 +102,17 @@ static struct kprobe swap_write_kprobe = {
 
 /*
  * do_swap_page(vmf) also handles migration, device-private, hwpoison and
- * marker entries; only a real swap entry is followed to its return.
+ * marker entries; only a real swap entry is counted at the return.  The
+ * entry handler notes which it is and always returns 0, so every instance
+ * takes the same path through the kretprobe code.
  */
 static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
-	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+	bool *real = (bool *)ri->data;
 
-	return non_swap_entry(entry) ? 1 : 0;
+	*real = !non_swap_entry(pte_to_swp_entry(vmf->orig_pte));
+	return 0;
 }
 
 /* Per tracked process (slot MEMLENS_SLOT_SWAP). */
@@ -130,7 +133,7 @@ static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct memlens_proc *p;
 	struct proc_swap *ps;
 
-	if (ret & (VM_FAULT_RETRY | VM_FAULT_ERROR))
+	if (!*(bool *)ri->data || (ret & (VM_FAULT_RETRY | VM_FAULT_ERROR)))
 		return 0;
 	which = ret & VM_FAULT_MAJOR ? SW_SWAPIN_MAJOR : SW_SWAPCACHE_MINOR;
 	this_cpu_inc(swap_pcpu.stat[which]);
@@ -149,6 +152,7 @@ static struct kretprobe swapfault_kretprobe = {
 	.kp.symbol_name = "do_swap_page",
 	.entry_handler = swapfault_entry,
 	.handler = swapfault_return,
+	.data_size = sizeof(bool),
 };
 
 static void swap_stats_sum(struct swap_stats __percpu *ss, struct swap_stats *s)
