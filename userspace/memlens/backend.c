@@ -59,7 +59,9 @@ static const char *module_unusable(void)
 {
 	if (access(ML_DEBUGFS, F_OK))
 		return "memlens.ko is not loaded (" ML_DEBUGFS " is missing)";
-	return "the inspector does not read the module's debugfs files yet";
+	if (access(ML_DEBUGFS "/track", W_OK))
+		return "cannot write " ML_DEBUGFS "/track (needs root)";
+	return NULL;
 }
 
 /* Why the BPF backend cannot be used here, or NULL if it can. */
@@ -117,7 +119,9 @@ int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	ss->backend = backend;
-	/* Module and BPF figures are layered over /proc's as they land. */
+	if (backend == ML_BACKEND_MODULE)
+		return ml_module_snapshot(pid, ss);
+	/* BPF figures are layered over /proc's as they land. */
 	return ml_proc_snapshot(pid, ss);
 }
 

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens inspect with the module backend (in the guests, memlens.ko
+ * loaded): the page-table figures come from the module and match
+ * /proc/PID/status (VmPTE) and the proc backend's smaps-derived leaves;
+ * auto picks the module; tracking is left as it was found; TLB flushes
+ * are counted for a process tracked beforehand.
+ */
+#include "kselftest_harness.h"
+#include "inspect_lib.h"
+
+#define TRACK	"/sys/kernel/debug/memlens/track"
+
+static char err[256];
+
+static bool tracked(pid_t pid)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/memlens/pid/%d", pid);
+	return access(path, F_OK) == 0;
+}
+
+static int track(pid_t pid, bool on)
+{
+	char s[32];
+	int fd = open(TRACK, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	snprintf(s, sizeof(s), "%s%d", on ? "" : "-", pid);
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+FIXTURE(wl) {
+	struct workload w;
+};
+
+FIXTURE_SETUP(wl)
+{
+	char *args[] = { "-p", "1000", NULL };
+
+	if (access(TRACK, W_OK))
+		SKIP(return, "memlens.ko is not loaded");
+	ASSERT_EQ(0, wl_start(&self->w, NULL, args));
+	ASSERT_EQ(0, wl_go(&self->w));
+}
+
+FIXTURE_TEARDOWN(wl)
+{
+	if (self->w.pid)
+		wl_stop(&self->w);
+}
+
+TEST_F(wl, module_matches_status_and_proc_backend)
+{
+	struct jval *mod, *proc;
+
+	mod = inspect_json(self->w.pid, "--backend=module", err, sizeof(err));
+	ASSERT_NE(NULL, mod) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(mod, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("module", jstr(mod, "backend.name"));
+	EXPECT_STREQ("module", jstr(mod, "summary.pagetable_bytes.source"));
+	EXPECT_STREQ("module", jstr(mod, "summary.leaf_4k.source"));
+	/* the walk counts tables the way VmPTE does */
+	EXPECT_EQ(status_bytes(self->w.pid, "VmPTE:"), jnum(mod, "summary.pagetable_bytes.value"));
+	proc = inspect_json(self->w.pid, "--backend=proc", err, sizeof(err));
+	ASSERT_NE(NULL, proc) TH_LOG("%s", err);
+	/* the two backends agree on an idle process */
+	EXPECT_EQ(jnum(proc, "summary.leaf_4k.value"), jnum(mod, "summary.leaf_4k.value"));
+	EXPECT_EQ(jnum(proc, "summary.leaf_2m.value"), jnum(mod, "summary.leaf_2m.value"));
+	EXPECT_EQ(jnum(proc, "tlb.entries_4k_only.value"), jnum(mod, "tlb.entries_4k_only.value"));
+	EXPECT_GE(jnum(mod, "summary.leaf_4k.value"), 1000);
+	/* not tracked before: no counter to give, and left untracked */
+	EXPECT_EQ(J_NULL, jpath(mod, "tlb.flushes_total.value")->t);
+	EXPECT_FALSE(tracked(self->w.pid));
+}
+
+TEST_F(wl, auto_picks_the_module)
+{
+	struct jval *doc = inspect_json(self->w.pid, NULL, err, sizeof(err));
+
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("module", jstr(doc, "backend.name"));
+}
+
+TEST_F(wl, tracked_process_has_flush_counts_and_stays_tracked)
+{
+	struct jval *doc;
+
+	ASSERT_EQ(0, track(self->w.pid, true));
+	doc = inspect_json(self->w.pid, "--backend=module", err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(J_NUM, jpath(doc, "tlb.flushes_total.value")->t);
+	EXPECT_STREQ("module", jstr(doc, "tlb.flushes_total.source"));
+	EXPECT_TRUE(tracked(self->w.pid));
+	EXPECT_EQ(0, track(self->w.pid, false));
+}
+
+TEST(errors_with_the_module)
+{
+	char *kthread[] = { "memlens", "inspect", "--backend", "module", "2", NULL };
+
+	if (access(TRACK, W_OK))
+		SKIP(return, "memlens.ko is not loaded");
+	ASSERT_EQ(0, ml_run(&res, kthread));
+	EXPECT_EQ(4, res.status);
+	EXPECT_NE(NULL, strstr(res.err, "kernel thread"));
+}
+
+TEST_HARNESS_MAIN
