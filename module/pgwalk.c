@@ -179,15 +179,31 @@ static struct vm_area_struct *ml_vma_at(struct mm_struct *mm, unsigned long addr
 }
 
 /*
- * A present PMD or PUD leaf.  Like smaps, hugetlb pages are not resident
- * bytes; an anonymous PMD leaf has a PTE table deposited behind it
- * (pgtable_trans_huge_deposit()), which the kernel counts in VmPTE.
+ * A PMD leaf in an anonymous VMA maps either an anonymous THP or the huge
+ * zero page (a read fault with use_zero_page), which is not anonymous.
+ * The pmd may have changed since it was read: its struct page is only
+ * looked at, never used, and always exists for a RAM pfn.
+ */
+static bool ml_pmd_maps_anon(pmd_t pmd)
+{
+	unsigned long pfn = pmd_pfn(pmd);
+
+	return pfn_valid(pfn) && PageAnon(pfn_to_page(pfn));
+}
+
+/*
+ * A present PMD or PUD leaf.  Like smaps, hugetlb pages and the huge zero
+ * page are not resident bytes.  An anonymous VMA's PMD leaf has a PTE
+ * table deposited behind it (pgtable_trans_huge_deposit(), the huge zero
+ * page's too), which the kernel counts in VmPTE.
  */
 static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long size,
-			 bool dirty, bool young, bool writable)
+			 pmd_t pmd, bool dirty, bool young, bool writable)
 {
 	struct vm_area_struct *vma = ml_vma_at(w->mm, addr);
 	bool hugetlb = vma && is_vm_hugetlb_page(vma);
+	bool anon_vma = vma && !hugetlb && vma_is_anonymous(vma);
+	bool zero = false;
 
 	if (size == PMD_SIZE)
 		w->c.leaf_2m++;
@@ -196,12 +212,14 @@ static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long si
 	w->c.present_dirty += dirty;
 	w->c.present_young += young;
 	w->c.present_writable += writable;
-	if (!hugetlb)
-		w->c.resident_bytes += size;
-	if (size == PMD_SIZE && vma && !hugetlb && vma_is_anonymous(vma)) {
-		w->c.anon_thp_bytes += size;
+	if (size == PMD_SIZE && anon_vma) {
 		w->c.pte_deposited++;
+		zero = !ml_pmd_maps_anon(pmd);
+		if (!zero)
+			w->c.anon_thp_bytes += size;
 	}
+	if (!hugetlb && !zero)
+		w->c.resident_bytes += size;
 }
 
 /* A non-present, non-empty PTE: swap, migration or something else. */
@@ -260,8 +278,8 @@ static int ml_pmd_entry(struct ml_walk *w, pmd_t pmd, unsigned long addr,
 		return 0;
 	}
 	if (pmd_leaf(pmd)) {
-		ml_huge_leaf(w, addr, PMD_SIZE, pmd_dirty(pmd), pmd_young(pmd),
-			     pmd_write(pmd));
+		ml_huge_leaf(w, addr, PMD_SIZE, pmd, pmd_dirty(pmd),
+			     pmd_young(pmd), pmd_write(pmd));
 		return 0;
 	}
 	if (pmd_bad(pmd))
@@ -279,8 +297,8 @@ static int ml_pud_entry(struct ml_walk *w, pud_t pud, unsigned long addr,
 		return 0;
 	}
 	if (pud_leaf(pud)) {
-		ml_huge_leaf(w, addr, PUD_SIZE, pud_dirty(pud), pud_young(pud),
-			     pud_write(pud));
+		ml_huge_leaf(w, addr, PUD_SIZE, __pmd(0), pud_dirty(pud),
+			     pud_young(pud), pud_write(pud));
 		return 0;
 	}
 	if (pud_bad(pud))

@@ -11,6 +11,7 @@
  *             half read
  *   shared    4 MiB MAP_SHARED anonymous, all written
  *   thp       a 2 MiB-aligned 2 MiB range with MADV_HUGEPAGE, written
+ *   zthp      the same, only read: the huge zero page
  *   swap      2 MiB private anonymous written, then MADV_PAGEOUT (zram)
  *   prot      16 written pages; 4..7 made read-only, 8..11 PROT_NONE
  *   sparse    a 64 GiB PROT_NONE reservation, 3 pages made writable and
@@ -39,7 +40,7 @@
 #define HUGE		(2UL << 20)
 
 struct regions {
-	unsigned long anon, file, shared, thp, swap, prot, sparse, heap, cow;
+	unsigned long anon, file, shared, thp, zthp, swap, prot, sparse, heap, cow;
 	unsigned long more;		/* 64 pages written on command */
 	pid_t grandchild;
 };
@@ -99,6 +100,12 @@ static void build(struct regions *r)
 	r->thp = (a + HUGE - 1) & ~(HUGE - 1);
 	madvise((void *)r->thp, HUGE, MADV_HUGEPAGE);
 	touch(r->thp, HUGE / PG, 1);
+
+	/* Read, never written: the huge zero page (use_zero_page). */
+	a = map(2 * HUGE, rw, priv);
+	r->zthp = (a + HUGE - 1) & ~(HUGE - 1);
+	madvise((void *)r->zthp, HUGE, MADV_HUGEPAGE);
+	(void)*(volatile char *)r->zthp;
 
 	r->swap = map(SWAP_PAGES * PG, rw, priv);
 	madvise((void *)r->swap, SWAP_PAGES * PG, MADV_NOHUGEPAGE);
@@ -400,9 +407,9 @@ TEST_F(pt, shared_anonymous)
 
 TEST_F(pt, thp_is_leaf_2m)
 {
-	struct pt_vma *v = pt_find(self->v, self->n, self->r.thp);
-	long ahp = 0;
-	int i;
+	struct pt_vma *v = pt_find(self->v, self->n, self->r.thp), *z;
+	long ahp = 0, present, swapped;
+	int i, zero;
 
 	ASSERT_NE(NULL, v);
 	if (v->s_ahp == 0)
@@ -415,9 +422,35 @@ TEST_F(pt, thp_is_leaf_2m)
 	for (i = 0; i < self->n; i++)
 		ahp += self->v[i].s_ahp;
 	EXPECT_EQ(pt_key(self->pt, "anon_thp_bytes") / 1024, ahp);
-	/* No file or shmem THP here: every 2 MiB leaf is anonymous. */
-	EXPECT_EQ(pt_key(self->pt, "leaf_2m") * 2048, ahp);
+	/*
+	 * No file or shmem THP here: every 2 MiB leaf is anonymous but the
+	 * huge zero page's, if mapped (pagemap shows it, smaps Rss does not).
+	 */
+	z = pt_find(self->v, self->n, self->r.zthp);
+	ASSERT_NE(NULL, z);
+	ASSERT_EQ(0, pt_pagemap(self->pid, self->r.zthp, self->r.zthp + HUGE,
+				&present, &swapped));
+	zero = present == HUGE / PG && z->s_rss == 0;
+	EXPECT_EQ((pt_key(self->pt, "leaf_2m") - zero) * 2048, ahp);
 	expect_region(_metadata, self, self->r.thp, "anon", 2048, 0);
+}
+
+/* The huge zero page: a 2 MiB leaf, but neither resident nor a THP. */
+TEST_F(pt, huge_zero_page_is_not_resident)
+{
+	struct pt_vma *v = pt_find(self->v, self->n, self->r.zthp);
+	long present, swapped;
+
+	ASSERT_NE(NULL, v);
+	ASSERT_EQ(0, pt_pagemap(self->pid, self->r.zthp, self->r.zthp + HUGE,
+				&present, &swapped));
+	if (present != HUGE / PG)
+		SKIP(return, "no huge zero page (use_zero_page off?)");
+	EXPECT_EQ(0, v->rss);
+	EXPECT_EQ(0, v->thp);
+	EXPECT_EQ(v->s_rss, v->rss);
+	EXPECT_EQ(v->s_ahp, v->thp);
+	EXPECT_LE(2, pt_key(self->pt, "leaf_2m"));	/* thp and zthp */
 }
 
 TEST_F(pt, pageout_to_swap)
