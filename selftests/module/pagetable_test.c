@@ -597,4 +597,42 @@ TEST_F(pt, cow_child)
 	EXPECT_EQ(0, pt_untrack(g));
 }
 
+/* vmas output larger than its first buffer: every VMA still listed. */
+TEST(many_vmas)
+{
+	int p[2], n, nmaps, i, bad = 0;
+	static struct pt_vma v[8192];
+	pid_t pid;
+	char c;
+
+	if (access(ML_DIR "/track", W_OK))
+		SKIP(return, "memlens.ko not loaded (run with the insmod flag)");
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	if (pid == 0) {
+		char *m = mmap(NULL, 6000 * PG, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		for (i = 0; i < 6000; i += 2) {
+			m[i * PG] = 1;
+			mprotect(m + i * PG, PG, PROT_READ);
+		}
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	ASSERT_EQ(0, pt_track(pid));
+	n = pt_read_vmas(pid, v, 8192, NULL);
+	ASSERT_LT(6000, n);
+	ASSERT_EQ(0, pt_add_smaps(pid, v, n, &nmaps));
+	EXPECT_EQ(nmaps, n);
+	for (i = 0; i < n; i++)
+		bad += !v[i].in_maps || v[i].s_rss != v[i].rss;
+	EXPECT_EQ(0, bad);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 TEST_HARNESS_MAIN
