@@ -71,7 +71,7 @@ static const char *bpf_unusable(void)
 		return "loading BPF programs needs root (CAP_BPF and CAP_PERFMON)";
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		return "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-	return "the inspector does not use the BPF loaders yet";
+	return NULL;
 }
 
 int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
@@ -121,7 +121,8 @@ int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
 	ss->backend = backend;
 	if (backend == ML_BACKEND_MODULE)
 		return ml_module_snapshot(pid, ss);
-	/* BPF figures are layered over /proc's as they land. */
+	if (backend == ML_BACKEND_BPF)
+		return ml_bpf_snapshot(pid, ss);
 	return ml_proc_snapshot(pid, ss);
 }
 

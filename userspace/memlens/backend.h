@@ -138,6 +138,7 @@ void ml_snapshot_free(struct ml_snapshot *ss);
 /* proc backend pieces, also used by the other backends and commands. */
 int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss);
+int ml_bpf_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
 		 uint64_t *minflt, uint64_t *majflt, unsigned long *flags);
 int ml_proc_status_kb(pid_t pid, const char *field, uint64_t *kb);

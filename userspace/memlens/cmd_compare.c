@@ -384,9 +384,10 @@ static int run_compare(int argc, char **argv)
 	ret = find_allocators(a.allocators, o, &n);
 	if (ret)
 		return ret;
-	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
+	ret = ml_proc_only(&a.common, "compare");
 	if (ret)
 		return ret;
+	be = ML_BACKEND_PROC;
 	signal(SIGINT, SIG_IGN);
 	for (int run = 0; run < a.runs; run++)
 		for (int i = 0; i < n; i++) {

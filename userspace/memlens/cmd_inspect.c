@@ -44,6 +44,17 @@ int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out,
 	return 0;
 }
 
+int ml_proc_only(const struct ml_common_opts *o, const char *cmd)
+{
+	char why[160];
+
+	if (o->backend == ML_BACKEND_AUTO || o->backend == ML_BACKEND_PROC)
+		return 0;
+	snprintf(why, sizeof(why), "backend %s unavailable: memlens %s measures with /proc, rusage and perf only",
+		 ml_backend_name(o->backend), cmd);
+	return ml_fail(ML_EXIT_BACKEND, why);
+}
+
 void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 		     const char *auto_why)
 {
@@ -83,7 +94,7 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 	ml_report_val(r, "peak_resident_bytes", "peak resident (VmHWM)", ML_UNIT_BYTES, s->hwm);
 	ml_report_val(r, "virtual_bytes", "virtual", ML_UNIT_BYTES, s->vm_size);
 	ml_report_val(r, "swap_bytes", "swapped out", ML_UNIT_BYTES, s->swap);
-	ml_report_val(r, "pagetable_bytes", "page tables (VmPTE)", ML_UNIT_BYTES, s->pgtable);
+	ml_report_val(r, "pagetable_bytes", "page tables (as VmPTE)", ML_UNIT_BYTES, s->pgtable);
 	ml_report_val(r, "leaf_4k", "4 KiB leaves", ML_UNIT_COUNT, s->leaf_4k);
 	ml_report_val(r, "leaf_2m", "2 MiB leaves", ML_UNIT_COUNT, s->leaf_2m);
 	ml_report_val(r, "leaf_1g", "1 GiB leaves", ML_UNIT_COUNT, s->leaf_1g);

@@ -150,9 +150,10 @@ static int run_run(int argc, char **argv)
 	ret = ml_allocator_find(a.allocator, &alloc, why, sizeof(why));
 	if (ret)
 		return ml_fail(ret, why);
-	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
+	ret = ml_proc_only(&a.common, "run");
 	if (ret)
 		return ret;
+	be = ML_BACKEND_PROC;
 	if (a.output) {
 		out = fopen(a.output, "we");
 		if (!out) {

@@ -237,15 +237,15 @@ static int run_top(int argc, char **argv)
 	double dt;
 	pid_t *pids = NULL, self = getpid();
 	enum ml_backend be;
-	char why[512];
 	int n, kept = 0, ret;
 
 	ret = ml_parse(&top_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
+	ret = ml_proc_only(&a.common, "top");
 	if (ret)
 		return ret;
+	be = ML_BACKEND_PROC;
 	n = list_pids(&pids);
 	if (n < 0)
 		return ml_fail(ML_EXIT_ERROR, "cannot read /proc");

@@ -22,6 +22,12 @@ int ml_target_pid(const char *s, pid_t *out);
 int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out,
 		      char *why, size_t len);
 
+/*
+ * run, compare and top read /proc, rusage and perf only: "auto" and
+ * "proc" are accepted, a named other backend is refused (ML_EXIT_BACKEND).
+ */
+int ml_proc_only(const struct ml_common_opts *o, const char *cmd);
+
 /* Process, backend, summary, faults, TLB, swap and VMA sections. */
 void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 		     const char *auto_why);
