@@ -104,6 +104,7 @@ int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
 		}
 		b = bpf_unusable();
 		if (!b) {
+			snprintf(why, len, "module: %s", m);
 			*out = ML_BACKEND_BPF;
 			return 0;
 		}

@@ -29,7 +29,7 @@ static void from_walk(const struct pgwalk_summary *w, struct ml_summary *s)
 	s->thp_coverage = w->resident_bytes ?
 		ml_have(100.0 * w->anon_thp_bytes / w->resident_bytes, ML_SRC_BPF) :
 		ml_none("nothing resident");
-	s->tlb_flushes = ml_none("the BPF counters count from their loading: use memlens watch or memlens tlb");
+	s->tlb_flushes = ml_none("the BPF counters count from their loading: see memlens tlb -p PID");
 }
 
 /**

@@ -70,7 +70,7 @@ void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 	ml_report_section(r, "process", NULL);
 	ml_report_int(r, "pid", "pid", ss->pid);
 	if (r->fmt != ML_FMT_TEXT)
-		ml_report_str(r, "comm", "command", ss->comm);
+		ml_report_str(r, "comm", "comm", ss->comm);
 	ml_report_section_end(r);
 	ml_report_section(r, "backend", NULL);
 	if (r->fmt != ML_FMT_TEXT)
