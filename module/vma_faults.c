@@ -25,6 +25,7 @@ void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p)
 	vf->proc = p;
 	spin_lock_init(&vf->lock);
 	vf->nr = 0;
+	vf->last = 0;
 	vf->other_minor = 0;
 	vf->other_major = 0;
 }
@@ -47,13 +48,18 @@ void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
 	int i;
 
 	spin_lock_irqsave(&vf->lock, flags);
-	for (i = 0; i < vf->nr; i++) {
+	/* Faults come in runs in one VMA: try the last one first. */
+	i = vf->last;
+	if (i < vf->nr && vf->slot[i].start == start && vf->slot[i].end == end)
+		c = &vf->slot[i];
+	for (i = 0; !c && i < vf->nr; i++) {
 		if (vf->slot[i].start == start && vf->slot[i].end == end) {
 			c = &vf->slot[i];
-			break;
+			vf->last = i;
 		}
 	}
 	if (!c && vf->nr < VMA_FAULT_SLOTS) {
+		vf->last = vf->nr;
 		c = &vf->slot[vf->nr++];
 		c->start = start;
 		c->end = end;
@@ -77,6 +83,7 @@ void memlens_vma_faults_reset(struct vma_faults *vf)
 
 	spin_lock_irqsave(&vf->lock, flags);
 	vf->nr = 0;
+	vf->last = 0;
 	vf->other_minor = 0;
 	vf->other_major = 0;
 	spin_unlock_irqrestore(&vf->lock, flags);

@@ -23,6 +23,7 @@ struct vma_faults {
 	struct memlens_proc *proc;	/* whose faults */
 	spinlock_t lock;	/* guards everything below */
 	int nr;
+	int last;		/* slot of the last fault: checked first */
 	struct vma_fault_count slot[VMA_FAULT_SLOTS];
 	u64 other_minor, other_major;	/* faults in VMAs beyond the slots */
 };

@@ -180,6 +180,95 @@ TEST_F(swap, pageout_and_swapin_reconcile)
 	child_stop(&self->c);
 }
 
+/* ---- the swap cache: entries shared by two processes ---- */
+
+static int b_pipe[2];
+static pid_t b_pid;
+
+static int check_area(void)
+{
+	size_t k;
+	int bad = 0;
+
+	for (k = 0; k < N_PAGES * PAGE; k += 64)
+		if (area[k] != (char)(k / PAGE + 1 + k % 251))
+			bad++;
+	return bad;
+}
+
+/*
+ * Steps: 0 fill, 1 page out, 2 fork B (which shares the swap entries and
+ * waits), 3 read back here, 4 let B read back and wait for it.
+ */
+static void shared_step(int i)
+{
+	char x;
+	int st;
+
+	if (i < 2) {
+		swap_step(i);
+	} else if (i == 2) {
+		if (pipe(b_pipe))
+			_exit(5);
+		b_pid = fork();
+		if (b_pid == 0) {
+			if (read(b_pipe[0], &x, 1) != 1)
+				_exit(6);
+			_exit(check_area() ? 7 : 0);
+		}
+	} else if (i == 3) {
+		sh->bad += check_area();
+	} else {
+		if (write(b_pipe[1], "g", 1) != 1 || waitpid(b_pid, &st, 0) != b_pid ||
+		    !WIFEXITED(st) || WEXITSTATUS(st))
+			sh->bad++;
+	}
+}
+
+/*
+ * Swap entries shared by a fork: the first process to fault reads each
+ * page into the swap cache (the zram fast path skips the cache only for
+ * entries with one user), so A's faults are swapin_major or, for pages
+ * read ahead, swapcache_minor, all S of them; B then finds all S in the
+ * swap cache: S swapcache_minor, no swapin_major, no read.
+ */
+TEST_F(swap, shared_entries_come_back_through_the_swap_cache)
+{
+	static char g0[1 << 16], g1[1 << 16], p0[4096], p1[4096];
+	int64_t swapped, in0;
+
+	memset(g0, 1, sizeof(g0));
+	memset(g1, 1, sizeof(g1));
+	ASSERT_EQ(0, child_start(&self->c, shared_step));
+	ASSERT_EQ(0, track(self->c.pid));
+	ASSERT_EQ(0, child_cmd(&self->c, 's'));		/* fill */
+	ASSERT_EQ(0, child_cmd(&self->c, 's'));		/* page out */
+	swapped = vm_swap_kb(self->c.pid) / 4;
+	ASSERT_LT(N_PAGES / 2, swapped);
+	ASSERT_EQ(0, child_cmd(&self->c, 's'));		/* fork B */
+
+	ASSERT_EQ(0, pid_file(self->c.pid, "swap", p0, sizeof(p0)));
+	ASSERT_EQ(0, child_cmd(&self->c, 's'));		/* A reads */
+	ASSERT_EQ(0, pid_file(self->c.pid, "swap", p1, sizeof(p1)));
+	EXPECT_EQ(swapped, acct_key(p1, "swapin_major") - acct_key(p0, "swapin_major") +
+		  acct_key(p1, "swapcache_minor") - acct_key(p0, "swapcache_minor"));
+
+	in0 = vmstat("pswpin");
+	ASSERT_LT(0, ml_read_file(ML_DIR "/swap", g0, sizeof(g0)));
+	ASSERT_EQ(0, child_cmd(&self->c, 's'));		/* B reads */
+	ASSERT_LT(0, ml_read_file(ML_DIR "/swap", g1, sizeof(g1)));
+	EXPECT_EQ(swapped, acct_key(g1, "swapcache_minor") - acct_key(g0, "swapcache_minor"));
+	EXPECT_EQ(0, acct_key(g1, "swapin_major") - acct_key(g0, "swapin_major"));
+	EXPECT_EQ(0, acct_key(g1, "pswpin") - acct_key(g0, "pswpin"));
+	EXPECT_EQ(0, vmstat("pswpin") - in0);
+	EXPECT_EQ(0, sh->bad);
+	TH_LOG("swapped %lld; A: swapin_major %lld swapcache_minor %lld",
+	       (long long)swapped,
+	       (long long)(acct_key(p1, "swapin_major") - acct_key(p0, "swapin_major")),
+	       (long long)(acct_key(p1, "swapcache_minor") - acct_key(p0, "swapcache_minor")));
+	child_stop(&self->c);
+}
+
 /* ---- file major faults on ext2 on zram1 ---- */
 
 static const char *file_path;
