@@ -16,6 +16,20 @@
 
 static char err[256];
 
+/* "key value" of a /proc file like meminfo or vmstat (key with its ':' or ' '). */
+static double file_value(const char *path, const char *key)
+{
+	static char buf[65536];
+	char *p;
+
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; (p = strstr(p, key)); p++)
+		if (p == buf || p[-1] == '\n')
+			return strtod(p + strlen(key), NULL);
+	return -1;
+}
+
 TEST(summary_matches_proc)
 {
 	char *args[] = { "-p", "1000", NULL };
@@ -41,6 +55,16 @@ TEST(summary_matches_proc)
 	EXPECT_EQ(minflt, jnum(doc, "faults.minor_total.value"));
 	EXPECT_EQ(stat_field(w.pid, 12), jnum(doc, "faults.major_total.value"));
 	EXPECT_EQ(status_bytes(w.pid, "VmSwap:"), jnum(doc, "summary.swap_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "RssAnon:"), jnum(doc, "summary.resident_anon_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "RssFile:"), jnum(doc, "summary.resident_file_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "RssShmem:"), jnum(doc, "summary.resident_shmem_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "VmHWM:"), jnum(doc, "summary.peak_resident_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "VmSize:"), jnum(doc, "summary.virtual_bytes.value"));
+	EXPECT_EQ(status_bytes(w.pid, "Threads:") / 1024, jnum(doc, "summary.threads.value"));
+	EXPECT_EQ(status_bytes(w.pid, "VmSwap:"), jnum(doc, "swap.process_bytes.value"));
+	EXPECT_EQ(file_value("/proc/meminfo", "SwapTotal:") * 1024,
+		  jnum(doc, "swap.system_total_bytes.value"));
+	EXPECT_EQ(file_value("/proc/vmstat", "pswpout "), jnum(doc, "swap.system_pswpout_total.value"));
 	/* the workload's own count: PAGES first touches, each a minor fault */
 	EXPECT_GE(minflt, PAGES);
 	/* 4 KiB-only TLB entries are resident pages; this region has no THP */
