@@ -103,7 +103,7 @@ static __always_inline __u32 log2_u64(__u64 v)
 
 static __always_inline void add_latency(__u64 *hist, __u64 ns)
 {
-	__u32 b = ns ? log2_u64(ns) : 0;
+	__u32 b = ns ? log2_u64(ns) + 1 : 0;	/* fls64(ns) */
 
 	if (b >= FAULTS_LAT_BUCKETS)
 		b = FAULTS_LAT_BUCKETS - 1;
@@ -187,17 +187,15 @@ static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
 	struct fault_vma_val *v, nv = {};
 
 	k.start = BPF_CORE_READ(vma, vm_start);
+	k.end = BPF_CORE_READ(vma, vm_end);
 	v = bpf_map_lookup_elem(&vma_faults, &k);
 	if (!v) {
-		nv.end = BPF_CORE_READ(vma, vm_end);
 		vma_name(vma, nv.name, sizeof(nv.name));
 		bpf_map_update_elem(&vma_faults, &k, &nv, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&vma_faults, &k);
 		if (!v)
 			return;
 	}
-	/* A VMA that grew or shrank since: keep the latest extent. */
-	v->end = BPF_CORE_READ(vma, vm_end);
 	if (major)
 		__sync_fetch_and_add(&v->major, 1);
 	else
@@ -254,13 +252,15 @@ int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
 	if (!tracked(tgid))
 		return 0;
 	in = thread_state();
-	if (ret & retry) {
-		if (in)
+	if (ret & (retry | errors)) {
+		c = counts_of(tgid);
+		if (c && (ret & retry))
+			c->retry_returns++;
+		else if (c)
+			c->errors++;
+		if (in && (ret & retry))
 			in->retried = 1;
-		return 0;
-	}
-	if (ret & errors) {
-		if (in)
+		else if (in)
 			in->entry_ns = in->retried = 0;
 		return 0;
 	}

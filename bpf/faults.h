@@ -23,7 +23,7 @@
 #define FAULTS_MAX_VMAS		16384
 /* Threads with a fault in flight (entry seen, completion not yet). */
 #define FAULTS_MAX_INFLIGHT	16384
-/* log2 nanosecond latency buckets: bucket i counts [2^i, 2^(i+1)) ns. */
+/* Latency buckets as the module's: bucket b = fls64(ns), [2^(b-1), 2^b - 1] ns. */
 #define FAULTS_LAT_BUCKETS	40
 
 /* Per-tgid counters, value of the per-CPU "counts" map (key: tgid). */
@@ -38,20 +38,23 @@ struct fault_counts {
 	__u64 notpresent;
 	__u64 protection;
 	__u64 retry;
+	__u64 retry_returns;	/* handle_mm_fault() returns with VM_FAULT_RETRY */
+	__u64 errors;		/* ... with an error (OOM, SIGBUS, SIGSEGV, ...) */
 	__u64 unattributed;	/* completions not matched to a VMA */
 	__u64 lat_minor[FAULTS_LAT_BUCKETS];
 	__u64 lat_major[FAULTS_LAT_BUCKETS];
 };
 
 /* Key and value of the "vma_faults" map. */
+/* A VMA is its bounds when the fault happened, as in the module. */
 struct fault_vma_key {
 	__u32 tgid;
 	__u32 pad;
 	__u64 start;
+	__u64 end;
 };
 
 struct fault_vma_val {
-	__u64 end;
 	__u64 minor;
 	__u64 major;
 	char name[48];		/* see vma_name() in faults.bpf.c */

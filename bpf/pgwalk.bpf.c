@@ -34,7 +34,6 @@
 #define _PAGE_PSE	(1ULL << 7)
 #define _PAGE_PROTNONE	(1ULL << 8)
 #define _PAGE_SPECIAL	(1ULL << 9)
-#define _PAGE_SAVED_DIRTY (1ULL << 57)	/* 6.6+: dirty, made read-only */
 #define PTE_PFN_MASK	0x000ffffffffff000ULL
 #define SWP_TYPE_SHIFT	59		/* 64 - SWP_TYPE_BITS (5) */
 #define VM_HUGETLB	0x00400000ULL
@@ -49,6 +48,7 @@ const volatile __u32 top_level = 3;	/* 4: 5-level paging (pgd, p4d, ...) */
 const volatile __u32 swp_max_type;	/* MAX_SWAPFILES of this kernel */
 const volatile __u32 swp_migration_first;	/* SWP_MIGRATION_READ */
 const volatile __u64 max_phys;		/* highest physical address + 1 */
+const volatile __u64 saved_dirty;	/* _PAGE_SAVED_DIRTY (6.6+: bit 58), or 0 */
 
 /* Direct-map probe: inputs set through .bss, result in dm_base. */
 __u64 dm_magic[2];		/* random contents of the loader's page ... */
@@ -100,7 +100,7 @@ static void pte_nonpresent(__u64 e)
 
 static void present_bits(__u64 e)
 {
-	if (e & (_PAGE_DIRTY | _PAGE_SAVED_DIRTY))
+	if (e & (_PAGE_DIRTY | saved_dirty))
 		summary.present_dirty++;
 	if (e & _PAGE_ACCESSED)
 		summary.present_young++;

@@ -93,6 +93,17 @@ void ml_bpf_init(void)
 	libbpf_set_print(print_fn);
 }
 
+/* The running kernel's version as major * 100 + minor (6.12: 612). */
+int ml_kernel_version(void)
+{
+	int major = 0, minor = 0;
+	struct utsname u;
+
+	if (!uname(&u))
+		sscanf(u.release, "%d.%d", &major, &minor);
+	return major * 100 + minor;
+}
+
 bool ml_bpf_have_btf(void)
 {
 	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
@@ -155,8 +166,7 @@ void ml_swap_layout(__u32 *max_type, __u32 *migration_first)
 {
 	static char config[1 << 20];
 	const char *cfg = NULL;
-	struct utsname u;
-	int major = 6, minor = 1, n, marker, swapin_err, hwpoison, device, migration;
+	int n, marker, swapin_err, hwpoison, device, migration;
 	gzFile gz = gzopen("/proc/config.gz", "r");
 
 	if (gz) {
@@ -168,9 +178,7 @@ void ml_swap_layout(__u32 *max_type, __u32 *migration_first)
 		}
 		gzclose(gz);
 	}
-	if (!uname(&u))
-		sscanf(u.release, "%d.%d", &major, &minor);
-	n = major * 100 + minor;
+	n = ml_kernel_version();
 	migration = !cfg || config_has(cfg, "CONFIG_MIGRATION") ? 3 : 0;
 	hwpoison = !cfg || config_has(cfg, "CONFIG_MEMORY_FAILURE") ? 1 : 0;
 	device = cfg && config_has(cfg, "CONFIG_DEVICE_PRIVATE") ? 4 : 0;

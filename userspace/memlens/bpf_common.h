@@ -16,6 +16,7 @@ int ml_bpf_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int ml_bpf_fail_load(int err, const char *what);
 bool ml_bpf_have_btf(void);
+int ml_kernel_version(void);
 bool ml_bpf_privileged(void);
 bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type);
 /* MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel. */

@@ -211,7 +211,9 @@ static int by_start(const void *a, const void *b)
 {
 	const struct ml_vma_faults *x = a, *y = b;
 
-	return x->start < y->start ? -1 : x->start > y->start;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
 }
 
 int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
@@ -229,7 +231,7 @@ int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
 		if (key.tgid != (__u32)tgid || bpf_map_lookup_elem(fd, &key, &v))
 			continue;
 		arr[n].start = key.start;
-		arr[n].end = v.end;
+		arr[n].end = key.end;
 		arr[n].minor = v.minor;
 		arr[n].major = v.major;
 		memcpy(arr[n].name, v.name, sizeof(arr[n].name));

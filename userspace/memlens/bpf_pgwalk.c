@@ -251,6 +251,8 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 	w->skel->rodata->swp_max_type = max_type;
 	w->skel->rodata->swp_migration_first = mig;
 	w->skel->rodata->max_phys = pend;
+	/* pte_dirty() also tests _PAGE_SAVED_DIRTY (bit 58) since 6.6. */
+	w->skel->rodata->saved_dirty = ml_kernel_version() >= 606 ? 1ULL << 58 : 0;
 	err = pgwalk_bpf__load(w->skel);
 	if (err) {
 		err = ml_bpf_fail_load(err, "loading iter/task_vma (task_vma iterator, bpf_loop, bpf_d_path)");

@@ -37,7 +37,7 @@ static struct bpf_program *read_prog(struct tlbswap_bpf *s, int i)
 	return p[i];
 }
 
-static void choose_programs(struct ml_tlbswap *t)
+static void tlbswap_choose(struct ml_tlbswap *t)
 {
 	struct tlbswap_bpf *s = t->skel;
 	int i;
@@ -84,7 +84,7 @@ int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid)
 	ml_swap_layout(&max_type, &mig);
 	t->skel->rodata->targ_tgid = tgid;
 	t->skel->rodata->swp_max_type = max_type;
-	choose_programs(t);
+	tlbswap_choose(t);
 	if (!t->tlb && !t->swap_read && !t->swap_write && !t->swap_fault) {
 		err = ml_bpf_privileged() ?
 			ml_bpf_fail(-ENOTSUP, "no attach point for TLB or swap events: %s", t->path) :

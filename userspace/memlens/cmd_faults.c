@@ -90,27 +90,45 @@ static const struct argp faults_argp = {
 
 static void print_hist(const char *name, const __u64 *h)
 {
-	int i;
+	unsigned long long low, high;
+	int b;
 
-	for (i = 0; i < FAULTS_LAT_BUCKETS; i++)
-		if (h[i])
-			printf("lat_%s_ns_%llu_%llu %llu\n", name,
-			       i ? 1ULL << i : 0ULL, (1ULL << (i + 1)) - 1,
-			       (unsigned long long)h[i]);
+	for (b = 0; b < FAULTS_LAT_BUCKETS; b++) {
+		if (!h[b])
+			continue;
+		low = b ? 1ULL << (b - 1) : 0;
+		high = b ? low * 2 - 1 : 0;
+		printf("lat_%s_ns_%llu_%llu %llu\n", name, low, high,
+		       (unsigned long long)h[b]);
+	}
 }
 
-/* The counters, as the module's faults file prints them. */
+/*
+ * The counters in the order of the module's faults file.  retry,
+ * retry_returns and errors need the return of handle_mm_fault(): left out
+ * where only the perf events give the completion.
+ */
 void ml_print_faults(const struct fault_counts *c, bool has_retry)
 {
-	printf("minor %llu\nmajor %llu\nread %llu\nwrite %llu\nexec %llu\n"
-	       "user %llu\nkernel %llu\nnotpresent %llu\nprotection %llu\n",
-	       (unsigned long long)c->minor, (unsigned long long)c->major,
-	       (unsigned long long)c->read, (unsigned long long)c->write,
-	       (unsigned long long)c->exec, (unsigned long long)c->user,
-	       (unsigned long long)c->kernel, (unsigned long long)c->notpresent,
-	       (unsigned long long)c->protection);
-	if (has_retry)
-		printf("retry %llu\n", (unsigned long long)c->retry);
+	const struct { const char *key; __u64 v; bool exact; } kv[] = {
+		{ "minor", c->minor, true },
+		{ "major", c->major, true },
+		{ "retry", c->retry, has_retry },
+		{ "retry_returns", c->retry_returns, has_retry },
+		{ "errors", c->errors, has_retry },
+		{ "user", c->user, true },
+		{ "kernel", c->kernel, true },
+		{ "read", c->read, true },
+		{ "write", c->write, true },
+		{ "exec", c->exec, true },
+		{ "notpresent", c->notpresent, true },
+		{ "protection", c->protection, true },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		if (kv[i].exact)
+			printf("%s %llu\n", kv[i].key, (unsigned long long)kv[i].v);
 	print_hist("minor", c->lat_minor);
 	print_hist("major", c->lat_major);
 }

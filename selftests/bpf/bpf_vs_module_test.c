@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * BPF and memlens.ko side by side on one quiescent tracked child, file by
+ * file (guests, with the module loaded):
+ *  - pid/PID/pagetable vs "memlens pagetable PID": every line the module
+ *    prints, the BPF walk prints identically;
+ *  - pid/PID/vmas vs "memlens vmas PID": the same text;
+ *  - pid/PID/faults, vma_faults and tlb vs the BPF counters over one
+ *    window in which the child touches fresh pages and mprotect()s them:
+ *    equal deltas of every counter both have, and the fresh VMA's line.
+ */
+#include <sys/mman.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kselftest_harness.h"
+#include "ml_test.h"
+#include "../../userspace/memlens/bpf_common.c"
+#include "../../userspace/memlens/bpf_faults.c"
+#include "../../userspace/memlens/bpf_tlbswap.c"
+
+#define ML_DIR	"/sys/kernel/debug/memlens"
+#define PAGE	4096UL
+#define MIB	(1UL << 20)
+#define NPAGES	500
+
+struct shared {
+	unsigned long region;
+};
+
+static void layout(void)
+{
+	volatile char sink;
+	char *p;
+	int i;
+
+	p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < 64; i += 3)
+		p[i * PAGE] = 1;
+	p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = (char *)(((unsigned long)p + 2 * MIB - 1) & ~(2 * MIB - 1));
+	madvise(p, 2 * MIB, MADV_HUGEPAGE);
+	p[0] = 1;
+	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	memset(p, 1, 10 * PAGE);
+	p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(p, 1, 16 * PAGE);
+	mprotect(p + 4 * PAGE, 4 * PAGE, PROT_NONE);
+	p = mmap(NULL, 8 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sink = p[0];
+	p = mmap(NULL, 1UL << 36, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p != MAP_FAILED) {
+		mprotect(p + (1UL << 35), PAGE, PROT_READ | PROT_WRITE);
+		p[1UL << 35] = 1;
+	}
+	(void)sink;
+}
+
+static void child_main(int go, int done, struct shared *sh)
+{
+	volatile char *p;
+	char c;
+	long i;
+
+	layout();
+	if (write(done, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(2);
+	p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	madvise((void *)p, NPAGES * PAGE, MADV_NOHUGEPAGE);
+	for (i = 0; i < NPAGES; i++)
+		p[i * PAGE] = 1;
+	mprotect((void *)p, NPAGES * PAGE, PROT_READ);
+	sh->region = (unsigned long)p;
+	if (write(done, "d", 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+FIXTURE(side) {
+	pid_t child;
+	int go, done;
+	struct shared *sh;
+	char dir[96];
+};
+
+static int track(pid_t pid, bool on)
+{
+	char buf[32];
+	int fd = open(ML_DIR "/track", O_WRONLY), ret;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%s%d", on ? "" : "-", pid);
+	ret = write(fd, buf, strlen(buf)) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+FIXTURE_SETUP(side)
+{
+	int go[2], done[2];
+	char c;
+
+	if (access(ML_DIR "/track", W_OK))
+		SKIP(return, "memlens.ko not loaded (this suite runs with insmod)");
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	self->child = fork();
+	ASSERT_LE(0, self->child);
+	if (self->child == 0)
+		child_main(go[0], done[1], self->sh);
+	self->go = go[1];
+	self->done = done[0];
+	ASSERT_EQ(1, read(self->done, &c, 1));
+	ASSERT_EQ(0, track(self->child, true));
+	snprintf(self->dir, sizeof(self->dir), ML_DIR "/pid/%d", self->child);
+}
+
+FIXTURE_TEARDOWN(side)
+{
+	if (self->child > 0) {
+		track(self->child, false);
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
+}
+
+static ssize_t read_pid_file(const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return ml_read_file(path, buf, size);
+}
+
+static long long key_value(const char *text, const char *key)
+{
+	char pat[80];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "%s ", key);
+	for (p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, pat, strlen(pat)))
+			return strtoll(p + strlen(pat), NULL, 10);
+	return -1;
+}
+
+static int memlens(struct ml_result *r, const char *cmd, pid_t pid)
+{
+	char spid[16];
+	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	return ml_run(r, argv);
+}
+
+TEST_F(side, pagetable_and_vmas_files_are_equal)
+{
+	static char mod[65536];
+	static struct ml_result r;
+	char *line, *save, *want;
+	int lines = 0;
+
+	ASSERT_LT(0, read_pid_file(self->dir, "pagetable", mod, sizeof(mod)));
+	ASSERT_EQ(0, memlens(&r, "pagetable", self->child));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	for (line = strtok_r(mod, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		want = malloc(strlen(line) + 3);
+		sprintf(want, "\n%s\n", line);
+		EXPECT_TRUE(strstr(r.out, want + 1) == r.out || strstr(r.out, want))
+			TH_LOG("module '%s' not in BPF output:\n%s", line, r.out);
+		free(want);
+		lines++;
+	}
+	EXPECT_LE(17, lines);
+
+	ASSERT_LT(0, read_pid_file(self->dir, "vmas", mod, sizeof(mod)));
+	ASSERT_EQ(0, memlens(&r, "vmas", self->child));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ(mod, r.out);
+}
+
+static const char *const fault_keys[] = {
+	"minor", "major", "retry", "retry_returns", "errors", "user", "kernel",
+	"read", "write", "exec", "notpresent", "protection",
+};
+
+static __u64 fault_field(const struct fault_counts *c, int i)
+{
+	const __u64 v[] = { c->minor, c->major, c->retry, c->retry_returns,
+			    c->errors, c->user, c->kernel, c->read, c->write,
+			    c->exec, c->notpresent, c->protection };
+
+	return v[i];
+}
+
+static const char *const tlb_keys[] = {
+	"task_switch", "remote_shootdown", "local_shootdown",
+	"local_mm_shootdown", "remote_send_ipi", "pages_flushed", "full_flushes",
+};
+
+static __u64 tlb_field(const struct tlb_counts *c, int i)
+{
+	return i < 5 ? c->reason[i] : i == 5 ? c->pages_flushed : c->full_flushes;
+}
+
+TEST_F(side, fault_and_tlb_deltas_are_equal)
+{
+	static char m0[16384], m1[16384], t0[4096], t1[4096], vf[16384];
+	struct fault_counts c0, c1;
+	struct tlb_counts b0, b1;
+	struct ml_faults *f;
+	struct ml_tlbswap *t;
+	unsigned long long s, e, mn, mj, hits = 0;
+	char c, *line;
+	size_t i;
+
+	ASSERT_EQ(0, ml_faults_open(&f, self->child)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(0, ml_tlbswap_open(&t, self->child)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_TRUE(ml_faults_has_retry(f));	/* fexit in the guests */
+	ASSERT_LT(0, read_pid_file(self->dir, "faults", m0, sizeof(m0)));
+	ASSERT_LT(0, read_pid_file(self->dir, "tlb", t0, sizeof(t0)));
+	ASSERT_EQ(0, ml_faults_read(f, self->child, &c0));
+	ASSERT_EQ(0, ml_tlb_read_tgid(t, &b0));
+
+	ASSERT_EQ(1, write(self->go, "g", 1));
+	ASSERT_EQ(1, read(self->done, &c, 1));
+	usleep(100 * 1000);	/* the child is back asleep */
+
+	ASSERT_LT(0, read_pid_file(self->dir, "faults", m1, sizeof(m1)));
+	ASSERT_LT(0, read_pid_file(self->dir, "tlb", t1, sizeof(t1)));
+	ASSERT_EQ(0, ml_faults_read(f, self->child, &c1));
+	ASSERT_EQ(0, ml_tlb_read_tgid(t, &b1));
+
+	for (i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
+		long long md = key_value(m1, fault_keys[i]) - key_value(m0, fault_keys[i]);
+
+		TH_LOG("%s: module +%lld BPF +%llu", fault_keys[i], md,
+		       (unsigned long long)(fault_field(&c1, i) - fault_field(&c0, i)));
+		EXPECT_EQ(md, (long long)(fault_field(&c1, i) - fault_field(&c0, i)));
+	}
+	EXPECT_LE(NPAGES, c1.minor - c0.minor);
+	for (i = 0; i < sizeof(tlb_keys) / sizeof(tlb_keys[0]); i++) {
+		long long md = key_value(t1, tlb_keys[i]) - key_value(t0, tlb_keys[i]);
+
+		TH_LOG("%s: module +%lld BPF +%llu", tlb_keys[i], md,
+		       (unsigned long long)(tlb_field(&b1, i) - tlb_field(&b0, i)));
+		EXPECT_EQ(md, (long long)(tlb_field(&b1, i) - tlb_field(&b0, i)));
+	}
+
+	/* The fresh VMA: NPAGES minor faults in both. */
+	ASSERT_LT(0, read_pid_file(self->dir, "vma_faults", vf, sizeof(vf)));
+	for (line = strchr(vf, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
+		if (sscanf(line + 1, "%llx %llx %llu %llu", &s, &e, &mn, &mj) == 4 &&
+		    s == self->sh->region) {
+			EXPECT_EQ(NPAGES, mn);
+			hits++;
+		}
+	EXPECT_EQ(1, hits) TH_LOG("%s", vf);
+	{
+		struct ml_vma_faults *v;
+		int n = ml_faults_vmas(f, self->child, &v), j;
+
+		hits = 0;
+		for (j = 0; j < n; j++)
+			if (v[j].start == self->sh->region) {
+				EXPECT_EQ(NPAGES, v[j].minor);
+				hits++;
+			}
+		free(v);
+		EXPECT_EQ(1, hits);
+	}
+	ml_tlbswap_close(t);
+	ml_faults_close(f);
+}
+
+TEST_HARNESS_MAIN
