@@ -99,6 +99,64 @@ TEST_F(wl, tracked_process_has_flush_counts_and_stays_tracked)
 	EXPECT_EQ(0, track(self->w.pid, false));
 }
 
+TEST(tracked_faults_match_the_workload)
+{
+	char *args[] = { "-p", "2000", NULL };
+	const struct jval *row;
+	struct workload w;
+	struct jval *doc;
+	double m0, m1;
+
+	if (access(TRACK, W_OK))
+		SKIP(return, "memlens.ko is not loaded");
+	ASSERT_EQ(0, wl_start(&w, NULL, args));
+	ASSERT_EQ(0, track(w.pid, true));
+	m0 = stat_field(w.pid, 10);
+	ASSERT_EQ(0, wl_go(&w));	/* 2000 first touches in its region */
+	doc = inspect_json(w.pid, "--backend=module", err, sizeof(err));
+	m1 = stat_field(w.pid, 10);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("module", jstr(doc, "faults.minor_tracked_total.source"));
+	EXPECT_GE(jnum(doc, "faults.minor_tracked_total.value"), 2000);
+	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
+	row = jrow(doc, "vma_faults", "start", (double)w.region);
+	ASSERT_NE(NULL, row) TH_LOG("no vma_faults row for the region");
+	EXPECT_EQ(2000, jnum(row, "minor_total"));
+	EXPECT_EQ(0, jnum(row, "major_total"));
+	EXPECT_EQ(0, track(w.pid, false));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(watch_rates_from_the_module)
+{
+	char *args[] = { "-f", NULL };
+	char pid[16];
+	char *argv[] = { "memlens", "watch", "--backend", "module", "--json", "-n", "3",
+			 "-i", "0.3", pid, NULL };
+	struct workload w;
+	struct jval *doc;
+	char *second;
+
+	if (access(TRACK, W_OK))
+		SKIP(return, "memlens.ko is not loaded");
+	ASSERT_EQ(0, wl_start(&w, NULL, args));
+	ASSERT_EQ(0, wl_go(&w));	/* faults 256 pages over and over */
+	snprintf(pid, sizeof(pid), "%d", w.pid);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	second = strchr(res.out, '\n');
+	ASSERT_NE(NULL, second);
+	doc = jparse(second + 1 + strcspn(second + 1, "\n") + 1, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("module", jstr(doc, "rates.minor_faults_per_second.source"));
+	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 1000);
+	EXPECT_STREQ("module", jstr(doc, "tlb.flushes_total.source"));
+	/* tracked while watched only */
+	EXPECT_FALSE(tracked(w.pid));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
 TEST(errors_with_the_module)
 {
 	char *kthread[] = { "memlens", "inspect", "--backend", "module", "2", NULL };

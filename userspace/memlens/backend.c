@@ -130,6 +130,8 @@ int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
 void ml_snapshot_free(struct ml_snapshot *ss)
 {
 	free(ss->vmas);
+	free(ss->vfaults);
 	ss->vmas = NULL;
-	ss->nvmas = 0;
+	ss->vfaults = NULL;
+	ss->nvmas = ss->nvfaults = 0;
 }

@@ -102,6 +102,7 @@ struct ml_summary {
 	struct ml_val tlb_4k_only;	/* ... if every leaf were 4 KiB */
 	struct ml_val thp_coverage;	/* PMD-mapped share of resident, % */
 	struct ml_val minflt, majflt;	/* since the process started */
+	struct ml_val tracked_minflt, tracked_majflt;	/* since tracking began */
 	struct ml_val dtlb_misses;	/* hardware dTLB read misses */
 	struct ml_val tlb_flushes;	/* TLB flushes of this process */
 	struct ml_val threads;
@@ -114,6 +115,12 @@ struct ml_system {
 	struct ml_val tlb_remote, tlb_local;	/* nr_tlb_* (CONFIG_DEBUG_TLBFLUSH) */
 };
 
+/* Faults of one VMA since tracking began (module: pid/PID/vma_faults). */
+struct ml_vma_faults_row {
+	uint64_t start, end, minor, major;
+	char name[128];
+};
+
 struct ml_snapshot {
 	pid_t pid;
 	char comm[32];
@@ -123,6 +130,8 @@ struct ml_snapshot {
 	struct ml_system sys;
 	struct ml_vma *vmas;
 	int nvmas;
+	struct ml_vma_faults_row *vfaults;	/* module, tracked only */
+	int nvfaults;
 	int err;		/* 0, or the ML_EXIT_* of a partial snapshot */
 	char errmsg[160];	/* one line, when err */
 };
@@ -138,6 +147,9 @@ void ml_snapshot_free(struct ml_snapshot *ss);
 /* proc backend pieces, also used by the other backends and commands. */
 int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss);
+/* Start (@on) or stop tracking @pid with memlens.ko; 0 or -errno. */
+int ml_module_track(pid_t pid, bool on);
+bool ml_module_tracked(pid_t pid);
 int ml_bpf_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
 		 uint64_t *minflt, uint64_t *majflt, unsigned long *flags);

@@ -7,6 +7,8 @@
  *                       page tables: leaf_4k/2m/1g, TLB reach, THP share,
  *                       page-table bytes counted the way VmPTE counts them
  *   pid/PID/tlb         TLB flushes of the process since tracking began
+ *   pid/PID/faults      minor and major faults since tracking began
+ *   pid/PID/vma_faults  the same per VMA
  *
  * The process is tracked for the read (echo PID > track) and untracked
  * again if it was not tracked before; counters "since tracking began" are
@@ -37,6 +39,14 @@ static int track_write(const char *s)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+int ml_module_track(pid_t pid, bool on)
+{
+	char cmd[32];
+
+	snprintf(cmd, sizeof(cmd), "%s%d", on ? "" : "-", (int)pid);
+	return track_write(cmd);
 }
 
 static bool is_tracked(pid_t pid)
@@ -114,6 +124,60 @@ static void tlb_figures(pid_t pid, struct ml_summary *s)
 	s->tlb_flushes = ml_have(sum, ML_SRC_MODULE);
 }
 
+bool ml_module_tracked(pid_t pid)
+{
+	return is_tracked(pid);
+}
+
+static void fault_figures(pid_t pid, struct ml_summary *s)
+{
+	double minor, major;
+
+	if (module_key(pid, "faults", "minor", &minor) ||
+	    module_key(pid, "faults", "major", &major)) {
+		s->tracked_minflt = s->tracked_majflt = ml_none("pid/PID/faults unreadable");
+		return;
+	}
+	s->tracked_minflt = ml_have(minor, ML_SRC_MODULE);
+	s->tracked_majflt = ml_have(major, ML_SRC_MODULE);
+}
+
+/* pid/PID/vma_faults: "start end minor major name" after a header line. */
+static void vma_fault_rows(pid_t pid, struct ml_snapshot *ss)
+{
+	char path[128], line[512];
+	int cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), ML_DEBUGFS "/pid/%d/vma_faults", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long st, en, mn, mj;
+		struct ml_vma_faults_row *r;
+		int pos = 0;
+
+		if (sscanf(line, "%llx %llx %llu %llu %n", &st, &en, &mn, &mj, &pos) != 4)
+			continue;
+		if (ss->nvfaults == cap) {
+			cap = cap ? cap * 2 : 64;
+			r = realloc(ss->vfaults, cap * sizeof(*r));
+			if (!r)
+				break;
+			ss->vfaults = r;
+		}
+		r = &ss->vfaults[ss->nvfaults++];
+		r->start = st;
+		r->end = en;
+		r->minor = mn;
+		r->major = mj;
+		snprintf(r->name, sizeof(r->name), "%s", line + pos);
+		r->name[strcspn(r->name, "\n")] = '\0';
+	}
+	fclose(f);
+}
+
 /**
  * ml_module_snapshot() - the proc snapshot, refined by memlens.ko
  *
@@ -146,11 +210,13 @@ int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss)
 		}
 	}
 	ret = pagetable_figures(pid, &ss->sum);
-	if (was_tracked)
+	if (was_tracked) {
 		tlb_figures(pid, &ss->sum);
-	else
-		ss->sum.tlb_flushes = ml_none("not tracked before this snapshot (echo PID > " ML_DEBUGFS "/track counts from then on)");
-	if (!was_tracked) {
+		fault_figures(pid, &ss->sum);
+		vma_fault_rows(pid, ss);
+	} else {
+		ss->sum.tracked_minflt = ss->sum.tracked_majflt = ss->sum.tlb_flushes =
+			ml_none("not tracked before this snapshot (echo PID > " ML_DEBUGFS "/track counts from then on)");
 		snprintf(cmd, sizeof(cmd), "-%d", (int)pid);
 		track_write(cmd);
 	}

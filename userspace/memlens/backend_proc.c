@@ -368,6 +368,8 @@ static bool alive(pid_t pid)
 static void unavailable_by_proc(struct ml_summary *s)
 {
 	s->tlb_flushes = ml_none("per-process TLB flushes need the module or BPF backend");
+	s->tracked_minflt = s->tracked_majflt =
+		ml_none("counted by the module for a tracked process (echo PID > " ML_DEBUGFS "/track)");
 }
 
 /**

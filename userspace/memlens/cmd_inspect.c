@@ -105,6 +105,8 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 	ml_report_section(r, "faults", "Faults (since the process started)");
 	ml_report_val(r, "minor_total", "minor", ML_UNIT_TOTAL, s->minflt);
 	ml_report_val(r, "major_total", "major", ML_UNIT_TOTAL, s->majflt);
+	ml_report_val(r, "minor_tracked_total", "minor since tracking began", ML_UNIT_TOTAL, s->tracked_minflt);
+	ml_report_val(r, "major_tracked_total", "major since tracking began", ML_UNIT_TOTAL, s->tracked_majflt);
 	ml_report_section_end(r);
 
 	ml_report_section(r, "tlb", "TLB");
@@ -138,8 +140,36 @@ static const struct ml_col vma_cols[] = {
 	{ "name", "name", ML_UNIT_TEXT },
 };
 
+static const struct ml_col vma_fault_cols[] = {
+	{ "start", "start", ML_UNIT_ADDR },
+	{ "end", "end", ML_UNIT_ADDR },
+	{ "minor_total", "minor", ML_UNIT_TOTAL },
+	{ "major_total", "major", ML_UNIT_TOTAL },
+	{ "name", "name", ML_UNIT_TEXT },
+};
+
+/* Faults per VMA since tracking began (module, tracked processes). */
+static void emit_vma_faults(struct ml_report *r, const struct ml_snapshot *ss)
+{
+	if (!ss->vfaults)
+		return;
+	ml_report_table(r, "vma_faults", "Faults by VMA since tracking began", vma_fault_cols,
+			sizeof(vma_fault_cols) / sizeof(vma_fault_cols[0]), ML_SRC_MODULE);
+	for (int i = 0; i < ss->nvfaults; i++) {
+		const struct ml_vma_faults_row *v = &ss->vfaults[i];
+
+		ml_report_cell(r, ml_have((double)v->start, ML_SRC_MODULE));
+		ml_report_cell(r, ml_have((double)v->end, ML_SRC_MODULE));
+		ml_report_cell(r, ml_have((double)v->minor, ML_SRC_MODULE));
+		ml_report_cell(r, ml_have((double)v->major, ML_SRC_MODULE));
+		ml_report_cell_str(r, v->name);
+	}
+	ml_report_table_end(r);
+}
+
 void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 {
+	emit_vma_faults(r, ss);
 	ml_report_table(r, "vmas", "VMAs", vma_cols,
 			sizeof(vma_cols) / sizeof(vma_cols[0]), ML_SRC_PROC);
 	for (int i = 0; i < ss->nvmas; i++) {

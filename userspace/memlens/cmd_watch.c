@@ -102,7 +102,9 @@ static const struct argp watch_argp = {
 	.parser = parse_watch,
 	.args_doc = "PID",
 	.doc = "A live view of a process: resident, swap, page tables, THP share,\n"
-	       "fault rates per second, and the VMAs whose resident memory grew most.\n"
+	       "fault rates per second, and the VMAs with the most faults (module\n"
+	       "backend: the process is tracked while watched) or else whose resident\n"
+	       "memory grew most.\n"
 	       "Redrawn in place on a terminal, one line per refresh otherwise.\n"
 	       "Ends cleanly on Ctrl-C or when the process exits.\v"
 	       "Examples:\n"
@@ -171,8 +173,56 @@ static int top_growth(const struct ml_snapshot *cur, const struct ml_snapshot *p
 	return n;
 }
 
+struct fault_growth {
+	const struct ml_vma_faults_row *v;
+	double delta;
+};
+
+static int by_fault_delta(const void *a, const void *b)
+{
+	const struct fault_growth *x = a, *y = b;
+
+	return y->delta > x->delta ? 1 : y->delta < x->delta ? -1 : 0;
+}
+
+/* VMAs of @cur by faults since @prev (module, tracked), most first. */
+static int top_faults(const struct ml_snapshot *cur, const struct ml_snapshot *prev,
+		      struct fault_growth *out)
+{
+	static struct fault_growth all[8192];
+	int n = 0;
+
+	for (int i = 0; i < cur->nvfaults && n < 8192; i++) {
+		const struct ml_vma_faults_row *v = &cur->vfaults[i];
+		double before = 0;
+
+		for (int j = 0; prev && j < prev->nvfaults; j++)
+			if (prev->vfaults[j].start == v->start) {
+				before = prev->vfaults[j].minor + prev->vfaults[j].major;
+				break;
+			}
+		all[n].v = v;
+		all[n++].delta = (double)(v->minor + v->major) - before;
+	}
+	qsort(all, n, sizeof(all[0]), by_fault_delta);
+	n = n < TOP_VMAS ? n : TOP_VMAS;
+	memcpy(out, all, n * sizeof(*out));
+	return n;
+}
+
+/* Fault rate from the module's counters when both refreshes have them. */
+static struct ml_val fault_rate(struct ml_val tracked, struct ml_val tracked_prev,
+				struct ml_val all, struct ml_val all_prev, double dt)
+{
+	if (ml_known(tracked) && ml_known(tracked_prev))
+		return rate(tracked, tracked_prev, dt);
+	return rate(all, all_prev, dt);
+}
+
 struct view {
 	const struct ml_snapshot *cur;
+	struct fault_growth topf[TOP_VMAS];
+	int ntopf;
 	struct ml_val min_rate, maj_rate, rss_rate;
 	struct growth top[TOP_VMAS];
 	int ntop;
@@ -222,7 +272,26 @@ static void draw_tty(FILE *f, const struct view *w)
 		val_text(b, sizeof(b), s->tlb_4k_only, false, ""),
 		ml_known(s->tlb_flushes) ? val_text(c, sizeof(c), s->tlb_flushes, false, "") :
 					   s->tlb_flushes.why);
-	fprintf(f, "\n  VMAs by resident growth (faults per VMA need the bpf or module backend)\n");
+	if (w->cur->vfaults) {
+		fprintf(f, "\n  VMAs by faults (module)\n");
+		fprintf(f, "  %-25s %12s %12s  %s\n", "range", "faults/s", "total", "name");
+		for (int i = 0; i < w->ntopf; i++) {
+			const struct ml_vma_faults_row *v = w->topf[i].v;
+			char range[40];
+
+			snprintf(range, sizeof(range), "%llx-%llx", (unsigned long long)v->start,
+				 (unsigned long long)v->end);
+			if (w->first)
+				snprintf(a, sizeof(a), "-");
+			else
+				snprintf(a, sizeof(a), "%.0f", w->topf[i].delta / w->interval);
+			fprintf(f, "  %-25s %12s %12llu  %.40s\n", range, a,
+				(unsigned long long)(v->minor + v->major), v->name);
+		}
+		fflush(f);
+		return;
+	}
+	fprintf(f, "\n  VMAs by resident growth (faults per VMA need the module backend)\n");
 	fprintf(f, "  %-25s %-5s %10s %12s  %s\n", "range", "perm", "rss", "change", "name");
 	for (int i = 0; i < w->ntop; i++) {
 		const struct ml_vma *v = w->top[i].v;
@@ -319,8 +388,15 @@ static int watch_loop(pid_t pid, enum ml_backend be, const struct watch_args *a)
 		ret = ml_snapshot_take(pid, be, cur);
 		if (ret)
 			break;
-		w.min_rate = rate(cur->sum.minflt, prev ? prev->sum.minflt : ml_none(""), t - t_prev);
-		w.maj_rate = rate(cur->sum.majflt, prev ? prev->sum.majflt : ml_none(""), t - t_prev);
+		w.min_rate = fault_rate(cur->sum.tracked_minflt,
+					prev ? prev->sum.tracked_minflt : ml_none(""),
+					cur->sum.minflt, prev ? prev->sum.minflt : ml_none(""),
+					t - t_prev);
+		w.maj_rate = fault_rate(cur->sum.tracked_majflt,
+					prev ? prev->sum.tracked_majflt : ml_none(""),
+					cur->sum.majflt, prev ? prev->sum.majflt : ml_none(""),
+					t - t_prev);
+		w.ntopf = top_faults(cur, prev, w.topf);
 		w.rss_rate = rate(cur->sum.rss, prev ? prev->sum.rss : ml_none(""), t - t_prev);
 		w.ntop = top_growth(cur, prev, w.top);
 		if (a->output)
@@ -366,6 +442,7 @@ static int run_watch(int argc, char **argv)
 	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, NULL, 1.0, 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
+	bool tracked_here = false;
 	enum ml_backend be;
 	char why[512];
 	pid_t pid;
@@ -388,7 +465,20 @@ static int run_watch(int argc, char **argv)
 		return ml_fail(ret, probe.errmsg);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	return watch_loop(pid, be, &a);
+	/* the module counts faults and flushes of tracked processes only */
+	if (be == ML_BACKEND_MODULE && !ml_module_tracked(pid)) {
+		ret = ml_module_track(pid, true);
+		if (ret && ret != -EEXIST) {
+			snprintf(why, sizeof(why), "memlens.ko refused to track %d: %s",
+				 (int)pid, strerror(-ret));
+			return ml_fail(ML_EXIT_ERROR, why);
+		}
+		tracked_here = !ret;
+	}
+	ret = watch_loop(pid, be, &a);
+	if (tracked_here)
+		ml_module_track(pid, false);
+	return ret;
 }
 
 const struct ml_command ml_cmd_watch = {
