@@ -128,6 +128,42 @@ TEST(tracked_faults_match_the_workload)
 	EXPECT_EQ(0, wl_stop(&w));
 }
 
+TEST(arena_faults_from_the_module)
+{
+	char lib[4200];
+	char *args[] = { "-H", "2", NULL };
+	const struct jval *rows;
+	struct workload w;
+	struct jval *doc;
+	int huge = 0;
+
+	if (access(TRACK, W_OK))
+		SKIP(return, "memlens.ko is not loaded");
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, track(w.pid, true));	/* before the huge blocks exist */
+	ASSERT_EQ(0, wl_go(&w));
+	doc = inspect_json(w.pid, "--backend=module", err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "mlalloc.arenas"), "rows");
+	ASSERT_NE(NULL, rows) TH_LOG("no arenas: %s", jstr(doc, "mlalloc.unavailable"));
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *a = rows->items[i];
+
+		if (strcmp(jstr(a, "role"), "huge"))
+			continue;
+		huge++;
+		ASSERT_EQ(J_NUM, jget(a, "faults")->t);
+		/* mapped and touched while tracked: one fault per 4 KiB page */
+		if (jnum(a, "thp_bytes") == 0)
+			EXPECT_EQ(jnum(a, "resident_bytes") / 4096, jnum(a, "faults"));
+		EXPECT_GE(jnum(a, "resident_bytes"), 6 << 20);
+	}
+	EXPECT_EQ(2, huge);
+	EXPECT_EQ(0, track(w.pid, false));
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
 TEST(watch_rates_from_the_module)
 {
 	char *args[] = { "-f", NULL };

@@ -11,6 +11,8 @@
  *                     bytes per size class, not per arena)
  *   resident          present pages from /proc/PID/pagemap, less LazyFree
  *   lazyfree          smaps LazyFree of the VMAs inside the range
+ *   faults            the module's per-VMA faults inside the range, for a
+ *                     process tracked before the snapshot
  *   pte_tables, thp   from pagemap (+ kpageflags), see ml_pagemap_range()
  *   frag              resident - live
  *
@@ -64,12 +66,35 @@ static struct ml_val range_lazyfree(const struct ml_snapshot *ss, uint64_t a,
 	return ml_have(lazy, ML_SRC_PROC);
 }
 
+/*
+ * Faults in [a, b) since tracking began, from the module's per-VMA rows:
+ * a row (a VMA as it was at fault time) sticking out of the range cannot
+ * be split.
+ */
+static struct ml_val range_faults(const struct ml_snapshot *ss, uint64_t a, uint64_t b)
+{
+	double n = 0;
+
+	if (!ss->vfaults)
+		return ml_none("per-range faults need the module backend and a tracked process");
+	for (int i = 0; i < ss->nvfaults; i++) {
+		const struct ml_vma_faults_row *r = &ss->vfaults[i];
+
+		if (r->end <= a || r->start >= b)
+			continue;
+		if (r->start < a || r->end > b)
+			return ml_none("a VMA with faults spans beyond the arena");
+		n += r->minor + r->major;
+	}
+	return ml_have(n, ML_SRC_MODULE);
+}
+
 static void pair_kernel(const struct ml_snapshot *ss, struct ml_arena_view *v)
 {
 	struct ml_range_pages pg;
 	int ret = ml_pagemap_range(ss->pid, v->base, v->base + v->size, &pg);
 
-	v->faults = ml_none("per-range faults need the module or BPF backend");
+	v->faults = range_faults(ss, v->base, v->base + v->size);
 	if (ret) {
 		v->resident = v->swapped = v->pte_tables = v->thp =
 			v->lazyfree = ml_none("pagemap unreadable");
