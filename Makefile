@@ -18,6 +18,8 @@ export MEMLENS_CACHE := $(CACHE)
 
 B		:= $(CURDIR)/build
 KERNELS		:= 6.1 6.12
+# Built from source by scripts/debug-kernel; not in the default KVER yet.
+DEBUG_KERNELS	:= 6.1-debug
 KVER		?= $(KERNELS)
 
 KSFT_SRC	:= $(CACHE)/src/linux-source-6.1
@@ -39,7 +41,7 @@ BPF_TARGETS	:=
 SELFTEST_TARGETS :=
 
 .PHONY: all deps userspace bpf module selftests check run clean help lint \
-	$(addprefix module-,$(KERNELS))
+	$(addprefix module-,$(KERNELS) $(DEBUG_KERNELS))
 
 all: userspace bpf module selftests
 
@@ -63,7 +65,7 @@ selftests: $(SELFTEST_TARGETS)
 # kernels' vmlinux (needed for module BTF) is not shipped: no module BTF.
 module: $(addprefix module-,$(KVER))
 
-$(addprefix module-,$(KERNELS)): module-%:
+$(addprefix module-,$(KERNELS) $(DEBUG_KERNELS)): module-%:
 	@mkdir -p $(B)/module/$*/module
 	@cp -p Kbuild VERSION $(B)/module/$*/
 	@cp -pr module/. $(B)/module/$*/module/

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +101,34 @@ static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 		return -errno;
 	buf[len] = '\0';
 	return len;
+}
+
+/*
+ * The first report of a kernel problem in the kernel log, or NULL.  The
+ * same phrases selftests/vm/run looks for on the guest's console (lockdep
+ * reports begin with WARNING: or BUG:; the debug kernel's banners mention
+ * "lockdep" and "memory leak detector" harmlessly, so neither word alone).
+ */
+static inline const char *ml_kernel_problem(void)
+{
+	static const char *const bad[] = {
+		"WARNING:", "BUG:", "Oops", "Call Trace:", "general protection",
+		"possible circular locking", "possible recursive locking",
+		"inconsistent lock state", "lockdep is turned off", "KASAN:",
+		"UBSAN:", "soft lockup", "suspected memory leak",
+		"unreferenced object",
+	};
+	static char log[1 << 20];
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
+	size_t i;
+
+	if (n < 0)
+		return "cannot read the kernel log";
+	log[n] = '\0';
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (strstr(log, bad[i]))
+			return bad[i];
+	return NULL;
 }
 
 #endif /* ML_TEST_H */

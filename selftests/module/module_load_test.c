@@ -6,7 +6,6 @@
  * module itself).  MEMLENS_KO names the module (default: where
  * selftests/vm/run puts it).
  */
-#include <sys/klog.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -48,26 +47,6 @@ static int loaded(void)
 	return !strncmp(buf, "memlens ", 8) || strstr(buf, "\nmemlens ") != NULL;
 }
 
-/* The kernel log must hold no report of a kernel problem. */
-static const char *kernel_problem(void)
-{
-	static const char *const bad[] = {
-		"WARNING:", "BUG:", "Oops", "Call Trace:", "general protection",
-		"lockdep", "KASAN", "UBSAN", "soft lockup", "leak",
-	};
-	static char log[1 << 20];
-	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
-	size_t i;
-
-	if (n < 0)
-		return "cannot read the kernel log";
-	log[n] = '\0';
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (strstr(log, bad[i]))
-			return bad[i];
-	return NULL;
-}
-
 FIXTURE(module) {};
 
 FIXTURE_SETUP(module)
@@ -103,7 +82,7 @@ TEST_F(module, load_creates_version_file)
 	EXPECT_EQ(0, loaded());
 	EXPECT_EQ(-1, stat(DEBUGFS, &st));
 	EXPECT_EQ(ENOENT, errno);
-	EXPECT_EQ(NULL, kernel_problem());
+	EXPECT_EQ(NULL, ml_kernel_problem());
 }
 
 TEST_F(module, second_load_is_refused)
@@ -139,7 +118,7 @@ TEST_F_TIMEOUT(module, hundred_load_unload_cycles, 600)
 		ASSERT_EQ(0, unload()) TH_LOG("unload %d", i);
 	}
 	EXPECT_EQ(0, loaded());
-	EXPECT_EQ(NULL, kernel_problem());
+	EXPECT_EQ(NULL, ml_kernel_problem());
 }
 
 TEST_HARNESS_MAIN
