@@ -372,6 +372,21 @@ TEST(command_mode_counts_the_command)
 	EXPECT_EQ(1, exact) TH_LOG("%s", r.out);
 }
 
+/* Ctrl-C (SIGINT) in system-wide mode: a full report, exit 0. */
+TEST(sigint_gives_final_report)
+{
+	static struct ml_result r;
+	char *argv[] = { "sh", "-c",
+		"memlens faults -d 60 & p=$!; sleep 1; kill -INT $p; wait $p", NULL };
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "minor ", 6)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\nprotection "));
+}
+
 TEST(bad_input)
 {
 	static struct ml_result r;

@@ -320,4 +320,45 @@ TEST(swap_out_and_in_match_vmstat_and_smaps)
 	waitpid(child, NULL, 0);
 }
 
+/*
+ * "memlens swap" and "memlens tlb" where an attach point is missing (the
+ * host refuses fentry/fexit): the programs that can run still do, stderr
+ * names what is missing, and what cannot be counted is left out rather
+ * than printed as 0.  Where everything attaches (guests), every line is
+ * there.
+ */
+TEST(missing_attach_points_are_named_and_the_rest_runs)
+{
+	static struct ml_result r;
+	char *swap[] = { "memlens", "swap", "-d", "0.2", NULL };
+	char *tlb[] = { "memlens", "tlb", "-d", "0.2", NULL };
+	struct ml_tlbswap *t;
+	unsigned int ev;
+
+	if (!ml_bpf_privileged())
+		SKIP(return, "BPF needs root");
+	ASSERT_EQ(0, ml_tlbswap_open(&t, 0)) TH_LOG("%s", ml_bpf_error());
+	ev = ml_tlbswap_swap_events(t);
+	ml_tlbswap_close(t);
+
+	ASSERT_EQ(0, ml_run(&r, swap));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "swap_total_kb "));
+	EXPECT_EQ(!!(ev & ML_SWAP_IN), !!strstr(r.out, "\npswpin "));
+	EXPECT_EQ(!!(ev & ML_SWAP_OUT), !!strstr(r.out, "\npswpout "));
+	EXPECT_EQ(!!(ev & ML_SWAP_FAULTS), !!strstr(r.out, "\nswapin_major "));
+	if (!(ev & ML_SWAP_OUT))
+		EXPECT_NE(NULL, strstr(r.err, "__swap_writepage")) TH_LOG("%s", r.err);
+	if (!(ev & ML_SWAP_FAULTS))
+		EXPECT_NE(NULL, strstr(r.err, "do_swap_page"));
+	TH_LOG("swap events available: %#x", ev);
+
+	/* The TLB program attaches everywhere here and counts. */
+	ASSERT_EQ(0, ml_run(&r, tlb));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "task_switch ", 12));
+	EXPECT_LT(0, strtoll(r.out + 12, NULL, 10));
+	EXPECT_NE(NULL, strstr(r.out, "\ncpu0_full_flushes "));
+}
+
 TEST_HARNESS_MAIN
