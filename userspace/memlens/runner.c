@@ -158,8 +158,10 @@ static double rollup(pid_t pid, const char *key)
 	return v;
 }
 
+#define ROLLUP_MS	100	/* smaps_rollup at most this often */
+
 struct sampler {
-	double pte, swap, hwm, thp_at_peak, rss_at_peak;
+	double pte, swap, hwm, thp_at_peak, rss_at_peak, last_rollup;
 	int samples;
 };
 
@@ -174,12 +176,22 @@ static void sample(pid_t pid, struct sampler *s)
 		s->swap = kb * 1024.0;
 	if (!ml_proc_status_kb(pid, "VmHWM", &kb) && kb * 1024.0 > s->hwm)
 		s->hwm = kb * 1024.0;
+	/*
+	 * smaps_rollup walks the page tables: a large process pays for it in
+	 * CPU, so it is read only when the RSS reached a new peak, at most
+	 * every ROLLUP_MS.
+	 */
+	if (ml_proc_status_kb(pid, "VmRSS", &kb) || kb * 1024.0 <= s->rss_at_peak ||
+	    now() - s->last_rollup < ROLLUP_MS / 1000.0)
+		goto out;
+	s->last_rollup = now();
 	rss = rollup(pid, "Rss");
 	thp = rollup(pid, "AnonHugePages");
 	if (rss > 0 && rss >= s->rss_at_peak) {
 		s->rss_at_peak = rss;
 		s->thp_at_peak = thp > 0 ? thp : 0;
 	}
+out:
 	s->samples++;
 }
 
