@@ -377,7 +377,9 @@ TEST(sigint_gives_final_report)
 {
 	static struct ml_result r;
 	char *argv[] = { "sh", "-c",
-		"memlens faults -d 60 & p=$!; sleep 1; kill -INT $p; wait $p", NULL };
+		"memlens faults -d 60 2>/tmp/ml_sigint.err & p=$!; "
+		"while ! grep -q completion /tmp/ml_sigint.err; do sleep 0.1; done; "
+		"kill -INT $p; wait $p", NULL };
 
 	if (geteuid())
 		SKIP(return, "BPF needs root");
@@ -385,6 +387,7 @@ TEST(sigint_gives_final_report)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(0, strncmp(r.out, "minor ", 6)) TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\nprotection "));
+	unlink("/tmp/ml_sigint.err");
 }
 
 TEST(bad_input)

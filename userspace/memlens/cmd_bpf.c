@@ -226,6 +226,7 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 		}
 	}
 	target = child ? child : a->pid;
+	ml_catch_stop_signals();	/* before @open says it is counting */
 	if (open(target, ctx)) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
 		if (child) {
@@ -234,7 +235,6 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 		}
 		return 1;
 	}
-	ml_catch_stop_signals();
 	if (child) {
 		if (write(release, "g", 1) != 1)
 			kill(child, SIGKILL);

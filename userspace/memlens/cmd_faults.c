@@ -185,8 +185,9 @@ static int run_faults(int argc, char **argv)
 		}
 		return ML_EXIT_ERROR;
 	}
-	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
+	/* Handlers first: once the line below is out, Ctrl-C reports. */
 	ml_catch_stop_signals();
+	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
 	if (child) {
 		if (write(release, "g", 1) != 1)
 			kill(child, SIGKILL);
