@@ -7,8 +7,8 @@
  * reads memlens' files about it and compares them with /proc/PID/smaps,
  * status, maps and pagemap, and with exact counts of what the child did:
  *   anon      8 MiB private anonymous, no THP, every 3rd page written
- *   file      a 1 MiB file mapped read-only, every 8th page of the first
- *             half read
+ *   file      a 1 MiB file (tmpfs, and again on ramfs) mapped read-only,
+ *             every 8th page of the first half read
  *   shared    4 MiB MAP_SHARED anonymous, all written
  *   thp       a 2 MiB-aligned 2 MiB range with MADV_HUGEPAGE, written
  *   zthp      the same, only read: the huge zero page
@@ -44,7 +44,7 @@
 #define HUGE		(2UL << 20)
 
 struct regions {
-	unsigned long anon, file, shared, thp, zthp, swap, prot, sparse, heap, cow;
+	unsigned long anon, file, rfile, shared, thp, zthp, swap, prot, sparse, heap, cow;
 	unsigned long more;		/* 64 pages written on command */
 	pid_t grandchild;
 };
@@ -96,6 +96,18 @@ static void build(struct regions *r)
 	close(fd);
 	for (i = 0; i < FILE_PAGES / 2; i += 8)
 		(void)*(volatile char *)(r->file + i * PG);
+
+	/* The same on ramfs: a file that is not shmem. */
+	fd = open("/tmp/ramfs/pt_file", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	for (i = 0; fd >= 0 && i < FILE_PAGES; i++)
+		if (write(fd, page, PG) != PG)
+			_exit(15);
+	r->rfile = (unsigned long)mmap(NULL, FILE_PAGES * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (fd < 0 || r->rfile == (unsigned long)MAP_FAILED)
+		_exit(16);
+	close(fd);
+	for (i = 0; i < FILE_PAGES / 2; i += 8)
+		(void)*(volatile char *)(r->rfile + i * PG);
 
 	r->shared = map(SHARED_PAGES * PG, rw, MAP_SHARED | MAP_ANONYMOUS);
 	touch(r->shared, SHARED_PAGES, 1);
@@ -201,6 +213,8 @@ static void guest_setup(void)
 	}
 	free(swaps);
 	sh("echo madvise > /sys/kernel/mm/transparent_hugepage/enabled");
+	sh("grep -q ' /tmp/ramfs ' /proc/mounts || "
+	   "{ mkdir -p /tmp/ramfs && mount -t ramfs ramfs /tmp/ramfs; }");
 }
 
 FIXTURE(pt) {
@@ -398,6 +412,17 @@ TEST_F(pt, file_partly_read)
 	EXPECT_GE(FILE_PAGES * 4, v->rss);
 	EXPECT_NE(NULL, strstr(v->name, "/tmp/pt_file"));
 	EXPECT_STREQ("r--p", v->perms);
+}
+
+TEST_F(pt, file_on_ramfs_partly_read)
+{
+	struct pt_vma *v = pt_find(self->v, self->n, self->r.rfile);
+
+	expect_region(_metadata, self, self->r.rfile, "file", -1, 0);
+	ASSERT_NE(NULL, v);
+	EXPECT_LE(FILE_PAGES / 2 / 8 * 4, v->rss);
+	EXPECT_GE(FILE_PAGES * 4, v->rss);
+	EXPECT_STREQ("/tmp/ramfs/pt_file", v->name);
 }
 
 TEST_F(pt, shared_anonymous)
