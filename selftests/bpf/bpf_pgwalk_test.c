@@ -338,6 +338,7 @@ TEST(bad_input)
 	char *nopid[] = { "memlens", "vmas", "2147483646", NULL };
 	char *garbage[] = { "memlens", "pagetable", "12abc", NULL };
 	char *none[] = { "memlens", "pagetable", NULL };
+	char *kthread[] = { "memlens", "vmas", "2", NULL };
 
 	ASSERT_EQ(0, ml_run(&r, nopid));
 	EXPECT_EQ(1, r.status);
@@ -348,6 +349,11 @@ TEST(bad_input)
 	EXPECT_NE(NULL, strstr(r.err, "invalid PID"));
 	ASSERT_EQ(0, ml_run(&r, none));
 	EXPECT_EQ(2, r.status);
+	/* kthreadd (PID 2): a kernel thread, no mm. */
+	ASSERT_EQ(0, ml_run(&r, kthread));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "no user address space")) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.out[0]);
 }
 
 TEST_HARNESS_MAIN

@@ -150,7 +150,11 @@ static int run_walk(int argc, char **argv, const struct argp *argp,
 		fprintf(stderr, "memlens %s: %d-level paging; direct map %s; %llu unreadable tables\n",
 			cmd, pt.levels, ml_pagetable_method(),
 			(unsigned long long)pt.sum.read_errors);
-	if (!pt.sum.vmas && ml_check_pid(cmd, a.pid)) {
+	if (!pt.sum.vmas) {
+		/* Gone meanwhile, a kernel thread, or a zombie: no mm to walk. */
+		if (!ml_check_pid(cmd, a.pid))
+			fprintf(stderr, "memlens %s: process %d has no user address space (kernel thread or zombie)\n",
+				cmd, a.pid);
 		ml_pagetable_free(&pt);
 		return ML_EXIT_ERROR;
 	}
