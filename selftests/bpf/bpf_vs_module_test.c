@@ -278,4 +278,117 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	ml_faults_close(f);
 }
 
+#define BDEV	"/dev/zram1"
+#define FPAGES	256
+
+/*
+ * A zram disk filled with random data, its page cache dropped: mapped
+ * reads of it are I/O (major faults).  The last close of a block device
+ * drops its page cache, so the caller keeps the returned fd open.  (No
+ * filesystem: the guests' ext4 lacks its crc32c module.)
+ */
+static int make_bdev(void)
+{
+	int fd;
+
+	if (system("[ -e /sys/block/zram1 ] || modprobe zram num_devices=2 || exit 1;"
+		   " echo 1 > /sys/block/zram1/reset && echo 16M > /sys/block/zram1/disksize &&"
+		   " dd if=/dev/urandom of=" BDEV " bs=4096 count=256 2>/dev/null"))
+		return -1;
+	fd = open(BDEV, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	return fd;
+}
+
+static int stat_majflt(pid_t pid, unsigned long long *minflt, unsigned long long *majflt)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
+			 minflt, majflt) != 2)
+		return -1;
+	return 0;
+}
+
+/*
+ * Faults that read the disk (a mapped block device): major faults, and the retries of
+ * faults that dropped mmap_lock for the I/O, counted alike by the module,
+ * by BPF and in /proc/PID/stat.
+ */
+TEST(file_major_faults_and_retries_equal)
+{
+	static char m0[16384], m1[16384];
+	unsigned long long min0, maj0, min1, maj1;
+	struct fault_counts c0, c1;
+	struct ml_faults *f;
+	char dir[96], c;
+	int go[2], done[2], bdev;
+	pid_t child;
+	size_t i;
+
+	if (access(ML_DIR "/track", W_OK))
+		SKIP(return, "memlens.ko not loaded (this suite runs with insmod)");
+	bdev = make_bdev();
+	if (bdev < 0)
+		SKIP(return, "no zram disk to read from");
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0) {
+		volatile char *p;
+		long sum = 0, k;
+		int fd;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		fd = open(BDEV, O_RDONLY);
+		p = mmap(NULL, FPAGES * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		madvise((void *)p, FPAGES * PAGE, MADV_RANDOM);
+		for (k = 0; k < FPAGES; k++)
+			sum += p[k * PAGE];
+		if (write(done[1], "d", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(0, track(child, true));
+	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", child);
+	ASSERT_EQ(0, ml_faults_open(&f, child)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_LT(0, read_pid_file(dir, "faults", m0, sizeof(m0)));
+	ASSERT_EQ(0, ml_faults_read(f, child, &c0));
+	ASSERT_EQ(0, stat_majflt(child, &min0, &maj0));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(1, read(done[0], &c, 1));
+	usleep(100 * 1000);
+	ASSERT_LT(0, read_pid_file(dir, "faults", m1, sizeof(m1)));
+	ASSERT_EQ(0, ml_faults_read(f, child, &c1));
+	ASSERT_EQ(0, stat_majflt(child, &min1, &maj1));
+	for (i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
+		long long md = key_value(m1, fault_keys[i]) - key_value(m0, fault_keys[i]);
+
+		TH_LOG("%s: module +%lld BPF +%llu", fault_keys[i], md,
+		       (unsigned long long)(fault_field(&c1, i) - fault_field(&c0, i)));
+		EXPECT_EQ(md, (long long)(fault_field(&c1, i) - fault_field(&c0, i)));
+	}
+	TH_LOG("/proc/PID/stat: minflt +%llu majflt +%llu", min1 - min0, maj1 - maj0);
+	EXPECT_EQ(maj1 - maj0, c1.major - c0.major);
+	EXPECT_EQ(min1 - min0, c1.minor - c0.minor);
+	EXPECT_LT(0, c1.major - c0.major);
+	ml_faults_close(f);
+	track(child, false);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(bdev);
+}
+
 TEST_HARNESS_MAIN
