@@ -187,7 +187,9 @@ static inline int pt_add_smaps(pid_t pid, struct pt_vma *v, int n, int *nmaps)
 		if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && strchr(line, '-') < strchr(line, ' ')) {
 			int i;
 
-			(*nmaps)++;
+			/* The vsyscall gate is above user space, no VMA of the mm. */
+			if (!strstr(line, "[vsyscall]"))
+				(*nmaps)++;
 			cur = NULL;
 			for (i = 0; i < n; i++)
 				if (v[i].start == a && v[i].end == b && !strcmp(v[i].perms, perms)) {
