@@ -135,3 +135,43 @@ void ml_snapshot_free(struct ml_snapshot *ss)
 	ss->vfaults = NULL;
 	ss->nvmas = ss->nvfaults = 0;
 }
+
+int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
+		    char *why, size_t len)
+{
+	int ret = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	s->backend = backend;
+	if (backend == ML_BACKEND_MODULE && !ml_module_tracked(pid)) {
+		ret = ml_module_track(pid, true);
+		if (ret && ret != -EEXIST) {
+			snprintf(why, len, "memlens.ko refused to track %d: %s", (int)pid,
+				 strerror(-ret));
+			return ret;
+		}
+		s->tracked_here = !ret;
+		ret = 0;
+	} else if (backend == ML_BACKEND_BPF) {
+		ret = ml_bpf_session_open(pid, &s->bpf, why, len);
+	}
+	return ret;
+}
+
+int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss)
+{
+	if (!s->bpf)
+		return ml_snapshot_take(s->pid, s->backend, ss);
+	memset(ss, 0, sizeof(*ss));
+	ss->backend = s->backend;
+	return ml_bpf_session_snapshot(s->bpf, s->pid, ss);
+}
+
+void ml_session_close(struct ml_session *s)
+{
+	if (s->tracked_here)
+		ml_module_track(s->pid, false);
+	ml_bpf_session_close(s->bpf);
+	memset(s, 0, sizeof(*s));
+}

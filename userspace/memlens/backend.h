@@ -144,6 +144,30 @@ struct ml_snapshot {
 int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss);
 void ml_snapshot_free(struct ml_snapshot *ss);
 
+/*
+ * A session: snapshots of one process with one backend over time (memlens
+ * watch).  The module tracks the process for the session's lifetime (if
+ * it was not tracked already); BPF keeps its programs loaded.  Counters
+ * "since tracking began" then count from the session's opening.
+ */
+struct ml_bpf_session;
+
+struct ml_session {
+	pid_t pid;
+	enum ml_backend backend;
+	bool tracked_here;		/* module: untrack on close */
+	struct ml_bpf_session *bpf;
+};
+
+int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
+		    char *why, size_t len);
+int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss);
+void ml_session_close(struct ml_session *s);
+
+int ml_bpf_session_open(pid_t pid, struct ml_bpf_session **out, char *why, size_t len);
+int ml_bpf_session_snapshot(struct ml_bpf_session *s, pid_t pid, struct ml_snapshot *ss);
+void ml_bpf_session_close(struct ml_bpf_session *s);
+
 /* proc backend pieces, also used by the other backends and commands. */
 int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss);

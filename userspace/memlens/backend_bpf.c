@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -69,4 +70,97 @@ int ml_bpf_snapshot(pid_t pid, struct ml_snapshot *ss)
 	from_walk(&pt.sum, &ss->sum);
 	ml_pagetable_free(&pt);
 	return 0;
+}
+
+/*
+ * A BPF session keeps the walker and the fault counters loaded across
+ * snapshots (memlens watch): loading costs about 100 ms, a walk a few.
+ * Faults are counted from the session's opening, like the module's
+ * counters from the start of tracking.
+ */
+struct ml_bpf_session {
+	struct ml_pgwalk *walk;
+	struct ml_faults *faults;
+};
+
+int ml_bpf_session_open(pid_t pid, struct ml_bpf_session **out, char *why, size_t len)
+{
+	struct ml_bpf_session *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = ml_pgwalk_open(&s->walk, pid);
+	if (!ret)
+		ret = ml_faults_open(&s->faults, pid);
+	if (ret) {
+		snprintf(why, len, "loading the BPF programs failed: %s", ml_bpf_error());
+		ml_bpf_session_close(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Faults counted since the session opened, in total and per VMA. */
+static void session_faults(struct ml_bpf_session *s, pid_t pid, struct ml_snapshot *ss)
+{
+	struct ml_vma_faults *v = NULL;
+	struct fault_counts c;
+	int n;
+
+	if (ml_faults_read(s->faults, pid, &c)) {
+		ss->sum.tracked_minflt = ss->sum.tracked_majflt = ml_none("reading the BPF fault counters failed");
+		return;
+	}
+	ss->sum.tracked_minflt = ml_have((double)c.minor, ML_SRC_BPF);
+	ss->sum.tracked_majflt = ml_have((double)c.major, ML_SRC_BPF);
+	n = ml_faults_vmas(s->faults, pid, &v);
+	if (n < 0)
+		return;
+	ss->vfaults = calloc(n + 1, sizeof(*ss->vfaults));
+	if (!ss->vfaults) {
+		free(v);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		ss->vfaults[i].start = v[i].start;
+		ss->vfaults[i].end = v[i].end;
+		ss->vfaults[i].minor = v[i].minor;
+		ss->vfaults[i].major = v[i].major;
+		snprintf(ss->vfaults[i].name, sizeof(ss->vfaults[i].name), "%s",
+			 v[i].name[0] ? v[i].name : "[anon]");
+	}
+	ss->nvfaults = n;
+	free(v);
+}
+
+int ml_bpf_session_snapshot(struct ml_bpf_session *s, pid_t pid, struct ml_snapshot *ss)
+{
+	struct ml_pagetable pt = { 0 };
+	int ret = ml_proc_snapshot(pid, ss);
+
+	if (ret)
+		return ret;
+	ret = ml_pgwalk_run(s->walk, &pt);
+	if (ret || pt.sum.read_errors) {
+		ml_pagetable_free(&pt);
+		ss->err = ret == -ESRCH ? ML_EXIT_VANISHED : ML_EXIT_ERROR;
+		snprintf(ss->errmsg, sizeof(ss->errmsg), "BPF page-table walk failed: %s",
+			 ret ? ml_bpf_error() : "unreadable table pages");
+		return ss->err;
+	}
+	from_walk(&pt.sum, &ss->sum);
+	ml_pagetable_free(&pt);
+	session_faults(s, pid, ss);
+	return 0;
+}
+
+void ml_bpf_session_close(struct ml_bpf_session *s)
+{
+	if (!s)
+		return;
+	ml_pgwalk_close(s->walk);
+	ml_faults_close(s->faults);
+	free(s);
 }

@@ -103,8 +103,8 @@ static const struct argp watch_argp = {
 	.args_doc = "PID",
 	.doc = "A live view of a process: resident, swap, page tables, THP share,\n"
 	       "fault rates per second, and the VMAs with the most faults (module\n"
-	       "backend: the process is tracked while watched) or else whose resident\n"
-	       "memory grew most.\n"
+	       "backend: the process is tracked while watched; bpf: counted while\n"
+	       "watched) or else whose resident memory grew most.\n"
 	       "Redrawn in place on a terminal, one line per refresh otherwise.\n"
 	       "Ends cleanly on Ctrl-C or when the process exits.\v"
 	       "Examples:\n"
@@ -273,7 +273,8 @@ static void draw_tty(FILE *f, const struct view *w)
 		ml_known(s->tlb_flushes) ? val_text(c, sizeof(c), s->tlb_flushes, false, "") :
 					   s->tlb_flushes.why);
 	if (w->cur->vfaults) {
-		fprintf(f, "\n  VMAs by faults (module)\n");
+		fprintf(f, "\n  VMAs by faults (%s, since watching began)\n",
+			ml_backend_name(w->cur->backend));
 		fprintf(f, "  %-25s %12s %12s  %s\n", "range", "faults/s", "total", "name");
 		for (int i = 0; i < w->ntopf; i++) {
 			const struct ml_vma_faults_row *v = w->topf[i].v;
@@ -291,7 +292,7 @@ static void draw_tty(FILE *f, const struct view *w)
 		fflush(f);
 		return;
 	}
-	fprintf(f, "\n  VMAs by resident growth (faults per VMA need the module backend)\n");
+	fprintf(f, "\n  VMAs by resident growth (faults per VMA need the module or bpf backend)\n");
 	fprintf(f, "  %-25s %-5s %10s %12s  %s\n", "range", "perm", "rss", "change", "name");
 	for (int i = 0; i < w->ntop; i++) {
 		const struct ml_vma *v = w->top[i].v;
@@ -373,8 +374,9 @@ static void sleep_until(double t)
 	}
 }
 
-static int watch_loop(pid_t pid, enum ml_backend be, const struct watch_args *a)
+static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 {
+	pid_t pid = sess->pid;
 	static struct ml_snapshot snaps[2];
 	bool tty = !a->output && a->common.format == ML_FMT_TEXT && isatty(1);
 	struct ml_snapshot *cur = &snaps[0], *prev = NULL;
@@ -385,7 +387,7 @@ static int watch_loop(pid_t pid, enum ml_backend be, const struct watch_args *a)
 		struct view w = { .cur = cur, .interval = a->interval, .first = !prev };
 		double t = now();
 
-		ret = ml_snapshot_take(pid, be, cur);
+		ret = ml_session_snapshot(sess, cur);
 		if (ret)
 			break;
 		w.min_rate = fault_rate(cur->sum.tracked_minflt,
@@ -442,7 +444,7 @@ static int run_watch(int argc, char **argv)
 	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, NULL, 1.0, 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
-	bool tracked_here = false;
+	struct ml_session sess;
 	enum ml_backend be;
 	char why[512];
 	pid_t pid;
@@ -459,25 +461,17 @@ static int run_watch(int argc, char **argv)
 	if (ret)
 		return ret;
 	/* errors before the first refresh are errors, not an end */
-	ret = ml_snapshot_take(pid, be, &probe);
+	ret = ml_snapshot_take(pid, ML_BACKEND_PROC, &probe);
 	ml_snapshot_free(&probe);
 	if (ret)
 		return ml_fail(ret, probe.errmsg);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* the module counts faults and flushes of tracked processes only */
-	if (be == ML_BACKEND_MODULE && !ml_module_tracked(pid)) {
-		ret = ml_module_track(pid, true);
-		if (ret && ret != -EEXIST) {
-			snprintf(why, sizeof(why), "memlens.ko refused to track %d: %s",
-				 (int)pid, strerror(-ret));
-			return ml_fail(ML_EXIT_ERROR, why);
-		}
-		tracked_here = !ret;
-	}
-	ret = watch_loop(pid, be, &a);
-	if (tracked_here)
-		ml_module_track(pid, false);
+	/* the module tracks it meanwhile; BPF stays loaded */
+	if (ml_session_open(&sess, pid, be, why, sizeof(why)))
+		return ml_fail(ML_EXIT_ERROR, why);
+	ret = watch_loop(&sess, &a);
+	ml_session_close(&sess);
 	return ret;
 }
 
