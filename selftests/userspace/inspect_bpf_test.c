@@ -61,40 +61,6 @@ TEST_F(wl, auto_picks_module_else_bpf)
 		     jstr(doc, "backend.name"));
 }
 
-TEST(watch_counts_faults_with_bpf)
-{
-	char *args[] = { "-f", NULL };
-	char pid[16];
-	char *argv[] = { "memlens", "watch", "--backend", "bpf", "--json", "-n", "3",
-			 "-i", "0.3", pid, NULL };
-	struct workload w;
-	struct jval *doc;
-	char *last;
-	double m0, m1;
-
-	if (geteuid() || access("/sys/kernel/btf/vmlinux", R_OK))
-		SKIP(return, "BPF needs root and BTF");
-	ASSERT_EQ(0, wl_start(&w, NULL, args));
-	ASSERT_EQ(0, wl_go(&w));	/* faults 256 pages over and over */
-	snprintf(pid, sizeof(pid), "%d", w.pid);
-	m0 = stat_field(w.pid, 10);
-	ASSERT_EQ(0, ml_run(&res, argv));
-	m1 = stat_field(w.pid, 10);
-	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
-	res.out[strlen(res.out) - 1] = '\0';
-	last = strrchr(res.out, '\n');
-	ASSERT_NE(NULL, last);
-	doc = jparse(last + 1, err, sizeof(err));
-	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
-	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
-	EXPECT_STREQ("bpf", jstr(doc, "rates.minor_faults_per_second.source"));
-	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 1000);
-	/* counted while watched: within /proc's count over a wider window */
-	EXPECT_GT(jnum(doc, "faults.minor_tracked_total.value"), 0);
-	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
-	EXPECT_EQ(0, wl_stop(&w));
-}
-
 TEST(proc_only_commands_refuse_bpf)
 {
 	char *run[] = { "memlens", "run", "--backend", "bpf", "--", "true", NULL };
