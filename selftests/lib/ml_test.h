@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/klog.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,6 +130,33 @@ static inline const char *ml_kernel_problem(void)
 		if (strstr(log, bad[i]))
 			return bad[i];
 	return NULL;
+}
+
+/* memlens.ko: $MEMLENS_KO, or where selftests/vm/run puts it. */
+static inline const char *ml_ko_path(void)
+{
+	const char *p = getenv("MEMLENS_KO");
+
+	return p ? p : "/opt/memlens/memlens.ko";
+}
+
+/* finit_module() of ml_ko_path(): 0 or -errno. */
+static inline int ml_load_module(void)
+{
+	int fd = open(ml_ko_path(), O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* delete_module("memlens"), not waiting for users: 0 or -errno. */
+static inline int ml_unload_module(void)
+{
+	return syscall(SYS_delete_module, "memlens", O_NONBLOCK) ? -errno : 0;
 }
 
 #endif /* ML_TEST_H */

@@ -6,54 +6,9 @@
  * module itself (no insmod flag); the kernel log must stay clean.
  */
 #include <signal.h>
-#include <sys/klog.h>
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "acct.h"
-
-static const char *ko_path(void)
-{
-	const char *p = getenv("MEMLENS_KO");
-
-	return p ? p : "/opt/memlens/memlens.ko";
-}
-
-static int load(void)
-{
-	int fd = open(ko_path(), O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int unload(void)
-{
-	return syscall(SYS_delete_module, "memlens", O_NONBLOCK) ? -errno : 0;
-}
-
-static const char *kernel_problem(void)
-{
-	static const char *const bad[] = {
-		"WARNING:", "BUG:", "Oops", "Call Trace:", "general protection",
-		"lockdep", "KASAN", "UBSAN", "soft lockup", "leak",
-	};
-	static char log[1 << 20];
-	int n = klogctl(3, log, sizeof(log) - 1);
-	size_t i;
-
-	if (n < 0)
-		return "cannot read the kernel log";
-	log[n] = '\0';
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (strstr(log, bad[i]))
-			return bad[i];
-	return NULL;
-}
 
 static int track(pid_t pid)
 {
@@ -104,9 +59,9 @@ FIXTURE_SETUP(life)
 {
 	if (getuid() != 0)
 		SKIP(return, "needs root");
-	if (access(ko_path(), R_OK))
-		SKIP(return, "no module at %s", ko_path());
-	unload();
+	if (access(ml_ko_path(), R_OK))
+		SKIP(return, "no module at %s", ml_ko_path());
+	ml_unload_module();
 	/* swap on zram0 when the guest has it, so swap paths run too */
 	system("[ -e /sys/block/zram0 ] || modprobe zram 2>/dev/null;"
 	       " grep -q zram0 /proc/swaps || { echo 32M > /sys/block/zram0/disksize &&"
@@ -117,7 +72,7 @@ FIXTURE_SETUP(life)
 FIXTURE_TEARDOWN(life)
 {
 	stop(self->traffic);
-	unload();
+	ml_unload_module();
 	system("swapoff /dev/zram0 2>/dev/null; echo 1 > /sys/block/zram0/reset 2>/dev/null");
 }
 
@@ -127,20 +82,20 @@ TEST_F(life, unload_refused_while_files_open)
 	char path[128], buf[4096];
 	int fd, pfd;
 
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, ml_load_module());
 	ASSERT_EQ(0, track(self->traffic));
 	fd = open(ML_DIR "/faults", O_RDONLY);
 	ASSERT_LE(0, fd);
 	snprintf(path, sizeof(path), ML_DIR "/pid/%d/vma_faults", self->traffic);
 	pfd = open(path, O_RDONLY);
 	ASSERT_LE(0, pfd);
-	EXPECT_EQ(-EAGAIN, unload());
+	EXPECT_EQ(-EAGAIN, ml_unload_module());
 	close(fd);
-	EXPECT_EQ(-EAGAIN, unload());
+	EXPECT_EQ(-EAGAIN, ml_unload_module());
 	EXPECT_LT(0, read(pfd, buf, sizeof(buf)));
 	close(pfd);
-	EXPECT_EQ(0, unload());
-	EXPECT_EQ(NULL, kernel_problem());
+	EXPECT_EQ(0, ml_unload_module());
+	EXPECT_EQ(NULL, ml_kernel_problem());
 }
 
 /*
@@ -153,7 +108,7 @@ TEST_F(life, reads_while_tracked_processes_exit)
 	char path[128], buf[1 << 16];
 	int i, f, reads = 0, gone = 0;
 
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, ml_load_module());
 	for (i = 0; i < 30; i++) {
 		pid_t c = fork();
 
@@ -194,8 +149,8 @@ TEST_F(life, reads_while_tracked_processes_exit)
 	}
 	TH_LOG("%d reads, %d processes seen gone", reads, gone);
 	EXPECT_LT(0, reads);
-	EXPECT_EQ(0, unload());
-	EXPECT_EQ(NULL, kernel_problem());
+	EXPECT_EQ(0, ml_unload_module());
+	EXPECT_EQ(NULL, ml_kernel_problem());
 }
 
 /* 100 load, track, read, reset, unload cycles with traffic running. */
@@ -205,16 +160,16 @@ TEST_F_TIMEOUT(life, hundred_cycles_with_traffic, 900)
 	int i;
 
 	for (i = 0; i < 100; i++) {
-		ASSERT_EQ(0, load()) TH_LOG("load %d", i);
+		ASSERT_EQ(0, ml_load_module()) TH_LOG("load %d", i);
 		ASSERT_EQ(0, track(self->traffic));
 		ASSERT_LT(0, ml_read_file(ML_DIR "/faults", buf, sizeof(buf)));
 		ASSERT_LT(0, ml_read_file(ML_DIR "/swap", buf, sizeof(buf)));
 		snprintf(path, sizeof(path), ML_DIR "/pid/%d/tlb", self->traffic);
 		ASSERT_LT(0, ml_read_file(path, buf, sizeof(buf)));
 		ASSERT_EQ(0, write_str(ML_DIR "/reset", "1"));
-		ASSERT_EQ(0, unload()) TH_LOG("unload %d", i);
+		ASSERT_EQ(0, ml_unload_module()) TH_LOG("unload %d", i);
 	}
-	EXPECT_EQ(NULL, kernel_problem());
+	EXPECT_EQ(NULL, ml_kernel_problem());
 }
 
 TEST_HARNESS_MAIN

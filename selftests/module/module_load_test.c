@@ -7,36 +7,11 @@
  * selftests/vm/run puts it).
  */
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
 
 #define DEBUGFS "/sys/kernel/debug/memlens"
-
-static const char *ko_path(void)
-{
-	const char *p = getenv("MEMLENS_KO");
-
-	return p ? p : "/opt/memlens/memlens.ko";
-}
-
-static int load(void)
-{
-	int fd = open(ko_path(), O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int unload(void)
-{
-	return syscall(SYS_delete_module, "memlens", O_NONBLOCK) ? -errno : 0;
-}
 
 static int loaded(void)
 {
@@ -53,16 +28,16 @@ FIXTURE_SETUP(module)
 {
 	if (getuid() != 0)
 		SKIP(return, "needs root to load modules");
-	if (access(ko_path(), R_OK))
-		SKIP(return, "no module at %s", ko_path());
+	if (access(ml_ko_path(), R_OK))
+		SKIP(return, "no module at %s", ml_ko_path());
 	if (loaded() == 1)
-		ASSERT_EQ(0, unload());
+		ASSERT_EQ(0, ml_unload_module());
 }
 
 FIXTURE_TEARDOWN(module)
 {
 	if (loaded() == 1)
-		unload();
+		ml_unload_module();
 }
 
 TEST_F(module, load_creates_version_file)
@@ -70,7 +45,7 @@ TEST_F(module, load_creates_version_file)
 	char buf[256];
 	struct stat st;
 
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, ml_load_module());
 	ASSERT_EQ(1, loaded());
 	ASSERT_EQ(0, stat(DEBUGFS, &st));
 	EXPECT_TRUE(S_ISDIR(st.st_mode));
@@ -78,7 +53,7 @@ TEST_F(module, load_creates_version_file)
 	EXPECT_EQ(0400U, st.st_mode & 07777);
 	ASSERT_LT(0, ml_read_file(DEBUGFS "/version", buf, sizeof(buf)));
 	EXPECT_STREQ("version " MEMLENS_VERSION "\nformat 1\n", buf);
-	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, ml_unload_module());
 	EXPECT_EQ(0, loaded());
 	EXPECT_EQ(-1, stat(DEBUGFS, &st));
 	EXPECT_EQ(ENOENT, errno);
@@ -87,10 +62,10 @@ TEST_F(module, load_creates_version_file)
 
 TEST_F(module, second_load_is_refused)
 {
-	ASSERT_EQ(0, load());
-	EXPECT_EQ(-EEXIST, load());
-	ASSERT_EQ(0, unload());
-	EXPECT_EQ(-ENOENT, unload());
+	ASSERT_EQ(0, ml_load_module());
+	EXPECT_EQ(-EEXIST, ml_load_module());
+	ASSERT_EQ(0, ml_unload_module());
+	EXPECT_EQ(-ENOENT, ml_unload_module());
 }
 
 TEST_F(module, version_matches_cli)
@@ -98,12 +73,12 @@ TEST_F(module, version_matches_cli)
 	char *argv[] = { "memlens", "version", NULL };
 	static struct ml_result r;
 
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, ml_load_module());
 	ASSERT_EQ(0, ml_run(&r, argv));
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("cli " MEMLENS_VERSION "\nmodule version " MEMLENS_VERSION
 		     "\nmodule format 1\n", r.out);
-	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, ml_unload_module());
 }
 
 /* Each cycle registers and unregisters tracepoint probes: slow under TCG. */
@@ -113,9 +88,9 @@ TEST_F_TIMEOUT(module, hundred_load_unload_cycles, 600)
 	int i;
 
 	for (i = 0; i < 100; i++) {
-		ASSERT_EQ(0, load()) TH_LOG("load %d", i);
+		ASSERT_EQ(0, ml_load_module()) TH_LOG("load %d", i);
 		ASSERT_LT(0, ml_read_file(DEBUGFS "/version", buf, sizeof(buf)));
-		ASSERT_EQ(0, unload()) TH_LOG("unload %d", i);
+		ASSERT_EQ(0, ml_unload_module()) TH_LOG("unload %d", i);
 	}
 	EXPECT_EQ(0, loaded());
 	EXPECT_EQ(NULL, ml_kernel_problem());
