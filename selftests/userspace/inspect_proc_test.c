@@ -263,12 +263,20 @@ TEST(error_not_root_prints_what_it_could)
 	pid_t child;
 	ssize_t n = 0, r;
 	static char out[65536];
+	double pte_before;
 	int st;
 
 	if (geteuid())
 		SKIP(return, "needs root to drop to nobody");
 	snprintf(p, sizeof(p), "%d", getpid());
 	ASSERT_EQ(0, pipe(po));
+	/*
+	 * memlens inspects this very process: keep it quiescent while the
+	 * child reads it (out already touched, nothing allocated until the
+	 * child is done), and check VmPTE did not move over that window.
+	 */
+	memset(out, 0, sizeof(out));
+	pte_before = status_bytes(getpid(), "VmPTE:");
 	child = fork();
 	if (!child) {
 		dup2(po[1], 1);
@@ -283,13 +291,14 @@ TEST(error_not_root_prints_what_it_could)
 	out[n] = '\0';
 	close(po[0]);
 	waitpid(child, &st, 0);
+	ASSERT_EQ(pte_before, status_bytes(getpid(), "VmPTE:"));
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(6, WEXITSTATUS(st));
 	doc = jparse(out, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
 	/* status is world-readable: resident is there, smaps was not */
-	EXPECT_EQ(status_bytes(getpid(), "VmPTE:"), jnum(doc, "summary.pagetable_bytes.value"));
+	EXPECT_EQ(pte_before, jnum(doc, "summary.pagetable_bytes.value"));
 	EXPECT_NE(NULL, strstr(jstr(doc, "error.message"), "permission denied"));
 }
 
