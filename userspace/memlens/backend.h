@@ -170,6 +170,7 @@ void ml_bpf_session_close(struct ml_bpf_session *s);
 
 /* proc backend pieces, also used by the other backends and commands. */
 int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss);
+int ml_perf_open_dtlb(pid_t pid, bool on_exec);
 int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss);
 /* Start (@on) or stop tracking @pid with memlens.ko; 0 or -errno. */
 int ml_module_track(pid_t pid, bool on);

@@ -166,7 +166,12 @@ void ml_proc_system(struct ml_system *sys)
 				  "kernel built without CONFIG_DEBUG_TLBFLUSH");
 }
 
-static int perf_open_dtlb(pid_t pid)
+/*
+ * A user-space dTLB read-miss counter for @pid, disabled; with
+ * @on_exec it starts at the target's exec (memlens run).  -1 where the
+ * machine has no hardware PMU event for it.
+ */
+int ml_perf_open_dtlb(pid_t pid, bool on_exec)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_HW_CACHE,
@@ -175,6 +180,7 @@ static int perf_open_dtlb(pid_t pid)
 			  (PERF_COUNT_HW_CACHE_OP_READ << 8) |
 			  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
 		.disabled = 1,
+		.enable_on_exec = on_exec,
 		.inherit = 1,
 		.exclude_kernel = 1,
 		.exclude_hv = 1,
@@ -193,7 +199,7 @@ static int perf_open_dtlb(pid_t pid)
 struct ml_val ml_perf_dtlb(pid_t pid, int ms)
 {
 	uint64_t count = 0;
-	int fd = perf_open_dtlb(pid);
+	int fd = ml_perf_open_dtlb(pid, false);
 
 	if (fd < 0) {
 		switch (errno) {

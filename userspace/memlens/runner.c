@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <linux/perf_event.h>
 
+#include "backend.h"
 #include "memlens.h"
 #include "runner.h"
 
@@ -116,25 +117,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int open_dtlb(pid_t pid)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_HW_CACHE,
-		.size = sizeof(attr),
-		.config = PERF_COUNT_HW_CACHE_DTLB |
-			  (PERF_COUNT_HW_CACHE_OP_READ << 8) |
-			  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
-		.disabled = 1,
-		.enable_on_exec = 1,
-		.inherit = 1,
-		.exclude_kernel = 1,
-		.exclude_hv = 1,
-	};
-
-	return syscall(__NR_perf_event_open, &attr, pid, -1, -1,
-		       PERF_FLAG_FD_CLOEXEC);
 }
 
 /* "Key: N kB" of smaps_rollup, in bytes (-1 if unreadable). */
@@ -286,7 +268,7 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
 		child(argv, alloc, go[0], report[1], quiet);
 	close(go[0]);
 	close(report[1]);
-	perf = open_dtlb(pid);
+	perf = ml_perf_open_dtlb(pid, true);
 	if (perf < 0)
 		res->dtlb_misses = ml_none(errno == ENOENT || errno == EOPNOTSUPP ||
 					   errno == ENODEV ?
