@@ -7,6 +7,7 @@
 #   make check          build everything and run every test suite
 #   make module [KVER=6.1]  build memlens.ko for every (or one) guest kernel
 #   make deps           install packages, fetch guest kernels (idempotent)
+#   make debug-kernel   build the 6.1-debug guest kernel (lockdep, KASAN, ...)
 #   make help           the full list
 #
 # Build outputs go to build/ (git-ignored).  Downloads, guest kernels and
@@ -18,7 +19,8 @@ export MEMLENS_CACHE := $(CACHE)
 
 B		:= $(CURDIR)/build
 KERNELS		:= 6.1 6.12
-# Built from source by scripts/debug-kernel; not in the default KVER yet.
+# Built from source by scripts/debug-kernel (make debug-kernel), on first
+# use by make check, which builds memlens.ko for it too.
 DEBUG_KERNELS	:= 6.1-debug
 KVER		?= $(KERNELS)
 
@@ -40,7 +42,7 @@ USERSPACE_TARGETS :=
 BPF_TARGETS	:=
 SELFTEST_TARGETS :=
 
-.PHONY: all deps userspace bpf module selftests check run clean help lint \
+.PHONY: all deps debug-kernel userspace bpf module selftests check run clean help lint \
 	$(addprefix module-,$(KERNELS) $(DEBUG_KERNELS))
 
 all: userspace bpf module selftests
@@ -51,6 +53,9 @@ include $(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*
 
 deps:
 	@scripts/deps all
+
+debug-kernel:
+	@scripts/debug-kernel >/dev/null
 
 $(KSFT_STAMP):
 	@scripts/deps ksft

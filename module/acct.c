@@ -27,7 +27,8 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf,
 	if (copy_from_user(buf, ubuf, count))
 		return -EFAULT;
 	buf[count] = '\0';
-	one = !strcmp(buf, "1") || !strcmp(buf, "1\n");
+	/* a NUL inside ("1\0") makes strlen() shorter than @count */
+	one = strlen(buf) == count && (!strcmp(buf, "1") || !strcmp(buf, "1\n"));
 	if (!one)
 		return -EINVAL;
 	memlens_faults_reset();
@@ -61,9 +62,11 @@ int memlens_acct_init(void)
 	ret = memlens_swap_init();
 	if (ret)
 		goto err_tlb;
-	debugfs_create_file("reset", 0200, memlens_debugfs_root, NULL,
-			    &reset_fops);
-	return 0;
+	ret = memlens_debugfs_file("reset", 0200, memlens_debugfs_root, NULL,
+				   &reset_fops);
+	if (ret)
+		memlens_acct_exit();
+	return ret;
 
 err_tlb:
 	memlens_tlb_exit();

@@ -312,14 +312,17 @@ static void proc_faults_free(struct proc_faults *pf)
 	kfree(pf);
 }
 
+static void proc_faults_detach(struct memlens_proc *p);
+
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_faults_attach(struct memlens_proc *p)
 {
 	struct proc_faults *pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+	int ret;
 
 	if (!pf)
 		return -ENOMEM;
-	pf->stats = alloc_percpu(struct fault_stats);
+	pf->stats = memlens_alloc_percpu(struct fault_stats);
 	pf->base = kzalloc(sizeof(*pf->base), GFP_KERNEL);
 	if (!pf->stats || !pf->base) {
 		proc_faults_free(pf);
@@ -330,9 +333,16 @@ static int proc_faults_attach(struct memlens_proc *p)
 	list_add(&pf->node, &proc_faults_list);
 	mutex_unlock(&fault_base_lock);
 	p->data[MEMLENS_SLOT_FAULTS] = pf;
-	debugfs_create_file("faults", 0400, p->dir, pf, &proc_faults_fops);
-	memlens_vma_faults_create(&pf->vf);
-	return 0;
+	ret = memlens_debugfs_file("faults", 0400, p->dir, pf,
+				   &proc_faults_fops);
+	if (!ret)
+		ret = memlens_vma_faults_create(&pf->vf);
+	if (ret) {
+		/* waits for any reader of a file made above */
+		debugfs_lookup_and_remove("faults", p->dir);
+		proc_faults_detach(p);
+	}
+	return ret;
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
@@ -390,11 +400,12 @@ int memlens_faults_init(void)
 		pr_err("cannot probe handle_mm_fault: %d\n", ret);
 		goto err_kernel;
 	}
-	ret = memlens_proc_hooks_register(&proc_faults_hooks);
+	ret = memlens_debugfs_file("faults", 0400, memlens_debugfs_root, NULL,
+				   &faults_fops);
+	if (!ret)
+		ret = memlens_proc_hooks_register(&proc_faults_hooks);
 	if (ret)
 		goto err_kretprobe;
-	debugfs_create_file("faults", 0400, memlens_debugfs_root, NULL,
-			    &faults_fops);
 	return 0;
 
 err_kretprobe:

@@ -24,7 +24,7 @@ static int version_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(version);
 
-static int __init memlens_init(void)
+static int __init memlens_setup(void)
 {
 	struct dentry *d;
 	int ret;
@@ -34,21 +34,37 @@ static int __init memlens_init(void)
 		return PTR_ERR(d);
 	memlens_debugfs_root = d;
 
-	debugfs_create_file("version", 0400, d, NULL, &version_fops);
+	ret = memlens_debugfs_file("version", 0400, d, NULL, &version_fops);
+	if (ret)
+		goto err_root;
 	ret = memlens_acct_init();
-	if (ret) {
-		debugfs_remove_recursive(d);
-		return ret;
-	}
+	if (ret)
+		goto err_root;
 	/* Last: the mechanisms' per-process hooks are registered by now. */
 	ret = memlens_track_init();
-	if (ret) {
-		memlens_acct_exit();
-		debugfs_remove_recursive(d);
-		return ret;
-	}
+	if (ret)
+		goto err_acct;
 	pr_info("loaded, version %s\n", MEMLENS_VERSION);
 	return 0;
+
+err_acct:
+	/* The files go first: no reader is left when the probes go. */
+	debugfs_remove_recursive(d);
+	memlens_acct_exit();
+	return ret;
+err_root:
+	debugfs_remove_recursive(d);
+	return ret;
+}
+
+static int __init memlens_init(void)
+{
+	int ret;
+
+	memlens_fail_init_begin();
+	ret = memlens_setup();
+	memlens_fail_init_end();
+	return ret;
 }
 
 static void __exit memlens_exit(void)

@@ -6,7 +6,10 @@
 #define _MEMLENS_H
 
 #include <linux/dcache.h>
+#include <linux/debugfs.h>
+#include <linux/err.h>
 #include <linux/list.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 
@@ -105,5 +108,51 @@ void memlens_track_exit(void);
 /* Per-process files made by this module's own page-table walker. */
 int memlens_pagetable_create(struct memlens_proc *p);
 int memlens_vmas_create(struct memlens_proc *p);
+
+/**
+ * memlens_debugfs_file - debugfs_create_file() that reports failure
+ * @name: file name
+ * @mode: permissions
+ * @parent: directory
+ * @data: the file's private data
+ * @fops: its operations
+ *
+ * debugfs files are usually created without looking at the result,
+ * since debugfs is only there for debugging.  Here the files are the
+ * interface: a module without its "faults" file, or a pid/PID/ without
+ * its "swap", would look like a working one to every reader.  So a file
+ * that cannot be created fails the load or the tracking instead.
+ *
+ * Return: 0 or a negative errno.
+ */
+static inline int memlens_debugfs_file(const char *name, umode_t mode,
+				       struct dentry *parent, void *data,
+				       const struct file_operations *fops)
+{
+	return PTR_ERR_OR_ZERO(debugfs_create_file(name, mode, parent, data,
+						   fops));
+}
+
+/*
+ * Fault injection (fault_inject.c): per-CPU counters it can fail (the
+ * percpu allocator is out of failslab's and fail_page_alloc's reach), and
+ * the fail_init_nth parameter's window around memlens_init().
+ */
+#ifdef CONFIG_FAULT_INJECTION
+bool memlens_should_fail_percpu(size_t size);
+void memlens_fail_init_begin(void);
+void memlens_fail_init_end(void);
+#else
+static inline bool memlens_should_fail_percpu(size_t size)
+{
+	return false;
+}
+
+static inline void memlens_fail_init_begin(void) {}
+static inline void memlens_fail_init_end(void) {}
+#endif
+#define memlens_alloc_percpu(type)					\
+	(memlens_should_fail_percpu(sizeof(type)) ?			\
+	 (type __percpu *)NULL : alloc_percpu(type))
 
 #endif /* _MEMLENS_H */

@@ -177,11 +177,17 @@ struct swap_dev {
 #define PROC_SWAPS_MAX	(16 * PAGE_SIZE)
 
 /*
- * Read /proc/swaps into a NUL-terminated buffer; NULL when unreadable.
+ * Read /proc/swaps into a NUL-terminated buffer; NULL when the reader's
+ * mount namespace has no procfs (no device lines then, as documented);
+ * ERR_PTR on any other failure.
  * kernel_read() wants ->read_iter, which proc files with only ->proc_read
  * lack; /proc/swaps is a seq_file (swaps_open() calls seq_open(), which
  * points seq_file.file back at the file), so read it with seq_read_iter().
  * The entry is permanent (PROC_ENTRY_PERMANENT): no removal to guard.
+ *
+ * Called from swap_open(), not from swap_show(): seq_read_iter() takes
+ * the seq_file's mutex, and taking one seq_file mutex under another (our
+ * own, held around ->show()) is recursive locking to lockdep.
  */
 static char *proc_swaps_read(void)
 {
@@ -190,18 +196,23 @@ static char *proc_swaps_read(void)
 	struct kiocb kiocb;
 	struct iov_iter iter;
 	struct kvec kv;
-	char *buf = NULL;
-	ssize_t n;
+	char *buf;
+	ssize_t n = 0;
 	size_t len = 0;
 
 	if (IS_ERR(f))
-		return NULL;
+		return PTR_ERR(f) == -ENOMEM ? ERR_CAST(f) : NULL;
 	seq = f->private_data;
+	buf = ERR_PTR(-EIO);
 	if (!seq || seq->file != f)
 		goto out;
 	buf = kvmalloc(PROC_SWAPS_MAX, GFP_KERNEL);
+	if (!buf) {
+		buf = ERR_PTR(-ENOMEM);
+		goto out;
+	}
 	init_sync_kiocb(&kiocb, f);
-	while (buf && len < PROC_SWAPS_MAX - 1) {
+	while (len < PROC_SWAPS_MAX - 1) {
 		kv.iov_base = buf + len;
 		kv.iov_len = PROC_SWAPS_MAX - 1 - len;
 		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, kv.iov_len);
@@ -210,35 +221,45 @@ static char *proc_swaps_read(void)
 			break;
 		len += n;
 	}
-	if (buf)
-		buf[len] = '\0';
+	buf[len] = '\0';
+	if (n < 0) {
+		kvfree(buf);
+		buf = ERR_PTR(n);
+	}
 out:
 	filp_close(f, NULL);
 	return buf;
 }
 
-static void swap_show_devices(struct seq_file *m)
+/*
+ * The device lines and the total, from a copy of /proc/swaps.  The copy
+ * is not modified: seq_read() calls ->show() again with a bigger buffer
+ * when the output overflows the first one.
+ */
+static void swap_show_devices(struct seq_file *m, const char *swaps)
 {
-	char *buf = proc_swaps_read();
 	unsigned long total_kb = 0;
-	struct swap_dev *d;
-	char *line, *p;
+	const char *line, *end;
+	struct swap_dev d;
+	char buf[320];
+	size_t n;
 
-	d = kmalloc(sizeof(*d), GFP_KERNEL);
-	p = buf;
 	/* The first line is the header. */
-	line = p ? strsep(&p, "\n") : NULL;
-	while (d && p && (line = strsep(&p, "\n")) && *line) {
-		if (sscanf(line, "%255s %15s %lu %lu %d", d->name, d->type,
-			   &d->size_kb, &d->used_kb, &d->prio) != 5)
+	for (line = swaps ? strchr(swaps, '\n') : NULL; line && *++line; line = end) {
+		end = strchrnul(line, '\n');
+		n = min_t(size_t, end - line, sizeof(buf) - 1);
+		memcpy(buf, line, n);
+		buf[n] = '\0';
+		if (!*end)
+			end = NULL;
+		if (sscanf(buf, "%255s %15s %lu %lu %d", d.name, d.type,
+			   &d.size_kb, &d.used_kb, &d.prio) != 5)
 			continue;
-		total_kb += d->size_kb;
+		total_kb += d.size_kb;
 		seq_printf(m, "device %s type %s size_kb %lu used_kb %lu priority %d\n",
-			   d->name, d->type, d->size_kb, d->used_kb, d->prio);
+			   d.name, d.type, d.size_kb, d.used_kb, d.prio);
 	}
 	seq_printf(m, "swap_total_kb %lu\n", total_kb);
-	kfree(d);
-	kvfree(buf);
 }
 
 static int swap_show(struct seq_file *m, void *v)
@@ -248,7 +269,7 @@ static int swap_show(struct seq_file *m, void *v)
 
 	seq_printf(m, "swap_free_kb %ld\n",
 		   get_nr_swap_pages() << (PAGE_SHIFT - 10));
-	swap_show_devices(m);
+	swap_show_devices(m, m->private);
 	swap_stats_sum(&swap_pcpu, &s);
 	mutex_lock(&swap_base_lock);
 	for (i = 0; i < SW_NR; i++)
@@ -257,7 +278,41 @@ static int swap_show(struct seq_file *m, void *v)
 	mutex_unlock(&swap_base_lock);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(swap);
+
+/*
+ * A copy of /proc/swaps is taken at open and parsed by swap_show(): the
+ * device lines come from one snapshot per open.  A failure to take it
+ * (other than a missing procfs) fails the open, rather than showing no
+ * devices.
+ */
+static int swap_open(struct inode *inode, struct file *file)
+{
+	char *swaps = proc_swaps_read();
+	int ret;
+
+	if (IS_ERR(swaps))
+		return PTR_ERR(swaps);
+	ret = single_open(file, swap_show, swaps);
+	if (ret)
+		kvfree(swaps);
+	return ret;
+}
+
+static int swap_release(struct inode *inode, struct file *file)
+{
+	struct seq_file *m = file->private_data;
+
+	kvfree(m->private);
+	return single_release(inode, file);
+}
+
+static const struct file_operations swap_fops = {
+	.owner		= THIS_MODULE,
+	.open		= swap_open,
+	.read		= seq_read,
+	.llseek		= seq_lseek,
+	.release	= swap_release,
+};
 
 /**
  * memlens_swap_reset - make the swap event counters read zero
@@ -306,6 +361,9 @@ static int proc_swap_show(struct seq_file *m, void *v)
 	long entries = proc_swap_entries(ps->proc);
 	struct swap_stats s;
 
+	/* A process gone leaves the line out; anything else is an error. */
+	if (entries < 0 && entries != -ESRCH)
+		return entries;
 	if (entries >= 0)
 		seq_printf(m, "swap_entries %ld\n", entries);
 	swap_stats_sum(ps->stats, &s);
@@ -319,14 +377,17 @@ static int proc_swap_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(proc_swap);
 
+static void proc_swap_detach(struct memlens_proc *p);
+
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_swap_attach(struct memlens_proc *p)
 {
 	struct proc_swap *ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	int ret;
 
 	if (!ps)
 		return -ENOMEM;
-	ps->stats = alloc_percpu(struct swap_stats);
+	ps->stats = memlens_alloc_percpu(struct swap_stats);
 	if (!ps->stats) {
 		kfree(ps);
 		return -ENOMEM;
@@ -336,8 +397,10 @@ static int proc_swap_attach(struct memlens_proc *p)
 	list_add(&ps->node, &proc_swap_list);
 	mutex_unlock(&swap_base_lock);
 	p->data[MEMLENS_SLOT_SWAP] = ps;
-	debugfs_create_file("swap", 0400, p->dir, ps, &proc_swap_fops);
-	return 0;
+	ret = memlens_debugfs_file("swap", 0400, p->dir, ps, &proc_swap_fops);
+	if (ret)
+		proc_swap_detach(p);
+	return ret;
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
@@ -384,10 +447,12 @@ int memlens_swap_init(void)
 		pr_err("cannot probe do_swap_page: %d\n", ret);
 		goto err_write;
 	}
-	ret = memlens_proc_hooks_register(&proc_swap_hooks);
+	ret = memlens_debugfs_file("swap", 0400, memlens_debugfs_root, NULL,
+				   &swap_fops);
+	if (!ret)
+		ret = memlens_proc_hooks_register(&proc_swap_hooks);
 	if (ret)
 		goto err_fault;
-	debugfs_create_file("swap", 0400, memlens_debugfs_root, NULL, &swap_fops);
 	return 0;
 
 err_fault:

@@ -180,20 +180,22 @@ static void tlb_sub(struct tlb_stats *s, const struct tlb_stats *base)
 
 /*
  * TLB reach: one entry per present leaf mapping, against one per 4 KiB
- * page if the same memory were mapped with small pages only.
+ * page if the same memory were mapped with small pages only.  A process
+ * gone leaves the lines out; any other failure fails the read.
  */
-static void proc_tlb_reach(struct seq_file *m, struct memlens_proc *p)
+static int proc_tlb_reach(struct seq_file *m, struct memlens_proc *p)
 {
 	struct mm_struct *mm;
 	struct ml_walk w;
 	int ret;
 
-	if (ml_walk_init(&w))
-		return;
+	ret = ml_walk_init(&w);
+	if (ret)
+		return ret;
 	mm = ml_lock_proc_mm(p);
 	if (IS_ERR(mm)) {
 		ml_walk_free(&w);
-		return;
+		return PTR_ERR(mm) == -ESRCH ? 0 : PTR_ERR(mm);
 	}
 	w.mm = mm;
 	ret = ml_walk_range(&w, 0, ml_user_end());
@@ -206,6 +208,7 @@ static void proc_tlb_reach(struct seq_file *m, struct memlens_proc *p)
 			   w.c.leaf_1g * (PUD_SIZE / PAGE_SIZE));
 	}
 	ml_walk_free(&w);
+	return ret;
 }
 
 static int proc_tlb_show(struct seq_file *m, void *v)
@@ -218,19 +221,21 @@ static int proc_tlb_show(struct seq_file *m, void *v)
 	tlb_sub(&s, &pt->base);
 	mutex_unlock(&tlb_base_lock);
 	tlb_show_stats(m, "", &s);
-	proc_tlb_reach(m, pt->proc);
-	return 0;
+	return proc_tlb_reach(m, pt->proc);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_tlb);
+
+static void proc_tlb_detach(struct memlens_proc *p);
 
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_tlb_attach(struct memlens_proc *p)
 {
 	struct proc_tlb *pt = kzalloc(sizeof(*pt), GFP_KERNEL);
+	int ret;
 
 	if (!pt)
 		return -ENOMEM;
-	pt->stats = alloc_percpu(struct tlb_stats);
+	pt->stats = memlens_alloc_percpu(struct tlb_stats);
 	if (!pt->stats) {
 		kfree(pt);
 		return -ENOMEM;
@@ -240,8 +245,10 @@ static int proc_tlb_attach(struct memlens_proc *p)
 	list_add(&pt->node, &proc_tlb_list);
 	mutex_unlock(&tlb_base_lock);
 	p->data[MEMLENS_SLOT_TLB] = pt;
-	debugfs_create_file("tlb", 0400, p->dir, pt, &proc_tlb_fops);
-	return 0;
+	ret = memlens_debugfs_file("tlb", 0400, p->dir, pt, &proc_tlb_fops);
+	if (ret)
+		proc_tlb_detach(p);
+	return ret;
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
@@ -296,14 +303,15 @@ int memlens_tlb_init(void)
 	ret = memlens_tp_register("tlb_flush", probe_tlb_flush, NULL);
 	if (ret)
 		return ret;
-	ret = memlens_proc_hooks_register(&proc_tlb_hooks);
+	ret = memlens_debugfs_file("tlb", 0400, memlens_debugfs_root, NULL,
+				   &tlb_fops);
+	if (!ret)
+		ret = memlens_proc_hooks_register(&proc_tlb_hooks);
 	if (ret) {
 		memlens_tp_unregister("tlb_flush", probe_tlb_flush, NULL);
 		tracepoint_synchronize_unregister();
-		return ret;
 	}
-	debugfs_create_file("tlb", 0400, memlens_debugfs_root, NULL, &tlb_fops);
-	return 0;
+	return ret;
 }
 
 /* The caller runs tracepoint_synchronize_unregister() afterwards. */

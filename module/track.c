@@ -232,14 +232,20 @@ static int memlens_proc_populate(struct memlens_proc *p)
 		ret = memlens_vmas_create(p);
 	for (i = 0; !ret && i < memlens_nr_hooks; i++) {
 		ret = memlens_hooks[i]->attach ? memlens_hooks[i]->attach(p) : 0;
-		if (ret) {
+		if (ret)
 			pr_debug("%s: attach to %d: %d\n", memlens_hooks[i]->name,
 				 p->tgid, ret);
-			memlens_detach_hooks(p, i);
-		}
 	}
-	if (ret)
+	if (ret) {
+		/*
+		 * The files go first, as in memlens_free_procs(): removal waits
+		 * for readers, who found the directory although p is not
+		 * hashed yet.  Then the hooks that attached (not the one that
+		 * failed: it cleaned up after itself) free their data.
+		 */
 		debugfs_remove_recursive(p->dir);
+		memlens_detach_hooks(p, i - 1);
+	}
 	return ret;
 }
 
@@ -318,7 +324,10 @@ static int memlens_track_stop(int nr)
 	return 0;
 }
 
-/* "PID" or "-PID" with an optional newline; a positive int PID. */
+/*
+ * "PID" or "-PID" with an optional newline, white space around it
+ * allowed; a positive int PID.  No NUL byte anywhere.
+ */
 static int memlens_parse_track(const char __user *ubuf, size_t count,
 			       int *nr, bool *stop)
 {
@@ -330,6 +339,8 @@ static int memlens_parse_track(const char __user *ubuf, size_t count,
 		return -EINVAL;
 	if (copy_from_user(buf, ubuf, count))
 		return -EFAULT;
+	if (memchr(buf, '\0', count))
+		return -EINVAL;		/* "5\0junk" is not "5" */
 	buf[count] = '\0';
 	s = strim(buf);
 	*stop = *s == '-';
@@ -404,9 +415,13 @@ int memlens_track_init(void)
 		return ret;
 	exit_probe_on = true;
 	memlens_pid_dir = debugfs_create_dir("pid", memlens_debugfs_root);
-	debugfs_create_file("track", 0600, memlens_debugfs_root, NULL,
-			    &track_fops);
-	return 0;
+	ret = PTR_ERR_OR_ZERO(memlens_pid_dir);
+	if (!ret)
+		ret = memlens_debugfs_file("track", 0600, memlens_debugfs_root,
+					   NULL, &track_fops);
+	if (ret)
+		memlens_track_exit();
+	return ret;
 }
 
 /*

@@ -173,8 +173,8 @@ static int vma_faults_show(struct seq_file *m, void *v)
 DEFINE_SHOW_ATTRIBUTE(vma_faults);
 
 /* pid/PID/vma_faults; removed with the directory before @vf is freed. */
-void memlens_vma_faults_create(struct vma_faults *vf)
+int memlens_vma_faults_create(struct vma_faults *vf)
 {
-	debugfs_create_file("vma_faults", 0400, vf->proc->dir, vf,
-			    &vma_faults_fops);
+	return memlens_debugfs_file("vma_faults", 0400, vf->proc->dir, vf,
+				    &vma_faults_fops);
 }

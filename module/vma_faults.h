@@ -32,6 +32,6 @@ void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
 			      unsigned long end, bool major);
 void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p);
 void memlens_vma_faults_reset(struct vma_faults *vf);
-void memlens_vma_faults_create(struct vma_faults *vf);
+int memlens_vma_faults_create(struct vma_faults *vf);
 
 #endif /* _MEMLENS_VMA_FAULTS_H */

@@ -1,0 +1,732 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every allocation memlens makes, failed once.
+ *
+ * Systematic fault injection with /proc/thread-self/fail-nth (the kernel's
+ * Documentation/fault-injection/fault-injection.rst, "fail-nth"): writing
+ * N there makes the N-th should_fail() call of this thread fail, whether
+ * it comes from failslab, fail_page_alloc or memlens' own percpu fault
+ * point (module/fault_inject.c).  For each operation on the module -- a
+ * track, an untrack, a reset, and a read of every file -- the test runs
+ * it with N = 1, 2, 3, ... until an N is not reached: by then every
+ * allocation on the operation's path, the module's and the kernel's on
+ * its behalf, has failed once, with all the ones before it succeeding.
+ * The load does the same from memlens_init() on (the module's
+ * fail_init_nth parameter), skipping through long runs of identical
+ * failures (see the load test).
+ *
+ * After each run the operation must have either succeeded completely or
+ * failed with ENOMEM and left nothing behind, and the module must still
+ * work.  The stacks the kernel prints for each injected failure (verbose
+ * 2) are read back from /dev/kmsg; the distinct memlens frames they name
+ * are listed, so the log shows which of the module's call sites failed.
+ * selftests/vm/run skips those expected dumps but fails the run on any
+ * other kernel report (lockdep, KASAN, WARNING, a kmemleak report naming
+ * memlens after the run).
+ *
+ * Needs CONFIG_FAULT_INJECTION and CONFIG_FAILSLAB/FAIL_PAGE_ALLOC with
+ * debugfs: the debug guest kernel (6.1-debug).  The suite runs without
+ * the module loaded; the test loads it itself.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "ml_test.h"
+#include "pt_lib.h"
+
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 900
+
+#define FAIL_NTH_MAX	20000	/* no operation comes near; a runaway guard */
+#define MAX_SITES	256
+
+static const char *const pid_files[] = {
+	"pagetable", "vmas", "faults", "vma_faults", "tlb", "swap",
+};
+static const char *const global_files[] = {
+	"version", "track", "faults", "tlb", "swap",
+};
+
+/* The distinct memlens frames seen in injected failures' stacks. */
+struct sites {
+	int n;
+	char name[MAX_SITES][96];
+};
+
+struct inject {
+	int nth_fd;		/* /proc/thread-self/fail-nth */
+	int kmsg_fd;		/* /dev/kmsg, non-blocking, read from its end */
+	int in_dump;		/* inside a "forcing a failure" stack dump */
+	int site_taken;		/* this dump's memlens frame is recorded */
+	int dumps;		/* injected failures with a stack dump */
+	char where[96];		/* the last injection's memlens frame, or - */
+	unsigned long long stack;	/* FNV-1a of its dump's reliable frames */
+	int init_report;	/* fail_init_nth: 1 injected, 2 not reached */
+	struct sites *sites;
+};
+
+#define FNV_INIT 1469598103934665603ULL
+
+static unsigned long long fnv(unsigned long long h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * fail-nth works through the capabilities' should_fail() calls, which
+ * failslab and fail_page_alloc skip for sleeping allocations unless told
+ * otherwise, and fail_page_alloc for order 0.  Probability stays 0: only
+ * fail-nth injects.  @pages: page allocations count too.
+ */
+static int setup_capabilities(int pages)
+{
+	const char *const settings[][2] = {
+		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/failslab/verbose", "2" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", pages ? "N" : "Y" },
+		{ "/sys/kernel/debug/fail_page_alloc/min-order", pages ? "0" : "1" },
+		{ "/sys/kernel/debug/fail_page_alloc/verbose", "2" },
+	};
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		ret = write_str(settings[i][0], settings[i][1]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void add_site(struct sites *s, const char *frame)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], frame))
+			return;
+	if (s->n < MAX_SITES)
+		snprintf(s->name[s->n++], sizeof(s->name[0]), "%s", frame);
+}
+
+/*
+ * One /dev/kmsg record ("prio,seq,usec,flags;text"): follow the stack
+ * dumps of injected failures and record the innermost reliable memlens
+ * frame of each, without its "/size" suffix: "memlens_track_start+0x1c4".
+ */
+static void kmsg_record(struct inject *in, char *rec)
+{
+	char *text = strchr(rec, ';'), *nl, *end;
+
+	if (!text)
+		return;
+	text++;
+	nl = strchr(text, '\n');
+	if (nl)
+		*nl = '\0';
+	if (strstr(text, "memlens: fail_init_nth ")) {
+		in->init_report = strstr(text, ": injected") ? 1 : 2;
+		return;
+	}
+	if (strstr(text, "FAULT_INJECTION: forcing a failure")) {
+		in->in_dump = 1;
+		in->site_taken = 0;
+		in->dumps++;
+		strcpy(in->where, "(kernel)");
+		return;
+	}
+	if (!in->in_dump)
+		return;
+	if (strstr(text, "</TASK>")) {
+		in->in_dump = 0;
+		return;
+	}
+	while (*text == ' ')
+		text++;
+	if (text[0] != '?' && strstr(text, "+0x"))
+		in->stack = fnv(in->stack, text);
+	if (in->site_taken || text[0] == '?' || !strstr(text, " [memlens]"))
+		return;
+	end = strchr(text, '/');
+	if (end)
+		*end = '\0';
+	add_site(in->sites, text);
+	snprintf(in->where, sizeof(in->where), "%s", text);
+	in->site_taken = 1;
+}
+
+static void kmsg_drain(struct inject *in)
+{
+	char rec[8192];
+	ssize_t n;
+
+	for (;;) {
+		n = read(in->kmsg_fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
+			continue;
+		if (n <= 0)
+			return;
+		rec[n] = '\0';
+		kmsg_record(in, rec);
+	}
+}
+
+/*
+ * Run @op with its @nth should_fail() call failing.  Returns what @op
+ * returned (0 or -errno); *@reached says whether the n-th call happened.
+ * Nothing between the write to fail-nth and the read back may allocate
+ * in the kernel but @op itself: raw system calls only.
+ */
+static int run_nth(struct inject *in, int nth, int (*op)(void *), void *arg,
+		   int *reached)
+{
+	char buf[32];
+	int len, ret;
+	ssize_t n;
+
+	strcpy(in->where, "-");
+	in->stack = FNV_INIT;
+	len = snprintf(buf, sizeof(buf), "%d", nth);
+	if (write(in->nth_fd, buf, len) != len)
+		return -1000 - errno;
+	ret = op(arg);
+	n = pread(in->nth_fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	*reached = n > 0 && atoi(buf) == 0;
+	if (write(in->nth_fd, "0", 1) != 1)	/* nothing more to fail */
+		return -1000 - errno;
+	kmsg_drain(in);
+	return ret;
+}
+
+static int module_loaded(void)
+{
+	char *s = pt_slurp("/proc/modules");
+	int found;
+
+	if (!s)
+		return -1;
+	found = !strncmp(s, "memlens ", 8) || strstr(s, "\nmemlens ") != NULL;
+	free(s);
+	return found;
+}
+
+static int path_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* A process with some memory, to track. */
+static pid_t target(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		size_t len = 256 * PG;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p != MAP_FAILED)
+			memset(p, 1, len);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Read a whole file with raw system calls: 0 or -errno. */
+static int read_all(const char *path, char *buf, size_t size, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = 0;
+
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	while (*len < size - 1 && (n = read(fd, buf + *len, size - 1 - *len)) > 0)
+		*len += n;
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	buf[*len] = '\0';
+	return n < 0 ? n : 0;
+}
+
+/* Every file of a working module and of pid/@pid/ reads, non-empty. */
+static int check_files(struct __test_metadata *_metadata, pid_t pid)
+{
+	static char buf[1 << 20];
+	char path[256];
+	size_t i, len;
+	int ret, bad = 0;
+
+	for (i = 0; i < sizeof(global_files) / sizeof(global_files[0]); i++) {
+		snprintf(path, sizeof(path), ML_DIR "/%s", global_files[i]);
+		ret = read_all(path, buf, sizeof(buf), &len);
+		if (ret || (!len && strcmp(global_files[i], "track"))) {
+			TH_LOG("%s: %s (%zu bytes)", path, strerror(-ret), len);
+			bad++;
+		}
+	}
+	for (i = 0; pid && i < sizeof(pid_files) / sizeof(pid_files[0]); i++) {
+		snprintf(path, sizeof(path), ML_DIR "/pid/%d/%s", pid, pid_files[i]);
+		ret = read_all(path, buf, sizeof(buf), &len);
+		if (ret || !len) {
+			TH_LOG("%s: %s (%zu bytes)", path, strerror(-ret), len);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * Every line key (first word) of @want, but for the fault latency
+ * buckets, which come and go, is also a key of @got: an output cut short
+ * by a failed allocation is not a success.
+ */
+static int keys_missing(const char *want, const char *got)
+{
+	const char *line, *end;
+	char key[64];
+	int missing = 0;
+	size_t n;
+
+	for (line = want; *line; line = *end ? end + 1 : end) {
+		end = strchrnul(line, '\n');
+		n = strcspn(line, " \n");
+		if (n >= sizeof(key) || !n || !strncmp(line, "lat_", 4))
+			continue;
+		key[0] = '\n';
+		memcpy(key + 1, line, n);
+		key[n + 1] = '\0';
+		if (strncmp(got, key + 1, n) && !strstr(got, key))
+			missing++;
+	}
+	return missing;
+}
+
+/* The operations, each nothing but its system calls. */
+struct op_ctx {
+	int fd;
+	char text[32];
+	char path[256];
+	size_t len;
+};
+
+static int op_load(void *arg)
+{
+	struct op_ctx *c = arg;
+
+	return syscall(SYS_finit_module, c->fd, c->text, 0) ? -errno : 0;
+}
+
+static int op_write(void *arg)
+{
+	struct op_ctx *c = arg;
+	ssize_t n = write(c->fd, c->text, strlen(c->text));
+
+	return n < 0 ? -errno : 0;
+}
+
+static char read_buf[1 << 20];
+
+static int op_read(void *arg)
+{
+	struct op_ctx *c = arg;
+
+	return read_all(c->path, read_buf, sizeof(read_buf), &c->len);
+}
+
+FIXTURE(inject) {
+	struct inject in;
+	struct sites sites;
+	pid_t pid;
+};
+
+FIXTURE_SETUP(inject)
+{
+	char path[64];
+	int ret;
+
+	memset(&self->in, 0, sizeof(self->in));
+	self->in.nth_fd = -1;
+	self->in.kmsg_fd = -1;
+	self->sites.n = 0;
+	self->in.sites = &self->sites;
+	self->pid = 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	if (!path_exists(path))
+		SKIP(return, "no %s: kernel without CONFIG_FAULT_INJECTION", path);
+	if (!path_exists("/sys/kernel/debug/failslab") ||
+	    !path_exists("/sys/kernel/debug/fail_page_alloc"))
+		SKIP(return, "no failslab/fail_page_alloc in debugfs");
+	ret = setup_capabilities(1);
+	ASSERT_EQ(0, ret) TH_LOG("configuring failslab/fail_page_alloc: %s",
+				 strerror(-ret));
+	self->in.nth_fd = open(path, O_RDWR);
+	ASSERT_LE(0, self->in.nth_fd);
+	self->in.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, self->in.kmsg_fd);
+	lseek(self->in.kmsg_fd, 0, SEEK_END);
+	ASSERT_EQ(0, module_loaded()) TH_LOG("run without the module loaded");
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	if (self->pid > 0)
+		reap(self->pid);
+	if (module_loaded() == 1)
+		ml_unload_module();
+	if (self->in.nth_fd >= 0)
+		close(self->in.nth_fd);
+	if (self->in.kmsg_fd >= 0)
+		close(self->in.kmsg_fd);
+}
+
+static void report_sites(struct __test_metadata *_metadata, const char *what,
+			 int points, struct inject *in)
+{
+	int i;
+
+	ksft_print_msg("%s: %d allocations failed one at a time, %d stack dumps, "
+		       "%d distinct memlens frames:\n", what, points, in->dumps,
+		       in->sites->n);
+	for (i = 0; i < in->sites->n; i++)
+		ksft_print_msg("  %s\n", in->sites->name[i]);
+}
+
+static int load_plain(void)
+{
+	return ml_load_module();
+}
+
+/*
+ * What one injection did: the stack it failed on (all reliable frames;
+ * none for an allocation that asked for no warning) and the result.
+ */
+static unsigned long long signature(const struct inject *in, int ret)
+{
+	return (in->stack ^ (unsigned int)ret) | 1;	/* never 0: "not run" */
+}
+
+/*
+ * Load with fail_init_nth=@nth: the module fails the nth allocation of
+ * its init (module/fault_inject.c).  Returns what finit_module() did;
+ * *@reached from the module's report in the kernel log.
+ */
+static int load_nth(struct inject *in, struct op_ctx *c, int nth, int *reached)
+{
+	int ret;
+
+	strcpy(in->where, "-");
+	in->stack = FNV_INIT;
+	in->init_report = 0;
+	snprintf(c->text, sizeof(c->text), "fail_init_nth=%d", nth);
+	ret = op_load(c);
+	kmsg_drain(in);
+	*reached = in->init_report == 1;
+	if (!in->init_report)
+		return -1000;		/* no report: not the fault-injection build */
+	return ret;
+}
+
+/*
+ * Is @n in a run of a loop's allocations: the last six injections all
+ * made, with two signatures at most, one of them of a failure with a
+ * stack (the loop's allocation) and the other, if any, of failures
+ * without (what kmemleak and KASAN allocate beside each object, asking
+ * for no warning)?  Then *@loop is the first.
+ */
+static int loop_run(const unsigned long long *sig, int n, unsigned long long *loop)
+{
+	unsigned long long quiet = (FNV_INIT ^ 0U) | 1;	/* signature(no stack, 0) */
+	int k;
+
+	if (n < 6)
+		return 0;
+	*loop = 0;
+	for (k = n - 5; k <= n; k++) {
+		if (!sig[k])
+			return 0;
+		if (sig[k] == quiet)
+			continue;
+		if (*loop && sig[k] != *loop)
+			return 0;
+		*loop = sig[k];
+	}
+	return *loop != 0;
+}
+
+/*
+ * The load: module_init's allocations (debugfs, probes, tracepoints),
+ * counted from memlens_init() on with the module's fail_init_nth
+ * parameter; the loader's own allocations before it are the kernel's to
+ * handle (and some of their failures WARN).  A failed load leaves no
+ * module and no debugfs directory; a load that got through despite a
+ * failure is complete.  Slab allocations only: memlens_init() makes no
+ * page allocation of its own, and the page allocations slabs and KASAN's
+ * stack depot make now and then would shift the count from one load to
+ * the next, so that the Nth allocation is not the same each time.
+ *
+ * The sweep is N = 1, 2, 3, ... but for the runs of a loop: the 256 and
+ * 64 kretprobe instances register_kretprobe() allocates one by one fail
+ * the same way each, and each costs a load.  Once six injections in a row
+ * are the loop's (loop_run()), N advances by doubling strides (up to 32)
+ * while the first failure with a stack at or after each landing is the
+ * loop's again; anything else, or N past the end, sends the sweep back to
+ * where the stride started, to go on one by one.  So every run's first
+ * and last injections, and every injection outside such runs, are made.
+ */
+TEST_F_TIMEOUT(inject, load, 1800)
+{
+	unsigned long long *sig = calloc(FAIL_NTH_MAX + 1, sizeof(*sig));
+	int nth, ret, reached, bad = 0, step = 1, guard = 0, from = 0, runs = 0;
+	unsigned long long loop = 0, now;
+	struct op_ctx c = { 0 };
+
+	ASSERT_NE(NULL, sig);
+	ASSERT_EQ(0, setup_capabilities(0));
+	c.fd = open(ml_ko_path(), O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, c.fd) TH_LOG("%s: %s", ml_ko_path(), strerror(errno));
+	for (nth = 1; nth < FAIL_NTH_MAX; nth++) {
+		ret = load_nth(&self->in, &c, nth, &reached);
+		ASSERT_NE(-1000, ret) TH_LOG("no fail_init_nth report from the module");
+		if (ret == 0)
+			bad += check_files(_metadata, 0);
+		if (ret == 0 && ml_unload_module()) {
+			TH_LOG("failure %d: cannot unload", nth);
+			bad++;
+			break;
+		}
+		if (ret && !reached) {
+			TH_LOG("load failed with nothing injected: %s", strerror(-ret));
+			bad++;
+		}
+		if (ret && (module_loaded() || path_exists(ML_DIR))) {
+			TH_LOG("failure %d (%s) left the module or %s behind",
+			       nth, strerror(-ret), ML_DIR);
+			bad++;
+			break;
+		}
+		runs += reached;
+		now = signature(&self->in, ret);
+		if (step > 1) {
+			/* landed: judge by the next injection with a stack */
+			if (reached && self->in.stack == FNV_INIT)
+				continue;
+			if (!reached || now != loop) {
+				guard = nth;		/* back, one by one past here */
+				nth = from;
+				step = 1;
+				continue;
+			}
+			from = nth;
+			step = step < 32 ? step * 2 : 32;
+			nth += step - 1;
+			continue;
+		}
+		if (!reached)
+			break;				/* past the last allocation */
+		sig[nth] = now;
+		if (nth > guard && loop_run(sig, nth, &loop)) {
+			from = nth;
+			step = 2;
+			nth += step - 1;
+		}
+	}
+	close(c.fd);
+	free(sig);
+	ASSERT_EQ(0, setup_capabilities(1));
+	EXPECT_GT(FAIL_NTH_MAX, nth);
+	EXPECT_EQ(0, bad);
+	ksft_print_msg("load: %d allocations, %d of them failed one at a time\n",
+		       nth - 1, runs);
+	report_sites(_metadata, "load", runs, &self->in);
+	EXPECT_LT(0, self->sites.n) TH_LOG("no failure hit memlens' own code");
+	/* and it still loads and works */
+	ASSERT_EQ(0, load_plain());
+	EXPECT_EQ(0, check_files(_metadata, 0));
+}
+
+/*
+ * Track: the registry entry, pid/PID/ and its six files, each
+ * mechanism's per-process data.  ENOMEM leaves no trace of the process;
+ * success leaves all of it.
+ */
+TEST_F(inject, track)
+{
+	struct op_ctx c = { 0 };
+	int nth, ret, reached = 1, bad = 0;
+	char dir[64], *list;
+
+	ASSERT_EQ(0, load_plain());
+	self->pid = target();
+	ASSERT_LT(0, self->pid);
+	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", self->pid);
+	snprintf(c.text, sizeof(c.text), "%d\n", self->pid);
+	c.fd = open(ML_DIR "/track", O_WRONLY);
+	ASSERT_LE(0, c.fd);
+	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
+		ret = run_nth(&self->in, nth, op_write, &c, &reached);
+		if (ret == 0) {
+			bad += check_files(_metadata, self->pid);
+			ASSERT_EQ(0, pt_untrack(self->pid));
+			continue;
+		}
+		if (ret != -ENOMEM || !reached) {
+			TH_LOG("failure %d: track gave %s", nth, strerror(-ret));
+			bad++;
+		}
+		if (path_exists(dir)) {
+			TH_LOG("failure %d: %s left behind", nth, dir);
+			bad++;
+			pt_untrack(self->pid);
+		}
+	}
+	close(c.fd);
+	EXPECT_GT(FAIL_NTH_MAX, nth);
+	EXPECT_EQ(0, bad);
+	report_sites(_metadata, "track", nth - 2, &self->in);
+	EXPECT_LT(0, self->sites.n) TH_LOG("no failure hit memlens' own code");
+	/* still usable: track, read, untrack */
+	ASSERT_EQ(0, pt_track(self->pid));
+	EXPECT_EQ(0, check_files(_metadata, self->pid));
+	EXPECT_EQ(0, pt_untrack(self->pid));
+	list = pt_slurp(ML_DIR "/track");
+	ASSERT_NE(NULL, list);
+	EXPECT_STREQ("", list);
+	free(list);
+}
+
+/*
+ * Untrack and reset: what they allocate (little) fails cleanly; after a
+ * failed untrack the process is still tracked, whole.
+ */
+TEST_F(inject, untrack_reset)
+{
+	struct op_ctx c = { 0 };
+	int nth, ret, reached = 1, bad = 0, points = 0;
+	char dir[64];
+
+	ASSERT_EQ(0, load_plain());
+	self->pid = target();
+	ASSERT_LT(0, self->pid);
+	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", self->pid);
+	c.fd = open(ML_DIR "/track", O_WRONLY);
+	ASSERT_LE(0, c.fd);
+	snprintf(c.text, sizeof(c.text), "-%d\n", self->pid);
+	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
+		ASSERT_EQ(0, pt_track(self->pid));
+		ret = run_nth(&self->in, nth, op_write, &c, &reached);
+		if (ret == 0 && !path_exists(dir))
+			continue;
+		TH_LOG("failure %d: untrack gave %s, %s %s", nth, strerror(-ret),
+		       dir, path_exists(dir) ? "still there" : "gone");
+		if (ret != -ENOMEM || !path_exists(dir) || check_files(_metadata, self->pid))
+			bad++;
+		pt_untrack(self->pid);
+	}
+	points += nth - 2;
+	close(c.fd);
+
+	c.fd = open(ML_DIR "/reset", O_WRONLY);
+	ASSERT_LE(0, c.fd);
+	snprintf(c.text, sizeof(c.text), "1\n");
+	reached = 1;
+	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
+		ret = run_nth(&self->in, nth, op_write, &c, &reached);
+		if (ret && (ret != -ENOMEM || !reached)) {
+			TH_LOG("failure %d: reset gave %s", nth, strerror(-ret));
+			bad++;
+		}
+	}
+	points += nth - 2;
+	close(c.fd);
+	EXPECT_EQ(0, bad);
+	report_sites(_metadata, "untrack and reset", points, &self->in);
+	EXPECT_EQ(0, check_files(_metadata, 0));
+}
+
+/*
+ * Reads: open + read + close of every file, global and per process
+ * (seq_file buffers, the walker's table copies, vma_faults' snapshot,
+ * swap's /proc/swaps copy).  A read that fails gives ENOMEM; the next
+ * plain read of the same file works.
+ */
+TEST_F(inject, reads)
+{
+	struct op_ctx c = { 0 };
+	int nth, ret, reached, bad = 0, points = 0;
+	size_t i, nfiles = sizeof(global_files) / sizeof(global_files[0]) +
+			   sizeof(pid_files) / sizeof(pid_files[0]);
+	static char buf[1 << 20];
+	size_t len;
+
+	ASSERT_EQ(0, load_plain());
+	self->pid = target();
+	ASSERT_LT(0, self->pid);
+	ASSERT_EQ(0, pt_track(self->pid));
+	for (i = 0; i < nfiles; i++) {
+		size_t g = sizeof(global_files) / sizeof(global_files[0]);
+
+		if (i < g)
+			snprintf(c.path, sizeof(c.path), ML_DIR "/%s", global_files[i]);
+		else
+			snprintf(c.path, sizeof(c.path), ML_DIR "/pid/%d/%s",
+				 self->pid, pid_files[i - g]);
+		reached = 1;
+		for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
+			if (read_all(c.path, buf, sizeof(buf), &len) || !len) {
+				TH_LOG("before failure %d: %s unreadable", nth, c.path);
+				bad++;
+			}
+			ret = run_nth(&self->in, nth, op_read, &c, &reached);
+			if (ret && (ret != -ENOMEM || !reached)) {
+				TH_LOG("failure %d: %s gave %s", nth, c.path,
+				       strerror(-ret));
+				bad++;
+			}
+			if (!ret && keys_missing(buf, read_buf)) {
+				TH_LOG("failure %d: %s succeeded with lines missing:\n%s",
+				       nth, c.path, read_buf);
+				bad++;
+			}
+		}
+		points += nth - 2;
+	}
+	EXPECT_EQ(0, bad);
+	report_sites(_metadata, "reads", points, &self->in);
+	EXPECT_LT(0, self->sites.n) TH_LOG("no failure hit memlens' own code");
+	EXPECT_EQ(0, pt_untrack(self->pid));
+}
+
+TEST_HARNESS_MAIN
