@@ -32,18 +32,28 @@
 
 struct shared {
 	pid_t tid[2];
-	volatile int start, stop;
+	volatile int stop;
 	unsigned long region;
 };
 
 static int go_fd, done_fd;
 static struct shared *sh;
 
+static int start_fd[2];
+
+/*
+ * Blocked in read() until the start, not polling: a thread that wakes
+ * every millisecond is switched in and out all the time, and each switch
+ * can flush (TLB_FLUSH_ON_TASK_SWITCH) in the margins between the BPF
+ * reads and tracefs' enable/disable, which see different sides of them.
+ */
 static void *spinner(void *arg)
 {
+	char c;
+
 	sh->tid[1] = syscall(SYS_gettid);
-	while (!sh->start)
-		usleep(1000);
+	if (read(start_fd[0], &c, 1) != 1)
+		return NULL;
 	while (!sh->stop)
 		;
 	return NULL;
@@ -57,12 +67,15 @@ static void tlb_child(void)
 	long i;
 
 	sh->tid[0] = syscall(SYS_gettid);
+	if (pipe(start_fd))
+		_exit(2);
 	pthread_create(&th, NULL, spinner, NULL);
 	while (!sh->tid[1])
 		usleep(1000);
 	if (write(done_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 1)
 		_exit(2);
-	sh->start = 1;
+	if (write(start_fd[1], "s", 1) != 1)
+		_exit(2);
 	p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	for (i = 0; i < 64; i++)
@@ -152,6 +165,7 @@ TEST(tlb_per_process_equals_tracefs)
 		tlb_child();
 	}
 	ASSERT_EQ(1, read(done[0], &c, 1));
+	wait_asleep(child, sh->tid[1]);
 	wait_asleep(child, sh->tid[0]);
 
 	snprintf(inst, sizeof(inst), TRACEFS "/instances/ml_bpf_%d", getpid());
