@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,13 @@ static inline const char *ml_kernel_problem(void)
 		if (strstr(log, bad[i]))
 			return bad[i];
 	return NULL;
+}
+
+/* SIGKILL @pid, a child of ours, and reap it. */
+static inline void ml_reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 /* memlens.ko: $MEMLENS_KO, or where selftests/vm/run puts it. */

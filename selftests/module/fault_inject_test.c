@@ -11,6 +11,8 @@
  * it with N = 1, 2, 3, ... until an N is not reached: by then every
  * allocation on the operation's path, the module's and the kernel's on
  * its behalf, has failed once, with all the ones before it succeeding.
+ * Slab and page allocations are swept apart, since the count of the
+ * pages moves from run to run on a KASAN kernel (setup_count()).
  * The load does the same from memlens_init() on (the module's
  * fail_init_nth parameter), skipping through long runs of identical
  * failures (see the load test).
@@ -44,12 +46,30 @@
 
 #define FAIL_NTH_MAX	20000	/* no operation comes near; a runaway guard */
 #define MAX_SITES	256
+#define SWEEPS_MAX	12
 
-static const char *const pid_files[] = {
-	"pagetable", "vmas", "faults", "vma_faults", "tlb", "swap",
+/* A file, and the memlens functions that allocate when it is read. */
+struct ml_file {
+	const char *name;
+	const char *const *fails_in;	/* NULL-terminated, or NULL */
 };
-static const char *const global_files[] = {
-	"version", "track", "faults", "tlb", "swap",
+
+#define FAILS_IN(...)	((const char *const[]){ __VA_ARGS__, NULL })
+
+static const struct ml_file global_files[] = {
+	{ "version", NULL },
+	{ "track", NULL },
+	{ "faults", FAILS_IN("show_stats") },
+	{ "tlb", NULL },
+	{ "swap", FAILS_IN("swap_open", "proc_swaps_read") },
+};
+static const struct ml_file pid_files[] = {
+	{ "pagetable", FAILS_IN("ml_walk_init") },
+	{ "vmas", FAILS_IN("ml_walk_init") },
+	{ "faults", FAILS_IN("show_stats") },
+	{ "vma_faults", FAILS_IN("vma_faults_show") },
+	{ "tlb", FAILS_IN("ml_walk_init") },
+	{ "swap", FAILS_IN("ml_walk_init") },
 };
 
 /* The distinct memlens frames seen in injected failures' stacks. */
@@ -92,19 +112,35 @@ static int write_str(const char *path, const char *s)
 	return ret;
 }
 
+enum count { COUNT_SLAB, COUNT_PAGES };
+
 /*
- * fail-nth works through the capabilities' should_fail() calls, which
- * failslab and fail_page_alloc skip for sleeping allocations unless told
- * otherwise, and fail_page_alloc for order 0.  Probability stays 0: only
- * fail-nth injects.  @pages: page allocations count too.
+ * Which allocations fail-nth counts: it works through failslab's and
+ * fail_page_alloc's should_fail() calls, and those are made only for the
+ * allocations the capabilities' filters let through.  Probability stays
+ * 0: only fail-nth injects.  memlens' percpu fault point counts always.
+ *
+ * COUNT_SLAB counts every slab allocation and no page allocation (a
+ * min-order above every order); COUNT_PAGES every page allocation and
+ * no slab allocation (cache-filter on, with no cache chosen).  The two
+ * are swept apart because on the debug kernel the slab count is the same
+ * from one run of an operation to the next and the page count is not:
+ * KASAN's quarantine holds freed objects back from reuse, so a slab runs
+ * out and takes new pages every few runs, at a different point each
+ * time, and KASAN's stack depot takes pages of its own now and then.
+ * Counted together, one such page shifts the rest of a run's count by
+ * one and the sweep steps over the allocation it was due to fail: a CI
+ * run's reads sweep never failed vma_faults_show()'s two kmallocs.
  */
-static int setup_capabilities(int pages)
+static int setup_count(enum count what)
 {
+	const int slab = what == COUNT_SLAB;
 	const char *const settings[][2] = {
 		{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/failslab/cache-filter", slab ? "N" : "Y" },
 		{ "/sys/kernel/debug/failslab/verbose", "2" },
-		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", pages ? "N" : "Y" },
-		{ "/sys/kernel/debug/fail_page_alloc/min-order", pages ? "0" : "1" },
+		{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "/sys/kernel/debug/fail_page_alloc/min-order", slab ? "64" : "0" },
 		{ "/sys/kernel/debug/fail_page_alloc/verbose", "2" },
 	};
 	size_t i;
@@ -127,6 +163,21 @@ static void add_site(struct sites *s, const char *frame)
 			return;
 	if (s->n < MAX_SITES)
 		snprintf(s->name[s->n++], sizeof(s->name[0]), "%s", frame);
+}
+
+/*
+ * Whether an injected failure went through function @fn: a frame of it
+ * is in @s.  Names only, no offsets (those change with the compiler).
+ */
+static int site_failed(const struct sites *s, const char *fn)
+{
+	size_t n = strlen(fn);
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strncmp(s->name[i], fn, n) && s->name[i][n] == '+')
+			return 1;
+	return 0;
 }
 
 /*
@@ -191,6 +242,13 @@ static void kmsg_drain(struct inject *in)
 	}
 }
 
+/* Before an injection: no landing seen yet. */
+static void inject_arm(struct inject *in)
+{
+	strcpy(in->where, "-");
+	in->stack = FNV_INIT;
+}
+
 /*
  * Run @op with its @nth should_fail() call failing.  Returns what @op
  * returned (0 or -errno); *@reached says whether the n-th call happened.
@@ -204,8 +262,7 @@ static int run_nth(struct inject *in, int nth, int (*op)(void *), void *arg,
 	int len, ret;
 	ssize_t n;
 
-	strcpy(in->where, "-");
-	in->stack = FNV_INIT;
+	inject_arm(in);
 	len = snprintf(buf, sizeof(buf), "%d", nth);
 	if (write(in->nth_fd, buf, len) != len)
 		return -1000 - errno;
@@ -256,12 +313,6 @@ static pid_t target(void)
 	return pid;
 }
 
-static void reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* Read a whole file with raw system calls: 0 or -errno. */
 static int read_all(const char *path, char *buf, size_t size, size_t *len)
 {
@@ -280,25 +331,30 @@ static int read_all(const char *path, char *buf, size_t size, size_t *len)
 	return n < 0 ? n : 0;
 }
 
-/* Every file of a working module and of pid/@pid/ reads, non-empty. */
+static char read_buf[1 << 20];	/* what op_read() read */
+
+/*
+ * Every file of a working module and of pid/@pid/ reads, non-empty.
+ * Reads into read_buf: never between an op_read() and its judging.
+ */
 static int check_files(struct __test_metadata *_metadata, pid_t pid)
 {
-	static char buf[1 << 20];
 	char path[256];
 	size_t i, len;
 	int ret, bad = 0;
 
 	for (i = 0; i < sizeof(global_files) / sizeof(global_files[0]); i++) {
-		snprintf(path, sizeof(path), ML_DIR "/%s", global_files[i]);
-		ret = read_all(path, buf, sizeof(buf), &len);
-		if (ret || (!len && strcmp(global_files[i], "track"))) {
+		snprintf(path, sizeof(path), ML_DIR "/%s", global_files[i].name);
+		ret = read_all(path, read_buf, sizeof(read_buf), &len);
+		if (ret || (!len && strcmp(global_files[i].name, "track"))) {
 			TH_LOG("%s: %s (%zu bytes)", path, strerror(-ret), len);
 			bad++;
 		}
 	}
 	for (i = 0; pid && i < sizeof(pid_files) / sizeof(pid_files[0]); i++) {
-		snprintf(path, sizeof(path), ML_DIR "/pid/%d/%s", pid, pid_files[i]);
-		ret = read_all(path, buf, sizeof(buf), &len);
+		snprintf(path, sizeof(path), ML_DIR "/pid/%d/%s", pid,
+			 pid_files[i].name);
+		ret = read_all(path, read_buf, sizeof(read_buf), &len);
 		if (ret || !len) {
 			TH_LOG("%s: %s (%zu bytes)", path, strerror(-ret), len);
 			bad++;
@@ -339,6 +395,8 @@ struct op_ctx {
 	char text[32];
 	char path[256];
 	size_t len;
+	pid_t pid;		/* the tracked process */
+	char dir[64];		/* its pid/PID/ */
 };
 
 static int op_load(void *arg)
@@ -356,13 +414,121 @@ static int op_write(void *arg)
 	return n < 0 ? -errno : 0;
 }
 
-static char read_buf[1 << 20];
-
 static int op_read(void *arg)
 {
 	struct op_ctx *c = arg;
 
 	return read_all(c->path, read_buf, sizeof(read_buf), &c->len);
+}
+
+/*
+ * How many of the memlens functions @fns (NULL-terminated, or NULL) no
+ * injected failure in @s went through, each named in the log.  The
+ * functions are global or called through a pointer, so never inlined
+ * away.
+ */
+static int sites_missing(struct __test_metadata *_metadata,
+			 const struct sites *s, const char *const *fns)
+{
+	int missing = 0;
+
+	for (; fns && *fns; fns++) {
+		if (site_failed(s, *fns))
+			continue;
+		TH_LOG("no injected failure in %s()", *fns);
+		missing++;
+	}
+	return missing;
+}
+
+static void merge_sites(struct sites *into, const struct sites *from)
+{
+	int i;
+
+	for (i = 0; i < from->n; i++)
+		add_site(into, from->name[i]);
+}
+
+/*
+ * An operation to sweep: @op with @arg, @prepare before each injection
+ * and @judge after it, each returning the number of things it found
+ * wrong; @judge gets what @op returned and whether the injection was
+ * reached.  @fails_in: the memlens functions a failure must go through.
+ */
+struct sweep {
+	const char *what;
+	int (*op)(void *arg);
+	void *arg;
+	int (*prepare)(struct __test_metadata *_metadata, void *arg, int nth);
+	int (*judge)(struct __test_metadata *_metadata, void *arg, int nth,
+		     int ret, int reached);
+	const char *const *fails_in;
+};
+
+/* N = 1, 2, 3, ... until the Nth should_fail() call is not reached. */
+static int sweep_once(struct __test_metadata *_metadata, struct inject *in,
+		      const struct sweep *sw, int *points)
+{
+	int nth, ret, reached = 1, bad = 0;
+
+	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
+		if (sw->prepare)
+			bad += sw->prepare(_metadata, sw->arg, nth);
+		ret = run_nth(in, nth, sw->op, sw->arg, &reached);
+		bad += sw->judge(_metadata, sw->arg, nth, ret, reached);
+	}
+	if (reached) {
+		TH_LOG("%s: still injecting at %d", sw->what, nth);
+		bad++;
+	}
+	*points += nth - 2;
+	return bad;
+}
+
+/*
+ * Sweep @sw with slab allocations counted, then with page allocations
+ * (setup_count()).  The slab count is the same from run to run and the
+ * page count is not: a page sweep steps over an allocation whenever a
+ * slab's new page comes before it in the run, one page sweep in four of
+ * a file's read in the runs seen.  So the page sweep is made again while
+ * one of @sw->fails_in has not failed yet, SWEEPS_MAX sweeps in all at
+ * most.  The memlens frames seen go into @in->sites.  Returns the number
+ * of things wrong, a function of @sw->fails_in never failed in among
+ * them.
+ */
+static int sweep(struct __test_metadata *_metadata, struct inject *in,
+		 const struct sweep *sw, int *points)
+{
+	struct sites *all = in->sites, *mine = calloc(1, sizeof(*mine));
+	const char *const *todo;
+	int i, ret, bad = 0;
+
+	if (!mine)
+		return 1;
+	in->sites = mine;
+	for (i = 0; i < SWEEPS_MAX; i++) {
+		for (todo = sw->fails_in; todo && *todo; todo++)
+			if (!site_failed(mine, *todo))
+				break;
+		if (i >= 2 && !(todo && *todo))
+			break;
+		if (i >= 2)
+			ksft_print_msg("%s: sweep %d: %s() has not failed yet\n",
+				       sw->what, i + 1, *todo);
+		ret = setup_count(i ? COUNT_PAGES : COUNT_SLAB);
+		if (ret) {
+			TH_LOG("setting up failslab/fail_page_alloc: %s",
+			       strerror(-ret));
+			bad++;
+			break;
+		}
+		bad += sweep_once(_metadata, in, sw, points);
+	}
+	bad += sites_missing(_metadata, mine, sw->fails_in);
+	merge_sites(all, mine);
+	in->sites = all;
+	free(mine);
+	return bad;
 }
 
 FIXTURE(inject) {
@@ -389,7 +555,7 @@ FIXTURE_SETUP(inject)
 	if (!path_exists("/sys/kernel/debug/failslab") ||
 	    !path_exists("/sys/kernel/debug/fail_page_alloc"))
 		SKIP(return, "no failslab/fail_page_alloc in debugfs");
-	ret = setup_capabilities(1);
+	ret = setup_count(COUNT_SLAB);
 	ASSERT_EQ(0, ret) TH_LOG("configuring failslab/fail_page_alloc: %s",
 				 strerror(-ret));
 	self->in.nth_fd = open(path, O_RDWR);
@@ -403,38 +569,13 @@ FIXTURE_SETUP(inject)
 FIXTURE_TEARDOWN(inject)
 {
 	if (self->pid > 0)
-		reap(self->pid);
+		ml_reap(self->pid);
 	if (module_loaded() == 1)
 		ml_unload_module();
 	if (self->in.nth_fd >= 0)
 		close(self->in.nth_fd);
 	if (self->in.kmsg_fd >= 0)
 		close(self->in.kmsg_fd);
-}
-
-/*
- * How many of the functions in the NULL-terminated @fns no injected
- * failure went through: each must show up as a memlens frame.  Names
- * only, no offsets (those change with the compiler); functions that are
- * global or called through a pointer, so never inlined away.
- */
-static int sites_missing(struct __test_metadata *_metadata,
-			 const struct sites *s, const char *const *fns)
-{
-	int i, missing = 0;
-	size_t n;
-
-	for (; *fns; fns++) {
-		n = strlen(*fns);
-		for (i = 0; i < s->n; i++)
-			if (!strncmp(s->name[i], *fns, n) && s->name[i][n] == '+')
-				break;
-		if (i == s->n) {
-			TH_LOG("no injected failure in %s()", *fns);
-			missing++;
-		}
-	}
-	return missing;
 }
 
 static void report_sites(struct __test_metadata *_metadata, const char *what,
@@ -472,8 +613,7 @@ static int load_nth(struct inject *in, struct op_ctx *c, int nth, int *reached)
 {
 	int ret;
 
-	strcpy(in->where, "-");
-	in->stack = FNV_INIT;
+	inject_arm(in);
 	in->init_report = 0;
 	snprintf(c->text, sizeof(c->text), "fail_init_nth=%d", nth);
 	ret = op_load(c);
@@ -517,10 +657,10 @@ static int loop_run(const unsigned long long *sig, int n, unsigned long long *lo
  * parameter; the loader's own allocations before it are the kernel's to
  * handle (and some of their failures WARN).  A failed load leaves no
  * module and no debugfs directory; a load that got through despite a
- * failure is complete.  Slab allocations only: memlens_init() makes no
- * page allocation of its own, and the page allocations slabs and KASAN's
- * stack depot make now and then would shift the count from one load to
- * the next, so that the Nth allocation is not the same each time.
+ * failure is complete.  Slab allocations only (COUNT_SLAB):
+ * memlens_init() makes no page allocation of its own, and the pages
+ * slabs and KASAN's stack depot take now and then would shift the count
+ * from one load to the next (setup_count()).
  *
  * The sweep is N = 1, 2, 3, ... but for the runs of a loop: the 256 and
  * 64 kretprobe instances register_kretprobe() allocates one by one fail
@@ -539,7 +679,7 @@ TEST_F_TIMEOUT(inject, load, 1800)
 	struct op_ctx c = { 0 };
 
 	ASSERT_NE(NULL, sig);
-	ASSERT_EQ(0, setup_capabilities(0));
+	ASSERT_EQ(0, setup_count(COUNT_SLAB));
 	c.fd = open(ml_ko_path(), O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, c.fd) TH_LOG("%s: %s", ml_ko_path(), strerror(errno));
 	for (nth = 1; nth < FAIL_NTH_MAX; nth++) {
@@ -590,7 +730,6 @@ TEST_F_TIMEOUT(inject, load, 1800)
 	}
 	close(c.fd);
 	free(sig);
-	ASSERT_EQ(0, setup_capabilities(1));
 	EXPECT_GT(FAIL_NTH_MAX, nth);
 	EXPECT_EQ(0, bad);
 	ksft_print_msg("load: %d allocations, %d of them failed one at a time\n",
@@ -605,6 +744,42 @@ TEST_F_TIMEOUT(inject, load, 1800)
 	EXPECT_EQ(0, check_files(_metadata, 0));
 }
 
+static int judge_track(struct __test_metadata *_metadata, void *arg,
+		       int nth, int ret, int reached)
+{
+	struct op_ctx *c = arg;
+	int bad = 0;
+
+	if (ret == 0) {
+		bad += check_files(_metadata, c->pid);
+		if (pt_untrack(c->pid)) {
+			TH_LOG("failure %d: cannot untrack after it", nth);
+			bad++;
+		}
+		return bad;
+	}
+	if (ret != -ENOMEM || !reached) {
+		TH_LOG("failure %d: track gave %s", nth, strerror(-ret));
+		bad++;
+	}
+	if (path_exists(c->dir)) {
+		TH_LOG("failure %d: %s left behind", nth, c->dir);
+		bad++;
+		pt_untrack(c->pid);
+	}
+	return bad;
+}
+
+/* A process to track, its pid/PID/ and an open debugfs file. */
+static int op_ctx_init(struct op_ctx *c, pid_t pid, const char *file)
+{
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	snprintf(c->dir, sizeof(c->dir), ML_DIR "/pid/%d", pid);
+	c->fd = open(file, O_WRONLY);
+	return c->fd < 0 ? -errno : 0;
+}
+
 /*
  * Track: the registry entry, pid/PID/ and its six files, each
  * mechanism's per-process data.  ENOMEM leaves no trace of the process;
@@ -612,42 +787,26 @@ TEST_F_TIMEOUT(inject, load, 1800)
  */
 TEST_F(inject, track)
 {
-	struct op_ctx c = { 0 };
-	int nth, ret, reached = 1, bad = 0;
-	char dir[64], *list;
+	struct op_ctx c;
+	struct sweep sw = {
+		.what = "track", .op = op_write, .arg = &c,
+		.judge = judge_track,
+		.fails_in = FAILS_IN("track_write", "memlens_pagetable_create",
+				     "memlens_vmas_create", "proc_faults_attach",
+				     "memlens_vma_faults_create",
+				     "proc_tlb_attach", "proc_swap_attach"),
+	};
+	int points = 0;
+	char *list;
 
 	ASSERT_EQ(0, load_plain());
 	self->pid = target();
 	ASSERT_LT(0, self->pid);
-	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", self->pid);
+	ASSERT_EQ(0, op_ctx_init(&c, self->pid, ML_DIR "/track"));
 	snprintf(c.text, sizeof(c.text), "%d\n", self->pid);
-	c.fd = open(ML_DIR "/track", O_WRONLY);
-	ASSERT_LE(0, c.fd);
-	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
-		ret = run_nth(&self->in, nth, op_write, &c, &reached);
-		if (ret == 0) {
-			bad += check_files(_metadata, self->pid);
-			ASSERT_EQ(0, pt_untrack(self->pid));
-			continue;
-		}
-		if (ret != -ENOMEM || !reached) {
-			TH_LOG("failure %d: track gave %s", nth, strerror(-ret));
-			bad++;
-		}
-		if (path_exists(dir)) {
-			TH_LOG("failure %d: %s left behind", nth, dir);
-			bad++;
-			pt_untrack(self->pid);
-		}
-	}
+	EXPECT_EQ(0, sweep(_metadata, &self->in, &sw, &points));
 	close(c.fd);
-	EXPECT_GT(FAIL_NTH_MAX, nth);
-	EXPECT_EQ(0, bad);
-	report_sites(_metadata, "track", nth - 2, &self->in);
-	EXPECT_EQ(0, sites_missing(_metadata, &self->sites, (const char *const[]){
-		"track_write", "memlens_pagetable_create", "memlens_vmas_create",
-		"proc_faults_attach", "memlens_vma_faults_create",
-		"proc_tlb_attach", "proc_swap_attach", NULL }));
+	report_sites(_metadata, "track", points, &self->in);
 	/* still usable: track, read, untrack */
 	ASSERT_EQ(0, pt_track(self->pid));
 	EXPECT_EQ(0, check_files(_metadata, self->pid));
@@ -658,106 +817,143 @@ TEST_F(inject, track)
 	free(list);
 }
 
+static int prepare_untrack(struct __test_metadata *_metadata, void *arg, int nth)
+{
+	struct op_ctx *c = arg;
+	int ret = pt_track(c->pid);
+
+	if (ret)
+		TH_LOG("before failure %d: track gave %s", nth, strerror(-ret));
+	return ret != 0;
+}
+
+/* A failed untrack leaves the process tracked, whole. */
+static int judge_untrack(struct __test_metadata *_metadata, void *arg,
+			 int nth, int ret, int reached)
+{
+	struct op_ctx *c = arg;
+	int bad;
+
+	if (ret == 0 && !path_exists(c->dir))
+		return 0;
+	TH_LOG("failure %d: untrack gave %s, %s %s", nth, strerror(-ret),
+	       c->dir, path_exists(c->dir) ? "still there" : "gone");
+	bad = ret != -ENOMEM || !reached || !path_exists(c->dir) ||
+	      check_files(_metadata, c->pid);
+	pt_untrack(c->pid);
+	return bad;
+}
+
+static int judge_reset(struct __test_metadata *_metadata, void *arg,
+		       int nth, int ret, int reached)
+{
+	if (ret == 0 || (ret == -ENOMEM && reached))
+		return 0;
+	TH_LOG("failure %d: reset gave %s", nth, strerror(-ret));
+	return 1;
+}
+
 /*
  * Untrack and reset: what they allocate (little) fails cleanly; after a
  * failed untrack the process is still tracked, whole.
  */
 TEST_F(inject, untrack_reset)
 {
-	struct op_ctx c = { 0 };
-	int nth, ret, reached = 1, bad = 0, points = 0;
-	char dir[64];
+	struct op_ctx c;
+	struct sweep untrack = {
+		.what = "untrack", .op = op_write, .arg = &c,
+		.prepare = prepare_untrack, .judge = judge_untrack,
+	}, reset = {
+		.what = "reset", .op = op_write, .arg = &c, .judge = judge_reset,
+	};
+	int bad = 0, points = 0;
 
 	ASSERT_EQ(0, load_plain());
 	self->pid = target();
 	ASSERT_LT(0, self->pid);
-	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", self->pid);
-	c.fd = open(ML_DIR "/track", O_WRONLY);
-	ASSERT_LE(0, c.fd);
+	ASSERT_EQ(0, op_ctx_init(&c, self->pid, ML_DIR "/track"));
 	snprintf(c.text, sizeof(c.text), "-%d\n", self->pid);
-	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
-		ASSERT_EQ(0, pt_track(self->pid));
-		ret = run_nth(&self->in, nth, op_write, &c, &reached);
-		if (ret == 0 && !path_exists(dir))
-			continue;
-		TH_LOG("failure %d: untrack gave %s, %s %s", nth, strerror(-ret),
-		       dir, path_exists(dir) ? "still there" : "gone");
-		if (ret != -ENOMEM || !path_exists(dir) || check_files(_metadata, self->pid))
-			bad++;
-		pt_untrack(self->pid);
-	}
-	points += nth - 2;
+	bad += sweep(_metadata, &self->in, &untrack, &points);
 	close(c.fd);
 
-	c.fd = open(ML_DIR "/reset", O_WRONLY);
-	ASSERT_LE(0, c.fd);
+	ASSERT_EQ(0, op_ctx_init(&c, self->pid, ML_DIR "/reset"));
 	snprintf(c.text, sizeof(c.text), "1\n");
-	reached = 1;
-	for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
-		ret = run_nth(&self->in, nth, op_write, &c, &reached);
-		if (ret && (ret != -ENOMEM || !reached)) {
-			TH_LOG("failure %d: reset gave %s", nth, strerror(-ret));
-			bad++;
-		}
-	}
-	points += nth - 2;
+	bad += sweep(_metadata, &self->in, &reset, &points);
 	close(c.fd);
 	EXPECT_EQ(0, bad);
 	report_sites(_metadata, "untrack and reset", points, &self->in);
 	EXPECT_EQ(0, check_files(_metadata, 0));
 }
 
+static char plain_buf[1 << 20];	/* a read without injection */
+
+static int prepare_read(struct __test_metadata *_metadata, void *arg, int nth)
+{
+	struct op_ctx *c = arg;
+	size_t len;
+
+	if (!read_all(c->path, plain_buf, sizeof(plain_buf), &len) && len)
+		return 0;
+	TH_LOG("before failure %d: %s unreadable", nth, c->path);
+	return 1;
+}
+
+/* A failed read gives ENOMEM; a read that succeeded has every line. */
+static int judge_read(struct __test_metadata *_metadata, void *arg,
+		      int nth, int ret, int reached)
+{
+	struct op_ctx *c = arg;
+
+	if (ret && (ret != -ENOMEM || !reached)) {
+		TH_LOG("failure %d: %s gave %s", nth, c->path, strerror(-ret));
+		return 1;
+	}
+	if (!ret && keys_missing(plain_buf, read_buf)) {
+		TH_LOG("failure %d: %s succeeded with lines missing:\n%s",
+		       nth, c->path, read_buf);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Reads: open + read + close of every file, global and per process
  * (seq_file buffers, the walker's table copies, vma_faults' snapshot,
  * swap's /proc/swaps copy).  A read that fails gives ENOMEM; the next
- * plain read of the same file works.
+ * plain read of the same file works.  Each file's read must fail in the
+ * memlens functions that allocate for it.
  */
 TEST_F(inject, reads)
 {
-	struct op_ctx c = { 0 };
-	int nth, ret, reached, bad = 0, points = 0;
-	size_t i, nfiles = sizeof(global_files) / sizeof(global_files[0]) +
-			   sizeof(pid_files) / sizeof(pid_files[0]);
-	static char buf[1 << 20];
-	size_t len;
+	const size_t ng = sizeof(global_files) / sizeof(global_files[0]);
+	const size_t np = sizeof(pid_files) / sizeof(pid_files[0]);
+	struct op_ctx c;
+	struct sweep sw = {
+		.op = op_read, .arg = &c,
+		.prepare = prepare_read, .judge = judge_read,
+	};
+	int bad = 0, points = 0;
+	size_t i;
 
 	ASSERT_EQ(0, load_plain());
 	self->pid = target();
 	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, pt_track(self->pid));
-	for (i = 0; i < nfiles; i++) {
-		size_t g = sizeof(global_files) / sizeof(global_files[0]);
+	for (i = 0; i < ng + np; i++) {
+		const struct ml_file *f = i < ng ? &global_files[i] : &pid_files[i - ng];
 
-		if (i < g)
-			snprintf(c.path, sizeof(c.path), ML_DIR "/%s", global_files[i]);
+		memset(&c, 0, sizeof(c));
+		if (i < ng)
+			snprintf(c.path, sizeof(c.path), ML_DIR "/%s", f->name);
 		else
 			snprintf(c.path, sizeof(c.path), ML_DIR "/pid/%d/%s",
-				 self->pid, pid_files[i - g]);
-		reached = 1;
-		for (nth = 1; reached && nth < FAIL_NTH_MAX; nth++) {
-			if (read_all(c.path, buf, sizeof(buf), &len) || !len) {
-				TH_LOG("before failure %d: %s unreadable", nth, c.path);
-				bad++;
-			}
-			ret = run_nth(&self->in, nth, op_read, &c, &reached);
-			if (ret && (ret != -ENOMEM || !reached)) {
-				TH_LOG("failure %d: %s gave %s", nth, c.path,
-				       strerror(-ret));
-				bad++;
-			}
-			if (!ret && keys_missing(buf, read_buf)) {
-				TH_LOG("failure %d: %s succeeded with lines missing:\n%s",
-				       nth, c.path, read_buf);
-				bad++;
-			}
-		}
-		points += nth - 2;
+				 self->pid, f->name);
+		sw.what = c.path;
+		sw.fails_in = f->fails_in;
+		bad += sweep(_metadata, &self->in, &sw, &points);
 	}
 	EXPECT_EQ(0, bad);
 	report_sites(_metadata, "reads", points, &self->in);
-	EXPECT_EQ(0, sites_missing(_metadata, &self->sites, (const char *const[]){
-		"ml_walk_init", "vma_faults_show", "swap_open", NULL }));
 	EXPECT_EQ(0, pt_untrack(self->pid));
 }
 

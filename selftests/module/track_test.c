@@ -35,12 +35,6 @@ static pid_t sleeper(void)
 	return pid;
 }
 
-static void reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 static int dir_exists(pid_t pid)
 {
 	char path[64];
@@ -113,7 +107,7 @@ TEST_F(track, modes)
 	EXPECT_EQ(0400, st.st_mode & 07777);
 	EXPECT_EQ(0, pt_untrack(pid));
 	EXPECT_FALSE(dir_exists(pid));
-	reap(pid);
+	ml_reap(pid);
 }
 
 TEST_F(track, bad_writes)
@@ -223,7 +217,7 @@ TEST_F(track, twice_is_eexist)
 	EXPECT_EQ(1, n);
 	EXPECT_EQ(0, pt_untrack(pid));
 	EXPECT_EQ(ENOENT, pt_untrack(pid));
-	reap(pid);
+	ml_reap(pid);
 }
 
 TEST_F(track, exit_removes_directory)
@@ -234,7 +228,7 @@ TEST_F(track, exit_removes_directory)
 	ASSERT_EQ(0, pt_track(pid));
 	EXPECT_TRUE(dir_exists(pid));
 	EXPECT_EQ(1, tracked(pid, &n));
-	reap(pid);
+	ml_reap(pid);
 	EXPECT_TRUE(gone_soon(pid));
 	EXPECT_EQ(0, tracked(pid, &n));
 	EXPECT_EQ(0, n);
@@ -266,7 +260,7 @@ TEST_F(track, leader_exit_keeps_directory_until_last_thread)
 	ASSERT_NE(NULL, pt);	/* walked through the live thread's mm */
 	EXPECT_LT(0, pt_key(pt, "leaf_4k"));
 	free(pt);
-	reap(pid);
+	ml_reap(pid);
 	EXPECT_TRUE(gone_soon(pid));
 }
 
@@ -337,7 +331,7 @@ TEST_F_TIMEOUT(track, flood_beyond_limit, 180)
 	for (i = 0; i < MAX_TRACKED / 2; i++)
 		EXPECT_EQ(0, pt_untrack(pids[i]));
 	for (i = 0; i <= MAX_TRACKED; i++)
-		reap(pids[i]);
+		ml_reap(pids[i]);
 	for (i = 0; i < MAX_TRACKED; i++)
 		EXPECT_TRUE(gone_soon(pids[i]));
 	EXPECT_EQ(0, tracked(0, &n));
@@ -405,7 +399,7 @@ TEST_F_TIMEOUT(track, exited_processes_memory_is_freed, 300)
 			EXPECT_NE(NULL, s) TH_LOG("%s", path);
 			free(s);
 		}
-		reap(pid);
+		ml_reap(pid);
 		EXPECT_TRUE(gone_soon(pid));
 	}
 	after = anon_pages();
@@ -440,7 +434,7 @@ TEST_F(track, unload_with_processes_tracked)
 	close(ko);
 	for (i = 0; i < 8; i++) {
 		EXPECT_FALSE(dir_exists(pids[i]));
-		reap(pids[i]);
+		ml_reap(pids[i]);
 	}
 }
 
