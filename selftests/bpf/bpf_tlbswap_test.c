@@ -32,7 +32,7 @@
 
 struct shared {
 	pid_t tid[2];
-	volatile int stop;
+	volatile int stop, stopped;
 	unsigned long region;
 };
 
@@ -46,6 +46,10 @@ static int start_fd[2];
  * every millisecond is switched in and out all the time, and each switch
  * can flush (TLB_FLUSH_ON_TASK_SWITCH) in the margins between the BPF
  * reads and tracefs' enable/disable, which see different sides of them.
+ * Blocked again after the stop, not exiting: an exiting thread's last
+ * switch can flush after exit_mm(), when it has no mm, and the BPF side
+ * does not count what a task without an mm does (a kernel thread
+ * borrowing one) while tracefs counts it by pid.
  */
 static void *spinner(void *arg)
 {
@@ -56,6 +60,9 @@ static void *spinner(void *arg)
 		return NULL;
 	while (!sh->stop)
 		;
+	sh->stopped = 1;
+	if (read(start_fd[0], &c, 1) != 1)	/* never written: blocks */
+		return NULL;
 	return NULL;
 }
 
@@ -85,7 +92,8 @@ static void tlb_child(void)
 	p[0] = 1;
 	mprotect(p, PAGE, PROT_READ);
 	sh->stop = 1;
-	pthread_join(th, NULL);
+	while (!sh->stopped)
+		;
 	if (write(done_fd, "d", 1) != 1)
 		_exit(3);
 	for (;;)
@@ -185,6 +193,7 @@ TEST(tlb_per_process_equals_tracefs)
 
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	ASSERT_EQ(1, read(done[0], &c, 1));
+	wait_asleep(child, sh->tid[1]);
 	wait_asleep(child, sh->tid[0]);
 
 	ASSERT_EQ(0, ml_tlb_read_tgid(t, &c1));
