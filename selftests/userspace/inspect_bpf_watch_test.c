@@ -40,8 +40,11 @@ TEST(watch_counts_faults_with_bpf)
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ("bpf", jstr(doc, "rates.minor_faults_per_second.source"));
-	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 1000);
-	/* counted while watched: within /proc's count over a wider window */
+	/* no floor on the rate, which depends on the machine, but counted ... */
+	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 0);
+	/* ... and within /proc's count over a wider window (0.3 s at least) */
+	EXPECT_LE(jnum(doc, "rates.minor_faults_per_second.value") * 0.3, m1 - m0);
+	/* the total counted while watched, likewise */
 	EXPECT_GT(jnum(doc, "faults.minor_tracked_total.value"), 0);
 	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
 	EXPECT_EQ(0, wl_stop(&w));

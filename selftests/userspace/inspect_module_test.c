@@ -173,20 +173,30 @@ TEST(watch_rates_from_the_module)
 	struct workload w;
 	struct jval *doc;
 	char *second;
+	double m0, m1;
 
 	if (access(TRACK, W_OK))
 		SKIP(return, "memlens.ko is not loaded");
 	ASSERT_EQ(0, wl_start(&w, NULL, args));
 	ASSERT_EQ(0, wl_go(&w));	/* faults 256 pages over and over */
 	snprintf(pid, sizeof(pid), "%d", w.pid);
+	m0 = stat_field(w.pid, 10);
 	ASSERT_EQ(0, ml_run(&res, argv));
+	m1 = stat_field(w.pid, 10);
 	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
 	second = strchr(res.out, '\n');
 	ASSERT_NE(NULL, second);
 	doc = jparse(second + 1 + strcspn(second + 1, "\n") + 1, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	EXPECT_STREQ("module", jstr(doc, "rates.minor_faults_per_second.source"));
-	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 1000);
+	/*
+	 * Counted, and no more than /proc counted over a wider window: one
+	 * interval of at least 0.3 s lies within it.  No floor on the rate:
+	 * how fast the workload faults depends on the machine (the debug
+	 * kernel under load did 739 a second).
+	 */
+	EXPECT_GT(jnum(doc, "rates.minor_faults_per_second.value"), 0);
+	EXPECT_LE(jnum(doc, "rates.minor_faults_per_second.value") * 0.3, m1 - m0);
 	EXPECT_STREQ("module", jstr(doc, "tlb.flushes_total.source"));
 	/* tracked while watched only */
 	EXPECT_FALSE(tracked(w.pid));

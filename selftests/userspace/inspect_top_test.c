@@ -38,8 +38,11 @@ TEST(fault_rate_ranked_and_bounded)
 	EXPECT_STREQ("faults", jstr(doc, "top.sort"));
 	row = row_of(doc, w.pid);
 	ASSERT_NE(NULL, row);
-	/* memlens counted within [before, after] over at least 0.5 s */
-	EXPECT_GT(jnum(row, "faults_per_second"), 1000);
+	/*
+	 * memlens counted within [before, after] over at least 0.5 s; no
+	 * floor on the rate, which depends on the machine
+	 */
+	EXPECT_GT(jnum(row, "faults_per_second"), 0);
 	EXPECT_LE(jnum(row, "faults_per_second") * 0.5, after - before);
 	EXPECT_STREQ("inspect_workloa", jstr(row, "comm"));
 	rows = jget(jpath(doc, "processes"), "rows");
