@@ -84,7 +84,6 @@ struct inject {
 	int in_dump;		/* inside a "forcing a failure" stack dump */
 	int site_taken;		/* this dump's memlens frame is recorded */
 	int dumps;		/* injected failures with a stack dump */
-	char where[96];		/* the last injection's memlens frame, or - */
 	unsigned long long stack;	/* FNV-1a of its dump's reliable frames */
 	int init_report;	/* fail_init_nth: 1 injected, 2 not reached */
 	struct sites *sites;
@@ -203,7 +202,6 @@ static void kmsg_record(struct inject *in, char *rec)
 		in->in_dump = 1;
 		in->site_taken = 0;
 		in->dumps++;
-		strcpy(in->where, "(kernel)");
 		return;
 	}
 	if (!in->in_dump)
@@ -222,7 +220,6 @@ static void kmsg_record(struct inject *in, char *rec)
 	if (end)
 		*end = '\0';
 	add_site(in->sites, text);
-	snprintf(in->where, sizeof(in->where), "%s", text);
 	in->site_taken = 1;
 }
 
@@ -245,7 +242,6 @@ static void kmsg_drain(struct inject *in)
 /* Before an injection: no landing seen yet. */
 static void inject_arm(struct inject *in)
 {
-	strcpy(in->where, "-");
 	in->stack = FNV_INIT;
 }
 
