@@ -32,6 +32,8 @@
 
 /* Filter set before load: count only this tgid (0: every tgid). */
 const volatile __u32 targ_tgid = 0;
+/* bpf_find_vma() may be called (5.17+; the loader probes it). */
+const volatile bool find_vma = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -346,7 +348,7 @@ static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
 		return 0;
 	if (cached_vma(&pc, ctx->addr))
 		return 0;
-	if (bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
+	if (!find_vma || bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
 			 count_found_vma, &pc, 0) || !pc.found)
 		c->unattributed++;
 	return 0;

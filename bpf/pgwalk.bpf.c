@@ -49,6 +49,8 @@ const volatile __u32 swp_max_type;	/* MAX_SWAPFILES of this kernel */
 const volatile __u32 swp_migration_first;	/* SWP_MIGRATION_READ */
 const volatile __u64 max_phys;		/* highest physical address + 1 */
 const volatile __u64 saved_dirty;	/* _PAGE_SAVED_DIRTY (6.6+: bit 58), or 0 */
+/* Read special mappings' names here; off: the loader takes them from maps. */
+const volatile bool special_names = true;
 
 /* Direct-map probe: inputs set through .bss, result in dm_base. */
 __u64 dm_magic[2];		/* random contents of the loader's page ... */
@@ -248,7 +250,7 @@ static bool special_name(struct vm_area_struct *vma)
 	/* _install_special_mapping() sets VM_DONTEXPAND; the name is in
 	 * the vm_special_mapping it keeps in vm_private_data.
 	 */
-	if (!vma->vm_ops || !(vma->vm_flags & VM_DONTEXPAND) || !sm)
+	if (!special_names || !vma->vm_ops || !(vma->vm_flags & VM_DONTEXPAND) || !sm)
 		return false;
 	if (bpf_probe_read_kernel_str(rec.name, sizeof(rec.name),
 				      BPF_CORE_READ(sm, name)) > 2 &&
@@ -284,18 +286,18 @@ static enum pgwalk_kind vma_kind(struct vm_area_struct *vma, struct mm_struct *m
 	return vma->vm_ops ? PGWALK_OTHER : PGWALK_ANON;
 }
 
+/*
+ * The name column of the module's vmas file.  A file's path is not read
+ * here: the loader joins /proc/PID/maps by VMA range (the same
+ * seq_file_path() text the module prints), which needs no bpf_d_path()
+ * and none of its argument rules, which differ between kernels.
+ */
 static void vma_name(struct vm_area_struct *vma, enum pgwalk_kind kind)
 {
-	struct file *file = vma->vm_file;
-
-	if (file) {
-		if (bpf_d_path((struct path *)&file->f_path, rec.name, sizeof(rec.name)) < 0)
-			rec.name[0] = '\0';
-	} else if (kind == PGWALK_HEAP) {
+	if (kind == PGWALK_HEAP)
 		__builtin_memcpy(rec.name, "[heap]", 7);
-	} else if (kind == PGWALK_STACK) {
+	else if (kind == PGWALK_STACK)
 		__builtin_memcpy(rec.name, "[stack]", 8);
-	}
 }
 
 static void walk_range(struct mm_struct *mm, __u64 start, __u64 end)

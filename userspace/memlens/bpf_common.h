@@ -22,5 +22,7 @@ bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type);
 /* MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel. */
 void ml_swap_layout(__u32 *max_type, __u32 *migration_first);
 bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type);
+/* The address of @sym in /proc/kallsyms, 0 if absent or hidden. */
+__u64 ml_kallsyms_addr(const char *sym);
 
 #endif /* MEMLENS_BPF_COMMON_H */

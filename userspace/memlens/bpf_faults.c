@@ -76,12 +76,14 @@ static void choose_programs(struct ml_faults *f)
 {
 	struct faults_bpf *s = f->skel;
 
-	f->entry = ml_bpf_have_attach("page_fault_user", BPF_TRACE_RAW_TP) &&
-		   ml_bpf_have_attach("page_fault_kernel", BPF_TRACE_RAW_TP);
-	if (ml_bpf_can_trace("handle_mm_fault", BPF_TRACE_FEXIT))
+	f->entry = ml_bpf_feat_have(ML_FEAT_TP_PAGE_FAULT);
+	if (ml_bpf_feat_have(ML_FEAT_FEXIT_FAULT)) {
 		f->done = DONE_FEXIT;
-	else
+	} else {
 		f->done = DONE_PERF;
+		/* Only the perf completion looks VMAs up with bpf_find_vma(). */
+		s->rodata->find_vma = ml_bpf_feat_have(ML_FEAT_FIND_VMA);
+	}
 	bpf_program__set_autoload(s->progs.page_fault_user, f->entry);
 	bpf_program__set_autoload(s->progs.page_fault_kernel, f->entry);
 	bpf_program__set_autoload(s->progs.handle_mm_fault_exit,
@@ -143,9 +145,9 @@ int ml_faults_open(struct ml_faults **out, pid_t tgid)
 		goto fail;
 	snprintf(f->path, sizeof(f->path), "entry %s; completion %s",
 		 f->entry ? "tp_btf/page_fault_user+page_fault_kernel" :
-			    "none (no exceptions:page_fault_* tracepoints in BTF: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
+			    "none (without tp_page_fault: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
 		 f->done == DONE_FEXIT ? "fexit/handle_mm_fault" :
-			 "perf software events page-faults-min/-maj (fexit/handle_mm_fault refused: no retry count; GUP faults not seen)");
+			 "perf software events page-faults-min/-maj (without fexit_handle_mm_fault: no retry count; GUP faults not seen)");
 	*out = f;
 	return 0;
 fail:
@@ -161,6 +163,16 @@ const char *ml_faults_path(const struct ml_faults *f)
 bool ml_faults_has_retry(const struct ml_faults *f)
 {
 	return f->done == DONE_FEXIT;
+}
+
+bool ml_faults_has_entry(const struct ml_faults *f)
+{
+	return f->entry;
+}
+
+bool ml_faults_has_vmas(const struct ml_faults *f)
+{
+	return f->done == DONE_FEXIT || f->skel->rodata->find_vma;
 }
 
 static void add_counts(struct fault_counts *sum, const struct fault_counts *c)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <linux/types.h>
 
@@ -28,6 +29,52 @@ const char *ml_bpf_error(void);
 /* Show libbpf's own messages on stderr (off by default). */
 void ml_bpf_set_verbose(bool verbose);
 
+/* --- kernel features the programs use (bpf_features.c) --- */
+
+enum ml_bpf_feat {
+	ML_FEAT_ITER_TASK_VMA,	/* iter/task_vma: the page-table walk */
+	ML_FEAT_BPF_LOOP,	/* bpf_loop(): the walk's loop */
+	ML_FEAT_ITER_TASK_PID,	/* iterators bound to one task (6.1+) */
+	ML_FEAT_KALLSYMS_POB,	/* page_offset_base in kallsyms */
+	ML_FEAT_SPECIAL_NAMES,	/* vm_special_mapping names read in BPF */
+	ML_FEAT_TP_PAGE_FAULT,	/* tp_btf exceptions:page_fault_user/_kernel */
+	ML_FEAT_FEXIT_FAULT,	/* fexit/handle_mm_fault */
+	ML_FEAT_FIND_VMA,	/* bpf_find_vma(): per-VMA faults on perf events */
+	ML_FEAT_TP_TLB_FLUSH,	/* tp_btf tlb:tlb_flush */
+	ML_FEAT_SWAP_IN,	/* fentry on a swap-in function */
+	ML_FEAT_SWAP_OUT,	/* fentry/__swap_writepage */
+	ML_FEAT_SWAP_FAULT,	/* fexit/do_swap_page */
+	ML_FEAT_COUNT
+};
+
+struct ml_bpf_feat_info {
+	const char *name;	/* as MEMLENS_BPF_MASK and the reports name it */
+	const char *kernels;	/* first kernel version that has it */
+	const char *gives;	/* what memlens measures with it */
+	const char *without;	/* what memlens does without it */
+};
+
+const struct ml_bpf_feat_info *ml_bpf_feat_info(enum ml_bpf_feat f);
+/* The feature called @name, or -ENOENT. */
+int ml_bpf_feat_by_name(const char *name);
+/*
+ * Does the running kernel offer @f (and MEMLENS_BPF_MASK not mask it)?
+ * Probed once; a loader that asks marks the feature as used by this run.
+ */
+bool ml_bpf_feat_have(enum ml_bpf_feat f);
+/* Record that @f is lost, with the reason (a refused trial load). */
+void ml_bpf_feat_lose(enum ml_bpf_feat f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Why @f is lost, or NULL if it is not (or was never asked about). */
+const char *ml_bpf_feat_why(enum ml_bpf_feat f);
+bool ml_bpf_feat_used(enum ml_bpf_feat f);
+/* The features used by this run's loaders and lost: count, ids in @out. */
+int ml_bpf_losses(enum ml_bpf_feat *out, int max);
+/* One line per loss on @f: "CMD: without NAME (WHY): GIVES lost; WITHOUT". */
+void ml_bpf_print_losses(FILE *f, const char *cmd);
+/* Forget every probe result (tests; memlens features). */
+void ml_bpf_feat_forget(void);
+
 /* --- faults (bpf_faults.c) --- */
 
 struct ml_faults;
@@ -38,6 +85,10 @@ int ml_faults_open(struct ml_faults **out, pid_t tgid);
 const char *ml_faults_path(const struct ml_faults *f);
 /* False where minor/major come from perf events (no retry count there). */
 bool ml_faults_has_retry(const struct ml_faults *f);
+/* False without the exceptions:page_fault_* tracepoints (no classes, latency). */
+bool ml_faults_has_entry(const struct ml_faults *f);
+/* False where faults cannot be attributed to VMAs (no bpf_find_vma). */
+bool ml_faults_has_vmas(const struct ml_faults *f);
 /* Counters summed over CPUs; @tgid 0: every process counted. */
 int ml_faults_read(struct ml_faults *f, pid_t tgid, struct fault_counts *out);
 

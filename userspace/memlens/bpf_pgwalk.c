@@ -60,25 +60,6 @@ static __u64 phys_end(void)
 	return best ? best : 1ULL << 46;	/* x86-64's 64 TiB limit */
 }
 
-/* &page_offset_base from /proc/kallsyms, or 0 where it is not listed. */
-static __u64 kallsyms_page_offset_base(void)
-{
-	unsigned long long addr = 0, a;
-	char line[256], type, name[128];
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
-		    !strcmp(name, "page_offset_base")) {
-			addr = a;
-			break;
-		}
-	fclose(f);
-	return addr;
-}
-
 /* Physical address of the page at @p (locked, touched) from pagemap. */
 static __u64 phys_of(void *p)
 {
@@ -109,9 +90,14 @@ static int run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
 		opts.link_info = linfo;
 		opts.link_info_len = sizeof(*linfo);
 	}
+	if (linfo && !ml_bpf_feat_have(ML_FEAT_ITER_TASK_PID))
+		linfo = NULL;	/* no task parameter before 6.1: filter in BPF */
 	link = bpf_program__attach_iter(prog, linfo ? &opts : NULL);
-	if (!link && linfo)	/* no task parameter before 6.1: filter in BPF */
+	if (!link && linfo) {
+		ml_bpf_feat_lose(ML_FEAT_ITER_TASK_PID,
+				 "attaching an iterator to one task failed: %s", strerror(errno));
 		link = bpf_program__attach_iter(prog, NULL);
+	}
 	if (!link)
 		return -errno;
 	fd = bpf_iter_create(bpf_link__fd(link));
@@ -154,7 +140,8 @@ static int find_direct_map(struct pgwalk_bpf *skel, __u64 pend)
 	skel->bss->dm_magic[0] = page[0];
 	skel->bss->dm_magic[1] = page[1];
 	skel->bss->dm_magic_pa = phys_of((void *)page);
-	skel->bss->dm_kallsyms_pob = kallsyms_page_offset_base();
+	skel->bss->dm_kallsyms_pob = ml_bpf_feat_have(ML_FEAT_KALLSYMS_POB) ?
+		ml_kallsyms_addr("page_offset_base") : 0;
 	skel->bss->dm_candidates = pend / (1ULL << 30) + 2;
 	if (!skel->bss->dm_magic_pa) {
 		munmap((void *)page, 4096);
@@ -222,7 +209,99 @@ struct ml_pgwalk {
 	struct pgwalk_bpf *skel;
 	pid_t pid;
 	int levels;
+	bool special_names;	/* the BPF side names special mappings */
 };
+
+/* The kind of a special mapping, from its name, as module/vmas.c. */
+static const char *special_kind(const char *name)
+{
+	if (!strcmp(name, "[vdso]"))
+		return "vdso";
+	if (!strncmp(name, "[vvar", 5))
+		return "vvar";
+	return "other";
+}
+
+/*
+ * Names from /proc/PID/maps, joined by VMA range: file paths (the same
+ * seq_file_path() text as the module's vmas file) and, where the BPF side
+ * does not read them, the names of special mappings.  A VMA that changed
+ * between the walk and the read of maps keeps an empty name.
+ */
+static int names_from_maps(const struct ml_pgwalk *w, struct ml_pagetable *pt)
+{
+	unsigned long long lo, hi;
+	char path[64], *line = NULL;
+	size_t cap = 0, k = 0;
+	ssize_t n;
+	FILE *f;
+	int pos;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)w->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		struct ml_vma_info *v;
+		char *name;
+
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &lo, &hi, &pos) != 2)
+			continue;
+		name = line + pos;
+		/* Both lists are sorted by address. */
+		while (k < pt->sum.vmas && pt->vmas[k].start < lo)
+			k++;
+		if (k == pt->sum.vmas)
+			break;
+		v = &pt->vmas[k];
+		if (v->start != lo || v->end != hi || !*name)
+			continue;
+		if (!strcmp(v->kind, "file") || !strcmp(v->kind, "shmem")) {
+			snprintf(v->name, sizeof(v->name), "%s", name);
+		} else if (!w->special_names && !strcmp(v->kind, "other") &&
+			   !v->name[0] && name[0] == '[' && strncmp(name, "[anon", 5)) {
+			snprintf(v->name, sizeof(v->name), "%s", name);
+			v->kind = special_kind(name);
+		}
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Load the walker; if the kernel refuses it, try again without reading
+ * special mappings' names in BPF (its one optional part), so that a
+ * verifier rule that tightens costs that, not the walk.  A second load
+ * needs a second open: libbpf loads an object once.
+ */
+static int load_walker(struct ml_pgwalk *w)
+{
+	struct pgwalk_bpf__rodata ro;
+	int err;
+
+	w->special_names = ml_bpf_feat_have(ML_FEAT_SPECIAL_NAMES);
+	w->skel->rodata->special_names = w->special_names;
+	err = pgwalk_bpf__load(w->skel);
+	if (!err || !w->special_names)
+		return err ? ml_bpf_fail_load(err, "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)") : 0;
+	ro = *w->skel->rodata;
+	pgwalk_bpf__destroy(w->skel);
+	w->skel = pgwalk_bpf__open();
+	if (!w->skel)
+		return ml_bpf_fail_load(-errno, "opening the pgwalk BPF object");
+	*w->skel->rodata = ro;
+	w->skel->rodata->special_names = false;
+	w->special_names = false;
+	if (pgwalk_bpf__load(w->skel))
+		return ml_bpf_fail_load(err, "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)");
+	ml_bpf_feat_lose(ML_FEAT_SPECIAL_NAMES,
+			 "the kernel refused the walker that reads vm_special_mapping (%s); it loads without",
+			 strerror(-err));
+	return 0;
+}
 
 int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 {
@@ -234,6 +313,12 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 	ml_bpf_init();
 	if (!ml_bpf_have_btf())
 		return ml_bpf_fail(-ENOTSUP, "the kernel has no BTF (/sys/kernel/btf/vmlinux): the task_vma iterator cannot load");
+	if (!ml_bpf_feat_have(ML_FEAT_ITER_TASK_VMA))
+		return ml_bpf_fail(-ENOTSUP, "the BPF page-table walk needs the task_vma iterator: %s",
+				   ml_bpf_feat_why(ML_FEAT_ITER_TASK_VMA));
+	if (!ml_bpf_feat_have(ML_FEAT_BPF_LOOP))
+		return ml_bpf_fail(-ENOTSUP, "the BPF page-table walk needs bpf_loop(): %s",
+				   ml_bpf_feat_why(ML_FEAT_BPF_LOOP));
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return ml_bpf_fail(-ENOMEM, "out of memory");
@@ -253,11 +338,9 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 	w->skel->rodata->max_phys = pend;
 	/* pte_dirty() also tests _PAGE_SAVED_DIRTY (bit 58) since 6.6. */
 	w->skel->rodata->saved_dirty = ml_kernel_version() >= 606 ? 1ULL << 58 : 0;
-	err = pgwalk_bpf__load(w->skel);
-	if (err) {
-		err = ml_bpf_fail_load(err, "loading iter/task_vma (task_vma iterator, bpf_loop, bpf_d_path)");
+	err = load_walker(w);
+	if (err)
 		goto fail;
-	}
 	err = find_direct_map(w->skel, pend);
 	if (err)
 		goto fail;
@@ -291,6 +374,16 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 		return err;
 	}
 	pt->sum = bss->summary;
+	err = names_from_maps(w, pt);
+	if (err == -ENOENT || err == -ESRCH) {
+		ml_pagetable_free(pt);
+		return ml_bpf_fail(-ESRCH, "process %d exited during the walk", (int)w->pid);
+	}
+	if (err) {
+		ml_pagetable_free(pt);
+		return ml_bpf_fail(err, "reading /proc/%d/maps for the VMA names: %s",
+				   (int)w->pid, strerror(-err));
+	}
 	return 0;
 }
 

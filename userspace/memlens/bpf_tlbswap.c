@@ -42,17 +42,23 @@ static void tlbswap_choose(struct ml_tlbswap *t)
 	struct tlbswap_bpf *s = t->skel;
 	int i;
 
-	t->tlb = ml_bpf_have_attach("tlb_flush", BPF_TRACE_RAW_TP);
+	bool swap_in = ml_bpf_feat_have(ML_FEAT_SWAP_IN);	/* masked? */
+
+	t->tlb = ml_bpf_feat_have(ML_FEAT_TP_TLB_FLUSH);
 	for (i = 0; i < 3; i++) {
-		bool use = !t->read_fn && ml_bpf_can_trace(read_fns[i], BPF_TRACE_FENTRY);
+		bool use = swap_in && !t->read_fn &&
+			   ml_bpf_can_trace(read_fns[i], BPF_TRACE_FENTRY);
 
 		if (use)
 			t->read_fn = read_fns[i];
 		bpf_program__set_autoload(read_prog(s, i), use);
 	}
+	if (swap_in && !t->read_fn)
+		ml_bpf_feat_lose(ML_FEAT_SWAP_IN,
+				 "the kernel refused fentry on zswap_folio_swapin, swap_readpage and swap_read_folio");
 	t->swap_read = t->read_fn;
-	t->swap_write = ml_bpf_can_trace("__swap_writepage", BPF_TRACE_FENTRY);
-	t->swap_fault = ml_bpf_can_trace("do_swap_page", BPF_TRACE_FEXIT);
+	t->swap_write = ml_bpf_feat_have(ML_FEAT_SWAP_OUT);
+	t->swap_fault = ml_bpf_feat_have(ML_FEAT_SWAP_FAULT);
 	bpf_program__set_autoload(s->progs.tlb_flush, t->tlb);
 	bpf_program__set_autoload(s->progs.swap_write, t->swap_write);
 	bpf_program__set_autoload(s->progs.do_swap_page_exit, t->swap_fault);

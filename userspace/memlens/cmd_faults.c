@@ -106,9 +106,10 @@ static void print_hist(const char *name, const __u64 *h)
 /*
  * The counters in the order of the module's faults file.  retry,
  * retry_returns and errors need the return of handle_mm_fault(): left out
- * where only the perf events give the completion.
+ * where only the perf events give the completion; the error-code classes
+ * and latency need the entry tracepoints.
  */
-void ml_print_faults(const struct fault_counts *c, bool has_retry)
+void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entry)
 {
 	const struct { const char *key; __u64 v; bool exact; } kv[] = {
 		{ "minor", c->minor, true },
@@ -116,19 +117,21 @@ void ml_print_faults(const struct fault_counts *c, bool has_retry)
 		{ "retry", c->retry, has_retry },
 		{ "retry_returns", c->retry_returns, has_retry },
 		{ "errors", c->errors, has_retry },
-		{ "user", c->user, true },
-		{ "kernel", c->kernel, true },
-		{ "read", c->read, true },
-		{ "write", c->write, true },
-		{ "exec", c->exec, true },
-		{ "notpresent", c->notpresent, true },
-		{ "protection", c->protection, true },
+		{ "user", c->user, has_entry },
+		{ "kernel", c->kernel, has_entry },
+		{ "read", c->read, has_entry },
+		{ "write", c->write, has_entry },
+		{ "exec", c->exec, has_entry },
+		{ "notpresent", c->notpresent, has_entry },
+		{ "protection", c->protection, has_entry },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
 		if (kv[i].exact)
 			printf("%s %llu\n", kv[i].key, (unsigned long long)kv[i].v);
+	if (!has_entry)
+		return;		/* latency is stamped at the entry */
 	print_hist("minor", c->lat_minor);
 	print_hist("major", c->lat_major);
 }
@@ -188,6 +191,7 @@ static int run_faults(int argc, char **argv)
 	/* Handlers first: once the line below is out, Ctrl-C reports. */
 	ml_catch_stop_signals();
 	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
+	ml_bpf_print_losses(stderr, "memlens faults");
 	if (child) {
 		if (write(release, "g", 1) != 1)
 			kill(child, SIGKILL);
@@ -203,8 +207,8 @@ static int run_faults(int argc, char **argv)
 		ml_faults_close(f);
 		return ML_EXIT_ERROR;
 	}
-	ml_print_faults(&c, ml_faults_has_retry(f));
-	if (target) {
+	ml_print_faults(&c, ml_faults_has_retry(f), ml_faults_has_entry(f));
+	if (target && ml_faults_has_vmas(f)) {
 		printf("\n");
 		print_vma_faults(f, target);
 	}

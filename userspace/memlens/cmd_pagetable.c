@@ -134,6 +134,7 @@ static int run_walk(int argc, char **argv, const struct argp *argp,
 {
 	struct walk_args a = { 0 };
 	struct ml_pagetable pt;
+	char who[32];
 	int ret;
 
 	ret = ml_parse(argp, argc, argv, 0, &a);
@@ -146,6 +147,8 @@ static int run_walk(int argc, char **argv, const struct argp *argp,
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
 		return ML_EXIT_ERROR;
 	}
+	snprintf(who, sizeof(who), "memlens %s", cmd);
+	ml_bpf_print_losses(stderr, who);
 	if (a.verbose)
 		fprintf(stderr, "memlens %s: %d-level paging; direct map %s; %llu unreadable tables\n",
 			cmd, pt.levels, ml_pagetable_method(),

@@ -66,6 +66,7 @@ static int open_swap(pid_t tgid, void *ctx)
 	if (err)
 		return err;
 	fprintf(stderr, "memlens swap: %s\n", ml_tlbswap_path(*t));
+	ml_bpf_print_losses(stderr, "memlens swap");
 	return 0;
 }
 

@@ -52,6 +52,7 @@ static int open_tlb(pid_t tgid, void *ctx)
 	if (err)
 		return err;
 	fprintf(stderr, "memlens tlb: %s\n", ml_tlbswap_path(*t));
+	ml_bpf_print_losses(stderr, "memlens tlb");
 	if (!ml_tlbswap_has_tlb(*t)) {
 		fprintf(stderr, "memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush)\n");
 		ml_tlbswap_close(*t);
