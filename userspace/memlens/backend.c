@@ -2,12 +2,14 @@
 /*
  * Choosing the inspector's backend and taking a snapshot with it.
  *
- * auto: the module's debugfs when memlens.ko is loaded, else BPF when the
- * loaders can run here, else /proc.  A backend the inspector cannot use
- * yet, or that this system cannot offer, is refused with one line saying
- * why (exit ML_EXIT_BACKEND), never silently replaced.
+ * auto tries each backend for real, best first: the module's debugfs,
+ * then BPF (its programs loaded and run), then /proc, and says which it
+ * skipped and why.  A backend named with --backend that cannot run here
+ * is refused with its whole reason (exit ML_EXIT_BACKEND), never silently
+ * replaced.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,43 +79,75 @@ static const char *bpf_unusable(void)
 int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
 		      char *why, size_t len)
 {
-	const char *m, *b;
+	const char *m = NULL, *b = NULL;
 
 	why[0] = '\0';
-	switch (want) {
-	case ML_BACKEND_PROC:
-		*out = ML_BACKEND_PROC;
-		return 0;
-	case ML_BACKEND_MODULE:
-		m = module_unusable();
-		if (!m)
-			break;
-		snprintf(why, len, "backend module unavailable: %s", m);
-		return ML_EXIT_BACKEND;
-	case ML_BACKEND_BPF:
-		b = bpf_unusable();
-		if (!b)
-			break;
-		snprintf(why, len, "backend bpf unavailable: %s", b);
-		return ML_EXIT_BACKEND;
-	case ML_BACKEND_AUTO:
-		m = module_unusable();
-		if (!m) {
-			*out = ML_BACKEND_MODULE;
-			return 0;
-		}
-		b = bpf_unusable();
-		if (!b) {
-			snprintf(why, len, "module: %s", m);
-			*out = ML_BACKEND_BPF;
-			return 0;
-		}
-		snprintf(why, len, "module: %s; bpf: %s", m, b);
-		*out = ML_BACKEND_PROC;
-		return 0;
-	}
 	*out = want;
-	return 0;
+	if (want == ML_BACKEND_MODULE)
+		m = module_unusable();
+	else if (want == ML_BACKEND_BPF)
+		b = bpf_unusable();
+	if (!m && !b)
+		return 0;
+	snprintf(why, len, "backend %s unavailable: %s", ml_backend_name(want), m ? m : b);
+	return ML_EXIT_BACKEND;
+}
+
+/* Append "; @name: @reason" (or the first "@name: @reason") to @why. */
+static void skipped(char *why, size_t len, const char *name, const char *reason)
+{
+	size_t n = strlen(why);
+
+	if (n + 1 < len)
+		snprintf(why + n, len - n, "%s%s: %s", n ? "; " : "", name, reason);
+}
+
+/* Does @ret say something about the process, which no backend would change? */
+static bool process_error(int ret)
+{
+	return ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD ||
+	       ret == ML_EXIT_VANISHED || ret == ML_EXIT_PERM;
+}
+
+/* The backends auto tries, best first, and why each cannot run here. */
+static const char *unusable(enum ml_backend b)
+{
+	return b == ML_BACKEND_MODULE ? module_unusable() :
+	       b == ML_BACKEND_BPF ? bpf_unusable() : NULL;
+}
+
+static const enum ml_backend auto_order[] = { ML_BACKEND_MODULE, ML_BACKEND_BPF };
+
+int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
+		     char *why, size_t len)
+{
+	const char *u;
+	size_t i;
+	int ret;
+
+	why[0] = '\0';
+	if (want != ML_BACKEND_AUTO) {
+		ret = ml_snapshot_take(pid, want, ss);
+		if (ret == ML_EXIT_ERROR && want != ML_BACKEND_PROC) {
+			ss->err = ret = ML_EXIT_BACKEND;
+			snprintf(why, len, "backend %s failed: %s", ml_backend_name(want), ss->errmsg);
+			snprintf(ss->errmsg, sizeof(ss->errmsg), "%s", why);
+		}
+		return ret;
+	}
+	for (i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++) {
+		u = unusable(auto_order[i]);
+		if (u) {
+			skipped(why, len, ml_backend_name(auto_order[i]), u);
+			continue;
+		}
+		ret = ml_snapshot_take(pid, auto_order[i], ss);
+		if (!ret || process_error(ret))
+			return ret;
+		skipped(why, len, ml_backend_name(auto_order[i]), ss->errmsg);
+		ml_snapshot_free(ss);
+	}
+	return ml_snapshot_take(pid, ML_BACKEND_PROC, ss);
 }
 
 int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
@@ -136,27 +170,51 @@ void ml_snapshot_free(struct ml_snapshot *ss)
 	ss->nvmas = ss->nvfaults = 0;
 }
 
-int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
-		    char *why, size_t len)
+/* Open a session with @backend, which must not be auto. */
+static int session_open_one(struct ml_session *s, enum ml_backend backend,
+			    char *why, size_t len)
 {
-	int ret = 0;
+	int ret;
 
-	memset(s, 0, sizeof(*s));
-	s->pid = pid;
 	s->backend = backend;
-	if (backend == ML_BACKEND_MODULE && !ml_module_tracked(pid)) {
-		ret = ml_module_track(pid, true);
+	if (backend == ML_BACKEND_MODULE && !ml_module_tracked(s->pid)) {
+		ret = ml_module_track(s->pid, true);
 		if (ret && ret != -EEXIST) {
-			snprintf(why, len, "memlens.ko refused to track %d: %s", (int)pid,
+			snprintf(why, len, "memlens.ko refused to track %d: %s", (int)s->pid,
 				 strerror(-ret));
 			return ret;
 		}
 		s->tracked_here = !ret;
-		ret = 0;
 	} else if (backend == ML_BACKEND_BPF) {
-		ret = ml_bpf_session_open(pid, &s->bpf, why, len);
+		return ml_bpf_session_open(s->pid, &s->bpf, why, len);
 	}
-	return ret;
+	return 0;
+}
+
+int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
+		    char *why, size_t len)
+{
+	char reason[ML_WHY_LEN];
+	const char *u;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	why[0] = '\0';
+	if (backend != ML_BACKEND_AUTO) {
+		if (!session_open_one(s, backend, reason, sizeof(reason)))
+			return 0;
+		snprintf(why, len, "backend %s failed: %s", ml_backend_name(backend), reason);
+		return ML_EXIT_BACKEND;
+	}
+	for (i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++) {
+		u = unusable(auto_order[i]);
+		if (!u && !session_open_one(s, auto_order[i], reason, sizeof(reason)))
+			return 0;
+		skipped(why, len, ml_backend_name(auto_order[i]), u ? u : reason);
+	}
+	s->backend = ML_BACKEND_PROC;
+	return 0;
 }
 
 int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss)

@@ -73,13 +73,28 @@ enum ml_backend {
 const char *ml_backend_name(enum ml_backend b);
 int ml_backend_parse(const char *s, enum ml_backend *out);
 
+/* Room for a reason: whole, with the reasons of every backend skipped. */
+#define ML_WHY_LEN	1024
+
+struct ml_snapshot;
+
 /*
- * Resolve @want ("auto" or a named backend) to one that works here.
- * Returns 0 and the backend in *@out, or ML_EXIT_BACKEND with a one-line
- * reason in @why.  For "auto", @why explains what was skipped and why.
+ * Check that a named backend's preconditions hold here (auto: nothing to
+ * check; *@out = @want).  Returns 0, or ML_EXIT_BACKEND with a one-line
+ * reason in @why.
  */
 int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
 		      char *why, size_t len);
+/*
+ * A snapshot with @want; auto tries module, then BPF, then proc, falling
+ * back on any failure that is not the process's own (no such process,
+ * kernel thread, exited, permission), and says in @why which it skipped
+ * and why.  ss->backend is the backend that took the snapshot.  A named
+ * backend that fails is ML_EXIT_BACKEND with its whole reason in @why
+ * and ss->errmsg.
+ */
+int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
+		     char *why, size_t len);
 
 /* One VMA, from /proc/PID/smaps. */
 struct ml_vma {
@@ -133,7 +148,7 @@ struct ml_snapshot {
 	struct ml_vma_faults_row *vfaults;	/* module, tracked only */
 	int nvfaults;
 	int err;		/* 0, or the ML_EXIT_* of a partial snapshot */
-	char errmsg[160];	/* one line, when err */
+	char errmsg[ML_WHY_LEN];	/* one line, when err */
 };
 
 /*
@@ -159,6 +174,11 @@ struct ml_session {
 	struct ml_bpf_session *bpf;
 };
 
+/*
+ * Open a session with @backend; auto falls back as ml_snapshot_best()
+ * does, naming what it skipped in @why, and always opens one (proc last).
+ * A named backend that fails is ML_EXIT_BACKEND with its reason in @why.
+ */
 int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
 		    char *why, size_t len);
 int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss);

@@ -16,7 +16,7 @@
 
 #include "bpf_common.h"
 
-static char last_error[512];
+static char last_error[1024];
 static bool verbose;
 
 const char *ml_bpf_error(void)

@@ -369,7 +369,7 @@ static void progress(int done, int total, const char *name)
 
 static int run_compare(int argc, char **argv)
 {
-	struct compare_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, NULL, 3, 20, false, NULL };
+	struct compare_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 3, 20, false, NULL };
 	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
 	struct outcome o[MAX_ALLOCS] = { 0 };
 	bool tty = isatty(2), failed = false;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf_loaders.h"
 #include "inspect.h"
 #include "memlens.h"
 
@@ -46,7 +47,7 @@ int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out,
 
 int ml_proc_only(const struct ml_common_opts *o, const char *cmd)
 {
-	char why[160];
+	char why[ML_WHY_LEN];
 
 	if (o->backend == ML_BACKEND_AUTO || o->backend == ML_BACKEND_PROC)
 		return 0;
@@ -77,6 +78,28 @@ void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 		ml_report_str(r, "name", "backend", ml_backend_name(ss->backend));
 	if (auto_why && auto_why[0])
 		ml_report_str(r, "auto", "auto skipped", auto_why);
+	ml_report_section_end(r);
+	if (ss->backend == ML_BACKEND_BPF)
+		ml_emit_bpf_losses(r);
+}
+
+void ml_emit_bpf_losses(struct ml_report *r)
+{
+	enum ml_bpf_feat lost[ML_FEAT_COUNT];
+	int i, n = ml_bpf_losses(lost, ML_FEAT_COUNT);
+	char label[64], text[512];
+
+	ml_report_section(r, "bpf_features", n ? "BPF features lost on this kernel" : NULL);
+	ml_report_val(r, "lost", n ? "features lost" : "BPF features lost", ML_UNIT_COUNT,
+		      ml_have(n, ML_SRC_BPF));
+	for (i = 0; i < n; i++) {
+		const struct ml_bpf_feat_info *fi = ml_bpf_feat_info(lost[i]);
+
+		snprintf(label, sizeof(label), "without %s", fi->name);
+		snprintf(text, sizeof(text), "%s: %s lost; %s", ml_bpf_feat_why(lost[i]),
+			 fi->gives, fi->without);
+		ml_report_str(r, fi->name, label, text);
+	}
 	ml_report_section_end(r);
 }
 
@@ -259,12 +282,12 @@ static const struct argp inspect_argp = {
 
 static int run_inspect(int argc, char **argv)
 {
-	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, false };
+	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false };
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
 	struct ml_report r;
 	enum ml_backend be;
-	char why[512];
+	char why[ML_WHY_LEN];
 	pid_t pid;
 	int ret;
 
@@ -278,8 +301,8 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
 	if (ret)
 		return ret;
-	ret = ml_snapshot_take(pid, be, &ss);
-	if (ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD) {
+	ret = ml_snapshot_best(pid, be, &ss, why, sizeof(why));
+	if (ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD || ret == ML_EXIT_BACKEND) {
 		ml_snapshot_free(&ss);
 		return ml_fail(ret, ss.errmsg);
 	}

@@ -136,7 +136,7 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 
 static int run_run(int argc, char **argv)
 {
-	struct run_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, "glibc", NULL, 20, NULL };
+	struct run_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, "glibc", NULL, 20, NULL };
 	struct ml_allocator alloc;
 	struct ml_run_result res;
 	enum ml_backend be;

@@ -231,7 +231,7 @@ static void emit(const struct top_args *a, const struct proc_row *rows, int n,
 
 static int run_top(int argc, char **argv)
 {
-	struct top_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, 15, 1.0, SORT_FAULTS };
+	struct top_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, 15, 1.0, SORT_FAULTS };
 	struct proc_row *rows;
 	struct timespec ts, t0, t1;
 	double dt;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf_loaders.h"
 #include "inspect.h"
 #include "memlens.h"
 
@@ -441,12 +442,12 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 
 static int run_watch(int argc, char **argv)
 {
-	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT }, NULL, NULL, 1.0, 0 };
+	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
 	struct ml_session sess;
 	enum ml_backend be;
-	char why[512];
+	char why[ML_WHY_LEN];
 	pid_t pid;
 	int ret;
 
@@ -468,8 +469,14 @@ static int run_watch(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* the module tracks it meanwhile; BPF stays loaded */
-	if (ml_session_open(&sess, pid, be, why, sizeof(why)))
-		return ml_fail(ML_EXIT_ERROR, why);
+	ret = ml_session_open(&sess, pid, be, why, sizeof(why));
+	if (ret)
+		return ml_fail(ML_EXIT_BACKEND, why);
+	if (why[0])
+		fprintf(stderr, "memlens watch: backend %s; auto skipped %s\n",
+			ml_backend_name(sess.backend), why);
+	if (sess.backend == ML_BACKEND_BPF)
+		ml_bpf_print_losses(stderr, "memlens watch");
 	ret = watch_loop(&sess, &a);
 	ml_session_close(&sess);
 	return ret;

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The options every inspector command accepts after its name:
- * --backend auto|module|bpf|proc, --json, --prometheus.  Commands add
+ * --backend auto|module|bpf|proc, --json, --prometheus, -v.  Commands add
  * ml_common_argp as a child of their own argp and pass a struct
  * ml_common_opts as the child's input.
  */
 #include <argp.h>
 #include <errno.h>
 
+#include "bpf_loaders.h"
 #include "report.h"
 
 enum { OPT_JSON = 0x2000, OPT_PROM, OPT_BACKEND };
@@ -19,6 +20,8 @@ static const struct argp_option common_options[] = {
 	  "print JSON (schema memlens/1, docs/inspector.md)", 0 },
 	{ "prometheus", OPT_PROM, NULL, 0,
 	  "print Prometheus text exposition (node_exporter textfile)", 0 },
+	{ "verbose", 'v', NULL, 0,
+	  "show libbpf's messages, and the verifier's log when a BPF load fails", 0 },
 	{ 0 }
 };
 
@@ -32,6 +35,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			argp_error(state, "unknown backend '%s' (auto, module, bpf, proc)", arg);
 			return EINVAL;
 		}
+		return 0;
+	case 'v':
+		o->verbose = true;
+		ml_bpf_set_verbose(true);
 		return 0;
 	case OPT_JSON:
 	case OPT_PROM:

@@ -70,6 +70,7 @@ struct ml_report {
 struct ml_common_opts {
 	enum ml_backend backend;
 	enum ml_format format;
+	bool verbose;		/* -v: libbpf's messages and verifier logs */
 };
 
 extern const struct argp ml_common_argp;

@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 
 #include "../../../userspace/memlens/bpf_common.c"
+#include "../../../userspace/memlens/bpf_features.c"
 #include "../../../userspace/memlens/bpf_faults.c"
 #include "../../../userspace/memlens/bpf_pgwalk.c"
 
