@@ -214,6 +214,7 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 {
 	pid_t child = 0, target;
 	int release = -1, ret;
+	char who[64];
 
 	ml_bpf_set_verbose(a->verbose);
 	if (a->pid && ml_check_pid(cmd, a->pid))
@@ -229,6 +230,8 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	ml_catch_stop_signals();	/* before @open says it is counting */
 	if (open(target, ctx)) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
+		snprintf(who, sizeof(who), "memlens %s", cmd);
+		ml_bpf_print_losses(stderr, who);
 		if (child) {
 			kill(child, SIGKILL);
 			waitpid(child, NULL, 0);
