@@ -187,7 +187,7 @@ FIXTURE_TEARDOWN(stopped)
 }
 
 /* The walk's optional features: the same tables, names and kinds without each. */
-TEST_F(stopped, walk_features_masked_one_by_one_cost_only_themselves)
+TEST_F_TIMEOUT(stopped, walk_features_masked_one_by_one_cost_only_themselves, 600)
 {
 	static const char *const feats[] = {
 		"vma_special_names", "iter_task_pid", "kallsyms_page_offset_base",
@@ -214,7 +214,7 @@ TEST_F(stopped, walk_features_masked_one_by_one_cost_only_themselves)
 }
 
 /* Without these there is no BPF walk: a clear error, and auto falls back. */
-TEST_F(stopped, walk_without_iterator_or_loop_falls_back_to_proc)
+TEST_F_TIMEOUT(stopped, walk_without_iterator_or_loop_falls_back_to_proc, 600)
 {
 	static const char *const feats[] = { "iter_task_vma", "bpf_loop" };
 	static struct ml_result r;
@@ -248,7 +248,7 @@ TEST_F(stopped, walk_without_iterator_or_loop_falls_back_to_proc)
 }
 
 /* inspect names what the walk lost, in text and JSON, and keeps its figures. */
-TEST_F(stopped, inspect_names_a_lost_feature)
+TEST_F_TIMEOUT(stopped, inspect_names_a_lost_feature, 300)
 {
 	static struct ml_result r;
 	char *text[] = { "memlens", "inspect", "--backend", "bpf", self->pid, NULL };
@@ -268,6 +268,19 @@ TEST_F(stopped, inspect_names_a_lost_feature)
 	EXPECT_NE(NULL, strstr(r.out, "# without vma_special_names: masked by MEMLENS_BPF_MASK"))
 		TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_bpf_features_lost{"));
+}
+
+/* Tests that run memlens many times: BPF loads are slow under TCG. */
+FIXTURE(cmds) {
+	int unused;
+};
+
+FIXTURE_SETUP(cmds)
+{
+}
+
+FIXTURE_TEARDOWN(cmds)
+{
 }
 
 /* The row of the fresh region in "memlens faults" output: minor, major. */
@@ -299,7 +312,7 @@ static bool has_key(const char *out, const char *key)
  * The fault counters' features: each masked costs its own lines only, and
  * the fresh region's faults stay exact wherever VMAs are still attributed.
  */
-TEST(fault_features_masked_one_by_one_cost_only_themselves)
+TEST_F_TIMEOUT(cmds, fault_features_masked_one_by_one_cost_only_themselves, 600)
 {
 	static const char *const feats[] = {
 		"tp_page_fault", "fexit_handle_mm_fault", "bpf_find_vma",
@@ -355,7 +368,7 @@ TEST(fault_features_masked_one_by_one_cost_only_themselves)
 }
 
 /* TLB and swap: each attach point masked is named; the rest still runs. */
-TEST(tlb_and_swap_features_masked_are_named)
+TEST_F_TIMEOUT(cmds, tlb_and_swap_features_masked_are_named, 600)
 {
 	static const char *const feats[] = {
 		"fentry_swap_in", "fentry_swap_writepage", "fexit_do_swap_page",
