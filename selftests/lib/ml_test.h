@@ -141,8 +141,11 @@ static inline int ml_copy_for_all(const char *name, struct ml_copy *c)
 		return err;
 	}
 	snprintf(c->path, sizeof(c->path), "%s/%s", c->dir, name);
-	if (chmod(c->dir, 0755) ||
-	    (out = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700)) < 0)
+	if (chmod(c->dir, 0755))
+		err = -errno;
+	else
+		out = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (!err && out < 0)
 		err = -errno;
 	while (!err && (n = read(in, buf, sizeof(buf))) != 0)
 		if (n < 0 || write(out, buf, n) != n)
