@@ -81,8 +81,8 @@ static void layout(void)
  * and nothing clears one while the guest has no memory pressure (reclaim's
  * folio_referenced() is what clears them; migration keeps them since
  * 6.1).  So young is compared exactly.  Faults and flushes are charged to
- * the child only while it is current, which a stopped child never is once
- * it has switched away, microseconds after waitpid() returns.
+ * the child only while it is current, which a stopped child is not once it
+ * has switched away (wait_stopped() waits for that too).
  */
 static void child_main(struct shared *sh)
 {
@@ -102,12 +102,23 @@ static void child_main(struct shared *sh)
 		pause();
 }
 
-/* Wait until @pid stopped itself (child_main()): 0, or -1. */
+/*
+ * Wait until @pid stopped itself (child_main()) and is off its CPU: 0, or
+ * -1.  waitpid() returns once the stop is notified, just before the child
+ * switches away, and that switch is charged to it (task_switch, when the
+ * next task has an mm); under TCG its vCPU can stay there for a while.
+ * A read of /proc/PID/syscall waits for the switch (task_current_syscall()
+ * waits in wait_task_inactive()) and reads only registers.
+ */
 static int wait_stopped(pid_t pid)
 {
+	char path[64], buf[256];
 	int st;
 
-	return waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st) ? 0 : -1;
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	return ml_read_file(path, buf, sizeof(buf)) > 0 ? 0 : -1;
 }
 
 FIXTURE(side) {
