@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * BPF and memlens.ko side by side on one quiescent tracked child, file by
- * file (guests, with the module loaded):
+ * file (guests, with the module loaded; the child is stopped whenever it
+ * is read, see child_main()):
  *  - pid/PID/pagetable vs "memlens pagetable PID": every line the module
  *    prints, the BPF walk prints identically;
  *  - pid/PID/vmas vs "memlens vmas PID": the same text;
@@ -58,30 +59,71 @@ static void layout(void)
 	(void)sink;
 }
 
-static void child_main(int go, int done, struct shared *sh)
+/*
+ * The child, tracked by both and read by both one after the other: it
+ * must not change between the two reads, down to the accessed bit of
+ * every PTE (present_young).  So it stops itself (SIGSTOP) wherever the
+ * test reads it, and the test reads it only once waitpid() saw it stop.
+ *
+ * It used to say "ready" through a pipe and then block in read() (and
+ * after its work in pause()).  The test woke on the pipe while the child
+ * was still on its way into read(): the first call of read() or pause()
+ * in a child of fork() runs code and data whose PTEs fork made old
+ * (copy_present_pte() clears _PAGE_ACCESSED in the child's copies), or
+ * not yet mapped in the child (file text is not copied, so the first
+ * touch faults it in).  Whichever part of that ran between the module's
+ * walk and the BPF walk set A bits (and added PTEs) in one of them only:
+ * present_young differed by a few, more on a loaded guest, the
+ * fault counters by a minor fault.  The walks themselves only read the
+ * entries (module/pgwalk.c, bpf/pgwalk.bpf.c); the test's own reads go
+ * to debugfs and its own memory, never through the child's page tables.
+ *
+ * A stopped task runs no user code, so nothing sets an A bit on its PTEs,
+ * and nothing clears one while the guest has no memory pressure (reclaim's
+ * folio_referenced() is what clears them; migration keeps them since
+ * 6.1).  So young is compared exactly.  Faults and flushes are charged to
+ * the child only while it is current, which a stopped child is not once it
+ * has switched away (wait_stopped() waits for that too).
+ */
+static void child_main(struct shared *sh)
 {
 	volatile char *p;
-	char c;
 	long i;
 
 	layout();
-	if (write(done, "r", 1) != 1 || read(go, &c, 1) != 1)
-		_exit(2);
+	raise(SIGSTOP);
 	p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise((void *)p, NPAGES * PAGE, MADV_NOHUGEPAGE);
 	for (i = 0; i < NPAGES; i++)
 		p[i * PAGE] = 1;
 	mprotect((void *)p, NPAGES * PAGE, PROT_READ);
 	sh->region = (unsigned long)p;
-	if (write(done, "d", 1) != 1)
-		_exit(3);
+	raise(SIGSTOP);
 	for (;;)
 		pause();
 }
 
+/*
+ * Wait until @pid stopped itself (child_main()) and is off its CPU: 0, or
+ * -1.  waitpid() returns once the stop is notified, just before the child
+ * switches away, and that switch is charged to it (task_switch, when the
+ * next task has an mm); under TCG its vCPU can stay there for a while.
+ * A read of /proc/PID/syscall waits for the switch (task_current_syscall()
+ * waits in wait_task_inactive()) and reads only registers.
+ */
+static int wait_stopped(pid_t pid)
+{
+	char path[64], buf[256];
+	int st;
+
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	return ml_read_file(path, buf, sizeof(buf)) > 0 ? 0 : -1;
+}
+
 FIXTURE(side) {
 	pid_t child;
-	int go, done;
 	struct shared *sh;
 	char dir[96];
 };
@@ -101,22 +143,15 @@ static int track(pid_t pid, bool on)
 
 FIXTURE_SETUP(side)
 {
-	int go[2], done[2];
-	char c;
-
 	if (access(ML_DIR "/track", W_OK))
 		SKIP(return, "memlens.ko not loaded (this suite runs with insmod)");
 	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
 	self->child = fork();
 	ASSERT_LE(0, self->child);
 	if (self->child == 0)
-		child_main(go[0], done[1], self->sh);
-	self->go = go[1];
-	self->done = done[0];
-	ASSERT_EQ(1, read(self->done, &c, 1));
+		child_main(self->sh);
+	ASSERT_EQ(0, wait_stopped(self->child));
 	ASSERT_EQ(0, track(self->child, true));
 	snprintf(self->dir, sizeof(self->dir), ML_DIR "/pid/%d", self->child);
 }
@@ -217,7 +252,7 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	struct ml_faults *f;
 	struct ml_tlbswap *t;
 	unsigned long long s, e, mn, mj, hits = 0;
-	char c, *line;
+	char *line;
 	size_t i;
 
 	ASSERT_EQ(0, ml_faults_open(&f, self->child)) TH_LOG("%s", ml_bpf_error());
@@ -228,9 +263,9 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	ASSERT_EQ(0, ml_faults_read(f, self->child, &c0));
 	ASSERT_EQ(0, ml_tlb_read_tgid(t, &b0));
 
-	ASSERT_EQ(1, write(self->go, "g", 1));
-	ASSERT_EQ(1, read(self->done, &c, 1));
-	usleep(100 * 1000);	/* the child is back asleep */
+	/* its work, then stopped again: nothing of it before or after */
+	ASSERT_EQ(0, kill(self->child, SIGCONT));
+	ASSERT_EQ(0, wait_stopped(self->child));
 
 	ASSERT_LT(0, read_pid_file(self->dir, "faults", m1, sizeof(m1)));
 	ASSERT_LT(0, read_pid_file(self->dir, "tlb", t1, sizeof(t1)));
@@ -321,7 +356,8 @@ static int stat_majflt(pid_t pid, unsigned long long *minflt, unsigned long long
 /*
  * Faults that read the disk (a mapped block device): major faults, and the retries of
  * faults that dropped mmap_lock for the I/O, counted alike by the module,
- * by BPF and in /proc/PID/stat.
+ * by BPF and in /proc/PID/stat.  The child is stopped at both reads, as
+ * in child_main().
  */
 TEST(file_major_faults_and_retries_equal)
 {
@@ -329,8 +365,8 @@ TEST(file_major_faults_and_retries_equal)
 	unsigned long long min0, maj0, min1, maj1;
 	struct fault_counts c0, c1;
 	struct ml_faults *f;
-	char dir[96], c;
-	int go[2], done[2], bdev;
+	char dir[96];
+	int bdev;
 	pid_t child;
 	size_t i;
 
@@ -339,8 +375,6 @@ TEST(file_major_faults_and_retries_equal)
 	bdev = make_bdev();
 	if (bdev < 0)
 		SKIP(return, "no zram disk to read from");
-	ASSERT_EQ(0, pipe(go));
-	ASSERT_EQ(0, pipe(done));
 	child = fork();
 	ASSERT_LE(0, child);
 	if (child == 0) {
@@ -348,8 +382,7 @@ TEST(file_major_faults_and_retries_equal)
 		long sum = 0, k;
 		int fd;
 
-		if (read(go[0], &c, 1) != 1)
-			_exit(2);
+		raise(SIGSTOP);
 		fd = open(BDEV, O_RDONLY);
 		p = mmap(NULL, FPAGES * PAGE, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
@@ -357,20 +390,19 @@ TEST(file_major_faults_and_retries_equal)
 		madvise((void *)p, FPAGES * PAGE, MADV_RANDOM);
 		for (k = 0; k < FPAGES; k++)
 			sum += p[k * PAGE];
-		if (write(done[1], "d", 1) != 1)
-			_exit(4);
+		raise(SIGSTOP);
 		for (;;)
 			pause();
 	}
+	ASSERT_EQ(0, wait_stopped(child));
 	ASSERT_EQ(0, track(child, true));
 	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", child);
 	ASSERT_EQ(0, ml_faults_open(&f, child)) TH_LOG("%s", ml_bpf_error());
 	ASSERT_LT(0, read_pid_file(dir, "faults", m0, sizeof(m0)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c0));
 	ASSERT_EQ(0, stat_majflt(child, &min0, &maj0));
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	ASSERT_EQ(1, read(done[0], &c, 1));
-	usleep(100 * 1000);
+	ASSERT_EQ(0, kill(child, SIGCONT));
+	ASSERT_EQ(0, wait_stopped(child));
 	ASSERT_LT(0, read_pid_file(dir, "faults", m1, sizeof(m1)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c1));
 	ASSERT_EQ(0, stat_majflt(child, &min1, &maj1));

@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/klog.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -86,6 +88,76 @@ static inline int ml_run(struct ml_result *r, char *const argv[])
 		return -1;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	return 0;
+}
+
+/*
+ * A copy of the program @name, as found in PATH, that any user can run:
+ * for the tests that drop to user nobody before running a program of the
+ * tree.  build/bin may lie under a directory only root can traverse (a
+ * clone in /root, or under mktemp -d: both 0700), where nobody's exec
+ * fails with EACCES and the test saw exit 127 instead of what the program
+ * says.  The copy is DIR/NAME, DIR a fresh directory under /tmp (not
+ * $TMPDIR, which may be private too) made 0755, the file 0755: the same
+ * program, run from where nobody can reach it.  ml_copy_remove() removes
+ * both.  0, or -errno with nothing left behind.
+ */
+struct ml_copy {
+	char dir[32];
+	char path[PATH_MAX];
+};
+
+static inline void ml_copy_remove(struct ml_copy *c)
+{
+	if (c->path[0])
+		unlink(c->path);
+	if (c->dir[0])
+		rmdir(c->dir);
+	memset(c, 0, sizeof(*c));
+}
+
+static inline int ml_copy_for_all(const char *name, struct ml_copy *c)
+{
+	const char *p = getenv("PATH"), *e;
+	char src[PATH_MAX], buf[65536];
+	int in = -1, out = -1, err = 0;
+	ssize_t n;
+
+	memset(c, 0, sizeof(*c));
+	for (; p && *p && in < 0; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (!e)
+			e = p + strlen(p);
+		if ((size_t)snprintf(src, sizeof(src), "%.*s/%s", (int)(e - p), p,
+				     name) < sizeof(src) && !access(src, X_OK))
+			in = open(src, O_RDONLY | O_CLOEXEC);
+	}
+	if (in < 0)
+		return -ENOENT;
+	strcpy(c->dir, "/tmp/memlens-bin.XXXXXX");
+	if (!mkdtemp(c->dir)) {
+		err = -errno;
+		close(in);
+		memset(c, 0, sizeof(*c));
+		return err;
+	}
+	snprintf(c->path, sizeof(c->path), "%s/%s", c->dir, name);
+	if (chmod(c->dir, 0755))
+		err = -errno;
+	else
+		out = open(c->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (!err && out < 0)
+		err = -errno;
+	while (!err && (n = read(in, buf, sizeof(buf))) != 0)
+		if (n < 0 || write(out, buf, n) != n)
+			err = -(errno ? errno : EIO);
+	if (!err && fchmod(out, 0755))
+		err = -errno;
+	if (out >= 0 && close(out) && !err)
+		err = -errno;
+	close(in);
+	if (err)
+		ml_copy_remove(c);
+	return err;
 }
 
 /* Read a whole (small) file into buf; returns bytes read or -errno. */
@@ -166,5 +238,42 @@ static inline int ml_unload_module(void)
 {
 	return syscall(SYS_delete_module, "memlens", O_NONBLOCK) ? -errno : 0;
 }
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * Every test's time limit (the harness's, 30 s unless the test says) times
+ * $ML_SLOWDOWN, which selftests/check sets to DEBUG_SLOWDOWN for the
+ * suites of the debug kernel, whose suite limits it scales alike: lockdep,
+ * KASAN and kmemleak make everything slower.  Limits sized for the Debian
+ * kernels killed tests on the debug kernel (bpf_vs_module's at 30 s) when
+ * the host was loaded.  Tests include this after kselftest_harness.h.
+ */
+static inline void ml_scale_timeouts(void)
+{
+	const char *s = getenv("ML_SLOWDOWN");
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+	int k = s ? atoi(s) : 1;
+
+	if (k <= 1)
+		return;
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= k;
+}
+
+#undef TEST_HARNESS_MAIN
+#define TEST_HARNESS_MAIN \
+	static void __attribute__((constructor)) \
+	__constructor_order_last(void) \
+	{ \
+		if (!__constructor_order) \
+			__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD; \
+	} \
+	int main(int argc, char **argv) { \
+		ml_scale_timeouts(); \
+		return test_harness_run(argc, argv); \
+	}
+#endif
 
 #endif /* ML_TEST_H */
