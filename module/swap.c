@@ -101,6 +101,19 @@ static struct kprobe swap_write_kprobe = {
 };
 
 /*
+ * A real swap entry, not a migration, device-private, hwpoison or marker
+ * one; kernels with leafops.h decode entries as softleaf_t.
+ */
+static bool ml_pte_is_swap(pte_t pte)
+{
+#ifdef ML_HAVE_SOFTLEAF
+	return softleaf_is_swap(softleaf_from_pte(pte));
+#else
+	return !non_swap_entry(pte_to_swp_entry(pte));
+#endif
+}
+
+/*
  * do_swap_page(vmf) also handles migration, device-private, hwpoison and
  * marker entries; only a real swap entry is counted at the return.  The
  * entry handler notes which it is and always returns 0, so every instance
@@ -111,7 +124,7 @@ static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	bool *real = (bool *)ri->data;
 
-	*real = !non_swap_entry(pte_to_swp_entry(vmf->orig_pte));
+	*real = ml_pte_is_swap(vmf->orig_pte);
 	return 0;
 }
 
