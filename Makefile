@@ -6,6 +6,7 @@
 #   make run            build everything and run the main job
 #   make check          build everything and run every test suite
 #   make module [KVER=6.1]  build memlens.ko for every (or one) guest kernel
+#                       (6.1, 6.12, newest)
 #   make deps           install packages, fetch guest kernels (idempotent)
 #   make debug-kernel   build the 6.1-debug guest kernel (lockdep, KASAN, ...)
 #   make help           the full list
@@ -18,7 +19,9 @@ CACHE		?= $(or $(MEMLENS_CACHE),$(HOME)/.cache/memlens)
 export MEMLENS_CACHE := $(CACHE)
 
 B		:= $(CURDIR)/build
-KERNELS		:= 6.1 6.12
+# newest: Debian's newest packaged kernel (trixie-backports today), whose
+# modules scripts/deps builds in a trixie build root (scripts/deps kmake).
+KERNELS		:= 6.1 6.12 newest
 # Built from source by scripts/debug-kernel (make debug-kernel), on first
 # use by make check, which builds memlens.ko for it too.
 DEBUG_KERNELS	:= 6.1-debug
@@ -68,13 +71,15 @@ selftests: $(SELFTEST_TARGETS)
 # each guest kernel gets a copy of Kbuild + module/ under build/module/VER.
 # cp -p keeps timestamps, so unchanged files are not rebuilt.  The guest
 # kernels' vmlinux (needed for module BTF) is not shipped: no module BTF.
+# scripts/deps kmake runs make -C <headers> there, for newest inside its
+# build root ('+': the outer jobserver reaches the 6.x builds as before).
 module: $(addprefix module-,$(KVER))
 
 $(addprefix module-,$(KERNELS) $(DEBUG_KERNELS)): module-%:
 	@mkdir -p $(B)/module/$*/module
 	@cp -p Kbuild VERSION $(B)/module/$*/
 	@cp -pr module/. $(B)/module/$*/module/
-	@$(MAKE) -s -C $$(scripts/deps kdir $*) M=$(B)/module/$* W=1 \
+	+@scripts/deps kmake $* -s M=$(B)/module/$* W=1 \
 		CONFIG_DEBUG_INFO_BTF_MODULES= modules
 	@echo "  MODULE  build/module/$*/module/memlens.ko ($$(scripts/deps krel $*))"
 

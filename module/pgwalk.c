@@ -222,7 +222,30 @@ static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long si
 		w->c.resident_bytes += size;
 }
 
-/* A non-present, non-empty PTE: swap, migration or something else. */
+/*
+ * A non-present, non-empty PTE: swap, migration or something else.  Newer
+ * kernels (leafops.h) decode it as a softleaf_t instead of a swp_entry_t;
+ * the same three classes.  The value is our copy of the entry, so either
+ * decoding only reads bits.
+ */
+#ifdef ML_HAVE_SOFTLEAF
+static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
+{
+	softleaf_t entry = softleaf_from_pte(pte);
+
+	if (softleaf_is_swap(entry))
+		w->c.swap_entries++;
+	else if (softleaf_is_migration(entry))
+		w->c.migration_entries++;
+	else
+		w->c.other_nonpresent++;
+}
+
+static bool ml_pmd_is_migration(pmd_t pmd)
+{
+	return pmd_is_migration_entry(pmd);
+}
+#else
 static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
 {
 	swp_entry_t entry = pte_to_swp_entry(pte);
@@ -234,6 +257,12 @@ static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
 	else
 		w->c.other_nonpresent++;
 }
+
+static bool ml_pmd_is_migration(pmd_t pmd)
+{
+	return is_pmd_migration_entry(pmd);
+}
+#endif
 
 /*
  * Present PTEs map a normal page unless special (the zero page, PFN maps
@@ -271,7 +300,7 @@ static int ml_pmd_entry(struct ml_walk *w, pmd_t pmd, unsigned long addr,
 	if (pmd_none(pmd))
 		return 0;
 	if (!pmd_present(pmd)) {
-		if (is_pmd_migration_entry(pmd))
+		if (ml_pmd_is_migration(pmd))
 			w->c.migration_entries++;
 		else
 			w->c.other_nonpresent++;

@@ -7,6 +7,17 @@
 
 #include <linux/types.h>
 
+/*
+ * Non-present entries: kernels with linux/leafops.h (7.x) decode them as
+ * a softleaf_t (softleaf_from_pte(), softleaf_is_swap(), ...) and no
+ * longer have pte_to_swp_entry() or non_swap_entry(); older ones use a
+ * swp_entry_t.  Both classify the same bits the same way.
+ */
+#if __has_include("linux/leafops.h")
+#include <linux/leafops.h>
+#define ML_HAVE_SOFTLEAF 1
+#endif
+
 struct mm_struct;
 
 /* Page-table levels, from the top; a level folded at run time is skipped. */

@@ -5,8 +5,9 @@
  * - pswpin, pswpout: pages read from and written to a swap device, counted
  *   where the kernel counts PSWPIN/PSWPOUT: __swap_writepage() for writes
  *   (after zswap and, on 6.12, the zero-page map have taken theirs); for
- *   reads swap_readpage() on 6.1 and zswap_folio_swapin() on 6.12 (the
- *   point where swap_read_folio() has decided to read from the device).
+ *   reads swap_readpage() on 6.1 and zswap_folio_swapin() on 6.12 and
+ *   7.x (the point where swap_read_folio() has decided to read from the
+ *   device; 7.x counts PSWPIN when that read completes without error).
  *   On 6.1 a zswap hit is counted here and not in /proc/vmstat; zswap is
  *   off by default.
  * - swapin_major, swapcache_minor: completed do_swap_page() calls on a
@@ -69,25 +70,37 @@ static const char * const swap_read_symbols[] = {
 };
 
 /*
- * First argument of the probed I/O function: a struct page * of the head
- * page on 6.1, a struct folio * on 6.12; the same address either way.
+ * Argument @n of the probed I/O function: a struct page * of the head page
+ * on 6.1, a struct folio * on 6.12; the same address either way.
  */
-static unsigned long io_pages(struct pt_regs *regs)
+static unsigned long io_pages(struct pt_regs *regs, unsigned int n)
 {
-	struct page *page = (struct page *)regs_get_kernel_argument(regs, 0);
+	struct page *page = (struct page *)regs_get_kernel_argument(regs, n);
 
 	return page ? folio_nr_pages(page_folio(page)) : 0;
 }
 
+/*
+ * Kernels with linux/swap_ops.h (7.x) batch swap I/O in a struct
+ * swap_io_ctx, which __swap_writepage(ctx, folio) takes first; before, the
+ * folio (page) came first.  zswap_folio_swapin(folio) is unchanged.
+ */
+#if __has_include("linux/swap_ops.h")
+#define ML_SWAP_WRITE_FOLIO_ARG	1
+#else
+#define ML_SWAP_WRITE_FOLIO_ARG	0
+#endif
+
 static int swap_read_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	this_cpu_add(swap_pcpu.stat[SW_PSWPIN], io_pages(regs));
+	this_cpu_add(swap_pcpu.stat[SW_PSWPIN], io_pages(regs, 0));
 	return 0;
 }
 
 static int swap_write_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	this_cpu_add(swap_pcpu.stat[SW_PSWPOUT], io_pages(regs));
+	this_cpu_add(swap_pcpu.stat[SW_PSWPOUT],
+		     io_pages(regs, ML_SWAP_WRITE_FOLIO_ARG));
 	return 0;
 }
 
@@ -101,6 +114,19 @@ static struct kprobe swap_write_kprobe = {
 };
 
 /*
+ * A real swap entry, not a migration, device-private, hwpoison or marker
+ * one; kernels with leafops.h decode entries as softleaf_t.
+ */
+static bool ml_pte_is_swap(pte_t pte)
+{
+#ifdef ML_HAVE_SOFTLEAF
+	return softleaf_is_swap(softleaf_from_pte(pte));
+#else
+	return !non_swap_entry(pte_to_swp_entry(pte));
+#endif
+}
+
+/*
  * do_swap_page(vmf) also handles migration, device-private, hwpoison and
  * marker entries; only a real swap entry is counted at the return.  The
  * entry handler notes which it is and always returns 0, so every instance
@@ -111,7 +137,7 @@ static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	bool *real = (bool *)ri->data;
 
-	*real = !non_swap_entry(pte_to_swp_entry(vmf->orig_pte));
+	*real = ml_pte_is_swap(vmf->orig_pte);
 	return 0;
 }
 

@@ -32,18 +32,30 @@
 #include "memlens.h"
 #include "pgwalk.h"
 
+/*
+ * Reasons by their value.  6.14 added TLB_REMOTE_WRONG_CPU (5: a flush
+ * IPI reached a CPU that no longer runs the mm and drops out of its
+ * mm_cpumask; pages 0), where earlier kernels return without an event and
+ * have NR_TLB_FLUSH_REASONS (5) instead.  So 5 is counted on every kernel
+ * and fires only on newer ones; remote_wrong_cpu is shown only when it is
+ * not zero, which leaves the files of older kernels as they were.
+ */
+#define ML_TLB_WRONG_CPU	5
+#define ML_TLB_REASONS		6
+
 struct tlb_stats {
-	u64 reason[NR_TLB_FLUSH_REASONS];
+	u64 reason[ML_TLB_REASONS];
 	u64 pages_flushed;
 	u64 full_flushes;
 };
 
-static const char * const tlb_reason_names[NR_TLB_FLUSH_REASONS] = {
+static const char * const tlb_reason_names[ML_TLB_REASONS] = {
 	[TLB_FLUSH_ON_TASK_SWITCH] = "task_switch",
 	[TLB_REMOTE_SHOOTDOWN] = "remote_shootdown",
 	[TLB_LOCAL_SHOOTDOWN] = "local_shootdown",
 	[TLB_LOCAL_MM_SHOOTDOWN] = "local_mm_shootdown",
 	[TLB_REMOTE_SEND_IPI] = "remote_send_ipi",
+	[ML_TLB_WRONG_CPU] = "remote_wrong_cpu",
 };
 
 static DEFINE_PER_CPU(struct tlb_stats, tlb_pcpu);
@@ -79,7 +91,7 @@ static void probe_tlb_flush(void *data, int reason, unsigned long pages)
 	struct memlens_proc *p;
 	struct proc_tlb *pt;
 
-	if (reason < 0 || reason >= NR_TLB_FLUSH_REASONS)
+	if (reason < 0 || reason >= ML_TLB_REASONS)
 		return;
 	count_flush(&tlb_pcpu, reason, pages);
 	if (!memlens_nr_tracked() || !current->mm)
@@ -99,7 +111,7 @@ static void tlb_cpu_delta(int cpu, struct tlb_stats *d)
 	struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
 	int r;
 
-	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+	for (r = 0; r < ML_TLB_REASONS; r++)
 		d->reason[r] = READ_ONCE(p->reason[r]) - b->reason[r];
 	d->pages_flushed = READ_ONCE(p->pages_flushed) - b->pages_flushed;
 	d->full_flushes = READ_ONCE(p->full_flushes) - b->full_flushes;
@@ -109,7 +121,7 @@ static void tlb_stats_add(struct tlb_stats *sum, const struct tlb_stats *d)
 {
 	int r;
 
-	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+	for (r = 0; r < ML_TLB_REASONS; r++)
 		sum->reason[r] += d->reason[r];
 	sum->pages_flushed += d->pages_flushed;
 	sum->full_flushes += d->full_flushes;
@@ -120,9 +132,12 @@ static void tlb_show_stats(struct seq_file *m, const char *prefix,
 {
 	int r;
 
-	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+	for (r = 0; r < ML_TLB_REASONS; r++) {
+		if (r == ML_TLB_WRONG_CPU && !s->reason[r])
+			continue;
 		seq_printf(m, "%s%s %llu\n", prefix, tlb_reason_names[r],
 			   s->reason[r]);
+	}
 	seq_printf(m, "%spages_flushed %llu\n", prefix, s->pages_flushed);
 	seq_printf(m, "%sfull_flushes %llu\n", prefix, s->full_flushes);
 }
@@ -160,7 +175,7 @@ static void tlb_sum(struct tlb_stats __percpu *ts, struct tlb_stats *sum)
 		struct tlb_stats d;
 		int r;
 
-		for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		for (r = 0; r < ML_TLB_REASONS; r++)
 			d.reason[r] = READ_ONCE(p->reason[r]);
 		d.pages_flushed = READ_ONCE(p->pages_flushed);
 		d.full_flushes = READ_ONCE(p->full_flushes);
@@ -172,7 +187,7 @@ static void tlb_sub(struct tlb_stats *s, const struct tlb_stats *base)
 {
 	int r;
 
-	for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+	for (r = 0; r < ML_TLB_REASONS; r++)
 		s->reason[r] -= base->reason[r];
 	s->pages_flushed -= base->pages_flushed;
 	s->full_flushes -= base->full_flushes;
@@ -286,7 +301,7 @@ void memlens_tlb_reset(void)
 		struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
 		int r;
 
-		for (r = 0; r < NR_TLB_FLUSH_REASONS; r++)
+		for (r = 0; r < ML_TLB_REASONS; r++)
 			b->reason[r] = READ_ONCE(p->reason[r]);
 		b->pages_flushed = READ_ONCE(p->pages_flushed);
 		b->full_flushes = READ_ONCE(p->full_flushes);
@@ -300,6 +315,7 @@ int memlens_tlb_init(void)
 {
 	int ret;
 
+	BUILD_BUG_ON(TLB_REMOTE_SEND_IPI + 1 != ML_TLB_WRONG_CPU);
 	ret = memlens_tp_register("tlb_flush", probe_tlb_flush, NULL);
 	if (ret)
 		return ret;

@@ -30,6 +30,7 @@
 #include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
+#include <trace/events/sched.h>
 
 #include "memlens.h"
 
@@ -160,6 +161,26 @@ static void memlens_exit_probe(void *data, struct task_struct *task)
 	}
 	rcu_read_unlock();
 }
+
+/*
+ * 7.x fires sched_process_exit(p, group_dead) (still after signal->live
+ * went down); before, sched_process_exit(p).  The probe registered has
+ * the prototype of this kernel's tracepoint, picked by the type of its
+ * register_trace_sched_process_exit() (declared, never called: the
+ * tracepoint is not exported; for_each_kernel_tracepoint() finds it).
+ */
+static void memlens_exit_probe_gd(void *data, struct task_struct *task,
+				  bool group_dead)
+{
+	memlens_exit_probe(data, task);
+}
+
+typedef int ml_reg_exit_gd(void (*)(void *, struct task_struct *, bool),
+			   void *);
+#define ML_EXIT_PROBE							\
+	(__builtin_choose_expr(__builtin_types_compatible_p(		\
+		typeof(register_trace_sched_process_exit), ml_reg_exit_gd), \
+		(void *)memlens_exit_probe_gd, (void *)memlens_exit_probe))
 
 /**
  * memlens_get_mm - the mm of the process @tgid_pid names, or NULL
@@ -410,7 +431,7 @@ int memlens_track_init(void)
 		pr_err("no sched_process_exit tracepoint\n");
 		return -ENOENT;
 	}
-	ret = tracepoint_probe_register(exit_tp, memlens_exit_probe, NULL);
+	ret = tracepoint_probe_register(exit_tp, ML_EXIT_PROBE, NULL);
 	if (ret)
 		return ret;
 	exit_probe_on = true;
@@ -435,7 +456,7 @@ void memlens_track_exit(void)
 
 	debugfs_lookup_and_remove("track", memlens_debugfs_root);
 	if (exit_probe_on) {
-		tracepoint_probe_unregister(exit_tp, memlens_exit_probe, NULL);
+		tracepoint_probe_unregister(exit_tp, ML_EXIT_PROBE, NULL);
 		tracepoint_synchronize_unregister();
 		exit_probe_on = false;
 	}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 run=selftests/vm/run
 n=0 failed=0
 echo "TAP version 13"
-echo "1..11"
+echo "1..12"
 check() {	# check NAME CONDITION-EXIT-STATUS [DETAIL]
 	n=$((n + 1))
 	if [ "$2" = 0 ]; then echo "ok $n $1"; else
@@ -34,6 +34,12 @@ one_line_error $rc "$err"; check "missing qemu: one line, exit 2" $? "$rc: $err"
 out=$($run --kernel 6.1 -- sh -c 'echo hello from $(uname -r); exit 3' 2>/dev/null); rc=$?
 [ $rc = 3 ] && grep -qx "hello from $(scripts/deps krel 6.1)" <<< "$out"
 check "command output streamed and exit status 3 returned" $? "$rc: $out"
+
+# newest: Debian's newest packaged kernel, its modules from the merged-/usr
+# tree (zram, ext4 and loop load from the base image).
+out=$($run --kernel newest -- sh -c 'uname -r; modprobe zram && modprobe ext4 && modprobe loop && echo loaded' 2>/dev/null); rc=$?
+[ $rc = 0 ] && [ "$out" = "$(scripts/deps krel newest)
+loaded" ]; check "newest boots and loads its zram, ext4 and loop" $? "$rc: $out"
 
 d=$(mktemp -d); mkdir -p "$d/payload"; echo "added $$" > "$d/payload/file"
 out=$($run --kernel 6.12 --add "$d/payload" -- cat /mnt/add/payload/file 2>/dev/null); rc=$?
