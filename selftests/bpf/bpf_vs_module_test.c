@@ -11,6 +11,7 @@
  *    equal deltas of every counter both have, and the fresh VMA's line.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -66,24 +67,28 @@ static void layout(void)
  * test reads it, and the test reads it only once waitpid() saw it stop.
  *
  * It used to say "ready" through a pipe and then block in read() (and
- * after its work in pause()).  The test woke on the pipe while the child
- * was still on its way into read(): the first call of read() or pause()
- * in a child of fork() runs code and data whose PTEs fork made old
- * (copy_present_pte() clears _PAGE_ACCESSED in the child's copies), or
- * not yet mapped in the child (file text is not copied, so the first
- * touch faults it in).  Whichever part of that ran between the module's
- * walk and the BPF walk set A bits (and added PTEs) in one of them only:
- * present_young differed by a few, more on a loaded guest, the
- * fault counters by a minor fault.  The walks themselves only read the
- * entries (module/pgwalk.c, bpf/pgwalk.bpf.c); the test's own reads go
- * to debugfs and its own memory, never through the child's page tables.
+ * after its work in pause()), and the test read it as soon as the pipe
+ * said so, while the child could still be running on its way there: its
+ * own accesses are what sets A bits (fork made its copied PTEs old,
+ * copy_present_pte()), and its faults count.  (A probe in a 6.1 guest
+ * did not catch that path changing the counts, 10 runs of 10; a stopped
+ * child takes the question away.)  The walks themselves only read
+ * the entries (module/pgwalk.c, bpf/pgwalk.bpf.c); the test's own reads
+ * go to debugfs and its own memory, never through the child's page tables.
  *
  * A stopped task runs no user code, so nothing sets an A bit on its PTEs,
  * and nothing clears one while the guest has no memory pressure (reclaim's
  * folio_referenced() is what clears them; migration keeps them since
- * 6.1).  So young is compared exactly.  Faults and flushes are charged to
- * the child only while it is current, which a stopped child is not once it
- * has switched away (wait_stopped() waits for that too).
+ * 6.1).  What is left is khugepaged, which collapses a 2 MiB range of a
+ * stopped process as readily as of a running one: on the debug kernel
+ * (THP "always", walks slow enough to span one of its 10 s scans) the
+ * module saw 5 PTEs and BPF one new 2 MiB leaf in their place (leaf_4k
+ * 287 -> 282, leaf_2m 1 -> 2, tables_pte 9 -> 8).  So after its layout
+ * the child disables THP for its mm (PR_SET_THP_DISABLE: khugepaged skips
+ * it; the THP it has stays).  So young is compared exactly.  Faults and
+ * flushes are charged to the child only while it is current, which a
+ * stopped child is not once it has switched away (wait_stopped() waits
+ * for that too).
  */
 static void child_main(struct shared *sh)
 {
@@ -91,6 +96,7 @@ static void child_main(struct shared *sh)
 	long i;
 
 	layout();
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	raise(SIGSTOP);
 	p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise((void *)p, NPAGES * PAGE, MADV_NOHUGEPAGE);

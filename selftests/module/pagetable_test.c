@@ -629,13 +629,11 @@ TEST_F(pt, cow_child)
 /* vmas output larger than its first buffer: every VMA still listed. */
 /*
  * 6000 VMAs, each Rss as smaps says.  The child is stopped while it is
- * read: it used to write to a pipe and then call pause(), and the test
- * read it while it was still on its way there.  The first pause() of a
- * child of fork() goes through the lazy PLT: ld.so looks the symbol up in
- * libc's .gnu.hash, .dynsym and .dynstr, file pages the child has not
- * mapped yet (fork does not copy file text), and faults them in.  Between
- * the module's walk and smaps' that changed the Rss of libc's VMAs in
- * one of them only; a slow (debug, loaded) guest made the window wide.
+ * read (it used to write to a pipe and call pause(), and be read as soon
+ * as the pipe said so, maybe still running on its way into pause()):
+ * what it does between the module's walk and smaps' would count in one
+ * of them only.  On the debug kernel this test took 55 s of its 120 s in
+ * a loaded run; its limit is scaled there (ML_SLOWDOWN, ml_test.h).
  */
 TEST(many_vmas)
 {
