@@ -16,6 +16,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
+#include "ml_touch.h"
 #include "../../userspace/memlens/bpf_common.c"
 #include "../../userspace/memlens/bpf_features.c"
 #include "../../userspace/memlens/bpf_faults.c"
@@ -331,26 +332,7 @@ TEST(target_exit_mid_trace_gives_final_report)
 	EXPECT_NE(NULL, strstr(r.out, "start end minor major name\n"));
 }
 
-/*
- * "memlens faults -- THIS_TEST" with ML_TOUCH_PAGES set: this program then
- * only touches that many fresh pages in a region of its own and exits.
- */
-__attribute__((constructor)) static void touch_mode(void)
-{
-	const char *n = getenv("ML_TOUCH_PAGES");
-	volatile char *p;
-	long i, pages;
-
-	if (!n)
-		return;
-	pages = atol(n);
-	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	madvise((void *)p, pages * PAGE, MADV_NOHUGEPAGE);
-	for (i = 0; i < pages; i++)
-		p[i * PAGE] = 1;
-	_exit(0);
-}
+/* ML_TOUCH_PAGES: this program is its own workload (ml_touch.h). */
 
 TEST(command_mode_counts_the_command)
 {

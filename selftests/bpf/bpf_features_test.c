@@ -19,6 +19,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
+#include "ml_touch.h"
 #include "../../userspace/memlens/bpf_common.c"
 #include "../../userspace/memlens/bpf_features.c"
 #include "../../userspace/memlens/bpf_faults.c"
@@ -28,28 +29,7 @@
 #define NPAGES	1000
 #define PAGE	4096UL
 
-/*
- * "memlens faults -- THIS_TEST" with ML_TOUCH_PAGES set: this program then
- * only touches that many fresh pages in a region of its own and exits.
- */
-__attribute__((constructor)) static void touch_mode(void)
-{
-	const char *n = getenv("ML_TOUCH_PAGES");
-	volatile char *p;
-	long i, pages;
-
-	if (!n)
-		return;
-	pages = atol(n);
-	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		_exit(3);
-	madvise((void *)p, pages * PAGE, MADV_NOHUGEPAGE);
-	for (i = 0; i < pages; i++)
-		p[i * PAGE] = 1;
-	_exit(0);
-}
+/* ML_TOUCH_PAGES: this program is its own workload (ml_touch.h). */
 
 /* Run memlens with MEMLENS_BPF_MASK=@mask (NULL: unset). */
 static int run_masked(struct ml_result *r, const char *mask, char *const argv[])
