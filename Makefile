@@ -85,10 +85,14 @@ $(addprefix module-,$(KERNELS) $(DEBUG_KERNELS)): module-%:
 
 # Every suite listed in selftests/suites, on the host and in the guests.
 # SUITES="a b" and WHERE="host 6.1" narrow the run.
-check: deps all
+# deps first, then the build (with -j the two would race: the build needs
+# what deps installs).
+check: deps
+	+@$(MAKE) --no-print-directory all
 	@selftests/check
 
-run: deps all
+run: deps
+	+@$(MAKE) --no-print-directory all
 	@scripts/demo
 
 lint: $(KSFT_STAMP)
