@@ -118,36 +118,70 @@ static const char *unusable(enum ml_backend b)
 
 static const enum ml_backend auto_order[] = { ML_BACKEND_MODULE, ML_BACKEND_BPF };
 
-int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
-		     char *why, size_t len)
+typedef int (*ml_try_fn)(enum ml_backend backend, void *arg, char *reason, size_t len);
+
+/*
+ * Try each backend auto may use, best first, then /proc.  @try returns 0
+ * when it took the backend, a status to return at once (the process is
+ * gone or not ours: no other backend would do better), or -1 with its
+ * reason in @reason to go on to the next.  "name: reason" of every backend
+ * passed over goes to @why.
+ */
+static int try_auto(ml_try_fn try, void *arg, char *why, size_t len)
 {
+	char reason[ML_WHY_LEN];
 	const char *u;
 	size_t i;
 	int ret;
 
 	why[0] = '\0';
-	if (want != ML_BACKEND_AUTO) {
-		ret = ml_snapshot_take(pid, want, ss);
-		if (ret == ML_EXIT_ERROR && want != ML_BACKEND_PROC) {
-			ss->err = ret = ML_EXIT_BACKEND;
-			snprintf(why, len, "backend %s failed: %s", ml_backend_name(want), ss->errmsg);
-			snprintf(ss->errmsg, sizeof(ss->errmsg), "%s", why);
-		}
-		return ret;
-	}
 	for (i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++) {
 		u = unusable(auto_order[i]);
-		if (u) {
-			skipped(why, len, ml_backend_name(auto_order[i]), u);
-			continue;
+		if (!u) {
+			reason[0] = '\0';
+			ret = try(auto_order[i], arg, reason, sizeof(reason));
+			if (ret >= 0)
+				return ret;
+			u = reason;
 		}
-		ret = ml_snapshot_take(pid, auto_order[i], ss);
-		if (!ret || process_error(ret))
-			return ret;
-		skipped(why, len, ml_backend_name(auto_order[i]), ss->errmsg);
-		ml_snapshot_free(ss);
+		skipped(why, len, ml_backend_name(auto_order[i]), u);
 	}
-	return ml_snapshot_take(pid, ML_BACKEND_PROC, ss);
+	return try(ML_BACKEND_PROC, arg, reason, sizeof(reason));
+}
+
+struct snapshot_try {
+	pid_t pid;
+	struct ml_snapshot *ss;
+};
+
+static int snapshot_try(enum ml_backend backend, void *arg, char *reason, size_t len)
+{
+	struct snapshot_try *t = arg;
+	int ret = ml_snapshot_take(t->pid, backend, t->ss);
+
+	if (!ret || process_error(ret) || backend == ML_BACKEND_PROC)
+		return ret;
+	snprintf(reason, len, "%s", t->ss->errmsg);
+	ml_snapshot_free(t->ss);
+	return -1;
+}
+
+int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
+		     char *why, size_t len)
+{
+	struct snapshot_try t = { .pid = pid, .ss = ss };
+	int ret;
+
+	if (want == ML_BACKEND_AUTO)
+		return try_auto(snapshot_try, &t, why, len);
+	why[0] = '\0';
+	ret = ml_snapshot_take(pid, want, ss);
+	if (ret == ML_EXIT_ERROR && want != ML_BACKEND_PROC) {
+		ss->err = ret = ML_EXIT_BACKEND;
+		snprintf(why, len, "backend %s failed: %s", ml_backend_name(want), ss->errmsg);
+		snprintf(ss->errmsg, sizeof(ss->errmsg), "%s", why);
+	}
+	return ret;
 }
 
 int ml_snapshot_take(pid_t pid, enum ml_backend backend, struct ml_snapshot *ss)
@@ -191,30 +225,25 @@ static int session_open_one(struct ml_session *s, enum ml_backend backend,
 	return 0;
 }
 
+static int session_try(enum ml_backend backend, void *arg, char *reason, size_t len)
+{
+	return session_open_one(arg, backend, reason, len) ? -1 : 0;
+}
+
 int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
 		    char *why, size_t len)
 {
 	char reason[ML_WHY_LEN];
-	const char *u;
-	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
+	if (backend == ML_BACKEND_AUTO)
+		return try_auto(session_try, s, why, len);
 	why[0] = '\0';
-	if (backend != ML_BACKEND_AUTO) {
-		if (!session_open_one(s, backend, reason, sizeof(reason)))
-			return 0;
-		snprintf(why, len, "backend %s failed: %s", ml_backend_name(backend), reason);
-		return ML_EXIT_BACKEND;
-	}
-	for (i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++) {
-		u = unusable(auto_order[i]);
-		if (!u && !session_open_one(s, auto_order[i], reason, sizeof(reason)))
-			return 0;
-		skipped(why, len, ml_backend_name(auto_order[i]), u ? u : reason);
-	}
-	s->backend = ML_BACKEND_PROC;
-	return 0;
+	if (!session_open_one(s, backend, reason, sizeof(reason)))
+		return 0;
+	snprintf(why, len, "backend %s failed: %s", ml_backend_name(backend), reason);
+	return ML_EXIT_BACKEND;
 }
 
 int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss)
