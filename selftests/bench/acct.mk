@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # The fault-accounting overhead benchmark (selftests/bench/acct), not part
-# of make check: 'make bench-acct' runs it in both guest kernels.
+# of make check: 'make bench-acct' runs it in every guest kernel.
 ACCT_BENCH	:= $(B)/selftests/acct_bench
 SELFTEST_TARGETS += $(ACCT_BENCH)
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # The page-table walk benchmark (selftests/bench/pgwalk), not part of
-# make check: 'make bench-pgwalk' runs it in both guest kernels.
+# make check: 'make bench-pgwalk' runs it in every guest kernel.
 PGWALK_BENCH	:= $(B)/selftests/pgwalk_bench
 SELFTEST_TARGETS += $(PGWALK_BENCH)
 
