@@ -126,13 +126,21 @@ void ml_fatal(const char *what, const void *p)
 	abort();
 }
 
+/* Between fork_prepare and fork_parent/fork_child the forking thread holds
+ * every global lock (heap.c): an atfork handler that runs in that window
+ * and allocates must not wait for itself.  Only that thread sees the flag
+ * set, so for every other thread these are plain mutex calls. */
 void ml_lock(pthread_mutex_t *m)
 {
+	if (unlikely(ml_tls_fork_held))
+		return;
 	pthread_mutex_lock(m);
 }
 
 void ml_unlock(pthread_mutex_t *m)
 {
+	if (unlikely(ml_tls_fork_held))
+		return;
 	pthread_mutex_unlock(m);
 }
 
