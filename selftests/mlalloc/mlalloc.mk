@@ -11,7 +11,7 @@ MLT_LIBS	:= $(B)/lib/libmlalloc.so $(B)/lib/libmlalloc.a
 
 MLT_BINS	:= mlalloc_api_test mlalloc_api_prefixed_test mlalloc_api_asan_test \
 		   mlalloc_stress_test mlalloc_check_test mlalloc_introspect_test \
-		   mlalloc_workload
+		   mlalloc_fork_test mlalloc_workload
 SELFTEST_TARGETS += $(addprefix $(MLT_OUT)/,$(MLT_BINS))
 
 # libc names, interposed by linking -lmlalloc
@@ -20,6 +20,10 @@ $(MLT_OUT)/mlalloc_api_test: $(MLT_DIR)/api_test.c $(MLT_LIBS) $(KSFT_STAMP)
 	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
 
 $(MLT_OUT)/mlalloc_stress_test: $(MLT_DIR)/stress_test.c $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
+
+$(MLT_OUT)/mlalloc_fork_test: $(MLT_DIR)/fork_test.c $(MLT_LIBS) $(KSFT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
 
