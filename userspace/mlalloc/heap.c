@@ -131,8 +131,10 @@ static int64_t env_num(const char *name, int64_t def)
 static void init_key(void)
 {
 	uintptr_t k = 0;
+	int saved = errno;	/* init may run inside the caller's first malloc */
 	if (syscall(SYS_getrandom, &k, sizeof(k), 1 /* GRND_NONBLOCK */) != sizeof(k))
 		k = 0;
+	errno = saved;
 	k ^= (uintptr_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ULL;
 	k ^= (uintptr_t)&k;
 	ml_key = k | 1;

@@ -45,8 +45,11 @@ void *ml_os_map_aligned(size_t size, size_t align)
 		munmap(a + size, p + size + align - (a + size));
 	__atomic_fetch_add(&mlalloc_introspect.mmaps, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&mlalloc_introspect.reserved, size, __ATOMIC_RELAXED);
-	if (ml_opt.thp)
+	if (ml_opt.thp) {
+		int saved = errno;	/* EINVAL without THP: not our caller's */
 		madvise(a, size, MADV_HUGEPAGE);
+		errno = saved;
+	}
 	return a;
 }
 
