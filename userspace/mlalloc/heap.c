@@ -218,11 +218,11 @@ void mlalloc_collect(void)
  *   handlers in reverse order of registration and parent/child handlers in
  *   order, so handlers registered before ours run while we hold the locks;
  *   this way they can still allocate on paths that lock (a new segment, a
- *   huge block), and nothing else can run on this thread meanwhile.
+ *   huge block) while every other thread that needs a lock waits.
  *
  * - Single-threaded process (__libc_single_threaded: the test glibc's own
  *   fork uses to skip its malloc locks): nothing is taken, and the child
- *   is an exact copy of a consistent state.  No other thread can hold a
+ *   is an exact copy of the only thread's state.  No other thread can hold a
  *   lock; only this thread, interrupted by a signal handler that forks,
  *   can.  Taking the locks here is what deadlocked: a handler that
  *   interrupted fork between our prepare and parent handlers
