@@ -11,15 +11,27 @@ MLT_LIBS	:= $(B)/lib/libmlalloc.so $(B)/lib/libmlalloc.a
 
 MLT_BINS	:= mlalloc_api_test mlalloc_api_prefixed_test mlalloc_api_asan_test \
 		   mlalloc_stress_test mlalloc_check_test mlalloc_introspect_test \
-		   mlalloc_workload
+		   mlalloc_fork_test mlalloc_errno_probe mlalloc_workload
 SELFTEST_TARGETS += $(addprefix $(MLT_OUT)/,$(MLT_BINS))
 
+# api_test.c compares with glibc's own behaviour: errno_probe runs the same
+# errno_cases.h without libmlalloc (-fno-builtin: keep every call)
+MLT_API_DEPS	:= $(MLT_DIR)/errno_cases.h $(MLT_OUT)/mlalloc_errno_probe
+
+$(MLT_OUT)/mlalloc_errno_probe: $(MLT_DIR)/errno_probe.c $(MLT_DIR)/errno_cases.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fno-builtin -o $@ $<
+
 # libc names, interposed by linking -lmlalloc
-$(MLT_OUT)/mlalloc_api_test: $(MLT_DIR)/api_test.c $(MLT_LIBS) $(KSFT_STAMP)
+$(MLT_OUT)/mlalloc_api_test: $(MLT_DIR)/api_test.c $(MLT_API_DEPS) $(MLT_LIBS) $(KSFT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
 
 $(MLT_OUT)/mlalloc_stress_test: $(MLT_DIR)/stress_test.c $(MLT_LIBS) $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
+
+$(MLT_OUT)/mlalloc_fork_test: $(MLT_DIR)/fork_test.c $(MLT_LIBS) $(KSFT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_SO)
 
@@ -29,7 +41,7 @@ $(MLT_OUT)/mlalloc_check_test: $(MLT_DIR)/check_test.c $(MLT_LIBS) $(KSFT_STAMP)
 	$(CC) $(MLT_CFLAGS) -fno-builtin -o $@ $< $(MLT_SO)
 
 # prefixed API only: the allocator linked in, glibc's malloc untouched
-$(MLT_OUT)/mlalloc_api_prefixed_test: $(MLT_DIR)/api_test.c $(B)/lib/libmlalloc-prefixed.a $(KSFT_STAMP)
+$(MLT_OUT)/mlalloc_api_prefixed_test: $(MLT_DIR)/api_test.c $(MLT_API_DEPS) $(B)/lib/libmlalloc-prefixed.a $(KSFT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(MLT_CFLAGS) -DPREFIXED -o $@ $< $(B)/lib/libmlalloc-prefixed.a
 
@@ -43,7 +55,7 @@ $(B)/obj/mlalloc/ubsan/%.o: userspace/mlalloc/%.c $(MLT_ALLOC_HDRS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -fno-builtin -ftls-model=initial-exec \
 		-fsanitize=undefined -fno-sanitize-recover=all -c -o $@ $<
 
-$(MLT_OUT)/mlalloc_api_asan_test: $(MLT_DIR)/api_test.c $(MLT_UBSAN_OBJS) $(KSFT_STAMP)
+$(MLT_OUT)/mlalloc_api_asan_test: $(MLT_DIR)/api_test.c $(MLT_API_DEPS) $(MLT_UBSAN_OBJS) $(KSFT_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(MLT_CFLAGS) -DPREFIXED -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-o $@ $< $(MLT_UBSAN_OBJS)

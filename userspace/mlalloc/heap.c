@@ -19,16 +19,20 @@
  * its destructor ran (a later TLS destructor calling malloc), it uses the
  * shared backup heap under ml_backup_lock.
  *
- * fork: the prepare handler takes every global lock so that the child
- * inherits them unheld and consistent.  Heaps of the threads that do not
- * exist in the child may have been in the middle of an operation; the
- * child never touches them again (marked abandoned but not adoptable), and
- * blocks it frees into their pages just wait on the remote lists.
+ * fork: in a multi-threaded process the prepare handler takes every global
+ * lock so that the child inherits them consistent; in a single-threaded one
+ * it takes none (see "fork" below for why, and for the locking rules).
+ * Heaps of the threads that do not exist in the child may have been in the
+ * middle of an operation; the child never touches them again (marked
+ * abandoned but not adoptable), and blocks it frees into their pages just
+ * wait on the remote lists.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 
 #include "mlalloc_types.h"
@@ -127,8 +131,10 @@ static int64_t env_num(const char *name, int64_t def)
 static void init_key(void)
 {
 	uintptr_t k = 0;
+	int saved = errno;	/* init may run inside the caller's first malloc */
 	if (syscall(SYS_getrandom, &k, sizeof(k), 1 /* GRND_NONBLOCK */) != sizeof(k))
 		k = 0;
+	errno = saved;
 	k ^= (uintptr_t)__builtin_ia32_rdtsc() * 0x9e3779b97f4a7c15ULL;
 	k ^= (uintptr_t)&k;
 	ml_key = k | 1;
@@ -188,30 +194,117 @@ void mlalloc_collect(void)
 
 /* ---- fork ---------------------------------------------------------------- */
 
+/*
+ * The global locks, in lock order: a backup-heap allocation takes the
+ * others under ml_backup_lock, ml_segment_alloc takes ml_arena_lock under
+ * ml_pool_lock, and no path takes two of them in the other order.
+ *
+ *   ml_backup_lock  the backup heap (alloc.c)
+ *   ml_pool_lock    the abandoned-heap list, heap_chunk (here), the segment
+ *                   cache and the arena being carved (segment.c)
+ *   ml_huge_lock    the cache of freed huge mappings (huge.c)
+ *   ml_arena_lock   the published arena table (segment.c)
+ *
+ * Locking rules around fork:
+ *
+ * - Multi-threaded process: fork_prepare takes all four, in order, so that
+ *   no other thread is inside a locked section when the address space is
+ *   copied.  fork_parent releases them; fork_child re-initialises them (the
+ *   only thread left is their owner, the threads that waited are gone).
+ *
+ * - From the end of fork_prepare to fork_parent/fork_child the forking
+ *   thread owns every lock, and ml_tls_fork_held says so: ml_lock and
+ *   ml_unlock are no-ops for that thread (os.c).  glibc runs prepare
+ *   handlers in reverse order of registration and parent/child handlers in
+ *   order, so handlers registered before ours run while we hold the locks;
+ *   this way they can still allocate on paths that lock (a new segment, a
+ *   huge block) while every other thread that needs a lock waits.
+ *
+ * - Single-threaded process (__libc_single_threaded: the test glibc's own
+ *   fork uses to skip its malloc locks): nothing is taken, and the child
+ *   is an exact copy of the only thread's state.  No other thread can hold a
+ *   lock; only this thread, interrupted by a signal handler that forks,
+ *   can.  Taking the locks here is what deadlocked: a handler that
+ *   interrupted fork between our prepare and parent handlers
+ *   (glibc's tst-mallocfork) found ml_backup_lock held by itself, and one
+ *   that interrupted malloc (tst-mallocfork2) the lock malloc held.  In the
+ *   second case the child inherits a half-done operation; POSIX allows it
+ *   only async-signal-safe functions, as with glibc's malloc.
+ *
+ * - Each handler runs its lock sequence with signals blocked, so that a
+ *   handler that forks sees either no lock or all of them taken, and
+ *   ml_tls_fork_held counts nested forks: in a multi-threaded process a
+ *   fork from a signal handler that interrupted our fork finds the locks
+ *   already owned and only counts.  (glibc 2.36 itself deadlocks there, on
+ *   its atfork_lock, before calling us; a fork from a handler that
+ *   interrupted malloc in a multi-threaded process deadlocks on our lock,
+ *   as on glibc's own.)
+ */
+__thread unsigned ml_tls_fork_held __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t *const fork_locks[] = {
+	&ml_backup_lock, &ml_pool_lock, &ml_huge_lock, &ml_arena_lock,
+};
+#define NFORK_LOCKS (sizeof(fork_locks) / sizeof(fork_locks[0]))
+
+static void signals_block(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static void signals_restore(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void fork_prepare(void)
 {
-	ml_lock(&ml_backup_lock);
-	ml_lock(&ml_pool_lock);
-	ml_lock(&ml_huge_lock);
-	ml_lock(&ml_arena_lock);
+	sigset_t old;
+
+	if (ml_tls_fork_held) {		/* forked from a handler, inside our fork */
+		ml_tls_fork_held++;
+		return;
+	}
+	if (__libc_single_threaded)
+		return;
+	signals_block(&old);
+	for (unsigned i = 0; i < NFORK_LOCKS; i++)
+		pthread_mutex_lock(fork_locks[i]);
+	ml_tls_fork_held = 1;
+	signals_restore(&old);
 }
 
 static void fork_parent(void)
 {
-	ml_unlock(&ml_arena_lock);
-	ml_unlock(&ml_huge_lock);
-	ml_unlock(&ml_pool_lock);
-	ml_unlock(&ml_backup_lock);
+	sigset_t old;
+
+	if (!ml_tls_fork_held)		/* single-threaded: nothing taken */
+		return;
+	signals_block(&old);
+	if (--ml_tls_fork_held == 0)
+		for (unsigned i = NFORK_LOCKS; i-- > 0;)
+			pthread_mutex_unlock(fork_locks[i]);
+	signals_restore(&old);
 }
 
 static void fork_child(void)
 {
 	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+	sigset_t old;
 
-	ml_arena_lock = init;
-	ml_huge_lock = init;
-	ml_pool_lock = init;
-	ml_backup_lock = init;
+	if (ml_tls_fork_held) {
+		signals_block(&old);
+		for (unsigned i = 0; i < NFORK_LOCKS; i++)
+			*fork_locks[i] = init;
+		/* still inside an outer fork of this thread: it owns them */
+		if (--ml_tls_fork_held)
+			for (unsigned i = 0; i < NFORK_LOCKS; i++)
+				pthread_mutex_lock(fork_locks[i]);
+		signals_restore(&old);
+	}
 	mlalloc_introspect.pid = (uint32_t)getpid();
 	/* Heaps of threads that did not survive the fork: leave them be. */
 	for (struct heap *h = (struct heap *)(uintptr_t)mlalloc_introspect.heaps; h;

@@ -200,7 +200,10 @@ void ml_huge_trim(void)
 		huge_unmap(old[i]);
 }
 
-/* Resize in place or move the pages with mremap; NULL: let the caller copy. */
+/* Resize in place or move the pages with mremap; NULL: let the caller copy.
+ * errno is left as it was: the in-place attempt failing is the common case
+ * of a growing realloc, not an error (the caller sets ENOMEM if its
+ * fallback fails too). */
 void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 {
 	size_t off = (size_t)((uint8_t *)p - (uint8_t *)s);
@@ -209,6 +212,7 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 	size_t need = map_len(off + n);
 	size_t old = s->map_size;
 	struct page *pg = &s->pages[0];
+	int saved = errno;
 
 	if (need <= old && need >= old / 2)
 		return p;
@@ -216,11 +220,14 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
 		void *r = ml_os_map_aligned(need, SEG_SIZE);
-		if (!r)
+		if (!r) {
+			errno = saved;
 			return NULL;
+		}
 		q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
 		if (q == MAP_FAILED) {
 			ml_os_unmap(r, need);
+			errno = saved;
 			return NULL;
 		}
 		/* r was replaced, s is gone: account as one mapping of `need` */
@@ -247,5 +254,6 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed,
 				 need, __ATOMIC_RELAXED);
 	}
+	errno = saved;
 	return pg->start;
 }

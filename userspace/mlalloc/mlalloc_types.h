@@ -167,6 +167,9 @@ int64_t ml_now_ms(void) ML_HIDDEN;
 void ml_write(int fd, const char *s) ML_HIDDEN;
 char *ml_fmt_u64(char *buf, uint64_t v) ML_HIDDEN;
 __attribute__((noreturn)) void ml_fatal(const char *what, const void *p) ML_HIDDEN;
+/* The global locks (listed, with what each guards and their order, above
+ * the fork handlers in heap.c).  No-ops on the thread that is forking,
+ * which owns them all until its parent/child handler runs. */
 void ml_lock(pthread_mutex_t *m) ML_HIDDEN;
 void ml_unlock(pthread_mutex_t *m) ML_HIDDEN;
 unsigned ml_gettid(void) ML_HIDDEN;
@@ -244,6 +247,9 @@ struct heap *ml_heap_get_slow(void) ML_HIDDEN;
 void ml_init(void) ML_HIDDEN;
 extern atomic_int ml_inited ML_HIDDEN;
 extern pthread_mutex_t ml_backup_lock ML_HIDDEN;
+/* >0: this thread is forking and owns every global lock (heap.c) */
+extern __thread unsigned ml_tls_fork_held
+	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
 extern struct heap ml_backup_heap ML_HIDDEN;
 
 /* ---- huge blocks (huge.c) ----------------------------------------------- */

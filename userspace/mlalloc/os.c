@@ -45,8 +45,11 @@ void *ml_os_map_aligned(size_t size, size_t align)
 		munmap(a + size, p + size + align - (a + size));
 	__atomic_fetch_add(&mlalloc_introspect.mmaps, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&mlalloc_introspect.reserved, size, __ATOMIC_RELAXED);
-	if (ml_opt.thp)
+	if (ml_opt.thp) {
+		int saved = errno;	/* EINVAL without THP: not our caller's */
 		madvise(a, size, MADV_HUGEPAGE);
+		errno = saved;
+	}
 	return a;
 }
 
@@ -126,13 +129,21 @@ void ml_fatal(const char *what, const void *p)
 	abort();
 }
 
+/* Between fork_prepare and fork_parent/fork_child the forking thread holds
+ * every global lock (heap.c): an atfork handler that runs in that window
+ * and allocates must not wait for itself.  Only that thread sees the flag
+ * set, so for every other thread these are plain mutex calls. */
 void ml_lock(pthread_mutex_t *m)
 {
+	if (unlikely(ml_tls_fork_held))
+		return;
 	pthread_mutex_lock(m);
 }
 
 void ml_unlock(pthread_mutex_t *m)
 {
+	if (unlikely(ml_tls_fork_held))
+		return;
 	pthread_mutex_unlock(m);
 }
 
