@@ -200,23 +200,18 @@ static void tlb_step(int i)
 	}
 }
 
-/* Context switches of thread @tid of @pid so far, from its status file. */
+/* Context switches of thread @tid of @pid so far, from its status file, or -1. */
 static long ctxt_switches(pid_t pid, pid_t tid)
 {
-	char path[64], line[128];
-	long n = 0, v;
-	FILE *f;
+	char path[64], buf[4096];
+	int64_t v, nv;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	f = fopen(path, "r");
-	if (!f)
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-		    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-			n += v;
-	fclose(f);
-	return n;
+	v = acct_key(buf, "voluntary_ctxt_switches");
+	nv = acct_key(buf, "nonvoluntary_ctxt_switches");
+	return v < 0 || nv < 0 ? -1 : (long)(v + nv);
 }
 
 static const char *const reasons[] = {
