@@ -45,6 +45,8 @@ void *mlalloc_pvalloc(size_t size);
 size_t mlalloc_usable_size(const void *p);
 /* Return unused memory of the calling thread's heap to the OS now. */
 void mlalloc_collect(void);
+/* The library's version, the project's VERSION ("0.1.0"). */
+extern const char mlalloc_version[];
 
 /* ---- 2. introspection structure (version 1) ----------------------------- */
 
