@@ -36,7 +36,7 @@ static const char doc[] =
 "faults, TLB flushes and swap, next to what its allocator believes.\n"
 "\n"
 "Commands:\n"
-"  version      print the CLI version and, when loaded, the module's\n"
+"  version      print the versions of the CLI, libmlalloc and the module\n"
 "  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
 "  run          run a command (under an allocator) and report its memory\n"
 "  compare      one command under several allocators, side by side\n"
