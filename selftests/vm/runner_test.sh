@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 run=selftests/vm/run
 n=0 failed=0
 echo "TAP version 13"
-echo "1..12"
+echo "1..13"
 check() {	# check NAME CONDITION-EXIT-STATUS [DETAIL]
 	n=$((n + 1))
 	if [ "$2" = 0 ]; then echo "ok $n $1"; else
@@ -28,6 +28,9 @@ one_line_error $rc "$err"; check "no command: one line, exit 2" $? "$rc: $err"
 
 err=$(QEMU=/nonexistent/qemu $run --kernel 6.1 -- true 2>&1 >/dev/null); rc=$?
 one_line_error $rc "$err"; check "missing qemu: one line, exit 2" $? "$rc: $err"
+
+err=$($run --kernel 6.1 --ko /nonexistent/memlens.ko -- true 2>&1 >/dev/null); rc=$?
+one_line_error $rc "$err"; check "--ko without a file: one line, exit 2" $? "$rc: $err"
 
 # Output checks read stdout alone: stderr may carry the runner's own notes
 # (e.g. mkinitramfs building a base image on a fresh cache).
