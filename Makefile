@@ -9,6 +9,10 @@
 #                       (6.1, 6.12, newest)
 #   make deps           install packages, fetch guest kernels (idempotent)
 #   make debug-kernel   build the 6.1-debug guest kernel (lockdep, KASAN, ...)
+#   make deb            Debian packages memlens, memlens-dkms, libmlalloc1,
+#                       libmlalloc-dev into build/deb/ (docs/packaging.md)
+#   make install [DESTDIR=... PREFIX=/usr/local]  CLI, man pages, completion,
+#                       libmlalloc, and the module's DKMS source tree
 #   make help           the full list
 #
 # Build outputs go to build/ (git-ignored).  Downloads, guest kernels and
@@ -37,8 +41,19 @@ CLANG		:= clang
 BPFTOOL		:= bpftool
 VERSION		:= $(shell cat VERSION)
 CFLAGS		:= -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
-		   -DMEMLENS_VERSION='"$(VERSION)"'
+		   -DMEMLENS_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
+# EXTRA_CFLAGS: added to the above (debian/rules: dpkg-buildflags).
+EXTRA_CFLAGS	?=
 LDFLAGS		:=
+
+# make install (and the paths in mlalloc.pc); debian/rules sets them.
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib
+INCLUDEDIR	?= $(PREFIX)/include
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+DKMSDIR		?= $(PREFIX)/src/memlens-$(VERSION)
 
 # What the fragments below add to.
 USERSPACE_TARGETS :=
@@ -46,6 +61,7 @@ BPF_TARGETS	:=
 SELFTEST_TARGETS :=
 
 .PHONY: all deps debug-kernel userspace bpf module selftests check run clean help lint \
+	man install deb \
 	$(addprefix module-,$(KERNELS) $(DEBUG_KERNELS))
 
 all: userspace bpf module selftests
@@ -97,6 +113,35 @@ run: deps
 
 lint: $(KSFT_STAMP)
 	@$(CHECKPATCH) --strict --no-tree --quiet -f module/*.c module/*.h
+
+# Man pages from the CLI's own --help (scripts/manpages, help2man).
+man: $(B)/man/.done
+
+$(B)/man/.done: $(B)/bin/memlens scripts/manpages
+	@scripts/manpages $(B)/bin/memlens $(VERSION) $(B)/man
+	@touch $@
+
+install: userspace man
+	install -D -m 0755 $(B)/bin/memlens $(DESTDIR)$(BINDIR)/memlens
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DKMSDIR)/module
+	install -m 0644 $(B)/lib/libmlalloc.so.$(MLALLOC_SOVERSION) \
+		$(B)/lib/libmlalloc.a $(B)/lib/libmlalloc-inspect.a $(DESTDIR)$(LIBDIR)/
+	ln -sfn libmlalloc.so.$(MLALLOC_SOVERSION) $(DESTDIR)$(LIBDIR)/libmlalloc.so
+	install -m 0644 $(B)/lib/pkgconfig/mlalloc.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0644 $(B)/include/mlalloc.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(B)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 userspace/completion/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens
+	install -m 0644 Kbuild VERSION $(DESTDIR)$(DKMSDIR)/
+	sed "s/#MODULE_VERSION#/$(VERSION)/" dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
+	install -m 0644 module/Kbuild module/*.c module/*.h $(DESTDIR)$(DKMSDIR)/module/
+
+# The packages are built from a copy of the tree's files (git ls-files,
+# as they are in the work tree) in build/deb/src, so that neither the tree
+# nor its parent directory gets dpkg-buildpackage's outputs.  The version
+# is VERSION's: debian/changelog is written from it (scripts/deb).
+deb:
+	@scripts/deb $(B)/deb
 
 clean:
 	rm -rf $(B)
