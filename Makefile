@@ -134,7 +134,8 @@ install: userspace man
 	install -D -m 0644 userspace/completion/memlens $(DESTDIR)$(BASHCOMPDIR)/memlens
 	install -m 0644 Kbuild VERSION $(DESTDIR)$(DKMSDIR)/
 	sed "s/#MODULE_VERSION#/$(VERSION)/" dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
-	install -m 0644 module/Kbuild module/*.c module/*.h $(DESTDIR)$(DKMSDIR)/module/
+	cd module && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+		-exec install -D -m 0644 {} $(DESTDIR)$(DKMSDIR)/module/{} \;
 
 # The packages are built from a copy of the tree's files (git ls-files,
 # as they are in the work tree) in build/deb/src, so that neither the tree

@@ -12,6 +12,7 @@
  * finds the mlalloc_introspect the loader resolves) and "usable N" for a
  * 100-byte block.
  */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
