@@ -51,8 +51,11 @@ SELFTEST_TARGETS :=
 all: userspace bpf module selftests
 
 # Each part has a fragment of its own; they only append to the variables
-# above and define their own rules.
-include $(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*.mk))
+# above and define their own rules.  The BPF programs and libmlbpf come
+# first: the fragments that link the library use its variables.
+FIRST_MK	:= bpf/bpf.mk userspace/mlbpf/mlbpf.mk
+include $(FIRST_MK)
+include $(filter-out $(FIRST_MK),$(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*.mk)))
 
 deps:
 	@scripts/deps all

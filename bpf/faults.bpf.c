@@ -2,7 +2,7 @@
 /*
  * faults: page faults per tgid, attributed to VMAs, with latency.
  *
- * Two kinds of attach point, chosen by the loader (bpf_faults.c) from what
+ * Two kinds of attach point, chosen by the loader (userspace/mlbpf/faults.c) from what
  * the running kernel accepts:
  *
  *  - entry: tp_btf exceptions:page_fault_user / page_fault_kernel (x86).

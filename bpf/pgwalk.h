@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * pgwalk: the user page tables of one process, walked from BPF.
- * Shared by pgwalk.bpf.c and its loader (userspace/memlens/bpf_pgwalk.c).
+ * Shared by pgwalk.bpf.c and its loader (userspace/mlbpf/pgwalk.c).
  * Definitions of every field: docs/bpf.md (the module's pid/PID/pagetable
  * and pid/PID/vmas keys, docs/debugfs.md).
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * tlbswap: TLB flushes (x86 tlb:tlb_flush) and swap traffic, counted in
- * BPF.  Shared by tlbswap.bpf.c and its loader (bpf_tlbswap.c).
+ * BPF.  Shared by tlbswap.bpf.c and its loader (userspace/mlbpf/tlbswap.c).
  */
 #ifndef MEMLENS_BPF_TLBSWAP_H
 #define MEMLENS_BPF_TLBSWAP_H

@@ -17,9 +17,7 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "ml_touch.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_faults.c"
+#include "mlbpf.h"
 
 #define NPAGES	1000
 #define PAGE	4096UL
@@ -164,13 +162,14 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 
 TEST_F(faults, counts_only_the_tracked_tgid)
 {
-	int fd = bpf_map__fd(self->f->skel->maps.counts);
+	int fd = bpf_object__find_map_fd_by_name(ml_faults_object(self->f), "counts");
 	__u32 key, next, keys = 0;
 	struct fault_counts mine;
 	int err, st;
 	pid_t other;
 	char c;
 
+	ASSERT_LE(0, fd);
 	other = fork();
 	ASSERT_LE(0, other);
 	if (other == 0) {

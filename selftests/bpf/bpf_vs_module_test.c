@@ -18,10 +18,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_faults.c"
-#include "../../userspace/memlens/bpf_tlbswap.c"
+#include "mlbpf.h"
 
 #define ML_DIR	"/sys/kernel/debug/memlens"
 #define PAGE	4096UL

@@ -9,7 +9,7 @@
  *
  * Backends: "proc" reads /proc/PID/{stat,status,smaps,pagemap} and
  * /proc/vmstat (always present); "module" reads memlens.ko's debugfs and
- * "bpf" the BPF loaders (bpf_loaders.h).  ml_backend_choose() resolves
+ * "bpf" the BPF loaders (mlbpf.h).  ml_backend_choose() resolves
  * "auto" and explains why a backend cannot be used.
  */
 #ifndef MEMLENS_BACKEND_H

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The BPF backend: the proc snapshot refined by a walk of the process's
- * page tables from BPF (ml_pagetable_walk(), bpf_loaders.h): leaf sizes,
+ * page tables from BPF (ml_pagetable_walk(), mlbpf.h): leaf sizes,
  * TLB reach, THP share and page-table bytes counted the way VmPTE counts
  * them.  The fault and TLB-flush counters of the BPF loaders count from
  * the moment they are loaded, so a one-shot snapshot has none to give.
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "memlens.h"
 
 static void from_walk(const struct pgwalk_summary *w, struct ml_summary *s)

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <argp.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 
 /* A decimal PID > 0; non-zero on anything else. */
 int ml_parse_pid(const char *s, pid_t *pid);

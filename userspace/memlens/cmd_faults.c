@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 
 #include "memlens.h"
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "cmd_bpf.h"
 
 struct faults_args {

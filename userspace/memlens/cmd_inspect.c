@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
 

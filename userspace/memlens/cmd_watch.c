@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
 

@@ -31,7 +31,7 @@ int ml_proc_only(const struct ml_common_opts *o, const char *cmd);
 /* Process, backend, summary, faults, TLB, swap and VMA sections. */
 void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 		     const char *auto_why);
-/* The BPF features this run lost (bpf_features.c), with their reasons. */
+/* The BPF features this run lost (libmlbpf: userspace/mlbpf/features.c), with their reasons. */
 void ml_emit_bpf_losses(struct ml_report *r);
 void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss);
 void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss);

@@ -8,7 +8,7 @@
 #include <argp.h>
 #include <errno.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "report.h"
 
 enum { OPT_JSON = 0x2000, OPT_PROM, OPT_BACKEND };

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * memlens' BPF loaders: a C API over the programs in bpf/, separate from
- * any printing, so that other front ends (the inspector) can reuse them.
+ * libmlbpf (userspace/mlbpf, built to build/lib/libmlbpf.a): memlens' BPF
+ * loaders, a C API over the programs in bpf/, separate from any printing.
+ * The CLI, the tests and the benchmarks link it; this is its one public
+ * header (the types it shares with the BPF programs are in bpf/: faults.h,
+ * pgwalk.h, tlbswap.h).
  *
  * Every loader probes what the running kernel offers, loads only the
  * programs that can attach there (bpf_program__set_autoload) and says in
@@ -9,8 +12,8 @@
  * negative errno; a human-readable reason for the last failure is in
  * ml_bpf_error().
  */
-#ifndef MEMLENS_BPF_LOADERS_H
-#define MEMLENS_BPF_LOADERS_H
+#ifndef MLBPF_H
+#define MLBPF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,14 +25,18 @@
 #include "pgwalk.h"
 #include "tlbswap.h"
 
-/* --- shared (bpf_common.c) --- */
+struct bpf_object;
+
+/* --- shared (common.c) --- */
 
 /* Why the last loader call failed, one line without "memlens: ". */
 const char *ml_bpf_error(void);
 /* Show libbpf's own messages on stderr (off by default). */
 void ml_bpf_set_verbose(bool verbose);
+/* May this process load and attach tracing programs (CAP_BPF+PERFMON or SYS_ADMIN)? */
+bool ml_bpf_privileged(void);
 
-/* --- kernel features the programs use (bpf_features.c) --- */
+/* --- kernel features the programs use (features.c) --- */
 
 enum ml_bpf_feat {
 	ML_FEAT_ITER_TASK_VMA,	/* iter/task_vma: the page-table walk */
@@ -75,7 +82,7 @@ void ml_bpf_print_losses(FILE *f, const char *cmd);
 /* Forget every probe result (tests; memlens features). */
 void ml_bpf_feat_forget(void);
 
-/* --- faults (bpf_faults.c) --- */
+/* --- faults (faults.c) --- */
 
 struct ml_faults;
 
@@ -101,9 +108,11 @@ struct ml_vma_faults {
  * *@out (free() it), count returned (or a negative errno).
  */
 int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out);
+/* The loaded object (its maps and programs), for tests and benchmarks. */
+struct bpf_object *ml_faults_object(const struct ml_faults *f);
 void ml_faults_close(struct ml_faults *f);
 
-/* --- page tables and VMAs (bpf_pgwalk.c) --- */
+/* --- page tables and VMAs (pgwalk.c) --- */
 
 struct ml_vma_info {
 	__u64 start, end;
@@ -133,7 +142,7 @@ void ml_pgwalk_close(struct ml_pgwalk *w);
 /* How the direct map base was found ("kallsyms", "probed"), for -v. */
 const char *ml_pagetable_method(void);
 
-/* --- TLB flushes and swap (bpf_tlbswap.c) --- */
+/* --- TLB flushes and swap (tlbswap.c) --- */
 
 struct ml_tlbswap;
 
@@ -152,4 +161,4 @@ int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all,
 		 struct swap_counts *tgid);
 void ml_tlbswap_close(struct ml_tlbswap *t);
 
-#endif /* MEMLENS_BPF_LOADERS_H */
+#endif /* MLBPF_H */

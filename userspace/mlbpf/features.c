@@ -22,7 +22,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 
 static const struct ml_bpf_feat_info feats[ML_FEAT_COUNT] = {
 	[ML_FEAT_ITER_TASK_VMA] = {

@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 #include "faults.skel.h"
 
 enum completion { DONE_NONE, DONE_FEXIT, DONE_PERF };
@@ -253,6 +253,11 @@ int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
 	qsort(arr, n, sizeof(*arr), by_start);
 	*out = arr;
 	return n;
+}
+
+struct bpf_object *ml_faults_object(const struct ml_faults *f)
+{
+	return f->skel->obj;
 }
 
 void ml_faults_close(struct ml_faults *f)
