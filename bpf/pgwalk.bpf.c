@@ -25,6 +25,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "pgwalk.h"
+#include "memlens.bpf.h"
 
 #define ENTRIES		512
 #define _PAGE_PRESENT	(1ULL << 0)
@@ -279,9 +280,9 @@ static enum pgwalk_kind vma_kind(struct vm_area_struct *vma, struct mm_struct *m
 			return PGWALK_VVAR;
 		return PGWALK_OTHER;
 	}
-	if (vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk)
+	if (ml_vma_is_heap(vma->vm_start, vma->vm_end, mm))
 		return PGWALK_HEAP;
-	if (vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack)
+	if (ml_vma_is_stack(vma->vm_start, vma->vm_end, mm))
 		return PGWALK_STACK;
 	return vma->vm_ops ? PGWALK_OTHER : PGWALK_ANON;
 }

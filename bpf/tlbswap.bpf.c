@@ -23,6 +23,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "tlbswap.h"
+#include "memlens.bpf.h"
 
 #define SWP_TYPE_SHIFT	59
 
@@ -53,7 +54,7 @@ static bool current_is_target(void)
 {
 	struct task_struct *t;
 
-	if (!targ_tgid || (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+	if (!targ_tgid || (ml_current_tgid()) != targ_tgid)
 		return false;
 	t = bpf_get_current_task_btf();
 	return t->mm;		/* not a kernel thread borrowing the tgid */
@@ -61,10 +62,8 @@ static bool current_is_target(void)
 
 static void count_flush(void *map, int reason, unsigned long pages)
 {
-	struct tlb_counts *c;
-	__u32 zero = 0;
+	struct tlb_counts *c = ml_percpu_value(map);
 
-	c = bpf_map_lookup_elem(map, &zero);
 	if (!c)
 		return;
 	if (reason >= 0 && reason < TLB_REASONS)
@@ -88,10 +87,8 @@ enum swap_event { SWAP_IN, SWAP_OUT, SWAP_IN_MAJOR, SWAP_CACHE_MINOR };
 
 static void count_swap(void *map, enum swap_event ev)
 {
-	struct swap_counts *c;
-	__u32 zero = 0;
+	struct swap_counts *c = ml_percpu_value(map);
 
-	c = bpf_map_lookup_elem(map, &zero);
 	if (!c)
 		return;
 	switch (ev) {
@@ -138,12 +135,7 @@ SEC("fexit/do_swap_page")
 int BPF_PROG(do_swap_page_exit, struct vm_fault *vmf, vm_fault_t ret)
 {
 	unsigned int skip = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_RETRY) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_OOM) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGBUS) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGSEGV) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON_LARGE) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_FALLBACK);
+			    ml_vm_fault_errors();
 	__u64 pte = BPF_CORE_READ(vmf, orig_pte.pte);
 
 	/* do_swap_page() also takes migration, device and marker entries. */
