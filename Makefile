@@ -30,7 +30,6 @@ KVER		?= $(KERNELS)
 KSFT_SRC	:= $(CACHE)/src/linux-source-6.1
 KSFT_INC	:= $(KSFT_SRC)/tools/testing/selftests
 KSFT_STAMP	:= $(KSFT_SRC)/.done
-CHECKPATCH	:= $(KSFT_SRC)/scripts/checkpatch.pl
 
 CC		:= gcc
 CLANG		:= clang
@@ -98,8 +97,9 @@ run: deps
 	+@$(MAKE) --no-print-directory all
 	@scripts/demo
 
+# One definition of the static checks: the lint suite of make check.
 lint: $(KSFT_STAMP)
-	@$(CHECKPATCH) --strict --no-tree --quiet -f module/*.c module/*.h
+	@selftests/lint/run
 
 clean:
 	rm -rf $(B)
