@@ -27,9 +27,9 @@
 #include "faults.h"
 #include "memlens.bpf.h"
 
-#define X86_PF_PROT	(1UL << 0)
-#define X86_PF_WRITE	(1UL << 1)
-#define X86_PF_INSTR	(1UL << 4)
+#define X86_PF_PROT  (1UL << 0)
+#define X86_PF_WRITE (1UL << 1)
+#define X86_PF_INSTR (1UL << 4)
 
 /* Filter set before load: count only this tgid (0: every tgid). */
 const volatile __u32 targ_tgid = 0;
@@ -82,7 +82,7 @@ static struct fault_counts *counts_of(__u32 tgid)
 
 	if (c)
 		return c;
-	c = ml_percpu_value(&zero_counts);	/* the first fault of @tgid */
+	c = ml_percpu_value(&zero_counts); /* the first fault of @tgid */
 	if (!c)
 		return NULL;
 	return ml_lookup_or_init(&counts, &tgid, c);
@@ -120,8 +120,7 @@ static int fault_entry(unsigned long error_code, bool user)
 }
 
 SEC("tp_btf/page_fault_user")
-int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
+int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	return fault_entry(error_code, true);
 }
@@ -180,8 +179,7 @@ static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
  * entry when there was one, retry if an earlier attempt returned
  * VM_FAULT_RETRY.
  */
-static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
-				       bool major)
+static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in, bool major)
 {
 	struct fault_counts *c;
 
@@ -197,17 +195,16 @@ static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
 	if (in->retried)
 		c->retry++;
 	if (in->entry_ns)
-		ml_hist_add(major ? c->lat_major : c->lat_minor,
-			    FAULTS_LAT_BUCKETS, bpf_ktime_get_ns() - in->entry_ns);
+		ml_hist_add(major ? c->lat_major : c->lat_minor, FAULTS_LAT_BUCKETS,
+			    bpf_ktime_get_ns() - in->entry_ns);
 	in->entry_ns = 0;
 	in->retried = 0;
 	return c;
 }
 
 SEC("fexit/handle_mm_fault")
-int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
-	     unsigned long address, unsigned int flags, struct pt_regs *regs,
-	     vm_fault_t ret)
+int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma, unsigned long address,
+	     unsigned int flags, struct pt_regs *regs, vm_fault_t ret)
 {
 	__u32 tgid = ml_current_tgid();
 	struct fault_inflight *in;
@@ -256,8 +253,8 @@ struct perf_fault_ctx {
 	struct fault_inflight *in;
 };
 
-static long count_found_vma(struct task_struct *task,
-			    struct vm_area_struct *vma, struct perf_fault_ctx *pc)
+static long count_found_vma(struct task_struct *task, struct vm_area_struct *vma,
+			    struct perf_fault_ctx *pc)
 {
 	count_vma(pc->tgid, vma, pc->major);
 	pc->found = true;
@@ -314,8 +311,9 @@ static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
 		return 0;
 	if (cached_vma(&pc, ctx->addr))
 		return 0;
-	if (!find_vma || bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
-			 count_found_vma, &pc, 0) || !pc.found)
+	if (!find_vma ||
+	    bpf_find_vma(bpf_get_current_task_btf(), ctx->addr, count_found_vma, &pc, 0) ||
+	    !pc.found)
 		c->unattributed++;
 	return 0;
 }

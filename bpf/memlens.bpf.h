@@ -23,8 +23,7 @@ static __always_inline __u32 ml_current_tgid(void)
  * there yet.  BPF_NOEXIST: when another CPU created it in between, its
  * entry is kept and returned.  NULL when @map is full.
  */
-static __always_inline void *ml_lookup_or_init(void *map, const void *key,
-					       const void *init)
+static __always_inline void *ml_lookup_or_init(void *map, const void *key, const void *init)
 {
 	void *v = bpf_map_lookup_elem(map, key);
 
@@ -78,7 +77,7 @@ static __always_inline void ml_hist_add(__u64 *hist, __u32 nslots, __u64 v)
 
 	if (slot >= nslots)
 		slot = nslots - 1;
-	barrier_var(slot);	/* 6.1's verifier needs the bound it checks */
+	barrier_var(slot); /* 6.1's verifier needs the bound it checks */
 	if (slot < nslots)
 		hist[slot]++;
 }
@@ -102,15 +101,12 @@ static __always_inline unsigned int ml_vm_fault_errors(void)
  * the anonymous VMA [@start, @end) of @mm.  BPF_CORE_READ: @mm may come
  * from a tracing argument (faults) or an iterator (pgwalk).
  */
-static __always_inline bool ml_vma_is_heap(__u64 start, __u64 end,
-					   struct mm_struct *mm)
+static __always_inline bool ml_vma_is_heap(__u64 start, __u64 end, struct mm_struct *mm)
 {
-	return start <= BPF_CORE_READ(mm, brk) &&
-	       end >= BPF_CORE_READ(mm, start_brk);
+	return start <= BPF_CORE_READ(mm, brk) && end >= BPF_CORE_READ(mm, start_brk);
 }
 
-static __always_inline bool ml_vma_is_stack(__u64 start, __u64 end,
-					    struct mm_struct *mm)
+static __always_inline bool ml_vma_is_stack(__u64 start, __u64 end, struct mm_struct *mm)
 {
 	__u64 stack = BPF_CORE_READ(mm, start_stack);
 

@@ -25,7 +25,7 @@
 #include "tlbswap.h"
 #include "memlens.bpf.h"
 
-#define SWP_TYPE_SHIFT	59
+#define SWP_TYPE_SHIFT 59
 
 const volatile __u32 targ_tgid;
 const volatile __u32 swp_max_type = 26;
@@ -57,7 +57,7 @@ static bool current_is_target(void)
 	if (!targ_tgid || (ml_current_tgid()) != targ_tgid)
 		return false;
 	t = bpf_get_current_task_btf();
-	return t->mm;		/* not a kernel thread borrowing the tgid */
+	return t->mm; /* not a kernel thread borrowing the tgid */
 }
 
 static void count_flush(void *map, int reason, unsigned long pages)
@@ -83,7 +83,12 @@ int BPF_PROG(tlb_flush, int reason, unsigned long pages)
 	return 0;
 }
 
-enum swap_event { SWAP_IN, SWAP_OUT, SWAP_IN_MAJOR, SWAP_CACHE_MINOR };
+enum swap_event {
+	SWAP_IN,
+	SWAP_OUT,
+	SWAP_IN_MAJOR,
+	SWAP_CACHE_MINOR
+};
 
 static void count_swap(void *map, enum swap_event ev)
 {
@@ -92,10 +97,18 @@ static void count_swap(void *map, enum swap_event ev)
 	if (!c)
 		return;
 	switch (ev) {
-	case SWAP_IN: c->swapin++; break;
-	case SWAP_OUT: c->swapout++; break;
-	case SWAP_IN_MAJOR: c->swapin_major++; break;
-	case SWAP_CACHE_MINOR: c->swapcache_minor++; break;
+	case SWAP_IN:
+		c->swapin++;
+		break;
+	case SWAP_OUT:
+		c->swapout++;
+		break;
+	case SWAP_IN_MAJOR:
+		c->swapin_major++;
+		break;
+	case SWAP_CACHE_MINOR:
+		c->swapcache_minor++;
+		break;
 	}
 }
 

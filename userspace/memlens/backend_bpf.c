@@ -25,12 +25,15 @@ static void from_walk(const struct pgwalk_summary *w, struct ml_summary *s)
 	s->leaf_1g = ml_have(l1g, ML_SRC_BPF);
 	s->tlb_needed = ml_have(l4k + l2m + l1g, ML_SRC_BPF);
 	s->tlb_4k_only = ml_have(l4k + l2m * 512 + l1g * 512 * 512, ML_SRC_BPF);
-	s->pgtable = ml_have((double)(w->tables_pud + w->tables_pmd + w->tables_pte +
-				      w->tables_pte_deposited) * 4096, ML_SRC_BPF);
-	s->thp_coverage = w->resident_bytes ?
-		ml_have(100.0 * w->anon_thp_bytes / w->resident_bytes, ML_SRC_BPF) :
-		ml_none("nothing resident");
-	s->tlb_flushes = ml_none("the BPF counters count from their loading: see memlens tlb -p PID");
+	s->pgtable = ml_have(
+		(double)(w->tables_pud + w->tables_pmd + w->tables_pte + w->tables_pte_deposited) *
+			4096,
+		ML_SRC_BPF);
+	s->thp_coverage = w->resident_bytes ? ml_have(100.0 * w->anon_thp_bytes / w->resident_bytes,
+						      ML_SRC_BPF) :
+					      ml_none("nothing resident");
+	s->tlb_flushes =
+		ml_none("the BPF counters count from their loading: see memlens tlb -p PID");
 }
 
 /**
@@ -110,7 +113,8 @@ static void session_faults(struct ml_bpf_session *s, pid_t pid, struct ml_snapsh
 	int n;
 
 	if (ml_faults_read(s->faults, pid, &c)) {
-		ss->sum.tracked_minflt = ss->sum.tracked_majflt = ml_none("reading the BPF fault counters failed");
+		ss->sum.tracked_minflt = ss->sum.tracked_majflt =
+			ml_none("reading the BPF fault counters failed");
 		return;
 	}
 	ss->sum.tracked_minflt = ml_have((double)c.minor, ML_SRC_BPF);

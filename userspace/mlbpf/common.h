@@ -12,8 +12,7 @@
 #include "mlbpf.h"
 
 void ml_bpf_init(void);
-int ml_bpf_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int ml_bpf_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ml_bpf_fail_load(int err, const char *what);
 bool ml_bpf_have_btf(void);
 int ml_kernel_version(void);

@@ -39,26 +39,26 @@ bool ml_bpf_privileged(void);
 /* --- kernel features the programs use (features.c) --- */
 
 enum ml_bpf_feat {
-	ML_FEAT_ITER_TASK_VMA,	/* iter/task_vma: the page-table walk */
-	ML_FEAT_BPF_LOOP,	/* bpf_loop(): the walk's loop */
-	ML_FEAT_ITER_TASK_PID,	/* iterators bound to one task (6.1+) */
-	ML_FEAT_KALLSYMS_POB,	/* page_offset_base in kallsyms */
-	ML_FEAT_SPECIAL_NAMES,	/* vm_special_mapping names read in BPF */
-	ML_FEAT_TP_PAGE_FAULT,	/* tp_btf exceptions:page_fault_user/_kernel */
-	ML_FEAT_FEXIT_FAULT,	/* fexit/handle_mm_fault */
-	ML_FEAT_FIND_VMA,	/* bpf_find_vma(): per-VMA faults on perf events */
-	ML_FEAT_TP_TLB_FLUSH,	/* tp_btf tlb:tlb_flush */
-	ML_FEAT_SWAP_IN,	/* fentry on a swap-in function */
-	ML_FEAT_SWAP_OUT,	/* fentry/__swap_writepage */
-	ML_FEAT_SWAP_FAULT,	/* fexit/do_swap_page */
+	ML_FEAT_ITER_TASK_VMA, /* iter/task_vma: the page-table walk */
+	ML_FEAT_BPF_LOOP,      /* bpf_loop(): the walk's loop */
+	ML_FEAT_ITER_TASK_PID, /* iterators bound to one task (6.1+) */
+	ML_FEAT_KALLSYMS_POB,  /* page_offset_base in kallsyms */
+	ML_FEAT_SPECIAL_NAMES, /* vm_special_mapping names read in BPF */
+	ML_FEAT_TP_PAGE_FAULT, /* tp_btf exceptions:page_fault_user/_kernel */
+	ML_FEAT_FEXIT_FAULT,   /* fexit/handle_mm_fault */
+	ML_FEAT_FIND_VMA,      /* bpf_find_vma(): per-VMA faults on perf events */
+	ML_FEAT_TP_TLB_FLUSH,  /* tp_btf tlb:tlb_flush */
+	ML_FEAT_SWAP_IN,       /* fentry on a swap-in function */
+	ML_FEAT_SWAP_OUT,      /* fentry/__swap_writepage */
+	ML_FEAT_SWAP_FAULT,    /* fexit/do_swap_page */
 	ML_FEAT_COUNT
 };
 
 struct ml_bpf_feat_info {
-	const char *name;	/* as MEMLENS_BPF_MASK and the reports name it */
-	const char *kernels;	/* first kernel version that has it */
-	const char *gives;	/* what memlens measures with it */
-	const char *without;	/* what memlens does without it */
+	const char *name;    /* as MEMLENS_BPF_MASK and the reports name it */
+	const char *kernels; /* first kernel version that has it */
+	const char *gives;   /* what memlens measures with it */
+	const char *without; /* what memlens does without it */
 };
 
 const struct ml_bpf_feat_info *ml_bpf_feat_info(enum ml_bpf_feat f);
@@ -117,15 +117,15 @@ void ml_faults_close(struct ml_faults *f);
 struct ml_vma_info {
 	__u64 start, end;
 	char perms[5];
-	const char *kind;		/* anon file shmem stack heap vdso vvar other */
+	const char *kind; /* anon file shmem stack heap vdso vvar other */
 	__u64 resident_kb, thp_kb, swap_kb, pte_tables;
 	char name[256];
 };
 
 struct ml_pagetable {
 	struct pgwalk_summary sum;
-	struct ml_vma_info *vmas;	/* sum.vmas entries */
-	int levels;			/* 4 or 5 */
+	struct ml_vma_info *vmas; /* sum.vmas entries */
+	int levels;               /* 4 or 5 */
 };
 
 /*
@@ -151,14 +151,17 @@ int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid);
 const char *ml_tlbswap_path(const struct ml_tlbswap *t);
 bool ml_tlbswap_has_tlb(const struct ml_tlbswap *t);
 /* Which swap counters this kernel lets us count (ML_SWAP_* bits). */
-enum { ML_SWAP_IN = 1, ML_SWAP_OUT = 2, ML_SWAP_FAULTS = 4 };
+enum {
+	ML_SWAP_IN = 1,
+	ML_SWAP_OUT = 2,
+	ML_SWAP_FAULTS = 4
+};
 unsigned int ml_tlbswap_swap_events(const struct ml_tlbswap *t);
 /* System-wide TLB counters, and per CPU (@percpu: nr_cpus entries or NULL). */
-int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all,
-		struct tlb_counts *percpu, int *nr_cpus);
+int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all, struct tlb_counts *percpu,
+		int *nr_cpus);
 int ml_tlb_read_tgid(struct ml_tlbswap *t, struct tlb_counts *out);
-int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all,
-		 struct swap_counts *tgid);
+int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all, struct swap_counts *tgid);
 void ml_tlbswap_close(struct ml_tlbswap *t);
 
 #endif /* MLBPF_H */
