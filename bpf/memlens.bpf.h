@@ -44,27 +44,22 @@ static __always_inline void *ml_percpu_value(void *map)
 	return bpf_map_lookup_elem(map, &zero);
 }
 
-/* floor(log2(v)) for v > 0, without loops. */
+/*
+ * floor(log2(v)) for v > 0: a binary search over shifts of 32, 16, ... 1
+ * (unrolled: no loop for the verifier).
+ */
 static __always_inline __u32 ml_log2_u64(__u64 v)
 {
 	__u32 r = 0, s;
+	int i;
 
-	s = (v > 0xffffffffULL) << 5;
-	v >>= s;
-	r |= s;
-	s = (v > 0xffff) << 4;
-	v >>= s;
-	r |= s;
-	s = (v > 0xff) << 3;
-	v >>= s;
-	r |= s;
-	s = (v > 0xf) << 2;
-	v >>= s;
-	r |= s;
-	s = (v > 0x3) << 1;
-	v >>= s;
-	r |= s;
-	return r | (__u32)(v >> 1);
+#pragma unroll
+	for (i = 5; i >= 0; i--) {
+		s = (v >> (1U << i)) ? 1U << i : 0;
+		v >>= s;
+		r |= s;
+	}
+	return r;
 }
 
 /*

@@ -51,22 +51,6 @@ static void child_main(int go, int done, struct shared *sh, bool then_exit)
 		pause();
 }
 
-static int stat_faults(pid_t pid, unsigned long long *minflt,
-		       unsigned long long *majflt)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ml_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strrchr(buf, ')');
-	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
-			 minflt, majflt) != 2)
-		return -1;
-	return 0;
-}
-
 static unsigned long long hist_sum(const __u64 *h)
 {
 	unsigned long long s = 0;
@@ -123,11 +107,11 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 	int n, i, hits = 0;
 	char c;
 
-	ASSERT_EQ(0, stat_faults(self->child, &min0, &maj0));
+	ASSERT_EQ(0, ml_stat_faults(self->child, &min0, &maj0));
 	ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c0));
 	ASSERT_EQ(1, write(self->go, "g", 1));
 	ASSERT_EQ(1, read(self->done, &c, 1));
-	ASSERT_EQ(0, stat_faults(self->child, &min1, &maj1));
+	ASSERT_EQ(0, ml_stat_faults(self->child, &min1, &maj1));
 	ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c1));
 
 	TH_LOG("minflt +%llu majflt +%llu; BPF minor +%llu major +%llu",

@@ -342,20 +342,6 @@ static int make_bdev(void)
 	return fd;
 }
 
-static int stat_majflt(pid_t pid, unsigned long long *minflt, unsigned long long *majflt)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ml_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
-			 minflt, majflt) != 2)
-		return -1;
-	return 0;
-}
-
 /*
  * Faults that read the disk (a mapped block device): major faults, and the retries of
  * faults that dropped mmap_lock for the I/O, counted alike by the module,
@@ -403,12 +389,12 @@ TEST(file_major_faults_and_retries_equal)
 	ASSERT_EQ(0, ml_faults_open(&f, child)) TH_LOG("%s", ml_bpf_error());
 	ASSERT_LT(0, read_pid_file(dir, "faults", m0, sizeof(m0)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c0));
-	ASSERT_EQ(0, stat_majflt(child, &min0, &maj0));
+	ASSERT_EQ(0, ml_stat_faults(child, &min0, &maj0));
 	ASSERT_EQ(0, kill(child, SIGCONT));
 	ASSERT_EQ(0, wait_stopped(child));
 	ASSERT_LT(0, read_pid_file(dir, "faults", m1, sizeof(m1)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c1));
-	ASSERT_EQ(0, stat_majflt(child, &min1, &maj1));
+	ASSERT_EQ(0, ml_stat_faults(child, &min1, &maj1));
 	for (i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
 		long long md = key_value(m1, fault_keys[i]) - key_value(m0, fault_keys[i]);
 

@@ -177,6 +177,23 @@ static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/* minflt and majflt of /proc/@pid/stat (as the kernel charges them); 0 or -1. */
+static inline int ml_stat_faults(pid_t pid, unsigned long long *minflt,
+				 unsigned long long *majflt)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
+			 minflt, majflt) != 2)
+		return -1;
+	return 0;
+}
+
 /*
  * The first report of a kernel problem in the kernel log, or NULL.  The
  * same phrases selftests/vm/run looks for on the guest's console (lockdep
