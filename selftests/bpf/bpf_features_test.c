@@ -227,10 +227,7 @@ FIXTURE_SETUP(stopped)
 			_exit(3);
 		for (long i = 0; i < NPAGES; i += 2)
 			p[i * PAGE] = 1;
-		if (write(ready[1], "r", 1) != 1)
-			_exit(4);
-		for (;;)
-			pause();
+		ml_ready_then_pause(ready[1], 4);
 	}
 	close(ready[1]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));

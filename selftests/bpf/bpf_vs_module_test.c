@@ -188,15 +188,6 @@ static long long key_value(const char *text, const char *key)
 	return -1;
 }
 
-static int memlens(struct ml_result *r, const char *cmd, pid_t pid)
-{
-	char spid[16];
-	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
-
-	snprintf(spid, sizeof(spid), "%d", pid);
-	return ml_run(r, argv);
-}
-
 TEST_F(side, pagetable_and_vmas_files_are_equal)
 {
 	static char mod[65536];
@@ -205,7 +196,7 @@ TEST_F(side, pagetable_and_vmas_files_are_equal)
 	int lines = 0;
 
 	ASSERT_LT(0, read_pid_file(self->dir, "pagetable", mod, sizeof(mod)));
-	ASSERT_EQ(0, memlens(&r, "pagetable", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "pagetable", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	for (line = strtok_r(mod, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		want = malloc(strlen(line) + 3);
@@ -218,7 +209,7 @@ TEST_F(side, pagetable_and_vmas_files_are_equal)
 	EXPECT_LE(17, lines);
 
 	ASSERT_LT(0, read_pid_file(self->dir, "vmas", mod, sizeof(mod)));
-	ASSERT_EQ(0, memlens(&r, "vmas", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "vmas", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ(mod, r.out);
 }

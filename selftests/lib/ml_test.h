@@ -91,6 +91,28 @@ static inline int ml_run(struct ml_result *r, char *const argv[])
 }
 
 /*
+ * A child's last step once its layout is built: tell the parent on @fd
+ * (one byte), then wait to be killed.  _exit(@code) if the parent is gone.
+ */
+static inline void __attribute__((noreturn)) ml_ready_then_pause(int fd, int code)
+{
+	if (write(fd, "r", 1) != 1)
+		_exit(code);
+	for (;;)
+		pause();
+}
+
+/* "memlens CMD PID" through ml_run(). */
+static inline int ml_run_memlens_pid(struct ml_result *r, const char *cmd, pid_t pid)
+{
+	char spid[16];
+	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	return ml_run(r, argv);
+}
+
+/*
  * A copy of the program @name, as found in PATH, that any user can run:
  * for the tests that drop to user nobody before running a program of the
  * tree.  build/bin may lie under a directory only root can traverse (a
