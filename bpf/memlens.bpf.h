@@ -2,9 +2,10 @@
 /*
  * What every BPF program of memlens shares (the idea of bcc libbpf-tools'
  * maps.bpf.h and bits.bpf.h): map entries created on first use, per-CPU
- * scratch values, log2 histogram slots, the current tgid, the failed
- * vm_fault_t bits and the heap and stack tests of the module's vmas file.  Included after vmlinux.h by
- * every program of bpf/; nothing here is a program or a map of its own.
+ * scratch values, log2 histogram slots, the current tgid, the vm_fault_t
+ * error bits and the heap and stack tests of the module's vmas file.
+ * Included after vmlinux.h by every program of bpf/; nothing here is a
+ * program or a map of its own.
  */
 #ifndef MEMLENS_BPF_H
 #define MEMLENS_BPF_H
@@ -78,8 +79,9 @@ static __always_inline void ml_hist_add(__u64 *hist, __u32 nslots, __u64 v)
 }
 
 /*
- * The vm_fault_t bits of a fault that failed (no page mapped), as this
- * kernel numbers them (CO-RE: the values moved between kernels).
+ * The vm_fault_t bits of a fault that did not complete (OOM, SIGBUS,
+ * SIGSEGV, HWPOISON, FALLBACK), as this kernel numbers them (CO-RE: the
+ * values moved between kernels).
  */
 static __always_inline unsigned int ml_vm_fault_errors(void)
 {
