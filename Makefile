@@ -34,7 +34,6 @@ KVER		?= $(KERNELS)
 KSFT_SRC	:= $(CACHE)/src/linux-source-6.1
 KSFT_INC	:= $(KSFT_SRC)/tools/testing/selftests
 KSFT_STAMP	:= $(KSFT_SRC)/.done
-CHECKPATCH	:= $(KSFT_SRC)/scripts/checkpatch.pl
 
 CC		:= gcc
 CLANG		:= clang
@@ -67,8 +66,11 @@ SELFTEST_TARGETS :=
 all: userspace bpf module selftests
 
 # Each part has a fragment of its own; they only append to the variables
-# above and define their own rules.
-include $(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*.mk))
+# above and define their own rules.  The BPF programs and libmlbpf come
+# first: the fragments that link the library use its variables.
+FIRST_MK	:= bpf/bpf.mk userspace/mlbpf/mlbpf.mk
+include $(FIRST_MK)
+include $(filter-out $(FIRST_MK),$(sort $(wildcard bpf/*.mk userspace/*/*.mk selftests/*.mk selftests/*/*.mk)))
 
 deps:
 	@scripts/deps all
@@ -111,8 +113,9 @@ run: deps
 	+@$(MAKE) --no-print-directory all
 	@scripts/demo
 
+# One definition of the static checks: the lint suite of make check.
 lint: $(KSFT_STAMP)
-	@$(CHECKPATCH) --strict --no-tree --quiet -f module/*.c module/*.h
+	@selftests/lint/run
 
 # Man pages from the CLI's own --help (scripts/manpages, help2man).
 man: $(B)/man/.done

@@ -2,7 +2,7 @@
 /*
  * faults: page faults per tgid, attributed to VMAs, with latency.
  *
- * Two kinds of attach point, chosen by the loader (bpf_faults.c) from what
+ * Two kinds of attach point, chosen by the loader (userspace/mlbpf/faults.c) from what
  * the running kernel accepts:
  *
  *  - entry: tp_btf exceptions:page_fault_user / page_fault_kernel (x86).
@@ -25,10 +25,11 @@
 #include <bpf/bpf_core_read.h>
 
 #include "faults.h"
+#include "memlens.bpf.h"
 
-#define X86_PF_PROT	(1UL << 0)
-#define X86_PF_WRITE	(1UL << 1)
-#define X86_PF_INSTR	(1UL << 4)
+#define X86_PF_PROT  (1UL << 0)
+#define X86_PF_WRITE (1UL << 1)
+#define X86_PF_INSTR (1UL << 4)
 
 /* Filter set before load: count only this tgid (0: every tgid). */
 const volatile __u32 targ_tgid = 0;
@@ -77,46 +78,19 @@ static __always_inline bool tracked(__u32 tgid)
 
 static struct fault_counts *counts_of(__u32 tgid)
 {
-	struct fault_counts *c;
-	__u32 zero = 0;
+	struct fault_counts *c = bpf_map_lookup_elem(&counts, &tgid);
 
-	c = bpf_map_lookup_elem(&counts, &tgid);
 	if (c)
 		return c;
-	c = bpf_map_lookup_elem(&zero_counts, &zero);
+	c = ml_percpu_value(&zero_counts); /* the first fault of @tgid */
 	if (!c)
 		return NULL;
-	bpf_map_update_elem(&counts, &tgid, c, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&counts, &tgid);
-}
-
-/* floor(log2(v)) for v > 0, without loops. */
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 r = 0, s;
-
-	s = (v > 0xffffffffULL) << 5; v >>= s; r |= s;
-	s = (v > 0xffff) << 4; v >>= s; r |= s;
-	s = (v > 0xff) << 3; v >>= s; r |= s;
-	s = (v > 0xf) << 2; v >>= s; r |= s;
-	s = (v > 0x3) << 1; v >>= s; r |= s;
-	return r | (__u32)(v >> 1);
-}
-
-static __always_inline void add_latency(__u64 *hist, __u64 ns)
-{
-	__u32 b = ns ? log2_u64(ns) + 1 : 0;	/* fls64(ns) */
-
-	if (b >= FAULTS_LAT_BUCKETS)
-		b = FAULTS_LAT_BUCKETS - 1;
-	barrier_var(b);		/* 6.1's verifier needs the bound it checks */
-	if (b < FAULTS_LAT_BUCKETS)
-		hist[b]++;
+	return ml_lookup_or_init(&counts, &tgid, c);
 }
 
 static int fault_entry(unsigned long error_code, bool user)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = ml_current_tgid();
 	struct fault_inflight *in;
 	struct fault_counts *c;
 
@@ -146,8 +120,7 @@ static int fault_entry(unsigned long error_code, bool user)
 }
 
 SEC("tp_btf/page_fault_user")
-int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
+int BPF_PROG(page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	return fault_entry(error_code, true);
 }
@@ -174,11 +147,9 @@ static void vma_name(struct vm_area_struct *vma, char *name, int size)
 	if (file) {
 		bpf_probe_read_kernel_str(name, size,
 					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
-	} else if (start <= BPF_CORE_READ(mm, brk) &&
-		   end >= BPF_CORE_READ(mm, start_brk)) {
+	} else if (ml_vma_is_heap(start, end, mm)) {
 		__builtin_memcpy(name, "[heap]", 7);
-	} else if (start <= BPF_CORE_READ(mm, start_stack) &&
-		   end >= BPF_CORE_READ(mm, start_stack)) {
+	} else if (ml_vma_is_stack(start, end, mm)) {
 		__builtin_memcpy(name, "[stack]", 8);
 	}
 }
@@ -193,8 +164,7 @@ static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
 	v = bpf_map_lookup_elem(&vma_faults, &k);
 	if (!v) {
 		vma_name(vma, nv.name, sizeof(nv.name));
-		bpf_map_update_elem(&vma_faults, &k, &nv, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&vma_faults, &k);
+		v = ml_lookup_or_init(&vma_faults, &k, &nv);
 		if (!v)
 			return;
 	}
@@ -209,8 +179,7 @@ static void count_vma(__u32 tgid, struct vm_area_struct *vma, bool major)
  * entry when there was one, retry if an earlier attempt returned
  * VM_FAULT_RETRY.
  */
-static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
-				       bool major)
+static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in, bool major)
 {
 	struct fault_counts *c;
 
@@ -226,7 +195,7 @@ static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
 	if (in->retried)
 		c->retry++;
 	if (in->entry_ns)
-		add_latency(major ? c->lat_major : c->lat_minor,
+		ml_hist_add(major ? c->lat_major : c->lat_minor, FAULTS_LAT_BUCKETS,
 			    bpf_ktime_get_ns() - in->entry_ns);
 	in->entry_ns = 0;
 	in->retried = 0;
@@ -234,20 +203,14 @@ static struct fault_counts *fault_done(__u32 tgid, struct fault_inflight *in,
 }
 
 SEC("fexit/handle_mm_fault")
-int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma,
-	     unsigned long address, unsigned int flags, struct pt_regs *regs,
-	     vm_fault_t ret)
+int BPF_PROG(handle_mm_fault_exit, struct vm_area_struct *vma, unsigned long address,
+	     unsigned int flags, struct pt_regs *regs, vm_fault_t ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = ml_current_tgid();
 	struct fault_inflight *in;
 	unsigned int retry = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_RETRY);
 	unsigned int done_unlocked = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_COMPLETED);
-	unsigned int errors = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_OOM) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGBUS) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGSEGV) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON_LARGE) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_FALLBACK);
+	unsigned int errors = ml_vm_fault_errors();
 	struct fault_counts *c;
 	bool major;
 
@@ -290,8 +253,8 @@ struct perf_fault_ctx {
 	struct fault_inflight *in;
 };
 
-static long count_found_vma(struct task_struct *task,
-			    struct vm_area_struct *vma, struct perf_fault_ctx *pc)
+static long count_found_vma(struct task_struct *task, struct vm_area_struct *vma,
+			    struct perf_fault_ctx *pc)
 {
 	count_vma(pc->tgid, vma, pc->major);
 	pc->found = true;
@@ -335,7 +298,7 @@ static bool cached_vma(struct perf_fault_ctx *pc, __u64 addr)
 static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
 {
 	struct perf_fault_ctx pc = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.tgid = ml_current_tgid(),
 		.major = major,
 	};
 	struct fault_counts *c;
@@ -348,8 +311,9 @@ static int perf_fault(struct bpf_perf_event_data *ctx, bool major)
 		return 0;
 	if (cached_vma(&pc, ctx->addr))
 		return 0;
-	if (!find_vma || bpf_find_vma(bpf_get_current_task_btf(), ctx->addr,
-			 count_found_vma, &pc, 0) || !pc.found)
+	if (!find_vma ||
+	    bpf_find_vma(bpf_get_current_task_btf(), ctx->addr, count_found_vma, &pc, 0) ||
+	    !pc.found)
 		c->unattributed++;
 	return 0;
 }

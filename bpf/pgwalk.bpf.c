@@ -25,48 +25,49 @@
 #include <bpf/bpf_core_read.h>
 
 #include "pgwalk.h"
+#include "memlens.bpf.h"
 
-#define ENTRIES		512
-#define _PAGE_PRESENT	(1ULL << 0)
-#define _PAGE_RW	(1ULL << 1)
-#define _PAGE_ACCESSED	(1ULL << 5)
-#define _PAGE_DIRTY	(1ULL << 6)
-#define _PAGE_PSE	(1ULL << 7)
-#define _PAGE_PROTNONE	(1ULL << 8)
-#define _PAGE_SPECIAL	(1ULL << 9)
-#define PTE_PFN_MASK	0x000ffffffffff000ULL
-#define SWP_TYPE_SHIFT	59		/* 64 - SWP_TYPE_BITS (5) */
-#define VM_HUGETLB	0x00400000ULL
-#define VM_DONTEXPAND	0x00040000ULL
-#define TMPFS_MAGIC	0x01021994
-#define GIB		(1ULL << 30)
-#define MAX_STEPS	(1U << 23)	/* bpf_loop's limit per call */
+#define ENTRIES        512
+#define _PAGE_PRESENT  (1ULL << 0)
+#define _PAGE_RW       (1ULL << 1)
+#define _PAGE_ACCESSED (1ULL << 5)
+#define _PAGE_DIRTY    (1ULL << 6)
+#define _PAGE_PSE      (1ULL << 7)
+#define _PAGE_PROTNONE (1ULL << 8)
+#define _PAGE_SPECIAL  (1ULL << 9)
+#define PTE_PFN_MASK   0x000ffffffffff000ULL
+#define SWP_TYPE_SHIFT 59 /* 64 - SWP_TYPE_BITS (5) */
+#define VM_HUGETLB     0x00400000ULL
+#define VM_DONTEXPAND  0x00040000ULL
+#define TMPFS_MAGIC    0x01021994
+#define GIB            (1ULL << 30)
+#define MAX_STEPS      (1U << 23) /* bpf_loop's limit per call */
 
 /* Set by the loader before load. */
 const volatile __u32 targ_tgid;
-const volatile __u32 top_level = 3;	/* 4: 5-level paging (pgd, p4d, ...) */
-const volatile __u32 swp_max_type;	/* MAX_SWAPFILES of this kernel */
-const volatile __u32 swp_migration_first;	/* SWP_MIGRATION_READ */
-const volatile __u64 max_phys;		/* highest physical address + 1 */
-const volatile __u64 saved_dirty;	/* _PAGE_SAVED_DIRTY (6.6+: bit 58), or 0 */
+const volatile __u32 top_level = 3;       /* 4: 5-level paging (pgd, p4d, ...) */
+const volatile __u32 swp_max_type;        /* MAX_SWAPFILES of this kernel */
+const volatile __u32 swp_migration_first; /* SWP_MIGRATION_READ */
+const volatile __u64 max_phys;            /* highest physical address + 1 */
+const volatile __u64 saved_dirty;         /* _PAGE_SAVED_DIRTY (6.6+: bit 58), or 0 */
 /* Read special mappings' names here; off: the loader takes them from maps. */
 const volatile bool special_names = true;
 
 /* Direct-map probe: inputs set through .bss, result in dm_base. */
-__u64 dm_magic[2];		/* random contents of the loader's page ... */
-__u64 dm_magic_pa;		/* ... at this physical address */
-__u64 dm_kallsyms_pob;		/* &page_offset_base from kallsyms, or 0 */
-__u32 dm_candidates;		/* 1 GiB steps below mm->pgd to try */
-__u64 dm_base;			/* found base, 0 if none */
+__u64 dm_magic[2];     /* random contents of the loader's page ... */
+__u64 dm_magic_pa;     /* ... at this physical address */
+__u64 dm_kallsyms_pob; /* &page_offset_base from kallsyms, or 0 */
+__u32 dm_candidates;   /* 1 GiB steps below mm->pgd to try */
+__u64 dm_base;         /* found base, 0 if none */
 __u32 dm_tried;
 
 /* Walk results and state (one walk at a time per loaded object). */
 struct pgwalk_summary summary;
-__u64 direct_map;		/* = dm_base, set by the loader */
+__u64 direct_map; /* = dm_base, set by the loader */
 
 struct pgwalk_state w;
 __u64 table[5][ENTRIES];
-__u64 last_counted[5];		/* last table counted per level, across VMAs */
+__u64 last_counted[5]; /* last table counted per level, across VMAs */
 struct pgwalk_vma rec;
 
 static __always_inline __u32 shift_of(__u32 level)
@@ -154,16 +155,24 @@ static void huge_entry(__u64 e, __u32 level)
 
 static void count_table(__u32 level, __u64 pa)
 {
-	barrier_var(level);	/* keep the bound check for older verifiers */
+	barrier_var(level); /* keep the bound check for older verifiers */
 	if (level > 4)
 		return;
 	if (last_counted[level] != pa) {
 		last_counted[level] = pa;
 		switch (level) {
-		case 0: summary.tables_pte++; break;
-		case 1: summary.tables_pmd++; break;
-		case 2: summary.tables_pud++; break;
-		case 3: summary.tables_p4d++; break;
+		case 0:
+			summary.tables_pte++;
+			break;
+		case 1:
+			summary.tables_pmd++;
+			break;
+		case 2:
+			summary.tables_pud++;
+			break;
+		case 3:
+			summary.tables_p4d++;
+			break;
 		}
 	}
 	if (level == 0)
@@ -179,8 +188,7 @@ static bool load_table(__u32 level, __u64 pa)
 	if (w.table_pa[level] == pa)
 		return true;
 	if (pa >= max_phys ||
-	    bpf_probe_read_kernel(table[level], sizeof(table[0]),
-				  (void *)(direct_map + pa))) {
+	    bpf_probe_read_kernel(table[level], sizeof(table[0]), (void *)(direct_map + pa))) {
 		summary.read_errors++;
 		w.table_pa[level] = 0;
 		return false;
@@ -201,8 +209,7 @@ static void advance(__u32 level)
 		return;
 	}
 	for (i = 0; i < 4; i++) {
-		if (level >= top_level ||
-		    ((w.addr >> shift_of(level)) & (ENTRIES - 1)))
+		if (level >= top_level || ((w.addr >> shift_of(level)) & (ENTRIES - 1)))
 			break;
 		level++;
 	}
@@ -252,8 +259,7 @@ static bool special_name(struct vm_area_struct *vma)
 	 */
 	if (!special_names || !vma->vm_ops || !(vma->vm_flags & VM_DONTEXPAND) || !sm)
 		return false;
-	if (bpf_probe_read_kernel_str(rec.name, sizeof(rec.name),
-				      BPF_CORE_READ(sm, name)) > 2 &&
+	if (bpf_probe_read_kernel_str(rec.name, sizeof(rec.name), BPF_CORE_READ(sm, name)) > 2 &&
 	    rec.name[0] == '[')
 		return true;
 	rec.name[0] = '\0';
@@ -279,9 +285,9 @@ static enum pgwalk_kind vma_kind(struct vm_area_struct *vma, struct mm_struct *m
 			return PGWALK_VVAR;
 		return PGWALK_OTHER;
 	}
-	if (vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk)
+	if (ml_vma_is_heap(vma->vm_start, vma->vm_end, mm))
 		return PGWALK_HEAP;
-	if (vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack)
+	if (ml_vma_is_stack(vma->vm_start, vma->vm_end, mm))
 		return PGWALK_STACK;
 	return vma->vm_ops ? PGWALK_OTHER : PGWALK_ANON;
 }
@@ -312,12 +318,11 @@ static void walk_range(struct mm_struct *mm, __u64 start, __u64 end)
 	w.done = 0;
 	if (top_level > 4)
 		return;
-	if (bpf_probe_read_kernel(table[top_level == 4 ? 4 : 3], sizeof(table[0]),
-				  (void *)pgd)) {
+	if (bpf_probe_read_kernel(table[top_level == 4 ? 4 : 3], sizeof(table[0]), (void *)pgd)) {
 		summary.read_errors++;
 		return;
 	}
-	w.table_pa[top_level] = 1;	/* loaded from mm->pgd, never reloaded */
+	w.table_pa[top_level] = 1; /* loaded from mm->pgd, never reloaded */
 	for (i = 0; i < 16 && !w.done; i++)
 		bpf_loop(MAX_STEPS, walk_step, NULL, 0);
 }
@@ -388,8 +393,7 @@ int probe_direct_map(struct bpf_iter__task *ctx)
 
 	if (!ctx->task || dm_base || dm_tried)
 		return 0;
-	if (dm_kallsyms_pob &&
-	    !bpf_probe_read_kernel(&v, sizeof(v), (void *)dm_kallsyms_pob) &&
+	if (dm_kallsyms_pob && !bpf_probe_read_kernel(&v, sizeof(v), (void *)dm_kallsyms_pob) &&
 	    is_direct_map(v)) {
 		dm_base = v;
 		return 0;

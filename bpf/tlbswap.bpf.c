@@ -23,8 +23,9 @@
 #include <bpf/bpf_core_read.h>
 
 #include "tlbswap.h"
+#include "memlens.bpf.h"
 
-#define SWP_TYPE_SHIFT	59
+#define SWP_TYPE_SHIFT 59
 
 const volatile __u32 targ_tgid;
 const volatile __u32 swp_max_type = 26;
@@ -53,18 +54,16 @@ static bool current_is_target(void)
 {
 	struct task_struct *t;
 
-	if (!targ_tgid || (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+	if (!targ_tgid || (ml_current_tgid()) != targ_tgid)
 		return false;
 	t = bpf_get_current_task_btf();
-	return t->mm;		/* not a kernel thread borrowing the tgid */
+	return t->mm; /* not a kernel thread borrowing the tgid */
 }
 
 static void count_flush(void *map, int reason, unsigned long pages)
 {
-	struct tlb_counts *c;
-	__u32 zero = 0;
+	struct tlb_counts *c = ml_percpu_value(map);
 
-	c = bpf_map_lookup_elem(map, &zero);
 	if (!c)
 		return;
 	if (reason >= 0 && reason < TLB_REASONS)
@@ -84,74 +83,65 @@ int BPF_PROG(tlb_flush, int reason, unsigned long pages)
 	return 0;
 }
 
-enum swap_event { SWAP_IN, SWAP_OUT, SWAP_IN_MAJOR, SWAP_CACHE_MINOR };
+/*
+ * One swap event: the counter at @off (offsetof(struct swap_counts, ...))
+ * of the system-wide counters, and of the tracked process's when one of
+ * its threads is current.  Inlined, so that @off is a constant offset
+ * into the map value for the verifier.
+ */
+_Static_assert(sizeof(struct swap_counts) % sizeof(__u64) == 0, "swap_counts: __u64s only");
 
-static void count_swap(void *map, enum swap_event ev)
+static __always_inline int swap_event(unsigned long off)
 {
-	struct swap_counts *c;
-	__u32 zero = 0;
+	__u64 *c = ml_percpu_value(&swap_all);
 
-	c = bpf_map_lookup_elem(map, &zero);
-	if (!c)
-		return;
-	switch (ev) {
-	case SWAP_IN: c->swapin++; break;
-	case SWAP_OUT: c->swapout++; break;
-	case SWAP_IN_MAJOR: c->swapin_major++; break;
-	case SWAP_CACHE_MINOR: c->swapcache_minor++; break;
+	if (c)
+		c[off / sizeof(*c)]++;
+	if (current_is_target()) {
+		c = ml_percpu_value(&swap_tgid);
+		if (c)
+			c[off / sizeof(*c)]++;
 	}
-}
-
-static int swap_event(enum swap_event ev)
-{
-	count_swap(&swap_all, ev);
-	if (current_is_target())
-		count_swap(&swap_tgid, ev);
 	return 0;
 }
 
 SEC("fentry/zswap_folio_swapin")
 int BPF_PROG(swap_read_zswap)
 {
-	return swap_event(SWAP_IN);
+	return swap_event(offsetof(struct swap_counts, swapin));
 }
 
 SEC("fentry/swap_readpage")
 int BPF_PROG(swap_read_page)
 {
-	return swap_event(SWAP_IN);
+	return swap_event(offsetof(struct swap_counts, swapin));
 }
 
 SEC("fentry/swap_read_folio")
 int BPF_PROG(swap_read_folio)
 {
-	return swap_event(SWAP_IN);
+	return swap_event(offsetof(struct swap_counts, swapin));
 }
 
 SEC("fentry/__swap_writepage")
 int BPF_PROG(swap_write)
 {
-	return swap_event(SWAP_OUT);
+	return swap_event(offsetof(struct swap_counts, swapout));
 }
 
 SEC("fexit/do_swap_page")
 int BPF_PROG(do_swap_page_exit, struct vm_fault *vmf, vm_fault_t ret)
 {
 	unsigned int skip = bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_RETRY) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_OOM) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGBUS) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_SIGSEGV) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_HWPOISON_LARGE) |
-		bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_FALLBACK);
+			    ml_vm_fault_errors();
 	__u64 pte = BPF_CORE_READ(vmf, orig_pte.pte);
 
 	/* do_swap_page() also takes migration, device and marker entries. */
 	if ((pte >> SWP_TYPE_SHIFT) >= swp_max_type || (ret & skip))
 		return 0;
 	if (ret & bpf_core_enum_value(enum vm_fault_reason, VM_FAULT_MAJOR))
-		return swap_event(SWAP_IN_MAJOR);
-	return swap_event(SWAP_CACHE_MINOR);
+		return swap_event(offsetof(struct swap_counts, swapin_major));
+	return swap_event(offsetof(struct swap_counts, swapcache_minor));
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -19,4 +19,4 @@ endef
 # part, extra prerequisites, extra cflags, libraries
 $(eval $(call selftest_dir,userspace,$(B)/bin/memlens,,))
 $(eval $(call selftest_dir,module,,,))
-$(eval $(call selftest_dir,bpf,$(BPF_SKELS),-I$(B)/bpf -Ibpf,-lbpf -lelf -lz))
+$(eval $(call selftest_dir,bpf,$(MLBPF_LIB),$(MLBPF_CFLAGS),$(MLBPF_LIBS)))

@@ -4,9 +4,9 @@
 BPF_BENCH	:= $(B)/selftests/bpf_bench
 SELFTEST_TARGETS += $(BPF_BENCH)
 
-$(BPF_BENCH): selftests/bench/bpf/bpf_bench.c $(BPF_SKELS) $(wildcard userspace/memlens/bpf_*.c userspace/memlens/bpf_*.h bpf/*.h)
+$(BPF_BENCH): selftests/bench/bpf/bpf_bench.c $(MLBPF_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iuserspace/memlens -I$(B)/bpf -Ibpf -o $@ $< -lbpf -lelf -lz
+	$(CC) $(CFLAGS) $(MLBPF_CFLAGS) -o $@ $< $(MLBPF_LIBS)
 
 .PHONY: bench-bpf
 bench-bpf: $(BPF_BENCH)

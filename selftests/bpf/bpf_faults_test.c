@@ -17,9 +17,7 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "ml_touch.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_faults.c"
+#include "mlbpf.h"
 
 #define NPAGES	1000
 #define PAGE	4096UL
@@ -51,22 +49,6 @@ static void child_main(int go, int done, struct shared *sh, bool then_exit)
 		_exit(4);
 	for (;;)
 		pause();
-}
-
-static int stat_faults(pid_t pid, unsigned long long *minflt,
-		       unsigned long long *majflt)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ml_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strrchr(buf, ')');
-	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
-			 minflt, majflt) != 2)
-		return -1;
-	return 0;
 }
 
 static unsigned long long hist_sum(const __u64 *h)
@@ -125,11 +107,11 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 	int n, i, hits = 0;
 	char c;
 
-	ASSERT_EQ(0, stat_faults(self->child, &min0, &maj0));
+	ASSERT_EQ(0, ml_stat_faults(self->child, &min0, &maj0));
 	ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c0));
 	ASSERT_EQ(1, write(self->go, "g", 1));
 	ASSERT_EQ(1, read(self->done, &c, 1));
-	ASSERT_EQ(0, stat_faults(self->child, &min1, &maj1));
+	ASSERT_EQ(0, ml_stat_faults(self->child, &min1, &maj1));
 	ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c1));
 
 	TH_LOG("minflt +%llu majflt +%llu; BPF minor +%llu major +%llu",
@@ -164,13 +146,14 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 
 TEST_F(faults, counts_only_the_tracked_tgid)
 {
-	int fd = bpf_map__fd(self->f->skel->maps.counts);
+	int fd = bpf_object__find_map_fd_by_name(ml_faults_object(self->f), "counts");
 	__u32 key, next, keys = 0;
 	struct fault_counts mine;
 	int err, st;
 	pid_t other;
 	char c;
 
+	ASSERT_LE(0, fd);
 	other = fork();
 	ASSERT_LE(0, other);
 	if (other == 0) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Every BPF object loads on this kernel, and a missing kernel feature
- * costs exactly what it gives (userspace/memlens/bpf_features.c).
+ * costs exactly what it gives (userspace/mlbpf/features.c).
  *
  * Each probed feature is masked in turn (MEMLENS_BPF_MASK, which the
  * loaders honour as if the kernel lacked it).  The output must then name
@@ -21,11 +21,7 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "ml_touch.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_faults.c"
-#include "../../userspace/memlens/bpf_pgwalk.c"
-#include "../../userspace/memlens/bpf_tlbswap.c"
+#include "mlbpf.h"
 
 #define NPAGES	1000
 #define PAGE	4096UL
@@ -231,10 +227,7 @@ FIXTURE_SETUP(stopped)
 			_exit(3);
 		for (long i = 0; i < NPAGES; i += 2)
 			p[i * PAGE] = 1;
-		if (write(ready[1], "r", 1) != 1)
-			_exit(4);
-		for (;;)
-			pause();
+		ml_ready_then_pause(ready[1], 4);
 	}
 	close(ready[1]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));

@@ -112,10 +112,7 @@ FIXTURE_SETUP(pgwalk)
 	if (self->child == 0) {
 		close(ready[0]);
 		build_layout(self->l, self->path);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(2);
-		for (;;)
-			pause();
+		ml_ready_then_pause(ready[1], 2);
 	}
 	close(ready[1]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));
@@ -221,15 +218,6 @@ static long pagemap_present(pid_t pid, void *p, unsigned long len)
 	return n;
 }
 
-static int run_memlens(struct ml_result *r, const char *cmd, pid_t pid)
-{
-	char spid[16];
-	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
-
-	snprintf(spid, sizeof(spid), "%d", pid);
-	return ml_run(r, argv);
-}
-
 TEST_F(pgwalk, vmas_match_smaps_maps_and_pagemap)
 {
 	static struct smaps_vma sm[1024];
@@ -239,7 +227,7 @@ TEST_F(pgwalk, vmas_match_smaps_maps_and_pagemap)
 	char perms[8], kind[16], *line, *save;
 	int n, i = 0, name_at, lines = 0, checked_regions = 0;
 
-	ASSERT_EQ(0, run_memlens(&r, "vmas", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "vmas", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	n = read_smaps(self->child, sm, 1024);
 	ASSERT_LT(0, n);
@@ -299,7 +287,7 @@ TEST_F(pgwalk, summary_matches_rollup_vmpte_and_vma_count)
 	long rss = 0, ahp = 0, sw = 0;
 	int n, i;
 
-	ASSERT_EQ(0, run_memlens(&r, "pagetable", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "pagetable", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	n = read_smaps(self->child, sm, 1024);
 	for (i = 0; i < n; i++) {

@@ -23,9 +23,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_tlbswap.c"
+#include "mlbpf.h"
 
 #define PAGE	4096UL
 #define NPAGES	256

@@ -18,10 +18,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
-#include "../../userspace/memlens/bpf_common.c"
-#include "../../userspace/memlens/bpf_features.c"
-#include "../../userspace/memlens/bpf_faults.c"
-#include "../../userspace/memlens/bpf_tlbswap.c"
+#include "mlbpf.h"
 
 #define ML_DIR	"/sys/kernel/debug/memlens"
 #define PAGE	4096UL
@@ -191,15 +188,6 @@ static long long key_value(const char *text, const char *key)
 	return -1;
 }
 
-static int memlens(struct ml_result *r, const char *cmd, pid_t pid)
-{
-	char spid[16];
-	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
-
-	snprintf(spid, sizeof(spid), "%d", pid);
-	return ml_run(r, argv);
-}
-
 TEST_F(side, pagetable_and_vmas_files_are_equal)
 {
 	static char mod[65536];
@@ -208,7 +196,7 @@ TEST_F(side, pagetable_and_vmas_files_are_equal)
 	int lines = 0;
 
 	ASSERT_LT(0, read_pid_file(self->dir, "pagetable", mod, sizeof(mod)));
-	ASSERT_EQ(0, memlens(&r, "pagetable", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "pagetable", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	for (line = strtok_r(mod, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		want = malloc(strlen(line) + 3);
@@ -221,7 +209,7 @@ TEST_F(side, pagetable_and_vmas_files_are_equal)
 	EXPECT_LE(17, lines);
 
 	ASSERT_LT(0, read_pid_file(self->dir, "vmas", mod, sizeof(mod)));
-	ASSERT_EQ(0, memlens(&r, "vmas", self->child));
+	ASSERT_EQ(0, ml_run_memlens_pid(&r, "vmas", self->child));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_STREQ(mod, r.out);
 }
@@ -345,20 +333,6 @@ static int make_bdev(void)
 	return fd;
 }
 
-static int stat_majflt(pid_t pid, unsigned long long *minflt, unsigned long long *majflt)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (ml_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
-			 minflt, majflt) != 2)
-		return -1;
-	return 0;
-}
-
 /*
  * Faults that read the disk (a mapped block device): major faults, and the retries of
  * faults that dropped mmap_lock for the I/O, counted alike by the module,
@@ -406,12 +380,12 @@ TEST(file_major_faults_and_retries_equal)
 	ASSERT_EQ(0, ml_faults_open(&f, child)) TH_LOG("%s", ml_bpf_error());
 	ASSERT_LT(0, read_pid_file(dir, "faults", m0, sizeof(m0)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c0));
-	ASSERT_EQ(0, stat_majflt(child, &min0, &maj0));
+	ASSERT_EQ(0, ml_stat_faults(child, &min0, &maj0));
 	ASSERT_EQ(0, kill(child, SIGCONT));
 	ASSERT_EQ(0, wait_stopped(child));
 	ASSERT_LT(0, read_pid_file(dir, "faults", m1, sizeof(m1)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c1));
-	ASSERT_EQ(0, stat_majflt(child, &min1, &maj1));
+	ASSERT_EQ(0, ml_stat_faults(child, &min1, &maj1));
 	for (i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
 		long long md = key_value(m1, fault_keys[i]) - key_value(m0, fault_keys[i]);
 

@@ -91,6 +91,28 @@ static inline int ml_run(struct ml_result *r, char *const argv[])
 }
 
 /*
+ * A child's last step once its layout is built: tell the parent on @fd
+ * (one byte), then wait to be killed.  _exit(@code) if the parent is gone.
+ */
+static inline void __attribute__((noreturn)) ml_ready_then_pause(int fd, int code)
+{
+	if (write(fd, "r", 1) != 1)
+		_exit(code);
+	for (;;)
+		pause();
+}
+
+/* "memlens CMD PID" through ml_run(). */
+static inline int ml_run_memlens_pid(struct ml_result *r, const char *cmd, pid_t pid)
+{
+	char spid[16];
+	char *argv[] = { "memlens", (char *)cmd, spid, NULL };
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	return ml_run(r, argv);
+}
+
+/*
  * A copy of the program @name, as found in PATH, that any user can run:
  * for the tests that drop to user nobody before running a program of the
  * tree.  build/bin may lie under a directory only root can traverse (a
@@ -175,6 +197,23 @@ static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 		return -errno;
 	buf[len] = '\0';
 	return len;
+}
+
+/* minflt and majflt of /proc/@pid/stat (as the kernel charges them); 0 or -1. */
+static inline int ml_stat_faults(pid_t pid, unsigned long long *minflt,
+				 unsigned long long *majflt)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
+			 minflt, majflt) != 2)
+		return -1;
+	return 0;
 }
 
 /*

@@ -71,7 +71,7 @@ run sort sort -k2,2n -k1,1 big.txt
 	for i in $(seq 1 300); do echo "static int f$i(int x) { return x * $i + ($i ^ x); }"; done
 	echo 'int main(void) { long s = 0;'
 	for i in $(seq 1 300); do echo "s += f$i($i);"; done
-	echo 'printf("%ld\n", s); return 0; }'
+	printf '%s\n' 'printf("%ld\n", s); return 0; }'
 } >"$W/gen.c"
 run gcc sh -c 'gcc -O2 -o gen gen.c && ./gen && gcc -O2 -S -o - gen.c | grep -c "^f[0-9]*:\|^\s*call" '
 

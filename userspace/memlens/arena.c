@@ -49,8 +49,7 @@ static const char *role_name(uint32_t role)
  * LazyFree of the VMAs inside [a, b).  A VMA that sticks out of the range
  * with LazyFree pages cannot be split: unavailable.
  */
-static struct ml_val range_lazyfree(const struct ml_snapshot *ss, uint64_t a,
-				    uint64_t b)
+static struct ml_val range_lazyfree(const struct ml_snapshot *ss, uint64_t a, uint64_t b)
 {
 	double lazy = 0;
 
@@ -96,13 +95,12 @@ static void pair_kernel(const struct ml_snapshot *ss, struct ml_arena_view *v)
 
 	v->faults = range_faults(ss, v->base, v->base + v->size);
 	if (ret) {
-		v->resident = v->swapped = v->pte_tables = v->thp =
-			v->lazyfree = ml_none("pagemap unreadable");
+		v->resident = v->swapped = v->pte_tables = v->thp = v->lazyfree =
+			ml_none("pagemap unreadable");
 		return;
 	}
 	v->lazyfree = range_lazyfree(ss, v->base, v->base + v->size);
-	v->resident = ml_have((double)pg.present -
-			      (ml_known(v->lazyfree) ? v->lazyfree.v : 0),
+	v->resident = ml_have((double)pg.present - (ml_known(v->lazyfree) ? v->lazyfree.v : 0),
 			      ML_SRC_PROC);
 	v->swapped = ml_have((double)pg.swapped, ML_SRC_PROC);
 	v->thp = pg.thp;
@@ -112,11 +110,10 @@ static void pair_kernel(const struct ml_snapshot *ss, struct ml_arena_view *v)
 		v->pte_tables = ml_none("cannot tell PMD from PTE leaves without PFNs");
 }
 
-static void arena_live(const struct mlalloc_snapshot *s, int nseg,
-		       struct ml_arena_view *v, const struct mlalloc_arena *a)
+static void arena_live(const struct mlalloc_snapshot *s, int nseg, struct ml_arena_view *v,
+		       const struct mlalloc_arena *a)
 {
-	double seg_live = (double)(s->live_bytes_total -
-				   s->live_bytes[MLALLOC_CLASS_HUGE]);
+	double seg_live = (double)(s->live_bytes_total - s->live_bytes[MLALLOC_CLASS_HUGE]);
 
 	switch (a->role) {
 	case MLALLOC_ARENA_HUGE:
@@ -126,8 +123,10 @@ static void arena_live(const struct mlalloc_snapshot *s, int nseg,
 		v->live = ml_have(0, ML_SRC_MLALLOC);
 		break;
 	default:
-		v->live = nseg == 1 ? ml_have(seg_live, ML_SRC_MLALLOC) :
-			  ml_none("mlalloc publishes live bytes per class, not per segment arena");
+		v->live =
+			nseg == 1 ?
+				ml_have(seg_live, ML_SRC_MLALLOC) :
+				ml_none("mlalloc publishes live bytes per class, not per segment arena");
 	}
 	if (ml_known(v->live) && ml_known(v->resident))
 		v->frag = ml_have(v->resident.v - v->live.v, ML_SRC_PROC);
@@ -166,8 +165,7 @@ static void reconcile(struct ml_alloc_view *av)
 	t->live = ml_have(live, ML_SRC_MLALLOC);
 	t->free_in_pages = ml_have(used_seg - (live - live_huge), ML_SRC_MLALLOC);
 	t->free_slices = ml_have(com_seg - used_seg, ML_SRC_MLALLOC);
-	t->huge_headers = ml_have(com_huge - used_huge + (used_huge - live_huge),
-				  ML_SRC_MLALLOC);
+	t->huge_headers = ml_have(com_huge - used_huge + (used_huge - live_huge), ML_SRC_MLALLOC);
 	t->huge_cached = ml_have(cached, ML_SRC_MLALLOC);
 	t->committed = ml_have(com_seg + com_huge + cached, ML_SRC_MLALLOC);
 	t->returned = ml_have(size - t->committed.v, ML_SRC_MLALLOC);
@@ -297,16 +295,22 @@ void ml_alloc_report(struct ml_report *r, const struct ml_alloc_view *av)
 	ml_report_val(r, "heaps", "thread heaps", ML_UNIT_COUNT, t->heaps);
 	ml_report_val(r, "live_blocks", "live blocks", ML_UNIT_COUNT, t->live_blocks);
 	ml_report_val(r, "live_bytes", "live", ML_UNIT_BYTES, t->live);
-	ml_report_val(r, "free_in_pages_bytes", "+ free blocks in pages", ML_UNIT_BYTES, t->free_in_pages);
-	ml_report_val(r, "free_slices_bytes", "+ free slices, seg. headers", ML_UNIT_BYTES, t->free_slices);
-	ml_report_val(r, "huge_headers_bytes", "+ huge block headers", ML_UNIT_BYTES, t->huge_headers);
-	ml_report_val(r, "huge_cached_bytes", "+ cached huge mappings", ML_UNIT_BYTES, t->huge_cached);
+	ml_report_val(r, "free_in_pages_bytes", "+ free blocks in pages", ML_UNIT_BYTES,
+		      t->free_in_pages);
+	ml_report_val(r, "free_slices_bytes", "+ free slices, seg. headers", ML_UNIT_BYTES,
+		      t->free_slices);
+	ml_report_val(r, "huge_headers_bytes", "+ huge block headers", ML_UNIT_BYTES,
+		      t->huge_headers);
+	ml_report_val(r, "huge_cached_bytes", "+ cached huge mappings", ML_UNIT_BYTES,
+		      t->huge_cached);
 	ml_report_val(r, "committed_bytes", "= committed", ML_UNIT_BYTES, t->committed);
 	ml_report_val(r, "returned_bytes", "+ returned / untouched", ML_UNIT_BYTES, t->returned);
 	ml_report_val(r, "reserved_bytes", "= reserved in arenas", ML_UNIT_BYTES, t->reserved);
 	ml_report_val(r, "metadata_bytes", "+ metadata mappings", ML_UNIT_BYTES, t->metadata);
-	ml_report_val(r, "reserved_published_bytes", "= reserved (mlalloc's total)", ML_UNIT_BYTES, t->reserved_published);
-	ml_report_val(r, "resident_bytes", "resident in arenas (kernel)", ML_UNIT_BYTES, t->resident);
+	ml_report_val(r, "reserved_published_bytes", "= reserved (mlalloc's total)", ML_UNIT_BYTES,
+		      t->reserved_published);
+	ml_report_val(r, "resident_bytes", "resident in arenas (kernel)", ML_UNIT_BYTES,
+		      t->resident);
 	arena_table(r, av);
 	ml_report_section_end(r);
 }

@@ -29,7 +29,7 @@ struct ml_alloc_totals {
 
 struct ml_alloc_view {
 	bool found;
-	char why[160];		/* when !found */
+	char why[160]; /* when !found */
 	struct mlalloc_snapshot *snap;
 	struct ml_arena_view *arenas;
 	int narenas;

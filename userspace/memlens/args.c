@@ -13,9 +13,11 @@
 
 #include "memlens.h"
 
-#define ML_HELP_SHOWN	ECANCELED	/* not an error: help was printed */
+#define ML_HELP_SHOWN ECANCELED /* not an error: help was printed */
 
-enum { OPT_USAGE = 0x1000 };
+enum {
+	OPT_USAGE = 0x1000
+};
 
 static const struct argp_option help_options[] = {
 	{ "help", 'h', NULL, 0, "Give this help list", -1 },
@@ -55,8 +57,7 @@ static error_t help_parser(int key, char *arg, struct argp_state *state)
  * version, or ML_EXIT_USAGE after an error (message and a usage line on
  * stderr).
  */
-int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
-	     void *input)
+int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags, void *input)
 {
 	struct argp inner = *argp;
 	const struct argp_child children[] = { { &inner, 0, NULL, 0 }, { 0 } };
@@ -72,8 +73,7 @@ int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
 	/* The wrapper shows the command's text once, not the child too. */
 	inner.doc = NULL;
 	inner.args_doc = NULL;
-	err = argp_parse(&wrapper, argc, argv,
-			 flags | ARGP_NO_EXIT | ARGP_NO_HELP, NULL, input);
+	err = argp_parse(&wrapper, argc, argv, flags | ARGP_NO_EXIT | ARGP_NO_HELP, NULL, input);
 	if (err == ML_HELP_SHOWN)
 		return ML_EXIT_OK;
 	if (err) {

@@ -19,14 +19,9 @@
 #include "memlens.h"
 
 static const char *const src_names[] = {
-	[ML_SRC_NONE] = "unavailable",
-	[ML_SRC_PROC] = "proc",
-	[ML_SRC_MODULE] = "module",
-	[ML_SRC_BPF] = "bpf",
-	[ML_SRC_PERF] = "perf",
-	[ML_SRC_MLALLOC] = "mlalloc",
-	[ML_SRC_RUSAGE] = "rusage",
-	[ML_SRC_CLOCK] = "clock",
+	[ML_SRC_NONE] = "unavailable", [ML_SRC_PROC] = "proc",   [ML_SRC_MODULE] = "module",
+	[ML_SRC_BPF] = "bpf",          [ML_SRC_PERF] = "perf",   [ML_SRC_MLALLOC] = "mlalloc",
+	[ML_SRC_RUSAGE] = "rusage",    [ML_SRC_CLOCK] = "clock",
 };
 
 const char *ml_src_name(enum ml_src src)
@@ -76,8 +71,7 @@ static const char *bpf_unusable(void)
 	return NULL;
 }
 
-int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
-		      char *why, size_t len)
+int ml_backend_choose(enum ml_backend want, enum ml_backend *out, char *why, size_t len)
 {
 	const char *m = NULL, *b = NULL;
 
@@ -105,15 +99,16 @@ static void skipped(char *why, size_t len, const char *name, const char *reason)
 /* Does @ret say something about the process, which no backend would change? */
 static bool process_error(int ret)
 {
-	return ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD ||
-	       ret == ML_EXIT_VANISHED || ret == ML_EXIT_PERM;
+	return ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD || ret == ML_EXIT_VANISHED ||
+	       ret == ML_EXIT_PERM;
 }
 
 /* The backends auto tries, best first, and why each cannot run here. */
 static const char *unusable(enum ml_backend b)
 {
 	return b == ML_BACKEND_MODULE ? module_unusable() :
-	       b == ML_BACKEND_BPF ? bpf_unusable() : NULL;
+	       b == ML_BACKEND_BPF    ? bpf_unusable() :
+					NULL;
 }
 
 static const enum ml_backend auto_order[] = { ML_BACKEND_MODULE, ML_BACKEND_BPF };
@@ -166,8 +161,7 @@ static int snapshot_try(enum ml_backend backend, void *arg, char *reason, size_t
 	return -1;
 }
 
-int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
-		     char *why, size_t len)
+int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss, char *why, size_t len)
 {
 	struct snapshot_try t = { .pid = pid, .ss = ss };
 	int ret;
@@ -205,8 +199,7 @@ void ml_snapshot_free(struct ml_snapshot *ss)
 }
 
 /* Open a session with @backend, which must not be auto. */
-static int session_open_one(struct ml_session *s, enum ml_backend backend,
-			    char *why, size_t len)
+static int session_open_one(struct ml_session *s, enum ml_backend backend, char *why, size_t len)
 {
 	int ret;
 
@@ -230,8 +223,7 @@ static int session_try(enum ml_backend backend, void *arg, char *reason, size_t 
 	return session_open_one(arg, backend, reason, len) ? -1 : 0;
 }
 
-int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
-		    char *why, size_t len)
+int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend, char *why, size_t len)
 {
 	char reason[ML_WHY_LEN];
 

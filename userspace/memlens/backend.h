@@ -9,7 +9,7 @@
  *
  * Backends: "proc" reads /proc/PID/{stat,status,smaps,pagemap} and
  * /proc/vmstat (always present); "module" reads memlens.ko's debugfs and
- * "bpf" the BPF loaders (bpf_loaders.h).  ml_backend_choose() resolves
+ * "bpf" the BPF loaders (mlbpf.h).  ml_backend_choose() resolves
  * "auto" and explains why a backend cannot be used.
  */
 #ifndef MEMLENS_BACKEND_H
@@ -21,23 +21,23 @@
 
 /* Exit codes of the inspector's commands, beyond memlens.h's 0, 1 and 2. */
 enum {
-	ML_EXIT_NOPROC = 3,	/* no such process */
-	ML_EXIT_KTHREAD = 4,	/* a kernel thread: no user memory */
-	ML_EXIT_VANISHED = 5,	/* the process exited mid-way; partial report */
-	ML_EXIT_PERM = 6,	/* permission denied (not root); partial report */
-	ML_EXIT_BACKEND = 7,	/* the requested backend is unavailable */
+	ML_EXIT_NOPROC = 3,   /* no such process */
+	ML_EXIT_KTHREAD = 4,  /* a kernel thread: no user memory */
+	ML_EXIT_VANISHED = 5, /* the process exited mid-way; partial report */
+	ML_EXIT_PERM = 6,     /* permission denied (not root); partial report */
+	ML_EXIT_BACKEND = 7,  /* the requested backend is unavailable */
 };
 
 /* Who produced a number. */
 enum ml_src {
-	ML_SRC_NONE,		/* unavailable: see ml_val.why */
+	ML_SRC_NONE, /* unavailable: see ml_val.why */
 	ML_SRC_PROC,
 	ML_SRC_MODULE,
 	ML_SRC_BPF,
-	ML_SRC_PERF,		/* perf_event_open() */
-	ML_SRC_MLALLOC,		/* the allocator's introspection structure */
-	ML_SRC_RUSAGE,		/* wait4()'s struct rusage */
-	ML_SRC_CLOCK,		/* clock_gettime() */
+	ML_SRC_PERF,    /* perf_event_open() */
+	ML_SRC_MLALLOC, /* the allocator's introspection structure */
+	ML_SRC_RUSAGE,  /* wait4()'s struct rusage */
+	ML_SRC_CLOCK,   /* clock_gettime() */
 };
 
 const char *ml_src_name(enum ml_src src);
@@ -45,7 +45,7 @@ const char *ml_src_name(enum ml_src src);
 struct ml_val {
 	double v;
 	enum ml_src src;
-	const char *why;	/* static text, when src == ML_SRC_NONE */
+	const char *why; /* static text, when src == ML_SRC_NONE */
 };
 
 static inline struct ml_val ml_have(double v, enum ml_src src)
@@ -74,7 +74,7 @@ const char *ml_backend_name(enum ml_backend b);
 int ml_backend_parse(const char *s, enum ml_backend *out);
 
 /* Room for a reason: whole, with the reasons of every backend skipped. */
-#define ML_WHY_LEN	1024
+#define ML_WHY_LEN 1024
 
 struct ml_snapshot;
 
@@ -83,8 +83,7 @@ struct ml_snapshot;
  * check; *@out = @want).  Returns 0, or ML_EXIT_BACKEND with a one-line
  * reason in @why.
  */
-int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
-		      char *why, size_t len);
+int ml_backend_choose(enum ml_backend want, enum ml_backend *out, char *why, size_t len);
 /*
  * A snapshot with @want; auto tries module, then BPF, then proc, falling
  * back on any failure that is not the process's own (no such process,
@@ -93,41 +92,41 @@ int ml_backend_choose(enum ml_backend want, enum ml_backend *out,
  * backend that fails is ML_EXIT_BACKEND with its whole reason in @why
  * and ss->errmsg.
  */
-int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss,
-		     char *why, size_t len);
+int ml_snapshot_best(pid_t pid, enum ml_backend want, struct ml_snapshot *ss, char *why,
+		     size_t len);
 
 /* One VMA, from /proc/PID/smaps. */
 struct ml_vma {
 	uint64_t start, end, offset;
 	char perms[8];
-	char name[128];		/* path, [heap], [stack], [anon] ... */
-	uint64_t rss, anon, lazyfree, swap, thp;	/* bytes */
-	uint64_t pmd_mapped;	/* AnonHugePages + ShmemPmdMapped + FilePmdMapped */
-	uint64_t hugetlb;	/* Private_Hugetlb + Shared_Hugetlb */
-	uint64_t page_size;	/* KernelPageSize */
+	char name[128];                          /* path, [heap], [stack], [anon] ... */
+	uint64_t rss, anon, lazyfree, swap, thp; /* bytes */
+	uint64_t pmd_mapped; /* AnonHugePages + ShmemPmdMapped + FilePmdMapped */
+	uint64_t hugetlb;    /* Private_Hugetlb + Shared_Hugetlb */
+	uint64_t page_size;  /* KernelPageSize */
 };
 
 /* Process-wide figures. */
 struct ml_summary {
 	struct ml_val rss, rss_anon, rss_file, rss_shmem, swap, hwm, vm_size;
-	struct ml_val pgtable;		/* VmPTE: bytes of page-table pages */
-	struct ml_val lazyfree;		/* smaps LazyFree: MADV_FREE, not yet reclaimed */
-	struct ml_val leaf_4k, leaf_2m, leaf_1g;	/* resident leaf mappings */
-	struct ml_val tlb_needed;	/* entries to map resident memory as is */
-	struct ml_val tlb_4k_only;	/* ... if every leaf were 4 KiB */
-	struct ml_val thp_coverage;	/* PMD-mapped share of resident, % */
-	struct ml_val minflt, majflt;	/* since the process started */
-	struct ml_val tracked_minflt, tracked_majflt;	/* since tracking began */
-	struct ml_val dtlb_misses;	/* hardware dTLB read misses */
-	struct ml_val tlb_flushes;	/* TLB flushes of this process */
+	struct ml_val pgtable;                   /* VmPTE: bytes of page-table pages */
+	struct ml_val lazyfree;                  /* smaps LazyFree: MADV_FREE, not yet reclaimed */
+	struct ml_val leaf_4k, leaf_2m, leaf_1g; /* resident leaf mappings */
+	struct ml_val tlb_needed;                /* entries to map resident memory as is */
+	struct ml_val tlb_4k_only;               /* ... if every leaf were 4 KiB */
+	struct ml_val thp_coverage;              /* PMD-mapped share of resident, % */
+	struct ml_val minflt, majflt;            /* since the process started */
+	struct ml_val tracked_minflt, tracked_majflt; /* since tracking began */
+	struct ml_val dtlb_misses;                    /* hardware dTLB read misses */
+	struct ml_val tlb_flushes;                    /* TLB flushes of this process */
 	struct ml_val threads;
 };
 
 /* System-wide swap and TLB figures, from /proc/vmstat and /proc/meminfo. */
 struct ml_system {
-	struct ml_val swap_total, swap_free;	/* bytes */
-	struct ml_val pswpin, pswpout;		/* pages since boot */
-	struct ml_val tlb_remote, tlb_local;	/* nr_tlb_* (CONFIG_DEBUG_TLBFLUSH) */
+	struct ml_val swap_total, swap_free; /* bytes */
+	struct ml_val pswpin, pswpout;       /* pages since boot */
+	struct ml_val tlb_remote, tlb_local; /* nr_tlb_* (CONFIG_DEBUG_TLBFLUSH) */
 };
 
 /* Faults of one VMA since tracking began (module: pid/PID/vma_faults). */
@@ -145,10 +144,10 @@ struct ml_snapshot {
 	struct ml_system sys;
 	struct ml_vma *vmas;
 	int nvmas;
-	struct ml_vma_faults_row *vfaults;	/* module, tracked only */
+	struct ml_vma_faults_row *vfaults; /* module, tracked only */
 	int nvfaults;
-	int err;		/* 0, or the ML_EXIT_* of a partial snapshot */
-	char errmsg[ML_WHY_LEN];	/* one line, when err */
+	int err;                 /* 0, or the ML_EXIT_* of a partial snapshot */
+	char errmsg[ML_WHY_LEN]; /* one line, when err */
 };
 
 /*
@@ -170,7 +169,7 @@ struct ml_bpf_session;
 struct ml_session {
 	pid_t pid;
 	enum ml_backend backend;
-	bool tracked_here;		/* module: untrack on close */
+	bool tracked_here; /* module: untrack on close */
 	struct ml_bpf_session *bpf;
 };
 
@@ -179,8 +178,8 @@ struct ml_session {
  * does, naming what it skipped in @why, and always opens one (proc last).
  * A named backend that fails is ML_EXIT_BACKEND with its reason in @why.
  */
-int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend,
-		    char *why, size_t len);
+int ml_session_open(struct ml_session *s, pid_t pid, enum ml_backend backend, char *why,
+		    size_t len);
 int ml_session_snapshot(struct ml_session *s, struct ml_snapshot *ss);
 void ml_session_close(struct ml_session *s);
 
@@ -196,8 +195,8 @@ int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss);
 int ml_module_track(pid_t pid, bool on);
 bool ml_module_tracked(pid_t pid);
 int ml_bpf_snapshot(pid_t pid, struct ml_snapshot *ss);
-int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
-		 uint64_t *minflt, uint64_t *majflt, unsigned long *flags);
+int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state, uint64_t *minflt, uint64_t *majflt,
+		 unsigned long *flags);
 int ml_proc_status_kb(pid_t pid, const char *field, uint64_t *kb);
 void ml_proc_system(struct ml_system *sys);
 /* Hardware dTLB read misses of @pid over @ms milliseconds (perf). */
@@ -208,12 +207,11 @@ struct ml_val ml_perf_dtlb(pid_t pid, int ms);
  * /proc/kpageflags for THP, which needs CAP_SYS_ADMIN for the PFNs).
  */
 struct ml_range_pages {
-	uint64_t present, swapped;	/* bytes */
-	uint64_t pte_tables;		/* 2 MiB regions holding 4 KiB leaves */
-	struct ml_val thp;		/* bytes in transparent huge pages */
+	uint64_t present, swapped; /* bytes */
+	uint64_t pte_tables;       /* 2 MiB regions holding 4 KiB leaves */
+	struct ml_val thp;         /* bytes in transparent huge pages */
 };
 
-int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end,
-		     struct ml_range_pages *out);
+int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end, struct ml_range_pages *out);
 
 #endif /* MEMLENS_BACKEND_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The BPF backend: the proc snapshot refined by a walk of the process's
- * page tables from BPF (ml_pagetable_walk(), bpf_loaders.h): leaf sizes,
+ * page tables from BPF (ml_pagetable_walk(), mlbpf.h): leaf sizes,
  * TLB reach, THP share and page-table bytes counted the way VmPTE counts
  * them.  The fault and TLB-flush counters of the BPF loaders count from
  * the moment they are loaded, so a one-shot snapshot has none to give.
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "memlens.h"
 
 static void from_walk(const struct pgwalk_summary *w, struct ml_summary *s)
@@ -25,12 +25,15 @@ static void from_walk(const struct pgwalk_summary *w, struct ml_summary *s)
 	s->leaf_1g = ml_have(l1g, ML_SRC_BPF);
 	s->tlb_needed = ml_have(l4k + l2m + l1g, ML_SRC_BPF);
 	s->tlb_4k_only = ml_have(l4k + l2m * 512 + l1g * 512 * 512, ML_SRC_BPF);
-	s->pgtable = ml_have((double)(w->tables_pud + w->tables_pmd + w->tables_pte +
-				      w->tables_pte_deposited) * 4096, ML_SRC_BPF);
-	s->thp_coverage = w->resident_bytes ?
-		ml_have(100.0 * w->anon_thp_bytes / w->resident_bytes, ML_SRC_BPF) :
-		ml_none("nothing resident");
-	s->tlb_flushes = ml_none("the BPF counters count from their loading: see memlens tlb -p PID");
+	s->pgtable = ml_have(
+		(double)(w->tables_pud + w->tables_pmd + w->tables_pte + w->tables_pte_deposited) *
+			4096,
+		ML_SRC_BPF);
+	s->thp_coverage = w->resident_bytes ? ml_have(100.0 * w->anon_thp_bytes / w->resident_bytes,
+						      ML_SRC_BPF) :
+					      ml_none("nothing resident");
+	s->tlb_flushes =
+		ml_none("the BPF counters count from their loading: see memlens tlb -p PID");
 }
 
 /**
@@ -110,7 +113,8 @@ static void session_faults(struct ml_bpf_session *s, pid_t pid, struct ml_snapsh
 	int n;
 
 	if (ml_faults_read(s->faults, pid, &c)) {
-		ss->sum.tracked_minflt = ss->sum.tracked_majflt = ml_none("reading the BPF fault counters failed");
+		ss->sum.tracked_minflt = ss->sum.tracked_majflt =
+			ml_none("reading the BPF fault counters failed");
 		return;
 	}
 	ss->sum.tracked_minflt = ml_have((double)c.minor, ML_SRC_BPF);

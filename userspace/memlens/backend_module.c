@@ -85,8 +85,14 @@ static int module_key(pid_t pid, const char *file, const char *key, double *out)
 static int pagetable_figures(pid_t pid, struct ml_summary *s)
 {
 	static const char *const keys[] = {
-		"leaf_4k", "leaf_2m", "leaf_1g", "tables_pud", "tables_pmd",
-		"tables_pte", "tables_pte_deposited", "resident_bytes",
+		"leaf_4k",
+		"leaf_2m",
+		"leaf_1g",
+		"tables_pud",
+		"tables_pmd",
+		"tables_pte",
+		"tables_pte_deposited",
+		"resident_bytes",
 		"anon_thp_bytes",
 	};
 	double v[9];
@@ -109,7 +115,7 @@ static int pagetable_figures(pid_t pid, struct ml_summary *s)
 static void tlb_figures(pid_t pid, struct ml_summary *s)
 {
 	static const char *const reasons[] = {
-		"task_switch", "remote_shootdown", "local_shootdown",
+		"task_switch",        "remote_shootdown", "local_shootdown",
 		"local_mm_shootdown", "remote_send_ipi",
 	};
 	double sum = 0, v;
@@ -216,7 +222,8 @@ int ml_module_snapshot(pid_t pid, struct ml_snapshot *ss)
 		vma_fault_rows(pid, ss);
 	} else {
 		ss->sum.tracked_minflt = ss->sum.tracked_majflt = ss->sum.tlb_flushes =
-			ml_none("not tracked before this snapshot (echo PID > " ML_DEBUGFS "/track counts from then on)");
+			ml_none("not tracked before this snapshot (echo PID > " ML_DEBUGFS
+				"/track counts from then on)");
 		snprintf(cmd, sizeof(cmd), "-%d", (int)pid);
 		track_write(cmd);
 	}

@@ -27,7 +27,7 @@
 #include "backend.h"
 #include "memlens.h"
 
-#define PF_KTHREAD	0x00200000	/* include/linux/sched.h */
+#define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 
 static FILE *proc_open(pid_t pid, const char *what)
 {
@@ -42,8 +42,8 @@ static FILE *proc_open(pid_t pid, const char *what)
  *
  * Return: 0, or -errno of the open (-ENOENT: no such process).
  */
-int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
-		 uint64_t *minflt, uint64_t *majflt, unsigned long *flags)
+int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state, uint64_t *minflt, uint64_t *majflt,
+		 unsigned long *flags)
 {
 	char buf[1024], *open_paren, *close_paren;
 	unsigned long long mn = 0, mj = 0;
@@ -70,8 +70,8 @@ int ml_proc_stat(pid_t pid, char *comm, size_t len, char *state,
 		comm[clen] = '\0';
 	}
 	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt */
-	if (sscanf(close_paren + 2, "%c %*d %*d %*d %*d %*d %lu %llu %*u %llu",
-		   &st, &fl, &mn, &mj) != 4)
+	if (sscanf(close_paren + 2, "%c %*d %*d %*d %*d %*d %lu %llu %*u %llu", &st, &fl, &mn,
+		   &mj) != 4)
 		return -ESRCH;
 	if (state)
 		*state = st;
@@ -108,8 +108,7 @@ int ml_proc_status_kb(pid_t pid, const char *field, uint64_t *kb)
 	return ret;
 }
 
-static void status_into(pid_t pid, const char *field, struct ml_val *v,
-			double scale)
+static void status_into(pid_t pid, const char *field, struct ml_val *v, double scale)
 {
 	uint64_t kb;
 
@@ -132,8 +131,7 @@ static int file_field(const char *path, const char *key, uint64_t *out)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long v;
 
-		if (!strncmp(line, key, klen) &&
-		    (line[klen] == ' ' || line[klen] == ':') &&
+		if (!strncmp(line, key, klen) && (line[klen] == ' ' || line[klen] == ':') &&
 		    sscanf(line + klen + 1, "%llu", &v) == 1) {
 			*out = v;
 			ret = 0;
@@ -144,8 +142,7 @@ static int file_field(const char *path, const char *key, uint64_t *out)
 	return ret;
 }
 
-static struct ml_val file_val(const char *path, const char *key, double scale,
-			      const char *why)
+static struct ml_val file_val(const char *path, const char *key, double scale, const char *why)
 {
 	uint64_t v;
 
@@ -156,8 +153,10 @@ static struct ml_val file_val(const char *path, const char *key, double scale,
 
 void ml_proc_system(struct ml_system *sys)
 {
-	sys->swap_total = file_val("/proc/meminfo", "SwapTotal", 1024, "no SwapTotal in /proc/meminfo");
-	sys->swap_free = file_val("/proc/meminfo", "SwapFree", 1024, "no SwapFree in /proc/meminfo");
+	sys->swap_total =
+		file_val("/proc/meminfo", "SwapTotal", 1024, "no SwapTotal in /proc/meminfo");
+	sys->swap_free =
+		file_val("/proc/meminfo", "SwapFree", 1024, "no SwapFree in /proc/meminfo");
 	sys->pswpin = file_val("/proc/vmstat", "pswpin", 1, "no pswpin in /proc/vmstat");
 	sys->pswpout = file_val("/proc/vmstat", "pswpout", 1, "no pswpout in /proc/vmstat");
 	sys->tlb_remote = file_val("/proc/vmstat", "nr_tlb_remote_flush", 1,
@@ -176,8 +175,7 @@ int ml_perf_open_dtlb(pid_t pid, bool on_exec)
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_HW_CACHE,
 		.size = sizeof(attr),
-		.config = PERF_COUNT_HW_CACHE_DTLB |
-			  (PERF_COUNT_HW_CACHE_OP_READ << 8) |
+		.config = PERF_COUNT_HW_CACHE_DTLB | (PERF_COUNT_HW_CACHE_OP_READ << 8) |
 			  (PERF_COUNT_HW_CACHE_RESULT_MISS << 16),
 		.disabled = 1,
 		.enable_on_exec = on_exec,
@@ -186,8 +184,7 @@ int ml_perf_open_dtlb(pid_t pid, bool on_exec)
 		.exclude_hv = 1,
 	};
 
-	return syscall(__NR_perf_event_open, &attr, pid, -1, -1,
-		       PERF_FLAG_FD_CLOEXEC);
+	return syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 /**
@@ -206,7 +203,8 @@ struct ml_val ml_perf_dtlb(pid_t pid, int ms)
 		case ENOENT:
 		case EOPNOTSUPP:
 		case ENODEV:
-			return ml_none("not supported: no hardware PMU dTLB event (perf_event_open)");
+			return ml_none(
+				"not supported: no hardware PMU dTLB event (perf_event_open)");
 		case EACCES:
 		case EPERM:
 			return ml_none("perf_event_open denied (perf_event_paranoid; run as root)");
@@ -257,21 +255,16 @@ static void smaps_field(struct ml_vma *v, const char *line)
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		size_t klen = strlen(keys[i].key);
 
-		if (!strncmp(line, keys[i].key, klen) &&
-		    sscanf(line + klen, "%llu", &kb) == 1) {
+		if (!strncmp(line, keys[i].key, klen) && sscanf(line + klen, "%llu", &kb) == 1) {
 			*(uint64_t *)((char *)v + keys[i].off) = kb << 10;
 			return;
 		}
 	}
-	if ((!strncmp(line, "ShmemPmdMapped:", 15) &&
-	     sscanf(line + 15, "%llu", &kb) == 1) ||
-	    (!strncmp(line, "FilePmdMapped:", 14) &&
-	     sscanf(line + 14, "%llu", &kb) == 1))
+	if ((!strncmp(line, "ShmemPmdMapped:", 15) && sscanf(line + 15, "%llu", &kb) == 1) ||
+	    (!strncmp(line, "FilePmdMapped:", 14) && sscanf(line + 14, "%llu", &kb) == 1))
 		v->pmd_mapped += kb << 10;
-	else if ((!strncmp(line, "Private_Hugetlb:", 16) &&
-		  sscanf(line + 16, "%llu", &kb) == 1) ||
-		 (!strncmp(line, "Shared_Hugetlb:", 15) &&
-		  sscanf(line + 15, "%llu", &kb) == 1))
+	else if ((!strncmp(line, "Private_Hugetlb:", 16) && sscanf(line + 16, "%llu", &kb) == 1) ||
+		 (!strncmp(line, "Shared_Hugetlb:", 15) && sscanf(line + 15, "%llu", &kb) == 1))
 		v->hugetlb += kb << 10;
 }
 
@@ -289,8 +282,8 @@ static int read_smaps(pid_t pid, struct ml_snapshot *ss)
 		char perms[8];
 		int pos = 0;
 
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms,
-			   &off, &pos) == 4 && pos) {
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms, &off, &pos) == 4 &&
+		    pos) {
 			struct ml_vma *v;
 
 			if (ss->nvmas == cap) {
@@ -354,8 +347,7 @@ static void leaf_sizes(struct ml_snapshot *ss)
 				     ml_none("nothing resident");
 }
 
-static int fail(struct ml_snapshot *ss, int code, const char *fmt, int pid,
-		const char *what)
+static int fail(struct ml_snapshot *ss, int code, const char *fmt, int pid, const char *what)
 {
 	ss->err = code;
 	snprintf(ss->errmsg, sizeof(ss->errmsg), fmt, pid, what);
@@ -367,15 +359,15 @@ static bool alive(pid_t pid)
 {
 	char state;
 
-	return !ml_proc_stat(pid, NULL, 0, &state, NULL, NULL, NULL) &&
-	       state != 'Z' && state != 'X';
+	return !ml_proc_stat(pid, NULL, 0, &state, NULL, NULL, NULL) && state != 'Z' &&
+	       state != 'X';
 }
 
 static void unavailable_by_proc(struct ml_summary *s)
 {
 	s->tlb_flushes = ml_none("per-process TLB flushes need the module or BPF backend");
-	s->tracked_minflt = s->tracked_majflt =
-		ml_none("counted by the module for a tracked process (echo PID > " ML_DEBUGFS "/track)");
+	s->tracked_minflt = s->tracked_majflt = ml_none(
+		"counted by the module for a tracked process (echo PID > " ML_DEBUGFS "/track)");
 }
 
 /**
@@ -394,16 +386,14 @@ int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss)
 	ss->pid = pid;
 	ml_proc_system(&ss->sys);
 	unavailable_by_proc(&ss->sum);
-	ret = ml_proc_stat(pid, ss->comm, sizeof(ss->comm), &ss->state,
-			   &minflt, &majflt, &flags);
+	ret = ml_proc_stat(pid, ss->comm, sizeof(ss->comm), &ss->state, &minflt, &majflt, &flags);
 	if (ret == -ENOENT || ret == -ESRCH)
 		return fail(ss, ML_EXIT_NOPROC, "no such process: %d%s", pid, "");
 	if (ret)
 		return fail(ss, ML_EXIT_ERROR, "cannot read /proc/%d/stat%s", pid, "");
 	if (flags & PF_KTHREAD)
 		return fail(ss, ML_EXIT_KTHREAD,
-			    "%d is a kernel thread (%s): it has no user memory",
-			    pid, ss->comm);
+			    "%d is a kernel thread (%s): it has no user memory", pid, ss->comm);
 	ss->sum.minflt = ml_have((double)minflt, ML_SRC_PROC);
 	ss->sum.majflt = ml_have((double)majflt, ML_SRC_PROC);
 	if (!ml_proc_status_kb(pid, "Threads", &kb))
@@ -418,16 +408,16 @@ int ml_proc_snapshot(pid_t pid, struct ml_snapshot *ss)
 	status_into(pid, "VmPTE", &ss->sum.pgtable, 1024);
 	ret = read_smaps(pid, ss);
 	if (ret == -EACCES || ret == -EPERM)
-		return fail(ss, ML_EXIT_PERM,
-			    "permission denied reading /proc/%d/smaps%s (run as root or as the process's owner)",
-			    pid, "");
+		return fail(
+			ss, ML_EXIT_PERM,
+			"permission denied reading /proc/%d/smaps%s (run as root or as the process's owner)",
+			pid, "");
 	if (ret || !alive(pid))
 		return fail(ss, alive(pid) ? ML_EXIT_ERROR : ML_EXIT_VANISHED,
 			    "process %d exited while being read%s", pid,
 			    "; the figures above were read before it did");
 	if (!ml_known(ss->sum.rss))
-		return fail(ss, ML_EXIT_VANISHED,
-			    "process %d exited while being read%s", pid, "");
+		return fail(ss, ML_EXIT_VANISHED, "process %d exited while being read%s", pid, "");
 	leaf_sizes(ss);
 	{
 		double lazy = 0;
@@ -447,10 +437,10 @@ static ssize_t pagemap_read(int fd, uint64_t va, uint64_t *buf, size_t n)
 	return r < 0 ? r : r / 8;
 }
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
-#define PM_PFN		((1ULL << 55) - 1)
-#define KPF_THP		22
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP    (1ULL << 62)
+#define PM_PFN     ((1ULL << 55) - 1)
+#define KPF_THP    22
 
 /* Is the 2 MiB region in @e[512] one aligned, fully present THP? */
 static int region_is_thp(int kpf, const uint64_t *e)
@@ -478,8 +468,7 @@ static int region_is_thp(int kpf, const uint64_t *e)
  *
  * Return: 0, or -errno (e.g. -ENOENT: the process is gone).
  */
-int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end,
-		     struct ml_range_pages *out)
+int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end, struct ml_range_pages *out)
 {
 	static uint64_t e[512];
 	char path[64];

@@ -32,8 +32,7 @@ int ml_check_pid(const char *cmd, pid_t pid)
 {
 	if (kill(pid, 0) == 0 || errno == EPERM)
 		return 0;
-	fprintf(stderr, "memlens %s: no process with PID %d (%s)\n", cmd, pid,
-		strerror(ESRCH));
+	fprintf(stderr, "memlens %s: no process with PID %d (%s)\n", cmd, pid, strerror(ESRCH));
 	return -1;
 }
 
@@ -111,8 +110,7 @@ pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release)
 		if (read(p[0], &c, 1) != 1)
 			_exit(127);
 		execvp(argv[0], argv);
-		fprintf(stderr, "memlens %s: cannot run %s: %s\n", cmd, argv[0],
-			strerror(errno));
+		fprintf(stderr, "memlens %s: cannot run %s: %s\n", cmd, argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(p[0]);
@@ -146,7 +144,8 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
 			pid_t r = waitpid(child, &status, WNOHANG);
 
 			if (r == child)
-				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+				return WIFEXITED(status) ? WEXITSTATUS(status) :
+							   128 + WTERMSIG(status);
 		} else if (target && !ml_pid_alive(target)) {
 			fprintf(stderr, "memlens %s: process %d exited\n", cmd, target);
 			return 0;
@@ -162,10 +161,10 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
 	return 0;
 }
 
-
 const struct argp_option ml_count_options[] = {
 	{ "pid", 'p', "PID", 0, "Count for this running process (and system-wide)", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until the command or process exits, or Ctrl-C)", 0 },
+	{ "duration", 'd', "SECONDS", 0,
+	  "Stop after this long (default: until the command or process exits, or Ctrl-C)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ 0 }
 };
@@ -209,8 +208,8 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 }
 
 int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
-		 int (*open)(pid_t tgid, void *ctx),
-		 void (*report)(pid_t tgid, void *ctx), void *ctx)
+		 int (*open)(pid_t tgid, void *ctx), void (*report)(pid_t tgid, void *ctx),
+		 void *ctx)
 {
 	pid_t child = 0, target;
 	int release = -1, ret;
@@ -227,7 +226,7 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 		}
 	}
 	target = child ? child : a->pid;
-	ml_catch_stop_signals();	/* before @open says it is counting */
+	ml_catch_stop_signals(); /* before @open says it is counting */
 	if (open(target, ctx)) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
 		snprintf(who, sizeof(who), "memlens %s", cmd);
@@ -245,8 +244,8 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	}
 	ret = ml_wait_end(cmd, child, target, a->duration);
 	if (child && ret)
-		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd,
-			argv[a->cmd_index], ret);
+		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd, argv[a->cmd_index],
+			ret);
 	report(target, ctx);
 	return 0;
 }

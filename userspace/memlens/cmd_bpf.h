@@ -10,7 +10,7 @@
 #include <sys/types.h>
 #include <argp.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 
 /* A decimal PID > 0; non-zero on anything else. */
 int ml_parse_pid(const char *s, pid_t *pid);
@@ -35,7 +35,7 @@ struct ml_count_args {
 	pid_t pid;
 	double duration;
 	bool verbose;
-	int cmd_index;		/* argv index of CMD, or 0 */
+	int cmd_index; /* argv index of CMD, or 0 */
 };
 
 extern const struct argp_option ml_count_options[];
@@ -46,8 +46,8 @@ int ml_count_parse(int key, char *arg, struct argp_state *state);
  * @report.  Returns an exit code.
  */
 int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
-		 int (*open)(pid_t tgid, void *ctx),
-		 void (*report)(pid_t tgid, void *ctx), void *ctx);
+		 int (*open)(pid_t tgid, void *ctx), void (*report)(pid_t tgid, void *ctx),
+		 void *ctx);
 void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entry);
 
 #endif /* MEMLENS_CMD_BPF_H */

@@ -18,8 +18,8 @@
 #include "memlens.h"
 #include "runner.h"
 
-#define MAX_ALLOCS	8
-#define MAX_RUNS	100
+#define MAX_ALLOCS 8
+#define MAX_RUNS   100
 
 struct compare_args {
 	struct ml_common_opts common;
@@ -37,12 +37,18 @@ struct outcome {
 	struct ml_val wall, rss, minflt, majflt, pte, thp, dtlb, flushes;
 };
 
-enum { OPT_ALLOCS = 'a', OPT_RUNS = 'n', OPT_PLOT = 0x4000, OPT_INTERVAL = 'i',
-       OPT_SHOW = 0x4001 };
+enum {
+	OPT_ALLOCS = 'a',
+	OPT_RUNS = 'n',
+	OPT_PLOT = 0x4000,
+	OPT_INTERVAL = 'i',
+	OPT_SHOW = 0x4001
+};
 
 static const struct argp_option compare_options[] = {
 	{ "allocators", OPT_ALLOCS, "A,B,...", 0,
-	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths); the first is the baseline", 0 },
+	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths); the first is the baseline",
+	  0 },
 	{ "runs", OPT_RUNS, "N", 0, "runs per allocator (default 3); medians are shown", 0 },
 	{ "plot", OPT_PLOT, "FILE.svg", 0, "also write a bar chart as SVG", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "/proc sampling interval (default 20)", 0 },
@@ -97,7 +103,8 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		return 0;
 	case ARGP_KEY_NO_ARGS:
-		argp_error(state, "no command given (memlens compare --allocators A,B -- CMD ARGS...)");
+		argp_error(state,
+			   "no command given (memlens compare --allocators A,B -- CMD ARGS...)");
 		return EINVAL;
 	case ARGP_KEY_END:
 		if (!a->allocators) {
@@ -111,8 +118,7 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child compare_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 },
-	{ 0 }
+	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
 };
 
 static const struct argp compare_argp = {
@@ -242,8 +248,8 @@ static const struct ml_col cols[] = {
 
 static void table(struct ml_report *r, const struct outcome *o, int n)
 {
-	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)",
-			cols, sizeof(cols) / sizeof(cols[0]), ML_SRC_RUSAGE);
+	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)", cols,
+			sizeof(cols) / sizeof(cols[0]), ML_SRC_RUSAGE);
 	for (int i = 0; i < n; i++) {
 		ml_report_cell_str(r, o[i].alloc.name);
 		ml_report_cell(r, ml_have(o[i].ok, ML_SRC_RUSAGE));
@@ -276,8 +282,7 @@ static void footnotes(FILE *out, const struct outcome *o)
 }
 
 static const char *const colors[MAX_ALLOCS] = {
-	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
-	"#b07aa1", "#9c755f",
+	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 };
 
 static void svg_text(FILE *f, const char *s)
@@ -344,8 +349,10 @@ static int write_svg(const char *path, const struct outcome *o, int n, char **cm
 
 	if (!f)
 		return -errno;
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"font-family=\"sans-serif\" font-size=\"13\">\n", w, h);
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"font-family=\"sans-serif\" font-size=\"13\">\n",
+		w, h);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
 	fputs("<text x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\">memlens compare: ", f);
 	for (char **p = cmd; *p; p++) {
@@ -353,11 +360,14 @@ static int write_svg(const char *path, const struct outcome *o, int n, char **cm
 		fputc(' ', f);
 	}
 	fputs("</text>\n", f);
-	fputs("<text x=\"16\" y=\"46\" fill=\"#555\">medians; shorter is better; (x) ratio to the first allocator</text>\n", f);
+	fputs("<text x=\"16\" y=\"46\" fill=\"#555\">medians; shorter is better; (x) ratio to the first allocator</text>\n",
+	      f);
 	svg_panel(f, 16, 60, "wall time", ML_UNIT_SECONDS, o, n, offsetof(struct outcome, wall));
 	svg_panel(f, 496, 60, "peak resident", ML_UNIT_BYTES, o, n, offsetof(struct outcome, rss));
-	svg_panel(f, 16, 60 + ph, "minor faults", ML_UNIT_TOTAL, o, n, offsetof(struct outcome, minflt));
-	svg_panel(f, 496, 60 + ph, "peak page tables", ML_UNIT_BYTES, o, n, offsetof(struct outcome, pte));
+	svg_panel(f, 16, 60 + ph, "minor faults", ML_UNIT_TOTAL, o, n,
+		  offsetof(struct outcome, minflt));
+	svg_panel(f, 496, 60 + ph, "peak page tables", ML_UNIT_BYTES, o, n,
+		  offsetof(struct outcome, pte));
 	fputs("</svg>\n", f);
 	return fclose(f) ? -errno : 0;
 }
@@ -369,7 +379,9 @@ static void progress(int done, int total, const char *name)
 
 static int run_compare(int argc, char **argv)
 {
-	struct compare_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 3, 20, false, NULL };
+	struct compare_args a = {
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 3, 20, false, NULL
+	};
 	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
 	struct outcome o[MAX_ALLOCS] = { 0 };
 	bool tty = isatty(2), failed = false;
@@ -412,8 +424,8 @@ static int run_compare(int argc, char **argv)
 		summarize(&o[i], results[i], a.runs);
 	ml_report_begin(&r, stdout, a.common.format, "compare");
 	if (r.fmt == ML_FMT_TEXT) {
-		printf("memlens compare: %d run%s each, backend %s:", a.runs,
-		       a.runs > 1 ? "s" : "", ml_backend_name(be));
+		printf("memlens compare: %d run%s each, backend %s:", a.runs, a.runs > 1 ? "s" : "",
+		       ml_backend_name(be));
 		for (char **p = a.cmd; *p; p++)
 			printf(" %s", *p);
 		printf("\n");

@@ -14,19 +14,20 @@
 #include <sys/wait.h>
 
 #include "memlens.h"
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "cmd_bpf.h"
 
 struct faults_args {
 	pid_t pid;
 	double duration;
 	bool verbose;
-	int cmd_index;		/* argv index of CMD after "--", or 0 */
+	int cmd_index; /* argv index of CMD after "--", or 0 */
 };
 
 static const struct argp_option faults_options[] = {
 	{ "pid", 'p', "PID", 0, "Count the faults of this running process", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
+	{ "duration", 'd', "SECONDS", 0,
+	  "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ 0 }
 };
@@ -98,8 +99,7 @@ static void print_hist(const char *name, const __u64 *h)
 			continue;
 		low = b ? 1ULL << (b - 1) : 0;
 		high = b ? low * 2 - 1 : 0;
-		printf("lat_%s_ns_%llu_%llu %llu\n", name, low, high,
-		       (unsigned long long)h[b]);
+		printf("lat_%s_ns_%llu_%llu %llu\n", name, low, high, (unsigned long long)h[b]);
 	}
 }
 
@@ -111,7 +111,11 @@ static void print_hist(const char *name, const __u64 *h)
  */
 void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entry)
 {
-	const struct { const char *key; __u64 v; bool exact; } kv[] = {
+	const struct {
+		const char *key;
+		__u64 v;
+		bool exact;
+	} kv[] = {
 		{ "minor", c->minor, true },
 		{ "major", c->major, true },
 		{ "retry", c->retry, has_retry },
@@ -131,7 +135,7 @@ void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entr
 		if (kv[i].exact)
 			printf("%s %llu\n", kv[i].key, (unsigned long long)kv[i].v);
 	if (!has_entry)
-		return;		/* latency is stamped at the entry */
+		return; /* latency is stamped at the entry */
 	print_hist("minor", c->lat_minor);
 	print_hist("major", c->lat_major);
 }
@@ -199,8 +203,8 @@ static int run_faults(int argc, char **argv)
 	}
 	ret = ml_wait_end("faults", child, target, a.duration);
 	if (child && ret)
-		fprintf(stderr, "memlens faults: %s exited with status %d\n",
-			argv[a.cmd_index], ret);
+		fprintf(stderr, "memlens faults: %s exited with status %d\n", argv[a.cmd_index],
+			ret);
 	err = ml_faults_read(f, target, &c);
 	if (err) {
 		fprintf(stderr, "memlens faults: reading the counters: %s\n", strerror(-err));

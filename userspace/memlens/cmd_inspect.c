@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
 
-#define DTLB_MS	100	/* how long dTLB misses are counted */
+#define DTLB_MS 100 /* how long dTLB misses are counted */
 
 int ml_target_pid(const char *s, pid_t *out)
 {
@@ -35,8 +35,7 @@ int ml_fail(int code, const char *msg)
 	return code;
 }
 
-int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out,
-		      char *why, size_t len)
+int ml_choose_or_fail(const struct ml_common_opts *o, enum ml_backend *out, char *why, size_t len)
 {
 	int ret = ml_backend_choose(o->backend, out, why, len);
 
@@ -51,13 +50,13 @@ int ml_proc_only(const struct ml_common_opts *o, const char *cmd)
 
 	if (o->backend == ML_BACKEND_AUTO || o->backend == ML_BACKEND_PROC)
 		return 0;
-	snprintf(why, sizeof(why), "backend %s unavailable: memlens %s measures with /proc, rusage and perf only",
+	snprintf(why, sizeof(why),
+		 "backend %s unavailable: memlens %s measures with /proc, rusage and perf only",
 		 ml_backend_name(o->backend), cmd);
 	return ml_fail(ML_EXIT_BACKEND, why);
 }
 
-void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
-		     const char *auto_why)
+void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss, const char *auto_why)
 {
 	char pid[16];
 
@@ -65,9 +64,8 @@ void ml_emit_process(struct ml_report *r, const struct ml_snapshot *ss,
 	ml_report_label(r, "pid", pid);
 	ml_report_label(r, "comm", ss->comm);
 	if (r->fmt == ML_FMT_TEXT)
-		fprintf(r->out, "memlens %s: pid %d (%s), backend %s\n",
-			r->path[0], (int)ss->pid, ss->comm,
-			ml_backend_name(ss->backend));
+		fprintf(r->out, "memlens %s: pid %d (%s), backend %s\n", r->path[0], (int)ss->pid,
+			ss->comm, ml_backend_name(ss->backend));
 	ml_report_section(r, "process", NULL);
 	ml_report_int(r, "pid", "pid", ss->pid);
 	if (r->fmt != ML_FMT_TEXT)
@@ -96,8 +94,8 @@ void ml_emit_bpf_losses(struct ml_report *r)
 		const struct ml_bpf_feat_info *fi = ml_bpf_feat_info(lost[i]);
 
 		snprintf(label, sizeof(label), "without %s", fi->name);
-		snprintf(text, sizeof(text), "%s: %s lost; %s", ml_bpf_feat_why(lost[i]),
-			 fi->gives, fi->without);
+		snprintf(text, sizeof(text), "%s: %s lost; %s", ml_bpf_feat_why(lost[i]), fi->gives,
+			 fi->without);
 		ml_report_str(r, fi->name, label, text);
 	}
 	ml_report_section_end(r);
@@ -121,32 +119,41 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 	ml_report_val(r, "leaf_4k", "4 KiB leaves", ML_UNIT_COUNT, s->leaf_4k);
 	ml_report_val(r, "leaf_2m", "2 MiB leaves", ML_UNIT_COUNT, s->leaf_2m);
 	ml_report_val(r, "leaf_1g", "1 GiB leaves", ML_UNIT_COUNT, s->leaf_1g);
-	ml_report_val(r, "thp_coverage_percent", "resident in 2M+ leaves", ML_UNIT_PERCENT, s->thp_coverage);
+	ml_report_val(r, "thp_coverage_percent", "resident in 2M+ leaves", ML_UNIT_PERCENT,
+		      s->thp_coverage);
 	ml_report_val(r, "threads", "threads", ML_UNIT_COUNT, s->threads);
 	ml_report_section_end(r);
 
 	ml_report_section(r, "faults", "Faults (since the process started)");
 	ml_report_val(r, "minor_total", "minor", ML_UNIT_TOTAL, s->minflt);
 	ml_report_val(r, "major_total", "major", ML_UNIT_TOTAL, s->majflt);
-	ml_report_val(r, "minor_tracked_total", "minor since tracking began", ML_UNIT_TOTAL, s->tracked_minflt);
-	ml_report_val(r, "major_tracked_total", "major since tracking began", ML_UNIT_TOTAL, s->tracked_majflt);
+	ml_report_val(r, "minor_tracked_total", "minor since tracking began", ML_UNIT_TOTAL,
+		      s->tracked_minflt);
+	ml_report_val(r, "major_tracked_total", "major since tracking began", ML_UNIT_TOTAL,
+		      s->tracked_majflt);
 	ml_report_section_end(r);
 
 	ml_report_section(r, "tlb", "TLB");
 	ml_report_val(r, "entries_needed", "entries to map resident", ML_UNIT_COUNT, s->tlb_needed);
-	ml_report_val(r, "entries_4k_only", "  if all leaves were 4 KiB", ML_UNIT_COUNT, s->tlb_4k_only);
-	ml_report_val(r, "dtlb_read_misses_per_second", "dTLB read misses", ML_UNIT_PER_SEC, s->dtlb_misses);
+	ml_report_val(r, "entries_4k_only", "  if all leaves were 4 KiB", ML_UNIT_COUNT,
+		      s->tlb_4k_only);
+	ml_report_val(r, "dtlb_read_misses_per_second", "dTLB read misses", ML_UNIT_PER_SEC,
+		      s->dtlb_misses);
 	ml_report_val(r, "flushes_total", "flushes (this process)", ML_UNIT_TOTAL, s->tlb_flushes);
-	ml_report_val(r, "system_remote_flushes_total", "remote flushes (system)", ML_UNIT_TOTAL, y->tlb_remote);
-	ml_report_val(r, "system_local_flushes_total", "local full flushes (system)", ML_UNIT_TOTAL, y->tlb_local);
+	ml_report_val(r, "system_remote_flushes_total", "remote flushes (system)", ML_UNIT_TOTAL,
+		      y->tlb_remote);
+	ml_report_val(r, "system_local_flushes_total", "local full flushes (system)", ML_UNIT_TOTAL,
+		      y->tlb_local);
 	ml_report_section_end(r);
 
 	ml_report_section(r, "swap", "Swap");
 	ml_report_val(r, "process_bytes", "this process", ML_UNIT_BYTES, s->swap);
 	ml_report_val(r, "system_total_bytes", "system total", ML_UNIT_BYTES, y->swap_total);
 	ml_report_val(r, "system_free_bytes", "system free", ML_UNIT_BYTES, y->swap_free);
-	ml_report_val(r, "system_pswpin_total", "pages swapped in (system)", ML_UNIT_TOTAL, y->pswpin);
-	ml_report_val(r, "system_pswpout_total", "pages swapped out (system)", ML_UNIT_TOTAL, y->pswpout);
+	ml_report_val(r, "system_pswpin_total", "pages swapped in (system)", ML_UNIT_TOTAL,
+		      y->pswpin);
+	ml_report_val(r, "system_pswpout_total", "pages swapped out (system)", ML_UNIT_TOTAL,
+		      y->pswpout);
 	ml_report_section_end(r);
 }
 
@@ -164,10 +171,8 @@ static const struct ml_col vma_cols[] = {
 };
 
 static const struct ml_col vma_fault_cols[] = {
-	{ "start", "start", ML_UNIT_ADDR },
-	{ "end", "end", ML_UNIT_ADDR },
-	{ "minor_total", "minor", ML_UNIT_TOTAL },
-	{ "major_total", "major", ML_UNIT_TOTAL },
+	{ "start", "start", ML_UNIT_ADDR },        { "end", "end", ML_UNIT_ADDR },
+	{ "minor_total", "minor", ML_UNIT_TOTAL }, { "major_total", "major", ML_UNIT_TOTAL },
 	{ "name", "name", ML_UNIT_TEXT },
 };
 
@@ -193,8 +198,8 @@ static void emit_vma_faults(struct ml_report *r, const struct ml_snapshot *ss)
 void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 {
 	emit_vma_faults(r, ss);
-	ml_report_table(r, "vmas", "VMAs", vma_cols,
-			sizeof(vma_cols) / sizeof(vma_cols[0]), ML_SRC_PROC);
+	ml_report_table(r, "vmas", "VMAs", vma_cols, sizeof(vma_cols) / sizeof(vma_cols[0]),
+			ML_SRC_PROC);
 	for (int i = 0; i < ss->nvmas; i++) {
 		const struct ml_vma *v = &ss->vmas[i];
 
@@ -218,11 +223,12 @@ struct inspect_args {
 	bool no_vmas;
 };
 
-enum { OPT_NO_VMAS = 0x3000 };
+enum {
+	OPT_NO_VMAS = 0x3000
+};
 
 static const struct argp_option inspect_options[] = {
-	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 },
-	{ 0 }
+	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 }, { 0 }
 };
 
 static error_t parse_inspect(int key, char *arg, struct argp_state *state)
@@ -255,8 +261,7 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child inspect_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 },
-	{ 0 }
+	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
 };
 
 static const struct argp inspect_argp = {

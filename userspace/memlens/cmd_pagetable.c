@@ -82,9 +82,12 @@ static const struct argp vmas_argp = {
 static void print_summary(const struct ml_pagetable *pt)
 {
 	const struct pgwalk_summary *s = &pt->sum;
-	__u64 tables = s->tables_pgd + s->tables_p4d + s->tables_pud +
-		       s->tables_pmd + s->tables_pte;
-	const struct { const char *key; __u64 v; } kv[] = {
+	__u64 tables =
+		s->tables_pgd + s->tables_p4d + s->tables_pud + s->tables_pmd + s->tables_pte;
+	const struct {
+		const char *key;
+		__u64 v;
+	} kv[] = {
 		{ "tables_pgd", s->tables_pgd },
 		{ "tables_p4d", s->tables_p4d },
 		{ "tables_pud", s->tables_pud },
@@ -121,16 +124,14 @@ static void print_vmas(const struct ml_pagetable *pt)
 		const struct ml_vma_info *v = &pt->vmas[i];
 
 		printf("%08llx %08llx %s %s %llu %llu %llu %llu%s%s\n",
-		       (unsigned long long)v->start, (unsigned long long)v->end,
-		       v->perms, v->kind, (unsigned long long)v->resident_kb,
-		       (unsigned long long)v->thp_kb, (unsigned long long)v->swap_kb,
-		       (unsigned long long)v->pte_tables, v->name[0] ? " " : "",
-		       v->name);
+		       (unsigned long long)v->start, (unsigned long long)v->end, v->perms, v->kind,
+		       (unsigned long long)v->resident_kb, (unsigned long long)v->thp_kb,
+		       (unsigned long long)v->swap_kb, (unsigned long long)v->pte_tables,
+		       v->name[0] ? " " : "", v->name);
 	}
 }
 
-static int run_walk(int argc, char **argv, const struct argp *argp,
-		    const char *cmd, bool vmas)
+static int run_walk(int argc, char **argv, const struct argp *argp, const char *cmd, bool vmas)
 {
 	struct walk_args a = { 0 };
 	struct ml_pagetable pt;
@@ -150,13 +151,14 @@ static int run_walk(int argc, char **argv, const struct argp *argp,
 	snprintf(who, sizeof(who), "memlens %s", cmd);
 	ml_bpf_print_losses(stderr, who);
 	if (a.verbose)
-		fprintf(stderr, "memlens %s: %d-level paging; direct map %s; %llu unreadable tables\n",
-			cmd, pt.levels, ml_pagetable_method(),
-			(unsigned long long)pt.sum.read_errors);
+		fprintf(stderr,
+			"memlens %s: %d-level paging; direct map %s; %llu unreadable tables\n", cmd,
+			pt.levels, ml_pagetable_method(), (unsigned long long)pt.sum.read_errors);
 	if (!pt.sum.vmas) {
 		/* Gone meanwhile, a kernel thread, or a zombie: no mm to walk. */
 		if (!ml_check_pid(cmd, a.pid))
-			fprintf(stderr, "memlens %s: process %d has no user address space (kernel thread or zombie)\n",
+			fprintf(stderr,
+				"memlens %s: process %d has no user address space (kernel thread or zombie)\n",
 				cmd, a.pid);
 		ml_pagetable_free(&pt);
 		return ML_EXIT_ERROR;

@@ -23,15 +23,19 @@ struct run_args {
 	char **cmd;
 };
 
-enum { OPT_ALLOC = 'a', OPT_OUTPUT = 'o', OPT_INTERVAL = 'i' };
+enum {
+	OPT_ALLOC = 'a',
+	OPT_OUTPUT = 'o',
+	OPT_INTERVAL = 'i'
+};
 
 static const struct argp_option run_options[] = {
 	{ "allocator", OPT_ALLOC, "NAME", 0,
-	  "glibc (default), mlalloc, jemalloc, tcmalloc, mimalloc, or a path to a shared library to LD_PRELOAD", 0 },
+	  "glibc (default), mlalloc, jemalloc, tcmalloc, mimalloc, or a path to a shared library to LD_PRELOAD",
+	  0 },
 	{ "interval", OPT_INTERVAL, "MS", 0,
 	  "sample /proc every MS milliseconds while it runs (default 20)", 0 },
-	{ "output", OPT_OUTPUT, "FILE", 0,
-	  "write the report to FILE instead of stdout", 0 },
+	{ "output", OPT_OUTPUT, "FILE", 0, "write the report to FILE instead of stdout", 0 },
 	{ 0 }
 };
 
@@ -82,10 +86,8 @@ static error_t parse_run(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp_child run_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 },
-	{ 0 }
-};
+static const struct argp_child run_children[] = { { &ml_common_argp, 0, "Output and backend:", 0 },
+						  { 0 } };
 
 static const struct argp run_argp = {
 	.options = run_options,
@@ -119,8 +121,8 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 	ml_report_begin(&r, out, a->common.format, "run");
 	ml_report_label(&r, "allocator", alloc->name);
 	if (r.fmt == ML_FMT_TEXT)
-		fprintf(out, "memlens run: %s, allocator %s, backend %s\n", cmd,
-			alloc->name, ml_backend_name(be));
+		fprintf(out, "memlens run: %s, allocator %s, backend %s\n", cmd, alloc->name,
+			ml_backend_name(be));
 	ml_report_section(&r, "run", NULL);
 	if (r.fmt != ML_FMT_TEXT) {
 		ml_report_str(&r, "command", "command", cmd);
@@ -157,7 +159,8 @@ static int run_run(int argc, char **argv)
 	if (a.output) {
 		out = fopen(a.output, "we");
 		if (!out) {
-			snprintf(why, sizeof(why), "cannot write %s: %s", a.output, strerror(errno));
+			snprintf(why, sizeof(why), "cannot write %s: %s", a.output,
+				 strerror(errno));
 			return ml_fail(ML_EXIT_ERROR, why);
 		}
 	}

@@ -45,12 +45,12 @@ static void print_devices(void)
 	f = fopen("/proc/swaps", "r");
 	if (f && fgets(line, sizeof(line), f)) {
 		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "%255s %15s %lu %lu %d", name, type, &size,
-				   &used, &prio) != 5)
+			if (sscanf(line, "%255s %15s %lu %lu %d", name, type, &size, &used,
+				   &prio) != 5)
 				continue;
 			total += size;
-			printf("device %s type %s size_kb %lu used_kb %lu priority %d\n",
-			       name, type, size, used, prio);
+			printf("device %s type %s size_kb %lu used_kb %lu priority %d\n", name,
+			       type, size, used, prio);
 		}
 	}
 	if (f)
@@ -91,7 +91,8 @@ static void report_swap(pid_t tgid, void *ctx)
 		if (tgid) {
 			printf("\n");
 			if (ml_pid_alive(tgid) && !ml_pagetable_walk(tgid, &pt)) {
-				printf("swap_entries %llu\n", (unsigned long long)pt.sum.swap_entries);
+				printf("swap_entries %llu\n",
+				       (unsigned long long)pt.sum.swap_entries);
 				ml_pagetable_free(&pt);
 			}
 			if (ev & ML_SWAP_FAULTS)
@@ -101,7 +102,8 @@ static void report_swap(pid_t tgid, void *ctx)
 		}
 	}
 	if (ev != (ML_SWAP_IN | ML_SWAP_OUT | ML_SWAP_FAULTS))
-		fprintf(stderr, "memlens swap: some swap events are not counted on this kernel: %s\n",
+		fprintf(stderr,
+			"memlens swap: some swap events are not counted on this kernel: %s\n",
 			ml_tlbswap_path(t));
 	ml_tlbswap_close(t);
 }

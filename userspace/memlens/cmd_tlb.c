@@ -11,8 +11,8 @@
 #include "cmd_bpf.h"
 
 static const char *const reasons[] = {
-	"task_switch", "remote_shootdown", "local_shootdown",
-	"local_mm_shootdown", "remote_send_ipi", "remote_wrong_cpu",
+	"task_switch",        "remote_shootdown", "local_shootdown",
+	"local_mm_shootdown", "remote_send_ipi",  "remote_wrong_cpu",
 };
 
 static const struct argp tlb_argp = {
@@ -36,12 +36,10 @@ static void print_tlb(const char *prefix, const struct tlb_counts *c)
 	int r;
 
 	for (r = 0; r < TLB_REASONS; r++)
-		if (r < 5 || c->reason[r])	/* remote_wrong_cpu: 6.x later */
-			printf("%s%s %llu\n", prefix, reasons[r],
-			       (unsigned long long)c->reason[r]);
+		if (r < 5 || c->reason[r]) /* remote_wrong_cpu: 6.x later */
+			printf("%s%s %llu\n", prefix, reasons[r], (unsigned long long)c->reason[r]);
 	printf("%spages_flushed %llu\n%sfull_flushes %llu\n", prefix,
-	       (unsigned long long)c->pages_flushed, prefix,
-	       (unsigned long long)c->full_flushes);
+	       (unsigned long long)c->pages_flushed, prefix, (unsigned long long)c->full_flushes);
 }
 
 static int open_tlb(pid_t tgid, void *ctx)
@@ -54,7 +52,8 @@ static int open_tlb(pid_t tgid, void *ctx)
 	fprintf(stderr, "memlens tlb: %s\n", ml_tlbswap_path(*t));
 	ml_bpf_print_losses(stderr, "memlens tlb");
 	if (!ml_tlbswap_has_tlb(*t)) {
-		fprintf(stderr, "memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush)\n");
+		fprintf(stderr,
+			"memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush)\n");
 		ml_tlbswap_close(*t);
 		return -1;
 	}
@@ -83,7 +82,8 @@ static void report_tlb(pid_t tgid, void *ctx)
 		print_tlb("", &all);
 		if (ml_pid_alive(tgid) && !ml_pagetable_walk(tgid, &pt)) {
 			printf("tlb_entries_needed %llu\ntlb_entries_needed_4k %llu\n",
-			       (unsigned long long)(pt.sum.leaf_4k + pt.sum.leaf_2m + pt.sum.leaf_1g),
+			       (unsigned long long)(pt.sum.leaf_4k + pt.sum.leaf_2m +
+						    pt.sum.leaf_1g),
 			       (unsigned long long)(pt.sum.leaf_4k + pt.sum.leaf_2m * 512 +
 						    pt.sum.leaf_1g * 512 * 512));
 			ml_pagetable_free(&pt);

@@ -19,9 +19,13 @@
 #include "inspect.h"
 #include "memlens.h"
 
-#define PF_KTHREAD	0x00200000
+#define PF_KTHREAD 0x00200000
 
-enum sort_key { SORT_FAULTS, SORT_SWAP, SORT_PGTABLES };
+enum sort_key {
+	SORT_FAULTS,
+	SORT_SWAP,
+	SORT_PGTABLES
+};
 
 struct top_args {
 	struct ml_common_opts common;
@@ -38,12 +42,18 @@ struct proc_row {
 	double fault_rate, major_rate;
 };
 
-enum { OPT_N = 'n', OPT_SORT = 's', OPT_INTERVAL = 'i' };
+enum {
+	OPT_N = 'n',
+	OPT_SORT = 's',
+	OPT_INTERVAL = 'i'
+};
 
 static const struct argp_option top_options[] = {
 	{ "lines", OPT_N, "N", 0, "show the first N processes (default 15, 0: all)", 0 },
-	{ "sort", OPT_SORT, "KEY", 0, "faults (default: minor + major per second), swap or pgtables", 0 },
-	{ "interval", OPT_INTERVAL, "SECONDS", 0, "measure fault rates over SECONDS (default 1)", 0 },
+	{ "sort", OPT_SORT, "KEY", 0,
+	  "faults (default: minor + major per second), swap or pgtables", 0 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "measure fault rates over SECONDS (default 1)",
+	  0 },
 	{ 0 }
 };
 
@@ -92,10 +102,8 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp_child top_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 },
-	{ 0 }
-};
+static const struct argp_child top_children[] = { { &ml_common_argp, 0, "Output and backend:", 0 },
+						  { 0 } };
 
 static const struct argp top_argp = {
 	.options = top_options,
@@ -198,8 +206,7 @@ static const struct ml_col cols[] = {
 	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
 };
 
-static void emit(const struct top_args *a, const struct proc_row *rows, int n,
-		 enum ml_backend be)
+static void emit(const struct top_args *a, const struct proc_row *rows, int n, enum ml_backend be)
 {
 	static const char *const keys[] = { "faults", "swap", "pgtables" };
 	struct ml_report r;

@@ -16,18 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
 
-#define TOP_VMAS	8
+#define TOP_VMAS 8
 
 struct watch_args {
 	struct ml_common_opts common;
 	const char *pid;
 	const char *output;
 	double interval;
-	long count;		/* refreshes, 0: until stopped */
+	long count; /* refreshes, 0: until stopped */
 };
 
 static volatile sig_atomic_t stop;
@@ -37,10 +37,15 @@ static void on_signal(int sig)
 	stop = sig;
 }
 
-enum { OPT_INTERVAL = 'i', OPT_COUNT = 'n', OPT_OUTPUT = 'o' };
+enum {
+	OPT_INTERVAL = 'i',
+	OPT_COUNT = 'n',
+	OPT_OUTPUT = 'o'
+};
 
 static const struct argp_option watch_options[] = {
-	{ "interval", OPT_INTERVAL, "SECONDS", 0, "refresh every SECONDS (default 1, at least 0.05)", 0 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0,
+	  "refresh every SECONDS (default 1, at least 0.05)", 0 },
 	{ "count", OPT_COUNT, "N", 0, "stop after N refreshes", 0 },
 	{ "output", OPT_OUTPUT, "FILE", 0,
 	  "write each refresh to FILE (replaced atomically) instead of stdout", 0 },
@@ -94,8 +99,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child watch_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 },
-	{ 0 }
+	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
 };
 
 static const struct argp watch_argp = {
@@ -166,7 +170,7 @@ static int top_growth(const struct ml_snapshot *cur, const struct ml_snapshot *p
 		all[n].v = &cur->vmas[i];
 		/* first refresh: no change to show, order by size */
 		all[n++].delta = prev ? (double)cur->vmas[i].rss - before :
-				 (double)cur->vmas[i].rss;
+					(double)cur->vmas[i].rss;
 	}
 	qsort(all, n, sizeof(all[0]), by_delta);
 	n = n < TOP_VMAS ? n : TOP_VMAS;
@@ -227,12 +231,11 @@ struct view {
 	struct ml_val min_rate, maj_rate, rss_rate;
 	struct growth top[TOP_VMAS];
 	int ntop;
-	bool first;		/* no previous refresh */
+	bool first; /* no previous refresh */
 	double interval;
 };
 
-static const char *val_text(char *buf, size_t len, struct ml_val v, bool bytes,
-			    const char *suffix)
+static const char *val_text(char *buf, size_t len, struct ml_val v, bool bytes, const char *suffix)
 {
 	char tmp[32];
 
@@ -255,14 +258,15 @@ static void draw_tty(FILE *f, const struct view *w)
 	strftime(tb, sizeof(tb), "%H:%M:%S", localtime(&t));
 	fprintf(f, "\033[H\033[2J");
 	fprintf(f, "memlens watch: pid %d (%s), backend %s, every %.2g s, Ctrl-C quits   %s\n\n",
-		(int)w->cur->pid, w->cur->comm, ml_backend_name(w->cur->backend),
-		w->interval, tb);
+		(int)w->cur->pid, w->cur->comm, ml_backend_name(w->cur->backend), w->interval, tb);
 	fprintf(f, "  resident    %-12s  %s\n", val_text(a, sizeof(a), s->rss, true, ""),
 		ml_known(w->rss_rate) ? val_text(b, sizeof(b), w->rss_rate, true, "/s") : "");
 	fprintf(f, "  swap        %-12s  page tables %-12s  THP %s\n",
 		val_text(a, sizeof(a), s->swap, true, ""),
 		val_text(b, sizeof(b), s->pgtable, true, ""),
-		ml_known(s->thp_coverage) ? (snprintf(c, sizeof(c), "%.1f%%", s->thp_coverage.v), c) : "-");
+		ml_known(s->thp_coverage) ?
+			(snprintf(c, sizeof(c), "%.1f%%", s->thp_coverage.v), c) :
+			"-");
 	fprintf(f, "  faults      minor %s  major %s   (since start: %s / %s)\n",
 		val_text(a, sizeof(a), w->min_rate, false, "/s"),
 		val_text(b, sizeof(b), w->maj_rate, false, "/s"),
@@ -318,8 +322,8 @@ static void draw_line(FILE *f, const struct view *w)
 	time_t t = time(NULL);
 
 	strftime(tb, sizeof(tb), "%H:%M:%S", localtime(&t));
-	fprintf(f, "%s pid=%d rss=%.0f swap=%.0f pgtables=%.0f minflt=%.0f majflt=%.0f",
-		tb, (int)w->cur->pid, s->rss.v, s->swap.v, s->pgtable.v, s->minflt.v, s->majflt.v);
+	fprintf(f, "%s pid=%d rss=%.0f swap=%.0f pgtables=%.0f minflt=%.0f majflt=%.0f", tb,
+		(int)w->cur->pid, s->rss.v, s->swap.v, s->pgtable.v, s->minflt.v, s->majflt.v);
 	if (ml_known(w->min_rate))
 		fprintf(f, " minflt_rate=%.1f majflt_rate=%.1f\n", w->min_rate.v, w->maj_rate.v);
 	else
@@ -337,7 +341,8 @@ static void emit_report(FILE *f, enum ml_format fmt, const struct view *w)
 	ml_report_section(&r, "rates", "Rates");
 	ml_report_val(&r, "minor_faults_per_second", "minor faults", ML_UNIT_PER_SEC, w->min_rate);
 	ml_report_val(&r, "major_faults_per_second", "major faults", ML_UNIT_PER_SEC, w->maj_rate);
-	ml_report_val(&r, "resident_bytes_per_second", "resident growth", ML_UNIT_PER_SEC, w->rss_rate);
+	ml_report_val(&r, "resident_bytes_per_second", "resident growth", ML_UNIT_PER_SEC,
+		      w->rss_rate);
 	ml_report_section_end(&r);
 	ml_report_end(&r);
 }
@@ -371,7 +376,7 @@ static void sleep_until(double t)
 			return;
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);	/* EINTR on a signal: loop checks stop */
+		nanosleep(&ts, NULL); /* EINTR on a signal: loop checks stop */
 	}
 }
 
@@ -411,7 +416,8 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 		else
 			emit_report(stdout, a->common.format, &w);
 		if (ret) {
-			fprintf(stderr, "memlens: cannot write %s: %s\n", a->output, strerror(-ret));
+			fprintf(stderr, "memlens: cannot write %s: %s\n", a->output,
+				strerror(-ret));
 			return ML_EXIT_ERROR;
 		}
 		if (prev)

@@ -18,42 +18,34 @@ const char *argp_program_version = "memlens " MEMLENS_VERSION;
 const char *argp_program_bug_address = "the memlens issue tracker";
 
 static const struct ml_command *commands[] = {
-	&ml_cmd_version,
-	&ml_cmd_inspect,
-	&ml_cmd_run,
-	&ml_cmd_compare,
-	&ml_cmd_watch,
-	&ml_cmd_top,
-	&ml_cmd_faults,
-	&ml_cmd_pagetable,
-	&ml_cmd_vmas,
-	&ml_cmd_tlb,
-	&ml_cmd_swap,
+	&ml_cmd_version, &ml_cmd_inspect, &ml_cmd_run,    &ml_cmd_compare,
+	&ml_cmd_watch,   &ml_cmd_top,     &ml_cmd_faults, &ml_cmd_pagetable,
+	&ml_cmd_vmas,    &ml_cmd_tlb,     &ml_cmd_swap,
 };
 
 static const char doc[] =
-"memlens -- what really happens to a process's memory: page tables, page\n"
-"faults, TLB flushes and swap, next to what its allocator believes.\n"
-"\n"
-"Commands:\n"
-"  version      print the versions of the CLI, libmlalloc and the module\n"
-"  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
-"  run          run a command (under an allocator) and report its memory\n"
-"  compare      one command under several allocators, side by side\n"
-"  watch        a live view of a process, refreshed in place\n"
-"  top          processes ranked by fault rate, swap or page-table bytes\n"
-"  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
-"  pagetable    a process's page-table summary, walked from BPF\n"
-"  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
-"  tlb          count TLB flushes by reason and CPU with BPF\n"
-"  swap         count swap-ins, swap-outs and swap faults with BPF\n"
-"\n"
-"Examples:\n"
-"  memlens --version\n"
-"  memlens version\n"
-"  memlens COMMAND --help\n"
-"\v"
-"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.";
+	"memlens -- what really happens to a process's memory: page tables, page\n"
+	"faults, TLB flushes and swap, next to what its allocator believes.\n"
+	"\n"
+	"Commands:\n"
+	"  version      print the versions of the CLI, libmlalloc and the module\n"
+	"  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
+	"  run          run a command (under an allocator) and report its memory\n"
+	"  compare      one command under several allocators, side by side\n"
+	"  watch        a live view of a process, refreshed in place\n"
+	"  top          processes ranked by fault rate, swap or page-table bytes\n"
+	"  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
+	"  pagetable    a process's page-table summary, walked from BPF\n"
+	"  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
+	"  tlb          count TLB flushes by reason and CPU with BPF\n"
+	"  swap         count swap-ins, swap-outs and swap faults with BPF\n"
+	"\n"
+	"Examples:\n"
+	"  memlens --version\n"
+	"  memlens version\n"
+	"  memlens COMMAND --help\n"
+	"\v"
+	"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.";
 
 struct global_args {
 	int cmd_index;

@@ -8,16 +8,15 @@
 /* Exit codes every command uses; documented in docs/inspector.md. */
 enum {
 	ML_EXIT_OK = 0,
-	ML_EXIT_ERROR = 1,	/* runtime error: nothing, or part, measured */
-	ML_EXIT_USAGE = 2,	/* bad option or argument */
+	ML_EXIT_ERROR = 1, /* runtime error: nothing, or part, measured */
+	ML_EXIT_USAGE = 2, /* bad option or argument */
 };
 
 /* ml_parse(): parsed, carry on (any other value is an exit code). */
-#define ML_PARSED	(-1)
+#define ML_PARSED (-1)
 
 struct argp;
-int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
-	     void *input);
+int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags, void *input);
 
 #define ML_DEBUGFS "/sys/kernel/debug/memlens"
 

@@ -3,11 +3,12 @@
 
 MEMLENS_SRCS	:= $(wildcard userspace/memlens/*.c)
 MEMLENS_OBJS	:= $(patsubst userspace/memlens/%.c,$(B)/obj/memlens/%.o,$(MEMLENS_SRCS))
-MEMLENS_CFLAGS	:= $(CFLAGS) -Iuserspace/memlens -I$(B)/bpf -Ibpf -MMD -MP
+MEMLENS_CFLAGS	:= $(CFLAGS) -Iuserspace/memlens $(MLBPF_CFLAGS) -MMD -MP
+# the BPF loaders: libmlbpf (userspace/mlbpf/mlbpf.mk)
 MEMLENS_LIBS	:= -lbpf -lelf -lz
 # the inspector pairs arenas through libmlalloc's reader
 MEMLENS_CFLAGS	+= -Iuserspace/mlalloc/include
-MEMLENS_STATIC	:= $(B)/lib/libmlalloc-inspect.a
+MEMLENS_STATIC	:= $(MLBPF_LIB) $(B)/lib/libmlalloc-inspect.a
 
 USERSPACE_TARGETS += $(B)/bin/memlens
 
@@ -18,8 +19,5 @@ $(B)/obj/memlens/%.o: userspace/memlens/%.c VERSION
 $(B)/bin/memlens: $(MEMLENS_OBJS) $(MEMLENS_STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MEMLENS_LIBS) -lm
-
-# The BPF loaders embed the skeletons.
-$(filter $(B)/obj/memlens/bpf_%.o,$(MEMLENS_OBJS)): $(BPF_SKELS)
 
 -include $(MEMLENS_OBJS:.o=.d)

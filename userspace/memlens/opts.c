@@ -8,16 +8,18 @@
 #include <argp.h>
 #include <errno.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 #include "report.h"
 
-enum { OPT_JSON = 0x2000, OPT_PROM, OPT_BACKEND };
+enum {
+	OPT_JSON = 0x2000,
+	OPT_PROM,
+	OPT_BACKEND
+};
 
 static const struct argp_option common_options[] = {
-	{ "backend", OPT_BACKEND, "NAME", 0,
-	  "auto (default), module, bpf or proc", 0 },
-	{ "json", OPT_JSON, NULL, 0,
-	  "print JSON (schema memlens/1, docs/inspector.md)", 0 },
+	{ "backend", OPT_BACKEND, "NAME", 0, "auto (default), module, bpf or proc", 0 },
+	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
 	{ "prometheus", OPT_PROM, NULL, 0,
 	  "print Prometheus text exposition (node_exporter textfile)", 0 },
 	{ "verbose", 'v', NULL, 0,

@@ -11,15 +11,9 @@
 #include "report.h"
 
 static const char *const unit_names[] = {
-	[ML_UNIT_BYTES] = "bytes",
-	[ML_UNIT_COUNT] = "count",
-	[ML_UNIT_TOTAL] = "total",
-	[ML_UNIT_PERCENT] = "percent",
-	[ML_UNIT_SECONDS] = "seconds",
-	[ML_UNIT_RATIO] = "ratio",
-	[ML_UNIT_PER_SEC] = "per_second",
-	[ML_UNIT_ADDR] = "address",
-	[ML_UNIT_ID] = "id",
+	[ML_UNIT_BYTES] = "bytes",        [ML_UNIT_COUNT] = "count",     [ML_UNIT_TOTAL] = "total",
+	[ML_UNIT_PERCENT] = "percent",    [ML_UNIT_SECONDS] = "seconds", [ML_UNIT_RATIO] = "ratio",
+	[ML_UNIT_PER_SEC] = "per_second", [ML_UNIT_ADDR] = "address",    [ML_UNIT_ID] = "id",
 	[ML_UNIT_TEXT] = "text",
 };
 
@@ -69,9 +63,8 @@ static const char *fmt_text(char *buf, size_t len, enum ml_unit unit, double v)
 /* A number as JSON or Prometheus: integers exactly, others with %.6g. */
 static void put_num(FILE *f, enum ml_unit unit, double v)
 {
-	if (unit == ML_UNIT_PERCENT || unit == ML_UNIT_SECONDS ||
-	    unit == ML_UNIT_RATIO || unit == ML_UNIT_PER_SEC ||
-	    v != floor(v) || fabs(v) >= 9007199254740992.0)
+	if (unit == ML_UNIT_PERCENT || unit == ML_UNIT_SECONDS || unit == ML_UNIT_RATIO ||
+	    unit == ML_UNIT_PER_SEC || v != floor(v) || fabs(v) >= 9007199254740992.0)
 		fprintf(f, "%.6g", v);
 	else
 		fprintf(f, "%.0f", v);
@@ -126,8 +119,8 @@ static void json_key(struct ml_report *r, const char *key)
 }
 
 /* memlens_<section>_..._<key> */
-static void prom_name(struct ml_report *r, char *buf, size_t len,
-		      const char *table, const char *key)
+static void prom_name(struct ml_report *r, char *buf, size_t len, const char *table,
+		      const char *key)
 {
 	size_t o = snprintf(buf, len, "memlens");
 
@@ -144,8 +137,7 @@ static const char *prom_type(enum ml_unit unit)
 	return unit == ML_UNIT_TOTAL ? "counter" : "gauge";
 }
 
-void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt,
-		     const char *command)
+void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const char *command)
 {
 	memset(r, 0, sizeof(*r));
 	r->fmt = fmt;
@@ -171,8 +163,7 @@ void ml_report_label(struct ml_report *r, const char *key, const char *value)
 	char esc[256];
 
 	prom_escape(esc, sizeof(esc), value);
-	snprintf(r->labels + o, sizeof(r->labels) - o, "%s%s=\"%s\"",
-		 o ? "," : "", key, esc);
+	snprintf(r->labels + o, sizeof(r->labels) - o, "%s%s=\"%s\"", o ? "," : "", key, esc);
 }
 
 void ml_report_section(struct ml_report *r, const char *key, const char *title)
@@ -198,8 +189,7 @@ void ml_report_section_end(struct ml_report *r)
 		r->depth--;
 }
 
-void ml_report_str(struct ml_report *r, const char *key, const char *label,
-		   const char *value)
+void ml_report_str(struct ml_report *r, const char *key, const char *label, const char *value)
 {
 	if (r->fmt == ML_FMT_JSON) {
 		json_key(r, key);
@@ -211,8 +201,7 @@ void ml_report_str(struct ml_report *r, const char *key, const char *label,
 	}
 }
 
-void ml_report_int(struct ml_report *r, const char *key, const char *label,
-		   long long value)
+void ml_report_int(struct ml_report *r, const char *key, const char *label, long long value)
 {
 	if (r->fmt == ML_FMT_JSON) {
 		json_key(r, key);
@@ -222,8 +211,8 @@ void ml_report_int(struct ml_report *r, const char *key, const char *label,
 	}
 }
 
-void ml_report_val(struct ml_report *r, const char *key, const char *label,
-		   enum ml_unit unit, struct ml_val v)
+void ml_report_val(struct ml_report *r, const char *key, const char *label, enum ml_unit unit,
+		   struct ml_val v)
 {
 	char buf[64], name[256];
 
@@ -247,8 +236,7 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label,
 	case ML_FMT_TEXT:
 		if (ml_known(v))
 			fprintf(r->out, "  %-28s %-14s [%s]\n", label,
-				fmt_text(buf, sizeof(buf), unit, v.v),
-				ml_src_name(v.src));
+				fmt_text(buf, sizeof(buf), unit, v.v), ml_src_name(v.src));
 		else
 			fprintf(r->out, "  %-28s unavailable: %s\n", label,
 				v.why ? v.why : "unknown");
@@ -256,15 +244,14 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label,
 	case ML_FMT_PROM:
 		prom_name(r, name, sizeof(name), NULL, key);
 		if (!ml_known(v)) {
-			fprintf(r->out, "# UNAVAILABLE %s: %s\n", name,
-				v.why ? v.why : "unknown");
+			fprintf(r->out, "# UNAVAILABLE %s: %s\n", name, v.why ? v.why : "unknown");
 			break;
 		}
 		while (*label == ' ')
 			label++;
-		fprintf(r->out, "# HELP %s %s\n# TYPE %s %s\n%s{%s%ssource=\"%s\"} ",
-			name, label, name, prom_type(unit), name, r->labels,
-			r->labels[0] ? "," : "", ml_src_name(v.src));
+		fprintf(r->out, "# HELP %s %s\n# TYPE %s %s\n%s{%s%ssource=\"%s\"} ", name, label,
+			name, prom_type(unit), name, r->labels, r->labels[0] ? "," : "",
+			ml_src_name(v.src));
 		put_num(r->out, unit, v.v);
 		fputc('\n', r->out);
 		break;
@@ -413,8 +400,7 @@ static void row_labels(struct ml_report *r, int row, char *buf, size_t len)
 				 fmt_text(val, sizeof(val), r->cols[c].unit, cell->v.v));
 		else
 			continue;
-		o += snprintf(buf + o, len - o, "%s%s=\"%s\"", o ? "," : "",
-			      r->cols[c].key, esc);
+		o += snprintf(buf + o, len - o, "%s%s=\"%s\"", o ? "," : "", r->cols[c].key, esc);
 	}
 }
 
@@ -428,8 +414,8 @@ static void table_prom(struct ml_report *r)
 		if (unit == ML_UNIT_TEXT || unit == ML_UNIT_ADDR || unit == ML_UNIT_ID)
 			continue;
 		prom_name(r, name, sizeof(name), r->tkey, r->cols[c].key);
-		fprintf(r->out, "# HELP %s %s: %s\n# TYPE %s %s\n", name,
-			r->ttitle, r->cols[c].title, name, prom_type(unit));
+		fprintf(r->out, "# HELP %s %s: %s\n# TYPE %s %s\n", name, r->ttitle,
+			r->cols[c].title, name, prom_type(unit));
 		for (int row = 0; row < r->nrows; row++) {
 			const struct ml_cell *cell = &r->cells[row * r->ncols + c];
 

@@ -21,34 +21,38 @@
 
 #include "backend.h"
 
-#define ML_SCHEMA	"memlens/1"
+#define ML_SCHEMA "memlens/1"
 
-enum ml_format { ML_FMT_TEXT, ML_FMT_JSON, ML_FMT_PROM };
+enum ml_format {
+	ML_FMT_TEXT,
+	ML_FMT_JSON,
+	ML_FMT_PROM
+};
 
 enum ml_unit {
 	ML_UNIT_BYTES,
-	ML_UNIT_COUNT,		/* a gauge: entries, pages, processes */
-	ML_UNIT_TOTAL,		/* a counter since some start */
+	ML_UNIT_COUNT, /* a gauge: entries, pages, processes */
+	ML_UNIT_TOTAL, /* a counter since some start */
 	ML_UNIT_PERCENT,
 	ML_UNIT_SECONDS,
 	ML_UNIT_RATIO,
 	ML_UNIT_PER_SEC,
-	ML_UNIT_ADDR,		/* shown in hex; a label in Prometheus */
-	ML_UNIT_ID,		/* a PID: a label in Prometheus */
-	ML_UNIT_TEXT,		/* table cells only: a string */
+	ML_UNIT_ADDR, /* shown in hex; a label in Prometheus */
+	ML_UNIT_ID,   /* a PID: a label in Prometheus */
+	ML_UNIT_TEXT, /* table cells only: a string */
 };
 
 struct ml_col {
-	const char *key;	/* JSON and Prometheus name */
-	const char *title;	/* text heading */
+	const char *key;   /* JSON and Prometheus name */
+	const char *title; /* text heading */
 	enum ml_unit unit;
 };
 
-#define ML_REPORT_DEPTH	8
+#define ML_REPORT_DEPTH 8
 
 struct ml_cell {
 	struct ml_val v;
-	char *s;		/* ML_UNIT_TEXT */
+	char *s; /* ML_UNIT_TEXT */
 };
 
 struct ml_report {
@@ -56,8 +60,8 @@ struct ml_report {
 	FILE *out;
 	int depth;
 	bool comma[ML_REPORT_DEPTH];
-	const char *path[ML_REPORT_DEPTH];	/* section keys, for names */
-	char labels[512];	/* Prometheus labels of every sample */
+	const char *path[ML_REPORT_DEPTH]; /* section keys, for names */
+	char labels[512];                  /* Prometheus labels of every sample */
 	/* the table being filled */
 	const char *tkey, *ttitle;
 	const struct ml_col *cols;
@@ -70,26 +74,23 @@ struct ml_report {
 struct ml_common_opts {
 	enum ml_backend backend;
 	enum ml_format format;
-	bool verbose;		/* -v: libbpf's messages and verifier logs */
+	bool verbose; /* -v: libbpf's messages and verifier logs */
 };
 
 extern const struct argp ml_common_argp;
 
-void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt,
-		     const char *command);
+void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const char *command);
 void ml_report_end(struct ml_report *r);
 /* Add label="value" to every Prometheus sample from here on. */
 void ml_report_label(struct ml_report *r, const char *key, const char *value);
 
 void ml_report_section(struct ml_report *r, const char *key, const char *title);
 void ml_report_section_end(struct ml_report *r);
-void ml_report_str(struct ml_report *r, const char *key, const char *label,
-		   const char *value);
+void ml_report_str(struct ml_report *r, const char *key, const char *label, const char *value);
 /* An integer that is an identity, not a measure (JSON and text only). */
-void ml_report_int(struct ml_report *r, const char *key, const char *label,
-		   long long value);
-void ml_report_val(struct ml_report *r, const char *key, const char *label,
-		   enum ml_unit unit, struct ml_val v);
+void ml_report_int(struct ml_report *r, const char *key, const char *label, long long value);
+void ml_report_val(struct ml_report *r, const char *key, const char *label, enum ml_unit unit,
+		   struct ml_val v);
 
 void ml_report_table(struct ml_report *r, const char *key, const char *title,
 		     const struct ml_col *cols, int ncols, enum ml_src src);

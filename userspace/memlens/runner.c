@@ -34,8 +34,8 @@
 #include "runner.h"
 
 static const char *const lib_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
-	"/usr/local/lib", "/lib/x86_64-linux-gnu", NULL
+	"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
+	"/lib/x86_64-linux-gnu",     NULL
 };
 
 static const struct {
@@ -69,8 +69,7 @@ static int find_mlalloc(char *path, size_t len)
 	return -1;
 }
 
-int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
-		      size_t len)
+int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len)
 {
 	struct stat st;
 
@@ -81,7 +80,8 @@ int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
 	if (!strcmp(name, "mlalloc")) {
 		if (!find_mlalloc(out->path, sizeof(out->path)))
 			return 0;
-		snprintf(why, len, "allocator mlalloc not found (build/lib/libmlalloc.so: run make)");
+		snprintf(why, len,
+			 "allocator mlalloc not found (build/lib/libmlalloc.so: run make)");
 		return ML_EXIT_ERROR;
 	}
 	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
@@ -89,18 +89,21 @@ int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
 			continue;
 		for (int f = 0; known[k].files[f]; f++)
 			for (int d = 0; lib_dirs[d]; d++) {
-				snprintf(out->path, sizeof(out->path), "%s/%s",
-					 lib_dirs[d], known[k].files[f]);
+				snprintf(out->path, sizeof(out->path), "%s/%s", lib_dirs[d],
+					 known[k].files[f]);
 				if (!access(out->path, R_OK))
 					return 0;
 			}
-		snprintf(why, len, "allocator %s is not installed (no %s in the library directories)",
-			 name, known[k].files[0]);
+		snprintf(why, len,
+			 "allocator %s is not installed (no %s in the library directories)", name,
+			 known[k].files[0]);
 		return ML_EXIT_ERROR;
 	}
 	if (!strchr(name, '/')) {
-		snprintf(why, len, "unknown allocator '%s' (glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a .so)",
-			 name);
+		snprintf(
+			why, len,
+			"unknown allocator '%s' (glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a .so)",
+			name);
 		return ML_EXIT_USAGE;
 	}
 	if (stat(name, &st) || !S_ISREG(st.st_mode) || access(name, R_OK)) {
@@ -140,7 +143,7 @@ static double rollup(pid_t pid, const char *key)
 	return v;
 }
 
-#define ROLLUP_MS	100	/* smaps_rollup at most this often */
+#define ROLLUP_MS 100 /* smaps_rollup at most this often */
 
 struct sampler {
 	double pte, swap, hwm, thp_at_peak, rss_at_peak, last_rollup;
@@ -183,13 +186,13 @@ static void progress_line(pid_t pid, double elapsed, const struct sampler *s)
 	uint64_t kb = 0;
 
 	ml_proc_status_kb(pid, "VmRSS", &kb);
-	fprintf(stderr, "\r\033[K  memlens run: %.1f s, rss %s, page tables %s",
-		elapsed, ml_fmt_bytes(rss, sizeof(rss), kb * 1024.0),
+	fprintf(stderr, "\r\033[K  memlens run: %.1f s, rss %s, page tables %s", elapsed,
+		ml_fmt_bytes(rss, sizeof(rss), kb * 1024.0),
 		ml_fmt_bytes(pte, sizeof(pte), s->pte));
 }
 
-static void child(char *const argv[], const struct ml_allocator *alloc,
-		  int go, int report, bool quiet)
+static void child(char *const argv[], const struct ml_allocator *alloc, int go, int report,
+		  bool quiet)
 {
 	char c;
 
@@ -214,8 +217,8 @@ static void child(char *const argv[], const struct ml_allocator *alloc,
 	_exit(127);
 }
 
-static void fill_result(struct ml_run_result *res, const struct rusage *ru,
-			const struct sampler *s, int st)
+static void fill_result(struct ml_run_result *res, const struct rusage *ru, const struct sampler *s,
+			int st)
 {
 	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	res->user = ml_have(ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6, ML_SRC_RUSAGE);
@@ -240,13 +243,12 @@ static void fill_result(struct ml_run_result *res, const struct rusage *ru,
 	res->peak_pgtable = ml_have(s->pte, ML_SRC_PROC);
 	res->peak_swap = ml_have(s->swap, ML_SRC_PROC);
 	res->thp_coverage = s->rss_at_peak > 0 ?
-		ml_have(100.0 * s->thp_at_peak / s->rss_at_peak, ML_SRC_PROC) :
-		ml_none("no resident memory sampled");
+				    ml_have(100.0 * s->thp_at_peak / s->rss_at_peak, ML_SRC_PROC) :
+				    ml_none("no resident memory sampled");
 }
 
-int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
-		   int interval_ms, bool progress, bool quiet,
-		   struct ml_run_result *res)
+int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
+		   bool progress, bool quiet, struct ml_run_result *res)
 {
 	int go[2], report[2], perf, pidfd, st = 0;
 	struct sampler s = { 0 };
@@ -270,10 +272,10 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
 	close(report[1]);
 	perf = ml_perf_open_dtlb(pid, true);
 	if (perf < 0)
-		res->dtlb_misses = ml_none(errno == ENOENT || errno == EOPNOTSUPP ||
-					   errno == ENODEV ?
-					   "not supported: no hardware PMU dTLB event (perf_event_open)" :
-					   "perf_event_open denied or failed");
+		res->dtlb_misses = ml_none(
+			errno == ENOENT || errno == EOPNOTSUPP || errno == ENODEV ?
+				"not supported: no hardware PMU dTLB event (perf_event_open)" :
+				"perf_event_open denied or failed");
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	t0 = now();
 	if (write(go[1], "g", 1) != 1)
@@ -337,10 +339,13 @@ void ml_emit_run(struct ml_report *r, const struct ml_run_result *res)
 	ml_report_val(r, "peak_resident_bytes", "peak resident", ML_UNIT_BYTES, res->peak_rss);
 	ml_report_val(r, "minor_faults_total", "minor faults", ML_UNIT_TOTAL, res->minflt);
 	ml_report_val(r, "major_faults_total", "major faults", ML_UNIT_TOTAL, res->majflt);
-	ml_report_val(r, "peak_pagetable_bytes", "peak page tables (sampled)", ML_UNIT_BYTES, res->peak_pgtable);
+	ml_report_val(r, "peak_pagetable_bytes", "peak page tables (sampled)", ML_UNIT_BYTES,
+		      res->peak_pgtable);
 	ml_report_val(r, "peak_swap_bytes", "peak swap (sampled)", ML_UNIT_BYTES, res->peak_swap);
-	ml_report_val(r, "thp_coverage_percent", "THP at the RSS peak", ML_UNIT_PERCENT, res->thp_coverage);
-	ml_report_val(r, "dtlb_read_misses_total", "dTLB read misses", ML_UNIT_TOTAL, res->dtlb_misses);
+	ml_report_val(r, "thp_coverage_percent", "THP at the RSS peak", ML_UNIT_PERCENT,
+		      res->thp_coverage);
+	ml_report_val(r, "dtlb_read_misses_total", "dTLB read misses", ML_UNIT_TOTAL,
+		      res->dtlb_misses);
 	ml_report_val(r, "tlb_flushes_total", "TLB flushes", ML_UNIT_TOTAL, res->tlb_flushes);
 	ml_report_int(r, "samples", "/proc samples", res->samples);
 	ml_report_section_end(r);

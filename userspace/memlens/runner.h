@@ -12,8 +12,8 @@
 #include "report.h"
 
 struct ml_allocator {
-	char name[64];		/* glibc, mlalloc, ... or the path given */
-	char path[4096];	/* the library to LD_PRELOAD; "" for glibc */
+	char name[64];   /* glibc, mlalloc, ... or the path given */
+	char path[4096]; /* the library to LD_PRELOAD; "" for glibc */
 };
 
 /*
@@ -22,20 +22,19 @@ struct ml_allocator {
  * missing path, ML_EXIT_ERROR for a known allocator not installed here;
  * @why says which, in one line.
  */
-int ml_allocator_find(const char *name, struct ml_allocator *out, char *why,
-		      size_t len);
+int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len);
 
 struct ml_run_result {
-	int status;		/* exit code, 128 + signal, 127 exec failed */
-	int exec_errno;		/* why exec failed, or 0 */
-	int samples;		/* /proc samples taken while it ran */
+	int status;     /* exit code, 128 + signal, 127 exec failed */
+	int exec_errno; /* why exec failed, or 0 */
+	int samples;    /* /proc samples taken while it ran */
 	struct ml_val wall, user, sys;
-	struct ml_val peak_rss;		/* wait4: ru_maxrss */
-	struct ml_val minflt, majflt;	/* wait4: ru_minflt, ru_majflt */
-	struct ml_val peak_pgtable;	/* VmPTE, sampled */
-	struct ml_val peak_swap;	/* VmSwap, sampled */
-	struct ml_val thp_coverage;	/* AnonHugePages / Rss at the RSS peak */
-	struct ml_val dtlb_misses;	/* perf, from exec to exit */
+	struct ml_val peak_rss;       /* wait4: ru_maxrss */
+	struct ml_val minflt, majflt; /* wait4: ru_minflt, ru_majflt */
+	struct ml_val peak_pgtable;   /* VmPTE, sampled */
+	struct ml_val peak_swap;      /* VmSwap, sampled */
+	struct ml_val thp_coverage;   /* AnonHugePages / Rss at the RSS peak */
+	struct ml_val dtlb_misses;    /* perf, from exec to exit */
 	struct ml_val tlb_flushes;
 };
 
@@ -47,9 +46,8 @@ struct ml_run_result {
  * Returns 0 once the command ran (whatever its exit status), or -errno
  * when it could not be started at all.
  */
-int ml_run_measure(char *const argv[], const struct ml_allocator *alloc,
-		   int interval_ms, bool progress, bool quiet,
-		   struct ml_run_result *res);
+int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
+		   bool progress, bool quiet, struct ml_run_result *res);
 void ml_emit_run(struct ml_report *r, const struct ml_run_result *res);
 
 #endif /* MEMLENS_RUNNER_H */

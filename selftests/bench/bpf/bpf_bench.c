@@ -31,10 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "../../../userspace/memlens/bpf_common.c"
-#include "../../../userspace/memlens/bpf_features.c"
-#include "../../../userspace/memlens/bpf_faults.c"
-#include "../../../userspace/memlens/bpf_pgwalk.c"
+#include "mlbpf.h"
 
 #define PAGE	4096UL
 
@@ -127,7 +124,7 @@ static void prog_stats(struct ml_faults *f, struct prog_stat *sum)
 {
 	struct bpf_program *p;
 
-	bpf_object__for_each_program(p, f->skel->obj) {
+	bpf_object__for_each_program(p, ml_faults_object(f)) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(p);

@@ -22,7 +22,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 
 static const struct ml_bpf_feat_info feats[ML_FEAT_COUNT] = {
 	[ML_FEAT_ITER_TASK_VMA] = {
@@ -87,11 +87,15 @@ static const struct ml_bpf_feat_info feats[ML_FEAT_COUNT] = {
 	},
 };
 
-enum feat_state { FEAT_UNKNOWN, FEAT_HAVE, FEAT_LOST };
+enum feat_state {
+	FEAT_UNKNOWN,
+	FEAT_HAVE,
+	FEAT_LOST
+};
 
 static struct {
 	enum feat_state state;
-	bool used;		/* consulted by a loader of this process */
+	bool used; /* consulted by a loader of this process */
 	char why[256];
 } st[ML_FEAT_COUNT];
 
@@ -133,8 +137,8 @@ static bool helper_ok(enum bpf_func_id id, char *why, size_t len, const char *na
 
 	if (ret == 1)
 		return true;
-	snprintf(why, len, "helper %s not offered by this kernel%s%s", name,
-		 ret < 0 ? ": " : "", ret < 0 ? strerror(-ret) : "");
+	snprintf(why, len, "helper %s not offered by this kernel%s%s", name, ret < 0 ? ": " : "",
+		 ret < 0 ? strerror(-ret) : "");
 	return false;
 }
 
@@ -168,8 +172,7 @@ __u64 ml_kallsyms_addr(const char *sym)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
-		    !strcmp(name, sym)) {
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 && !strcmp(name, sym)) {
 			addr = a;
 			break;
 		}
@@ -220,8 +223,8 @@ static bool probe(enum ml_bpf_feat f, char *why, size_t len)
 		if (!ml_bpf_can_trace("do_swap_page", BPF_TRACE_FEXIT))
 			miss = "the kernel refused an fexit program on do_swap_page";
 		break;
-	case ML_FEAT_SPECIAL_NAMES:	/* known only from a trial load */
-	case ML_FEAT_SWAP_IN:		/* probed by the loader: one of three */
+	case ML_FEAT_SPECIAL_NAMES: /* known only from a trial load */
+	case ML_FEAT_SWAP_IN:       /* probed by the loader: one of three */
 	case ML_FEAT_COUNT:
 		break;
 	}
@@ -240,8 +243,8 @@ bool ml_bpf_feat_have(enum ml_bpf_feat f)
 			snprintf(st[f].why, sizeof(st[f].why), "masked by MEMLENS_BPF_MASK");
 			st[f].state = FEAT_LOST;
 		} else {
-			st[f].state = probe(f, st[f].why, sizeof(st[f].why)) ?
-				FEAT_HAVE : FEAT_LOST;
+			st[f].state = probe(f, st[f].why, sizeof(st[f].why)) ? FEAT_HAVE :
+									       FEAT_LOST;
 		}
 	}
 	return st[f].state == FEAT_HAVE;
@@ -293,7 +296,6 @@ void ml_bpf_print_losses(FILE *f, const char *cmd)
 	int n = ml_bpf_losses(lost, ML_FEAT_COUNT);
 
 	for (int i = 0; i < n; i++)
-		fprintf(f, "%s: without %s (%s): %s lost; %s\n", cmd,
-			feats[lost[i]].name, st[lost[i]].why, feats[lost[i]].gives,
-			feats[lost[i]].without);
+		fprintf(f, "%s: without %s (%s): %s lost; %s\n", cmd, feats[lost[i]].name,
+			st[lost[i]].why, feats[lost[i]].gives, feats[lost[i]].without);
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * memlens' BPF loaders: a C API over the programs in bpf/, separate from
- * any printing, so that other front ends (the inspector) can reuse them.
+ * libmlbpf (userspace/mlbpf, built to build/lib/libmlbpf.a): memlens' BPF
+ * loaders, a C API over the programs in bpf/, separate from any printing.
+ * The CLI, the tests and the benchmarks link it; this is its one public
+ * header (the types it shares with the BPF programs are in bpf/: faults.h,
+ * pgwalk.h, tlbswap.h).
  *
  * Every loader probes what the running kernel offers, loads only the
  * programs that can attach there (bpf_program__set_autoload) and says in
@@ -9,8 +12,8 @@
  * negative errno; a human-readable reason for the last failure is in
  * ml_bpf_error().
  */
-#ifndef MEMLENS_BPF_LOADERS_H
-#define MEMLENS_BPF_LOADERS_H
+#ifndef MLBPF_H
+#define MLBPF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,36 +25,40 @@
 #include "pgwalk.h"
 #include "tlbswap.h"
 
-/* --- shared (bpf_common.c) --- */
+struct bpf_object;
+
+/* --- shared (common.c) --- */
 
 /* Why the last loader call failed, one line without "memlens: ". */
 const char *ml_bpf_error(void);
 /* Show libbpf's own messages on stderr (off by default). */
 void ml_bpf_set_verbose(bool verbose);
+/* May this process load and attach tracing programs (CAP_BPF+PERFMON or SYS_ADMIN)? */
+bool ml_bpf_privileged(void);
 
-/* --- kernel features the programs use (bpf_features.c) --- */
+/* --- kernel features the programs use (features.c) --- */
 
 enum ml_bpf_feat {
-	ML_FEAT_ITER_TASK_VMA,	/* iter/task_vma: the page-table walk */
-	ML_FEAT_BPF_LOOP,	/* bpf_loop(): the walk's loop */
-	ML_FEAT_ITER_TASK_PID,	/* iterators bound to one task (6.1+) */
-	ML_FEAT_KALLSYMS_POB,	/* page_offset_base in kallsyms */
-	ML_FEAT_SPECIAL_NAMES,	/* vm_special_mapping names read in BPF */
-	ML_FEAT_TP_PAGE_FAULT,	/* tp_btf exceptions:page_fault_user/_kernel */
-	ML_FEAT_FEXIT_FAULT,	/* fexit/handle_mm_fault */
-	ML_FEAT_FIND_VMA,	/* bpf_find_vma(): per-VMA faults on perf events */
-	ML_FEAT_TP_TLB_FLUSH,	/* tp_btf tlb:tlb_flush */
-	ML_FEAT_SWAP_IN,	/* fentry on a swap-in function */
-	ML_FEAT_SWAP_OUT,	/* fentry/__swap_writepage */
-	ML_FEAT_SWAP_FAULT,	/* fexit/do_swap_page */
+	ML_FEAT_ITER_TASK_VMA, /* iter/task_vma: the page-table walk */
+	ML_FEAT_BPF_LOOP,      /* bpf_loop(): the walk's loop */
+	ML_FEAT_ITER_TASK_PID, /* iterators bound to one task (6.1+) */
+	ML_FEAT_KALLSYMS_POB,  /* page_offset_base in kallsyms */
+	ML_FEAT_SPECIAL_NAMES, /* vm_special_mapping names read in BPF */
+	ML_FEAT_TP_PAGE_FAULT, /* tp_btf exceptions:page_fault_user/_kernel */
+	ML_FEAT_FEXIT_FAULT,   /* fexit/handle_mm_fault */
+	ML_FEAT_FIND_VMA,      /* bpf_find_vma(): per-VMA faults on perf events */
+	ML_FEAT_TP_TLB_FLUSH,  /* tp_btf tlb:tlb_flush */
+	ML_FEAT_SWAP_IN,       /* fentry on a swap-in function */
+	ML_FEAT_SWAP_OUT,      /* fentry/__swap_writepage */
+	ML_FEAT_SWAP_FAULT,    /* fexit/do_swap_page */
 	ML_FEAT_COUNT
 };
 
 struct ml_bpf_feat_info {
-	const char *name;	/* as MEMLENS_BPF_MASK and the reports name it */
-	const char *kernels;	/* first kernel version that has it */
-	const char *gives;	/* what memlens measures with it */
-	const char *without;	/* what memlens does without it */
+	const char *name;    /* as MEMLENS_BPF_MASK and the reports name it */
+	const char *kernels; /* first kernel version that has it */
+	const char *gives;   /* what memlens measures with it */
+	const char *without; /* what memlens does without it */
 };
 
 const struct ml_bpf_feat_info *ml_bpf_feat_info(enum ml_bpf_feat f);
@@ -75,7 +82,7 @@ void ml_bpf_print_losses(FILE *f, const char *cmd);
 /* Forget every probe result (tests; memlens features). */
 void ml_bpf_feat_forget(void);
 
-/* --- faults (bpf_faults.c) --- */
+/* --- faults (faults.c) --- */
 
 struct ml_faults;
 
@@ -101,22 +108,24 @@ struct ml_vma_faults {
  * *@out (free() it), count returned (or a negative errno).
  */
 int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out);
+/* The loaded object (its maps and programs), for tests and benchmarks. */
+struct bpf_object *ml_faults_object(const struct ml_faults *f);
 void ml_faults_close(struct ml_faults *f);
 
-/* --- page tables and VMAs (bpf_pgwalk.c) --- */
+/* --- page tables and VMAs (pgwalk.c) --- */
 
 struct ml_vma_info {
 	__u64 start, end;
 	char perms[5];
-	const char *kind;		/* anon file shmem stack heap vdso vvar other */
+	const char *kind; /* anon file shmem stack heap vdso vvar other */
 	__u64 resident_kb, thp_kb, swap_kb, pte_tables;
 	char name[256];
 };
 
 struct ml_pagetable {
 	struct pgwalk_summary sum;
-	struct ml_vma_info *vmas;	/* sum.vmas entries */
-	int levels;			/* 4 or 5 */
+	struct ml_vma_info *vmas; /* sum.vmas entries */
+	int levels;               /* 4 or 5 */
 };
 
 /*
@@ -133,7 +142,7 @@ void ml_pgwalk_close(struct ml_pgwalk *w);
 /* How the direct map base was found ("kallsyms", "probed"), for -v. */
 const char *ml_pagetable_method(void);
 
-/* --- TLB flushes and swap (bpf_tlbswap.c) --- */
+/* --- TLB flushes and swap (tlbswap.c) --- */
 
 struct ml_tlbswap;
 
@@ -142,14 +151,17 @@ int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid);
 const char *ml_tlbswap_path(const struct ml_tlbswap *t);
 bool ml_tlbswap_has_tlb(const struct ml_tlbswap *t);
 /* Which swap counters this kernel lets us count (ML_SWAP_* bits). */
-enum { ML_SWAP_IN = 1, ML_SWAP_OUT = 2, ML_SWAP_FAULTS = 4 };
+enum {
+	ML_SWAP_IN = 1,
+	ML_SWAP_OUT = 2,
+	ML_SWAP_FAULTS = 4
+};
 unsigned int ml_tlbswap_swap_events(const struct ml_tlbswap *t);
 /* System-wide TLB counters, and per CPU (@percpu: nr_cpus entries or NULL). */
-int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all,
-		struct tlb_counts *percpu, int *nr_cpus);
+int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all, struct tlb_counts *percpu,
+		int *nr_cpus);
 int ml_tlb_read_tgid(struct ml_tlbswap *t, struct tlb_counts *out);
-int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all,
-		 struct swap_counts *tgid);
+int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all, struct swap_counts *tgid);
 void ml_tlbswap_close(struct ml_tlbswap *t);
 
-#endif /* MEMLENS_BPF_LOADERS_H */
+#endif /* MLBPF_H */

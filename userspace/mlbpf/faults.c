@@ -18,10 +18,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 #include "faults.skel.h"
 
-enum completion { DONE_NONE, DONE_FEXIT, DONE_PERF };
+enum completion {
+	DONE_NONE,
+	DONE_FEXIT,
+	DONE_PERF
+};
 
 struct ml_faults {
 	struct faults_bpf *skel;
@@ -41,13 +45,11 @@ static int open_perf_event(__u64 config, int cpu)
 		.sample_period = 1,
 	};
 
-	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
-		       PERF_FLAG_FD_CLOEXEC);
+	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 /* Attach @prog to the @config software event on every online CPU. */
-static int attach_perf(struct ml_faults *f, struct bpf_program *prog,
-		       __u64 config)
+static int attach_perf(struct ml_faults *f, struct bpf_program *prog, __u64 config)
 {
 	int cpu, ncpu = libbpf_num_possible_cpus(), fd, attached = 0;
 	struct bpf_link *link;
@@ -55,7 +57,7 @@ static int attach_perf(struct ml_faults *f, struct bpf_program *prog,
 	for (cpu = 0; cpu < ncpu && f->nr_links < 2 * 1024; cpu++) {
 		fd = open_perf_event(config, cpu);
 		if (fd < 0) {
-			if (errno == ENODEV)	/* offline CPU */
+			if (errno == ENODEV) /* offline CPU */
 				continue;
 			return -errno;
 		}
@@ -86,8 +88,7 @@ static void choose_programs(struct ml_faults *f)
 	}
 	bpf_program__set_autoload(s->progs.page_fault_user, f->entry);
 	bpf_program__set_autoload(s->progs.page_fault_kernel, f->entry);
-	bpf_program__set_autoload(s->progs.handle_mm_fault_exit,
-				  f->done == DONE_FEXIT);
+	bpf_program__set_autoload(s->progs.handle_mm_fault_exit, f->done == DONE_FEXIT);
 	bpf_program__set_autoload(s->progs.perf_fault_minor, f->done == DONE_PERF);
 	bpf_program__set_autoload(s->progs.perf_fault_major, f->done == DONE_PERF);
 }
@@ -104,14 +105,14 @@ static int attach_programs(struct ml_faults *f)
 			return ml_bpf_fail_load(-errno, "attaching tp_btf/page_fault_user");
 	}
 	if (f->done == DONE_FEXIT) {
-		s->links.handle_mm_fault_exit =
-			bpf_program__attach(s->progs.handle_mm_fault_exit);
+		s->links.handle_mm_fault_exit = bpf_program__attach(s->progs.handle_mm_fault_exit);
 		if (!s->links.handle_mm_fault_exit)
 			return ml_bpf_fail_load(-errno, "attaching fexit/handle_mm_fault");
 	} else {
 		err = attach_perf(f, s->progs.perf_fault_minor, PERF_COUNT_SW_PAGE_FAULTS_MIN);
 		if (!err)
-			err = attach_perf(f, s->progs.perf_fault_major, PERF_COUNT_SW_PAGE_FAULTS_MAJ);
+			err = attach_perf(f, s->progs.perf_fault_major,
+					  PERF_COUNT_SW_PAGE_FAULTS_MAJ);
 		if (err)
 			return ml_bpf_fail_load(err, "perf software events page-faults-min/-maj");
 	}
@@ -143,11 +144,14 @@ int ml_faults_open(struct ml_faults **out, pid_t tgid)
 	err = attach_programs(f);
 	if (err)
 		goto fail;
-	snprintf(f->path, sizeof(f->path), "entry %s; completion %s",
-		 f->entry ? "tp_btf/page_fault_user+page_fault_kernel" :
-			    "none (without tp_page_fault: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
-		 f->done == DONE_FEXIT ? "fexit/handle_mm_fault" :
-			 "perf software events page-faults-min/-maj (without fexit_handle_mm_fault: no retry count; GUP faults not seen)");
+	snprintf(
+		f->path, sizeof(f->path), "entry %s; completion %s",
+		f->entry ?
+			"tp_btf/page_fault_user+page_fault_kernel" :
+			"none (without tp_page_fault: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
+		f->done == DONE_FEXIT ?
+			"fexit/handle_mm_fault" :
+			"perf software events page-faults-min/-maj (without fexit_handle_mm_fault: no retry count; GUP faults not seen)");
 	*out = f;
 	return 0;
 fail:
@@ -253,6 +257,11 @@ int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
 	qsort(arr, n, sizeof(*arr), by_start);
 	*out = arr;
 	return n;
+}
+
+struct bpf_object *ml_faults_object(const struct ml_faults *f)
+{
+	return f->skel->obj;
 }
 
 void ml_faults_close(struct ml_faults *f)

@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 
 static char last_error[1024];
 static bool verbose;
@@ -58,8 +58,8 @@ bool ml_bpf_privileged(void)
 {
 	unsigned long long caps = cap_eff();
 
-	return (caps >> 21 & 1) ||			/* CAP_SYS_ADMIN */
-	       ((caps >> 39 & 1) && (caps >> 38 & 1));	/* CAP_BPF + CAP_PERFMON */
+	return (caps >> 21 & 1) ||                     /* CAP_SYS_ADMIN */
+	       ((caps >> 39 & 1) && (caps >> 38 & 1)); /* CAP_BPF + CAP_PERFMON */
 }
 
 int ml_bpf_fail_load(int err, const char *what)
@@ -67,12 +67,19 @@ int ml_bpf_fail_load(int err, const char *what)
 	if (err > 0)
 		err = -err;
 	if ((err == -EPERM || err == -EACCES) && !ml_bpf_privileged())
-		return ml_bpf_fail(err, "loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
+		return ml_bpf_fail(
+			err,
+			"loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
 	if (!ml_bpf_have_btf())
-		return ml_bpf_fail(err, "the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %s cannot load", what);
+		return ml_bpf_fail(
+			err,
+			"the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF): %s cannot load",
+			what);
 	if (err == -EACCES || err == -EINVAL)
-		return ml_bpf_fail(err, "%s: %s (the kernel's verifier or attach check refused it; -v shows its log)",
-				   what, strerror(-err));
+		return ml_bpf_fail(
+			err,
+			"%s: %s (the kernel's verifier or attach check refused it; -v shows its log)",
+			what, strerror(-err));
 	return ml_bpf_fail(err, "%s: %s", what, strerror(-err));
 }
 

@@ -1,23 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Internal helpers of the BPF loaders (not part of their API).
+ * Internal helpers of libmlbpf's loaders (not part of its API: mlbpf.h).
  */
-#ifndef MEMLENS_BPF_COMMON_H
-#define MEMLENS_BPF_COMMON_H
+#ifndef MLBPF_COMMON_H
+#define MLBPF_COMMON_H
 
 #include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
 
-#include "bpf_loaders.h"
+#include "mlbpf.h"
 
 void ml_bpf_init(void);
-int ml_bpf_fail(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int ml_bpf_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ml_bpf_fail_load(int err, const char *what);
 bool ml_bpf_have_btf(void);
 int ml_kernel_version(void);
-bool ml_bpf_privileged(void);
 bool ml_bpf_have_attach(const char *name, enum bpf_attach_type type);
 /* MAX_SWAPFILES and SWP_MIGRATION_READ of the running kernel. */
 void ml_swap_layout(__u32 *max_type, __u32 *migration_first);
@@ -25,4 +23,4 @@ bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type);
 /* The address of @sym in /proc/kallsyms, 0 if absent or hidden. */
 __u64 ml_kallsyms_addr(const char *sym);
 
-#endif /* MEMLENS_BPF_COMMON_H */
+#endif /* MLBPF_COMMON_H */

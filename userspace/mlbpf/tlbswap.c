@@ -12,7 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 #include "tlbswap.skel.h"
 
 struct ml_tlbswap {
@@ -24,13 +24,16 @@ struct ml_tlbswap {
 
 /* Swap-in points, preferred first: see tlbswap.bpf.c. */
 static const char *const read_fns[] = {
-	"zswap_folio_swapin", "swap_readpage", "swap_read_folio",
+	"zswap_folio_swapin",
+	"swap_readpage",
+	"swap_read_folio",
 };
 
 static struct bpf_program *read_prog(struct tlbswap_bpf *s, int i)
 {
 	struct bpf_program *p[] = {
-		s->progs.swap_read_zswap, s->progs.swap_read_page,
+		s->progs.swap_read_zswap,
+		s->progs.swap_read_page,
 		s->progs.swap_read_folio,
 	};
 
@@ -42,7 +45,7 @@ static void tlbswap_choose(struct ml_tlbswap *t)
 	struct tlbswap_bpf *s = t->skel;
 	int i;
 
-	bool swap_in = ml_bpf_feat_have(ML_FEAT_SWAP_IN);	/* masked? */
+	bool swap_in = ml_bpf_feat_have(ML_FEAT_SWAP_IN); /* masked? */
 
 	t->tlb = ml_bpf_feat_have(ML_FEAT_TP_TLB_FLUSH);
 	for (i = 0; i < 3; i++) {
@@ -54,20 +57,21 @@ static void tlbswap_choose(struct ml_tlbswap *t)
 		bpf_program__set_autoload(read_prog(s, i), use);
 	}
 	if (swap_in && !t->read_fn)
-		ml_bpf_feat_lose(ML_FEAT_SWAP_IN,
-				 "the kernel refused fentry on zswap_folio_swapin, swap_readpage and swap_read_folio");
+		ml_bpf_feat_lose(
+			ML_FEAT_SWAP_IN,
+			"the kernel refused fentry on zswap_folio_swapin, swap_readpage and swap_read_folio");
 	t->swap_read = t->read_fn;
 	t->swap_write = ml_bpf_feat_have(ML_FEAT_SWAP_OUT);
 	t->swap_fault = ml_bpf_feat_have(ML_FEAT_SWAP_FAULT);
 	bpf_program__set_autoload(s->progs.tlb_flush, t->tlb);
 	bpf_program__set_autoload(s->progs.swap_write, t->swap_write);
 	bpf_program__set_autoload(s->progs.do_swap_page_exit, t->swap_fault);
-	snprintf(t->path, sizeof(t->path),
-		 "tlb %s; swap-in %s%s; swap-out %s; swap faults %s",
+	snprintf(t->path, sizeof(t->path), "tlb %s; swap-in %s%s; swap-out %s; swap faults %s",
 		 t->tlb ? "tp_btf/tlb_flush" : "unavailable (no tlb:tlb_flush tracepoint in BTF)",
 		 t->read_fn ? "fentry/" : "unavailable (fentry refused or no ",
 		 t->read_fn ? t->read_fn : "zswap_folio_swapin/swap_readpage/swap_read_folio)",
-		 t->swap_write ? "fentry/__swap_writepage" : "unavailable (fentry/__swap_writepage refused)",
+		 t->swap_write ? "fentry/__swap_writepage" :
+				 "unavailable (fentry/__swap_writepage refused)",
 		 t->swap_fault ? "fexit/do_swap_page" : "unavailable (fexit/do_swap_page refused)");
 }
 
@@ -93,8 +97,9 @@ int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid)
 	tlbswap_choose(t);
 	if (!t->tlb && !t->swap_read && !t->swap_write && !t->swap_fault) {
 		err = ml_bpf_privileged() ?
-			ml_bpf_fail(-ENOTSUP, "no attach point for TLB or swap events: %s", t->path) :
-			ml_bpf_fail_load(-EPERM, "tlbswap");
+			      ml_bpf_fail(-ENOTSUP, "no attach point for TLB or swap events: %s",
+					  t->path) :
+			      ml_bpf_fail_load(-EPERM, "tlbswap");
 		goto fail;
 	}
 	err = tlbswap_bpf__load(t->skel);
@@ -140,8 +145,7 @@ static void add_u64s(void *sum, const void *v, size_t size)
 		d[i] += s[i];
 }
 
-static int sum_map(struct bpf_map *map, void *out, size_t size, void *percpu,
-		   int *nr_cpus)
+static int sum_map(struct bpf_map *map, void *out, size_t size, void *percpu, int *nr_cpus)
 {
 	int ncpu = libbpf_num_possible_cpus(), i, err;
 	char *vals = calloc(ncpu, size);
@@ -163,8 +167,8 @@ static int sum_map(struct bpf_map *map, void *out, size_t size, void *percpu,
 	return err;
 }
 
-int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all,
-		struct tlb_counts *percpu, int *nr_cpus)
+int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all, struct tlb_counts *percpu,
+		int *nr_cpus)
 {
 	return sum_map(t->skel->maps.tlb_all, all, sizeof(*all), percpu, nr_cpus);
 }
@@ -174,8 +178,7 @@ int ml_tlb_read_tgid(struct ml_tlbswap *t, struct tlb_counts *out)
 	return sum_map(t->skel->maps.tlb_tgid, out, sizeof(*out), NULL, NULL);
 }
 
-int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all,
-		 struct swap_counts *tgid)
+int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all, struct swap_counts *tgid)
 {
 	int err = sum_map(t->skel->maps.swap_all, all, sizeof(*all), NULL, NULL);
 

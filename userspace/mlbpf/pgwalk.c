@@ -19,7 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf_common.h"
+#include "common.h"
 #include "pgwalk.skel.h"
 
 static __u64 direct_map_base;
@@ -35,8 +35,7 @@ static int paging_levels(void)
 {
 	void *hint = (void *)(1UL << 48), *p;
 
-	p = mmap(hint, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-		 -1, 0);
+	p = mmap(hint, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
 		return 4;
 	munmap(p, 4096);
@@ -57,7 +56,7 @@ static __u64 phys_end(void)
 				best = hi + 1;
 		fclose(f);
 	}
-	return best ? best : 1ULL << 46;	/* x86-64's 64 TiB limit */
+	return best ? best : 1ULL << 46; /* x86-64's 64 TiB limit */
 }
 
 /* Physical address of the page at @p (locked, touched) from pagemap. */
@@ -91,7 +90,7 @@ static int run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
 		opts.link_info_len = sizeof(*linfo);
 	}
 	if (linfo && !ml_bpf_feat_have(ML_FEAT_ITER_TASK_PID))
-		linfo = NULL;	/* no task parameter before 6.1: filter in BPF */
+		linfo = NULL; /* no task parameter before 6.1: filter in BPF */
 	link = bpf_program__attach_iter(prog, linfo ? &opts : NULL);
 	if (!link && linfo) {
 		ml_bpf_feat_lose(ML_FEAT_ITER_TASK_PID,
@@ -140,24 +139,28 @@ static int find_direct_map(struct pgwalk_bpf *skel, __u64 pend)
 	skel->bss->dm_magic[0] = page[0];
 	skel->bss->dm_magic[1] = page[1];
 	skel->bss->dm_magic_pa = phys_of((void *)page);
-	skel->bss->dm_kallsyms_pob = ml_bpf_feat_have(ML_FEAT_KALLSYMS_POB) ?
-		ml_kallsyms_addr("page_offset_base") : 0;
+	skel->bss->dm_kallsyms_pob =
+		ml_bpf_feat_have(ML_FEAT_KALLSYMS_POB) ? ml_kallsyms_addr("page_offset_base") : 0;
 	skel->bss->dm_candidates = pend / (1ULL << 30) + 2;
 	if (!skel->bss->dm_magic_pa) {
 		munmap((void *)page, 4096);
-		return ml_bpf_fail(-EPERM, "reading physical addresses from /proc/self/pagemap needs CAP_SYS_ADMIN: run as root");
+		return ml_bpf_fail(
+			-EPERM,
+			"reading physical addresses from /proc/self/pagemap needs CAP_SYS_ADMIN: run as root");
 	}
 	err = run_iter(skel->progs.probe_direct_map, &linfo, NULL, 0, NULL);
 	munmap((void *)page, 4096);
 	if (err)
 		return ml_bpf_fail_load(err, "running iter/task probe_direct_map");
 	if (!skel->bss->dm_base)
-		return ml_bpf_fail(-ENOENT, "the kernel's direct map was not found (%u candidates tried)",
+		return ml_bpf_fail(-ENOENT,
+				   "the kernel's direct map was not found (%u candidates tried)",
 				   skel->bss->dm_tried);
 	direct_map_base = skel->bss->dm_base;
-	direct_map_method = skel->bss->dm_kallsyms_pob && !skel->bss->dm_tried ?
-		"page_offset_base from kallsyms, verified" :
-		"probed: 1 GiB steps below mm->pgd, checked against a known page";
+	direct_map_method =
+		skel->bss->dm_kallsyms_pob && !skel->bss->dm_tried ?
+			"page_offset_base from kallsyms, verified" :
+			"probed: 1 GiB steps below mm->pgd, checked against a known page";
 	return 0;
 }
 
@@ -195,7 +198,7 @@ static void add_vma(const void *data, void *ctx)
 	v->perms[0] = r->flags & 1 ? 'r' : '-';
 	v->perms[1] = r->flags & 2 ? 'w' : '-';
 	v->perms[2] = r->flags & 4 ? 'x' : '-';
-	v->perms[3] = r->flags & 0x80 ? 's' : 'p';	/* VM_MAYSHARE */
+	v->perms[3] = r->flags & 0x80 ? 's' : 'p'; /* VM_MAYSHARE */
 	v->kind = kind_names[r->kind < 8 ? r->kind : 7];
 	v->resident_kb = r->resident_pages * 4;
 	v->thp_kb = r->thp_pages * 4;
@@ -209,7 +212,7 @@ struct ml_pgwalk {
 	struct pgwalk_bpf *skel;
 	pid_t pid;
 	int levels;
-	bool special_names;	/* the BPF side names special mappings */
+	bool special_names; /* the BPF side names special mappings */
 };
 
 /* The kind of a special mapping, from its name, as module/vmas.c. */
@@ -260,8 +263,8 @@ static int names_from_maps(const struct ml_pgwalk *w, struct ml_pagetable *pt)
 			continue;
 		if (!strcmp(v->kind, "file") || !strcmp(v->kind, "shmem")) {
 			snprintf(v->name, sizeof(v->name), "%s", name);
-		} else if (!w->special_names && !strcmp(v->kind, "other") &&
-			   !v->name[0] && name[0] == '[' && strncmp(name, "[anon", 5)) {
+		} else if (!w->special_names && !strcmp(v->kind, "other") && !v->name[0] &&
+			   name[0] == '[' && strncmp(name, "[anon", 5)) {
 			snprintf(v->name, sizeof(v->name), "%s", name);
 			v->kind = special_kind(name);
 		}
@@ -286,7 +289,10 @@ static int load_walker(struct ml_pgwalk *w)
 	w->skel->rodata->special_names = w->special_names;
 	err = pgwalk_bpf__load(w->skel);
 	if (!err || !w->special_names)
-		return err ? ml_bpf_fail_load(err, "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)") : 0;
+		return err ? ml_bpf_fail_load(
+				     err,
+				     "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)") :
+			     0;
 	ro = *w->skel->rodata;
 	pgwalk_bpf__destroy(w->skel);
 	w->skel = pgwalk_bpf__open();
@@ -296,10 +302,12 @@ static int load_walker(struct ml_pgwalk *w)
 	w->skel->rodata->special_names = false;
 	w->special_names = false;
 	if (pgwalk_bpf__load(w->skel))
-		return ml_bpf_fail_load(err, "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)");
-	ml_bpf_feat_lose(ML_FEAT_SPECIAL_NAMES,
-			 "the kernel refused the walker that reads vm_special_mapping (%s); it loads without",
-			 strerror(-err));
+		return ml_bpf_fail_load(
+			err, "loading iter/task_vma walk_vmas (task_vma iterator, bpf_loop)");
+	ml_bpf_feat_lose(
+		ML_FEAT_SPECIAL_NAMES,
+		"the kernel refused the walker that reads vm_special_mapping (%s); it loads without",
+		strerror(-err));
 	return 0;
 }
 
@@ -312,9 +320,12 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 
 	ml_bpf_init();
 	if (!ml_bpf_have_btf())
-		return ml_bpf_fail(-ENOTSUP, "the kernel has no BTF (/sys/kernel/btf/vmlinux): the task_vma iterator cannot load");
+		return ml_bpf_fail(
+			-ENOTSUP,
+			"the kernel has no BTF (/sys/kernel/btf/vmlinux): the task_vma iterator cannot load");
 	if (!ml_bpf_feat_have(ML_FEAT_ITER_TASK_VMA))
-		return ml_bpf_fail(-ENOTSUP, "the BPF page-table walk needs the task_vma iterator: %s",
+		return ml_bpf_fail(-ENOTSUP,
+				   "the BPF page-table walk needs the task_vma iterator: %s",
 				   ml_bpf_feat_why(ML_FEAT_ITER_TASK_VMA));
 	if (!ml_bpf_feat_have(ML_FEAT_BPF_LOOP))
 		return ml_bpf_fail(-ENOTSUP, "the BPF page-table walk needs bpf_loop(): %s",
@@ -363,8 +374,7 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 	pt->levels = w->levels;
 	memset(&bss->summary, 0, sizeof(bss->summary));
 	memset(bss->last_counted, 0, sizeof(bss->last_counted));
-	err = run_iter(w->skel->progs.walk_vmas, &linfo, add_vma,
-		       sizeof(struct pgwalk_vma), &c);
+	err = run_iter(w->skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
 	if (!err && c.err)
 		err = ml_bpf_fail(c.err, "out of memory");
 	else if (err)
@@ -381,8 +391,8 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 	}
 	if (err) {
 		ml_pagetable_free(pt);
-		return ml_bpf_fail(err, "reading /proc/%d/maps for the VMA names: %s",
-				   (int)w->pid, strerror(-err));
+		return ml_bpf_fail(err, "reading /proc/%d/maps for the VMA names: %s", (int)w->pid,
+				   strerror(-err));
 	}
 	return 0;
 }
