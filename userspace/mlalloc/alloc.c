@@ -37,7 +37,7 @@
 
 static inline void stat_alloc(struct heap *h, unsigned cls, size_t bytes, size_t req)
 {
-	if (unlikely(h == &ml_backup_heap)) {
+	if (ML_UNLIKELY(h == &ml_backup_heap)) {
 		__atomic_fetch_add(&h->st.allocs[cls], 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->st.alloc_bytes[cls], bytes, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->st.requested, req, __ATOMIC_RELAXED);
@@ -50,7 +50,7 @@ static inline void stat_alloc(struct heap *h, unsigned cls, size_t bytes, size_t
 
 static inline void stat_free(struct heap *h, unsigned cls, size_t bytes)
 {
-	if (unlikely(!h || h == &ml_backup_heap)) {
+	if (ML_UNLIKELY(!h || h == &ml_backup_heap)) {
 		h = &ml_backup_heap;
 		__atomic_fetch_add(&h->st.frees[cls], 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->st.free_bytes[cls], bytes, __ATOMIC_RELAXED);
@@ -74,7 +74,7 @@ static void *alloc_small(struct heap *h, unsigned cls, size_t req)
 {
 	struct page *pg = h->cur[cls];
 	struct block *b = pg->free;
-	if (likely(b)) {
+	if (ML_LIKELY(b)) {
 		pg->free = b->next;
 		pg->used++;
 		b->key = 0;
@@ -91,7 +91,7 @@ static void *alloc_small(struct heap *h, unsigned cls, size_t req)
  * are 64 KiB aligned, so a class that is a multiple of align will do). */
 static int aligned_class(size_t n, size_t align)
 {
-	if (align > SLICE_SIZE || n > SMALL_MAX)
+	if (align > ML_SLICE_SIZE || n > ML_SMALL_MAX)
 		return -1;
 	for (unsigned c = ml_size_class(n < align ? align : n); c < MLALLOC_NSMALL; c++)
 		if (ml_class_size[c] % align == 0)
@@ -104,12 +104,12 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	void *p;
 
 	if (align <= ML_ALIGN) {
-		if (n <= SMALL_MAX) {
+		if (n <= ML_SMALL_MAX) {
 			unsigned cls = ml_size_class(n);
 			p = alloc_small(h, cls, n);
 			if (p && zero)
 				memset(p, 0, n);
-		} else if (n <= LARGE_MAX) {
+		} else if (n <= ML_LARGE_MAX) {
 			p = ml_large_alloc(h, n);
 			if (p) {
 				struct page *pg = ml_segment_page(ml_ptr_segment(p), p);
@@ -133,9 +133,9 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	int c = aligned_class(n, align);
 	if (c >= 0)
 		return alloc_in(h, ml_class_size[c], 0, zero);
-	if (n <= LARGE_MAX && align <= SLICE_SIZE)
-		return alloc_in(h, n < SMALL_MAX + 1 ? SMALL_MAX + 1 : n, 0, zero);
-	if (n + align > LARGE_MAX) {
+	if (n <= ML_LARGE_MAX && align <= ML_SLICE_SIZE)
+		return alloc_in(h, n < ML_SMALL_MAX + 1 ? ML_SMALL_MAX + 1 : n, 0, zero);
+	if (n + align > ML_LARGE_MAX) {
 		p = ml_huge_alloc(n, align, zero);
 		if (p)
 			stat_alloc(h, MLALLOC_CLASS_HUGE, ml_ptr_segment(p)->huge_size, n);
@@ -145,7 +145,7 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	if (!raw)
 		return NULL;
 	struct page *pg = ml_segment_page(ml_ptr_segment(raw), raw);
-	__atomic_fetch_or(&pg->flags, PG_ALIGNED, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&pg->flags, ML_PG_ALIGNED, __ATOMIC_RELAXED);
 	return (void *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
 }
 
@@ -156,7 +156,7 @@ static ML_NOINLINE void *malloc_generic(size_t n, size_t align, bool zero)
 		return NULL;
 	}
 	struct heap *h = ml_tls_heap;
-	if (unlikely(!h)) {
+	if (ML_UNLIKELY(!h)) {
 		h = ml_heap_get_slow();
 		if (!h) {
 			ml_lock(&ml_backup_lock);
@@ -173,11 +173,11 @@ static ML_NOINLINE void *malloc_generic(size_t n, size_t align, bool zero)
 ML_API void *mlalloc_malloc(size_t n)
 {
 	struct heap *h = ml_tls_heap;
-	if (likely(h != NULL && n <= SMALL_MAX)) {
+	if (ML_LIKELY(h != NULL && n <= ML_SMALL_MAX)) {
 		unsigned cls = ml_size_class(n);
 		struct page *pg = h->cur[cls];
 		struct block *b = pg->free;
-		if (likely(b)) {
+		if (ML_LIKELY(b)) {
 			pg->free = b->next;
 			pg->used++;
 			b->key = 0;
@@ -197,7 +197,7 @@ ML_API void *mlalloc_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (total <= SMALL_MAX) {
+	if (total <= ML_SMALL_MAX) {
 		void *p = mlalloc_malloc(total);
 		if (p)
 			memset(p, 0, total);
@@ -245,7 +245,7 @@ static ML_NOINLINE void free_huge(struct segment *s, void *p)
 static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct block *b)
 {
 	struct heap *owner = pg->heap;
-	if (unlikely(!owner || !pg->in_use))
+	if (ML_UNLIKELY(!owner || !pg->in_use))
 		ml_fatal("free(): invalid pointer (inside a free page)", b);
 	unsigned cls = pg->cls;
 	size_t bytes = cls < MLALLOC_NSMALL ? ml_class_size[cls] : pg->block_size;
@@ -258,7 +258,7 @@ static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct bloc
 							memory_order_seq_cst,
 							memory_order_relaxed));
 	/* see page.c for why reading the page after the push is safe */
-	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & PG_FULL)
+	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & ML_PG_FULL)
 		atomic_store_explicit(&owner->remote_pending, 1, memory_order_relaxed);
 	stat_free(h, cls, bytes);
 }
@@ -275,27 +275,27 @@ static ML_NOINLINE void free_local_slow(struct heap *h, struct page *pg,
 
 ML_API void mlalloc_free(void *p)
 {
-	if (unlikely(!p))
+	if (ML_UNLIKELY(!p))
 		return;
 	struct segment *s = ml_ptr_segment(p);
-	if (unlikely(!s))
+	if (ML_UNLIKELY(!s))
 		ml_fatal("free(): pointer not allocated by mlalloc", p);
-	if (unlikely(s->kind != SEG_NORMAL)) {
+	if (ML_UNLIKELY(s->kind != ML_SEG_NORMAL)) {
 		free_huge(s, p);
 		return;
 	}
 	struct page *pg = ml_segment_page(s, p);
 	uint8_t flags = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
 	struct block *b = p;
-	if (unlikely(flags & PG_ALIGNED))
+	if (ML_UNLIKELY(flags & ML_PG_ALIGNED))
 		b = (struct block *)block_start(pg, p);
-	else if (unlikely(ml_opt.check))
+	else if (ML_UNLIKELY(ml_opt.check))
 		check_pointer(pg, p);
 	struct heap *h = ml_tls_heap;
-	if (unlikely(b->key == ml_key))
+	if (ML_UNLIKELY(b->key == ml_key))
 		double_free_check(h, pg, b);
-	if (likely(pg->heap == h)) {
-		if (likely(!(flags & PG_FULL) && pg->used > 1)) {
+	if (ML_LIKELY(pg->heap == h)) {
+		if (ML_LIKELY(!(flags & ML_PG_FULL) && pg->used > 1)) {
 			b->key = ml_key;
 			b->next = pg->free;
 			pg->free = b;
@@ -307,7 +307,7 @@ ML_API void mlalloc_free(void *p)
 		free_local_slow(h, pg, b, errno);
 		return;
 	}
-	if (unlikely(!h) && !ml_tls_heap) {
+	if (ML_UNLIKELY(!h) && !ml_tls_heap) {
 		/* a thread whose first call is free(): give it a heap so that
 		 * its frees are counted like everyone else's */
 		int saved = errno;
@@ -331,7 +331,7 @@ ML_API size_t mlalloc_usable_size(const void *p)
 	if (!s)
 		ml_fatal("malloc_usable_size(): pointer not allocated by mlalloc", p);
 	struct page *pg = ml_segment_page(s, p);
-	if (s->kind == SEG_HUGE)
+	if (s->kind == ML_SEG_HUGE)
 		return s->huge_size - (size_t)((const uint8_t *)p - pg->start);
 	const uint8_t *bs = block_start(pg, p);
 	return pg->block_size - (size_t)((const uint8_t *)p - bs);
@@ -353,7 +353,7 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 	if (!s)
 		ml_fatal("realloc(): pointer not allocated by mlalloc", p);
 	size_t usable = mlalloc_usable_size(p);
-	if (s->kind == SEG_HUGE && n > LARGE_MAX) {
+	if (s->kind == ML_SEG_HUGE && n > ML_LARGE_MAX) {
 		size_t before = s->huge_size;
 		void *q = ml_huge_realloc(s, p, n);
 		if (q) {

@@ -40,7 +40,7 @@
 __thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec")));
 static __thread int tls_exited __attribute__((tls_model("initial-exec")));
 
-struct ml_options ml_opt = { .purge_delay_ms = 10, .huge_cache = 128 * MiB };
+struct ml_options ml_opt = { .purge_delay_ms = 10, .huge_cache = 128 * ML_MIB };
 uintptr_t ml_key;
 atomic_int ml_inited;
 pthread_mutex_t ml_backup_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,8 +51,8 @@ static struct heap *abandoned;
 static uint8_t *heap_chunk;		/* heaps are carved from here */
 static size_t heap_chunk_left;
 
-#define HEAP_CHUNK	(256 * KiB)
-#define HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
+#define ML_HEAP_CHUNK	(256 * ML_KIB)
+#define ML_HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
 
 static void heap_init(struct heap *h, uint32_t state)
 {
@@ -76,18 +76,18 @@ static struct heap *heap_acquire(void)
 		abandoned = h->next_free;
 		h->next_free = NULL;
 	} else {
-		if (heap_chunk_left < HEAP_SIZE) {
-			heap_chunk = ml_os_map(HEAP_CHUNK);
+		if (heap_chunk_left < ML_HEAP_SIZE) {
+			heap_chunk = ml_os_map(ML_HEAP_CHUNK);
 			if (!heap_chunk) {
 				heap_chunk_left = 0;
 				ml_unlock(&ml_pool_lock);
 				return NULL;
 			}
-			heap_chunk_left = HEAP_CHUNK;
+			heap_chunk_left = ML_HEAP_CHUNK;
 		}
 		h = (struct heap *)heap_chunk;
-		heap_chunk += HEAP_SIZE;
-		heap_chunk_left -= HEAP_SIZE;
+		heap_chunk += ML_HEAP_SIZE;
+		heap_chunk_left -= ML_HEAP_SIZE;
 		heap_init(h, 1);
 	}
 	h->st.state = 1;
@@ -155,7 +155,7 @@ void ml_init(void)
 	ml_opt.check = (int)env_num("MLALLOC_CHECK", 0);
 	ml_opt.stats = (int)env_num("MLALLOC_STATS", 0);
 	ml_opt.thp = (int)env_num("MLALLOC_THP", 0);
-	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 128 * MiB);
+	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 128 * ML_MIB);
 	init_key();
 	ml_stats_init();
 	heap_init(&ml_backup_heap, 3);
@@ -189,6 +189,7 @@ void mlalloc_collect(void)
 		ml_heap_collect(h, true);
 		ml_heap_purge(h, true);
 	}
+	ml_huge_trim();
 	errno = saved;
 }
 

@@ -4,7 +4,7 @@
  *
  * A huge block gets a mapping of its own, aligned to 4 MiB so that segmap
  * finds its header; the first 4 KiB (or `align` bytes) hold a segment
- * header of kind SEG_HUGE and the block follows.  Each mapping is an arena
+ * header of kind ML_SEG_HUGE and the block follows.  Each mapping is an arena
  * of role MLALLOC_ARENA_HUGE in the published table.
  *
  * munmap + mmap + page faults for every huge block would make programs that
@@ -22,15 +22,15 @@
 
 pthread_mutex_t ml_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define HUGE_CACHE_SLOTS 16
+#define ML_HUGE_CACHE_SLOTS 16
 
 static struct {
 	struct segment *s;
 	int64_t since;
-} cache[HUGE_CACHE_SLOTS];
+} cache[ML_HUGE_CACHE_SLOTS];
 static size_t cache_bytes;
 
-_Static_assert(offsetof(struct segment, pages[1]) <= HUGE_HDR, "huge header");
+_Static_assert(offsetof(struct segment, pages[1]) <= ML_HUGE_HDR, "huge header");
 
 static size_t map_len(size_t need)
 {
@@ -48,7 +48,7 @@ static void huge_unmap(struct segment *s)
 static void cache_expire(bool all, struct segment **out, int *nout)
 {
 	int64_t now = all ? 0 : ml_now_ms();
-	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		if (!cache[i].s)
 			continue;
 		if (all || (ml_opt.purge_delay_ms >= 0 &&
@@ -62,14 +62,14 @@ static void cache_expire(bool all, struct segment **out, int *nout)
 
 static struct segment *cache_take(size_t need)
 {
-	struct segment *got = NULL, *old[HUGE_CACHE_SLOTS];
+	struct segment *got = NULL, *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0, best = -1;
 
 	if (!cache_bytes)
 		return NULL;
 	ml_lock(&ml_huge_lock);
 	cache_expire(false, old, &nold);
-	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		struct segment *s = cache[i].s;
 		if (s && s->map_size >= need && s->map_size / 2 <= need &&
 		    (best < 0 || s->map_size < cache[best].s->map_size))
@@ -88,10 +88,10 @@ static struct segment *cache_take(size_t need)
 
 void *ml_huge_alloc(size_t n, size_t align, bool zero)
 {
-	size_t off = align > HUGE_HDR ? align : HUGE_HDR;
+	size_t off = align > ML_HUGE_HDR ? align : ML_HUGE_HDR;
 
 	/* segmap marks 255 chunks: the user pointer must be within them */
-	if (off > 254 * SEG_SIZE || n > PTRDIFF_MAX - off - SEG_SIZE) {
+	if (off > 254 * ML_SEG_SIZE || n > PTRDIFF_MAX - off - ML_SEG_SIZE) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -108,7 +108,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 			__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
 					 MLALLOC_ARENA_HUGE, __ATOMIC_RELEASE);
 	} else {
-		s = ml_os_map_aligned(need, align > SEG_SIZE ? align : SEG_SIZE);
+		s = ml_os_map_aligned(need, align > ML_SEG_SIZE ? align : ML_SEG_SIZE);
 		if (!s) {
 			errno = ENOMEM;
 			return NULL;
@@ -117,7 +117,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 		s->map_base = (uint8_t *)s;
 		s->arena = (uint32_t)ml_arena_add((uintptr_t)s, need, MLALLOC_ARENA_HUGE);
 		ml_arena_update((int)s->arena, (int64_t)need, 0);
-		s->kind = SEG_HUGE;
+		s->kind = ML_SEG_HUGE;
 		ml_segmap_set((uintptr_t)s, need, true);
 	}
 	struct page *pg = &s->pages[0];
@@ -138,7 +138,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 void ml_huge_free(struct segment *s)
 {
 	struct page *pg = &s->pages[0];
-	struct segment *old[HUGE_CACHE_SLOTS];
+	struct segment *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0;
 
 	if (!__atomic_exchange_n(&pg->in_use, 0, __ATOMIC_ACQ_REL))
@@ -155,7 +155,7 @@ void ml_huge_free(struct segment *s)
 	while (cache_bytes + s->map_size > ml_opt.huge_cache) {
 		/* evict the oldest to make room */
 		int o = -1;
-		for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+		for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++)
 			if (cache[i].s && (o < 0 || cache[i].since < cache[o].since))
 				o = i;
 		old[nold++] = cache[o].s;
@@ -163,12 +163,12 @@ void ml_huge_free(struct segment *s)
 		cache[o].s = NULL;
 	}
 	int slot = -1;
-	for (int i = 0; i < HUGE_CACHE_SLOTS && slot < 0; i++)
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS && slot < 0; i++)
 		if (!cache[i].s)
 			slot = i;
 	if (slot < 0) {
 		int o = 0;
-		for (int i = 1; i < HUGE_CACHE_SLOTS; i++)
+		for (int i = 1; i < ML_HUGE_CACHE_SLOTS; i++)
 			if (cache[i].since < cache[o].since)
 				o = i;
 		old[nold++] = cache[o].s;
@@ -190,7 +190,7 @@ void ml_huge_free(struct segment *s)
 /* Unmap every cached mapping (mlalloc_collect, exit). */
 void ml_huge_trim(void)
 {
-	struct segment *old[HUGE_CACHE_SLOTS];
+	struct segment *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0;
 
 	ml_lock(&ml_huge_lock);
@@ -207,7 +207,7 @@ void ml_huge_trim(void)
 void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 {
 	size_t off = (size_t)((uint8_t *)p - (uint8_t *)s);
-	if (n > PTRDIFF_MAX - off - SEG_SIZE)
+	if (n > PTRDIFF_MAX - off - ML_SEG_SIZE)
 		return NULL;
 	size_t need = map_len(off + n);
 	size_t old = s->map_size;
@@ -219,7 +219,7 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 	void *q = mremap(s, old, need, 0);
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
-		void *r = ml_os_map_aligned(need, SEG_SIZE);
+		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
 		if (!r) {
 			errno = saved;
 			return NULL;

@@ -14,8 +14,8 @@
  *            lists are sharded per page, which keeps the owning thread's
  *            operations local and lets other threads free into a page with
  *            one compare-and-swap.
- *   huge     a block above MLALLOC_LARGE_MAX gets a mapping of its own
- *            whose first 4 KiB hold a segment header (kind SEG_HUGE).
+ *   huge     a block above ML_LARGE_MAX (2 MiB) gets a mapping of its own
+ *            whose first 4 KiB hold a segment header (kind ML_SEG_HUGE).
  *
  * Any pointer we handed out maps back to its segment through segmap[], one
  * byte per 4 MiB of address space, so free() recognises foreign pointers
@@ -34,29 +34,29 @@
 
 #define ML_API		__attribute__((visibility("default")))
 #define ML_HIDDEN	__attribute__((visibility("hidden")))
-#define likely(x)	__builtin_expect(!!(x), 1)
-#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define ML_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define ML_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #define ML_NOINLINE	__attribute__((noinline))
 
-#define KiB		((size_t)1 << 10)
-#define MiB		((size_t)1 << 20)
+#define ML_KIB		((size_t)1 << 10)
+#define ML_MIB		((size_t)1 << 20)
 
 #define ML_ALIGN	16			/* malloc's guaranteed alignment */
-#define SEG_SHIFT	22
-#define SEG_SIZE	((size_t)1 << SEG_SHIFT)	/* 4 MiB */
-#define SEG_MASK	(SEG_SIZE - 1)
-#define SLICE_SHIFT	16
-#define SLICE_SIZE	((size_t)1 << SLICE_SHIFT)	/* 64 KiB */
-#define SLICES		(SEG_SIZE / SLICE_SIZE)		/* 64 */
-#define ARENA_SIZE	(64 * MiB)
-#define ADDR_BITS	47
-#define SEGMAP_LEN	((size_t)1 << (ADDR_BITS - SEG_SHIFT))
+#define ML_SEG_SHIFT	22
+#define ML_SEG_SIZE	((size_t)1 << ML_SEG_SHIFT)	/* 4 MiB */
+#define ML_SEG_MASK	(ML_SEG_SIZE - 1)
+#define ML_SLICE_SHIFT	16
+#define ML_SLICE_SIZE	((size_t)1 << ML_SLICE_SHIFT)	/* 64 KiB */
+#define ML_SLICES		(ML_SEG_SIZE / ML_SLICE_SIZE)		/* 64 */
+#define ML_ARENA_SIZE	(64 * ML_MIB)
+#define ML_ADDR_BITS	47
+#define ML_SEGMAP_LEN	((size_t)1 << (ML_ADDR_BITS - ML_SEG_SHIFT))
 
-#define SMALL_MAX	(128 * KiB)		/* largest size class */
-#define LARGE_MAX	(2 * MiB)		/* largest block in a segment */
-#define HUGE_HDR	(4 * KiB)		/* header of a huge mapping */
-#define PAGE_MAX_SLICES	8			/* span of a small page */
-#define EXTEND_BYTES	(4 * KiB)		/* free list growth step */
+#define ML_SMALL_MAX	(128 * ML_KIB)		/* largest size class */
+#define ML_LARGE_MAX	(2 * ML_MIB)		/* largest block in a segment */
+#define ML_HUGE_HDR	(4 * ML_KIB)		/* header of a huge mapping */
+#define ML_PAGE_MAX_SLICES	8			/* span of a small page */
+#define ML_EXTEND_BYTES	(4 * ML_KIB)		/* free list growth step */
 
 /* A free block: the first word links, the second holds the freed key
  * (which detects most double frees cheaply, see alloc.c). */
@@ -68,8 +68,8 @@ struct block {
 struct heap;
 
 /* page flags: FULL is read by other threads, so it is accessed atomically */
-#define PG_FULL		0x1	/* on the heap's full list */
-#define PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
+#define ML_PG_FULL		0x1	/* on the heap's full list */
+#define ML_PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
 
 struct page {
 	struct block *free;		/* owner's free list (alloc + local free) */
@@ -90,7 +90,7 @@ struct page {
 	struct page *next, *prev;	/* in a heap queue */
 };
 
-enum seg_kind { SEG_NORMAL = 1, SEG_HUGE = 2 };
+enum seg_kind { ML_SEG_NORMAL = 1, ML_SEG_HUGE = 2 };
 
 struct segment {
 	uint32_t kind;
@@ -103,7 +103,7 @@ struct segment {
 	size_t map_size;		/* HUGE: length of the mapping */
 	uint8_t *map_base;		/* HUGE: start of the mapping */
 	size_t huge_size;		/* HUGE: usable bytes at pages[0].start */
-	struct page pages[SLICES];	/* NORMAL: one per slice; HUGE: [0] */
+	struct page pages[ML_SLICES];	/* NORMAL: one per slice; HUGE: [0] */
 };
 
 struct queue {
@@ -136,7 +136,7 @@ struct ml_options {
 extern struct ml_options ml_opt ML_HIDDEN;
 extern struct mlalloc_introspect mlalloc_introspect ML_API;
 extern uintptr_t ml_key ML_HIDDEN;
-extern _Atomic uint8_t ml_segmap[SEGMAP_LEN] ML_HIDDEN;
+extern _Atomic uint8_t ml_segmap[ML_SEGMAP_LEN] ML_HIDDEN;
 extern struct page ml_empty_page ML_HIDDEN;
 extern __thread struct heap *ml_tls_heap
 	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
@@ -165,7 +165,6 @@ void ml_os_unmap(void *p, size_t size) ML_HIDDEN;
 void ml_os_purge(void *p, size_t size) ML_HIDDEN;
 int64_t ml_now_ms(void) ML_HIDDEN;
 void ml_write(int fd, const char *s) ML_HIDDEN;
-char *ml_fmt_u64(char *buf, uint64_t v) ML_HIDDEN;
 __attribute__((noreturn)) void ml_fatal(const char *what, const void *p) ML_HIDDEN;
 /* The global locks (listed, with what each guards and their order, above
  * the fork handlers in heap.c).  No-ops on the thread that is forking,
@@ -192,20 +191,20 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on) ML_HIDDEN;
 static inline struct segment *ml_ptr_segment(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (unlikely(a >> ADDR_BITS))
+	if (ML_UNLIKELY(a >> ML_ADDR_BITS))
 		return NULL;
-	uint8_t v = atomic_load_explicit(&ml_segmap[a >> SEG_SHIFT],
+	uint8_t v = atomic_load_explicit(&ml_segmap[a >> ML_SEG_SHIFT],
 					 memory_order_relaxed);
-	if (unlikely(!v))
+	if (ML_UNLIKELY(!v))
 		return NULL;
-	return (struct segment *)(((a >> SEG_SHIFT) - (v - 1)) << SEG_SHIFT);
+	return (struct segment *)(((a >> ML_SEG_SHIFT) - (v - 1)) << ML_SEG_SHIFT);
 }
 
 static inline struct page *ml_segment_page(struct segment *s, const void *p)
 {
-	if (s->kind != SEG_NORMAL)
+	if (s->kind != ML_SEG_NORMAL)
 		return &s->pages[0];
-	struct page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> SLICE_SHIFT];
+	struct page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> ML_SLICE_SHIFT];
 	return pg - pg->slice_offset;
 }
 

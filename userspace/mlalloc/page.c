@@ -11,12 +11,12 @@
  *
  * A heap keeps, per class, a queue of pages that may have free blocks and
  * h->cur[cls], the page malloc pops from.  When no page of the queue has a
- * block left, the page is marked PG_FULL and moved to the heap's full list,
+ * block left, the page is marked ML_PG_FULL and moved to the heap's full list,
  * where the slow path does not have to look at it again.  A remote free
  * into a FULL page tells the owner by setting h->remote_pending, so that
  * the owner moves the page back.  The handshake is ordered by locked
- * instructions on both sides: the owner sets PG_FULL and then re-reads
- * xfree; the freeing thread pushes to xfree and then reads PG_FULL.  Either
+ * instructions on both sides: the owner sets ML_PG_FULL and then re-reads
+ * xfree; the freeing thread pushes to xfree and then reads ML_PG_FULL.  Either
  * the owner sees the block or the freeing thread sees the flag.  The
  * freeing thread reads the page after its push, when the owner may already
  * have reused the page: that read is harmless (segments are never unmapped)
@@ -28,12 +28,12 @@
 
 struct page ml_empty_page;	/* h->cur[] before the first page: no blocks */
 
-/* Carve more never-used blocks onto the free list, at most EXTEND_BYTES at
+/* Carve more never-used blocks onto the free list, at most ML_EXTEND_BYTES at
  * a time so that a page is touched only as far as it is used. */
 static void page_extend(struct page *pg)
 {
 	uint32_t n = pg->reserved - pg->capacity;
-	uint32_t step = (uint32_t)(EXTEND_BYTES / pg->block_size);
+	uint32_t step = (uint32_t)(ML_EXTEND_BYTES / pg->block_size);
 
 	if (step < 1)
 		step = 1;
@@ -80,7 +80,7 @@ static void page_retire(struct heap *h, struct page *pg)
 		if (h->cur[pg->cls] == pg)
 			h->cur[pg->cls] = &ml_empty_page;
 	}
-	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL)
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & ML_PG_FULL)
 		queue_remove(&h->full, pg);
 	else
 		queue_remove(&h->q[pg->cls], pg);
@@ -92,9 +92,9 @@ static void page_retire(struct heap *h, struct page *pg)
  * page has blocks again. */
 static bool page_mark_full(struct heap *h, struct page *pg)
 {
-	__atomic_fetch_or(&pg->flags, PG_FULL, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&pg->flags, ML_PG_FULL, __ATOMIC_SEQ_CST);
 	if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~ML_PG_FULL, __ATOMIC_RELAXED);
 		return false;
 	}
 	queue_remove(&h->q[pg->cls], pg);
@@ -119,7 +119,7 @@ void ml_page_collect_remote(struct heap *h)
 			continue;
 		}
 		queue_remove(&h->full, pg);
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~ML_PG_FULL, __ATOMIC_RELAXED);
 		queue_push(&h->q[pg->cls], pg);
 		if (!pg->used && h->cur[pg->cls] != pg)
 			page_retire(h, pg);
@@ -133,7 +133,7 @@ static struct page *page_new(struct heap *h, unsigned cls)
 		return NULL;
 	pg->cls = (uint8_t)cls;
 	pg->block_size = ml_class_size[cls];
-	pg->reserved = (uint32_t)(((size_t)pg->slices * SLICE_SIZE) / pg->block_size);
+	pg->reserved = (uint32_t)(((size_t)pg->slices * ML_SLICE_SIZE) / pg->block_size);
 	page_extend(pg);
 	queue_push(&h->q[cls], pg);
 	return pg;
@@ -191,7 +191,7 @@ void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 		pg->free = b;
 		pg->used--;
 	}
-	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL) {
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & ML_PG_FULL) {
 		if (pg->cls >= MLALLOC_NSMALL) {
 			page_collect_xfree(pg);
 			if (!pg->used)
@@ -199,7 +199,7 @@ void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 			goto out;
 		}
 		queue_remove(&h->full, pg);
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~ML_PG_FULL, __ATOMIC_RELAXED);
 		queue_push(&h->q[pg->cls], pg);
 	}
 	if (!pg->used && h->cur[pg->cls] != pg)
@@ -216,14 +216,14 @@ void *ml_large_alloc(struct heap *h, size_t n)
 		ml_page_collect_remote(h);
 	if (h->purge_at)
 		ml_heap_purge(h, false);
-	unsigned slices = (unsigned)((n + SLICE_SIZE - 1) >> SLICE_SHIFT);
+	unsigned slices = (unsigned)((n + ML_SLICE_SIZE - 1) >> ML_SLICE_SHIFT);
 	struct page *pg = ml_span_alloc(h, slices);
 	if (!pg)
 		return NULL;
 	pg->cls = MLALLOC_CLASS_LARGE;
-	pg->block_size = (size_t)slices * SLICE_SIZE;
+	pg->block_size = (size_t)slices * ML_SLICE_SIZE;
 	pg->reserved = pg->capacity = pg->used = 1;
-	__atomic_store_n(&pg->flags, PG_FULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&pg->flags, ML_PG_FULL, __ATOMIC_RELAXED);
 	queue_push(&h->full, pg);
 	return pg->start;
 }
