@@ -72,11 +72,17 @@ $(MLT_OUT)/mlalloc_workload: $(MLT_DIR)/workload.c
 # ---- benchmarks (not part of make check) ----
 MLB_DIR		:= selftests/bench/alloc
 MLB_BIN		:= $(B)/bench/alloc-bench
+MLB_CPUTIME	:= $(B)/bench/cputime
 
 $(MLB_BIN): $(MLB_DIR)/alloc_bench.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -pthread -o $@ $<
 
+$(MLB_CPUTIME): $(MLB_DIR)/cputime.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# ROUNDS=N interleaved rounds (default 5); EXTRA, WORKLOADS: see the script
 .PHONY: bench-alloc
-bench-alloc: $(MLB_BIN) $(B)/lib/libmlalloc.so
-	@$(MLB_DIR)/run $(MLB_BIN) $(B)/lib/libmlalloc.so
+bench-alloc: $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so
+	@$(MLB_DIR)/run $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(or $(ROUNDS),5)

@@ -48,7 +48,7 @@ static _Atomic(char *) lslots[L_SLOTS];
 static void *larson_thr(void *arg)
 {
 	uint64_t s = (uintptr_t)arg * 7919 + 1, acc = 0;
-	for (int i = 0; i < 1500000; i++) {
+	for (int i = 0; i < 400000; i++) {
 		size_t n = 16 + rnd(&s) % 240;
 		char *p = malloc(n);
 		p[0] = (char)n;
@@ -69,7 +69,7 @@ struct ring {
 	char pad[64];
 };
 static struct ring rings[THREADS / 2];
-#define X_ITEMS 4000000
+#define X_ITEMS 1000000
 
 static void *producer(void *arg)
 {
@@ -108,7 +108,7 @@ static void *scratch_thr(void *arg)
 	char *given = arg;
 	free(given);		/* passive: the first object came from main */
 	uint64_t acc = 0;
-	for (int i = 0; i < 40000; i++) {
+	for (int i = 0; i < 10000; i++) {
 		volatile char *p = malloc(8);
 		for (int k = 0; k < 500; k++)
 			for (int j = 0; j < 8; j++)
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(w, "churn")) {
 		enum { LIVE = 1000 };
 		char *live[LIVE] = { 0 };
-		for (int i = 0; i < 30000000; i++) {
+		for (int i = 0; i < 8000000; i++) {
 			unsigned k = (unsigned)(rnd(&s) % LIVE);
 			if (live[k]) {
 				sum += (unsigned char)live[k][0];
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 		enum { N = 2000 };
 		char *b[N] = { 0 };
 		size_t len[N] = { 0 };
-		for (int round = 0; round < 200; round++) {
+		for (int round = 0; round < 100; round++) {
 			for (int i = 0; i < N; i++) {
 				len[i] += 16 + rnd(&s) % 200;
 				b[i] = realloc(b[i], len[i]);
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 			ws[i] = malloc(n);
 			memset(ws[i], 1, n);
 		}
-		for (int i = 0; i < 3000000; i++) {
+		for (int i = 0; i < 1000000; i++) {
 			unsigned k = (unsigned)(rnd(&s) % WS);
 			free(ws[k]);
 			size_t n = (rnd(&s) % 16 == 0) ? 1024 + rnd(&s) % 7168 : 8 + rnd(&s) % 200;
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(w, "large")) {
 		enum { LIVE = 16 };
 		char *live[LIVE] = { 0 };
-		for (int i = 0; i < 4000; i++) {
+		for (int i = 0; i < 1000; i++) {
 			unsigned k = (unsigned)(rnd(&s) % LIVE);
 			free(live[k]);
 			size_t n = (256u << 10) + rnd(&s) % (8u << 20);
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(w, "huge")) {
 		enum { LIVE = 20 };
 		char *live[LIVE] = { 0 };
-		for (int i = 0; i < 3000; i++) {
+		for (int i = 0; i < 1000; i++) {
 			unsigned k = (unsigned)(rnd(&s) % LIVE);
 			free(live[k]);
 			size_t n = (5u << 20) + rnd(&s) % (20u << 20);
@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < LIVE; k++)
 			free(live[k]);
 	} else if (!strcmp(w, "mstress")) {
-		for (int gen = 0; gen < 120; gen++) {
+		for (int gen = 0; gen < 40; gen++) {
 			pthread_t t[THREADS];
 			for (int i = 0; i < THREADS; i++)
 				pthread_create(&t[i], NULL, mstress_thr,
@@ -305,7 +305,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(w, "frag")) {
 		enum { N = 400000 };
 		char **v = malloc(N * sizeof(*v));
-		for (int round = 0; round < 6; round++) {
+		for (int round = 0; round < 2; round++) {
 			size_t small = 16 + 16 * (size_t)(round % 4), big = 4 * small + 64;
 			for (int i = 0; i < N; i++) {
 				v[i] = malloc(small);
@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 		}
 		free(v);
 	} else if (!strcmp(w, "simple")) {
-		for (int i = 0; i < 30000000; i++) {
+		for (int i = 0; i < 8000000; i++) {
 			char *volatile p = malloc(64);
 			p[0] = (char)i;
 			sum += (unsigned char)p[0];
