@@ -32,7 +32,12 @@ static void *free_it(void *p)
 /* the misbehaving programs */
 static int child(const char *what)
 {
-	if (!strcmp(what, "double-free-local")) {
+	if (!strcmp(what, "double-free-adjacent")) {
+		void *a = malloc(40), *b = malloc(40);
+		free(b);
+		free(a);
+		free(a);	/* a is the head of its page's local free list */
+	} else if (!strcmp(what, "double-free-local")) {
 		void *a = malloc(40), *b = malloc(40);
 		free(a);
 		free(b);
@@ -106,9 +111,16 @@ static int run(const char *what, int check, char *out, size_t outlen)
 	EXPECT_NE(NULL, strstr(out, msg)) TH_LOG("%s: output: %s", what, out); \
 } while (0)
 
+/* default mode never reads the freed block: only the block freed twice in
+ * a row (the head of the page's free list) is seen */
 TEST(double_free_same_thread_default_mode)
 {
-	EXPECT_ABORT("double-free-local", 0, "mlalloc: free(): double free detected");
+	EXPECT_ABORT("double-free-adjacent", 0, "mlalloc: free(): double free detected");
+}
+
+TEST(double_free_adjacent_check_mode)
+{
+	EXPECT_ABORT("double-free-adjacent", 1, "mlalloc: free(): double free detected");
 }
 
 TEST(double_free_same_thread_check_mode)

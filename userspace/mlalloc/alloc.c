@@ -35,16 +35,24 @@
 
 #define ML_OVERSIZE(n)	((n) > (size_t)PTRDIFF_MAX)
 
+/*
+ * Statistics: per heap, plain stores by the owning thread, summed by the
+ * reader (snapshot.c).  Small classes count blocks only (their bytes are
+ * blocks x class size, folded on read), so the fast paths do one counter
+ * update each plus the requested bytes on malloc.
+ */
 static inline void stat_alloc(struct heap *h, unsigned cls, size_t bytes, size_t req)
 {
 	if (ML_UNLIKELY(h == &ml_backup_heap)) {
 		__atomic_fetch_add(&h->st.allocs[cls], 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->st.alloc_bytes[cls], bytes, __ATOMIC_RELAXED);
+		if (cls >= MLALLOC_NSMALL)
+			__atomic_fetch_add(&h->st.alloc_bytes[cls], bytes, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->st.requested, req, __ATOMIC_RELAXED);
 		return;
 	}
 	h->st.allocs[cls]++;
-	h->st.alloc_bytes[cls] += bytes;
+	if (cls >= MLALLOC_NSMALL)
+		h->st.alloc_bytes[cls] += bytes;
 	h->st.requested += req;
 }
 
@@ -53,11 +61,13 @@ static inline void stat_free(struct heap *h, unsigned cls, size_t bytes)
 	if (ML_UNLIKELY(!h || h == &ml_backup_heap)) {
 		h = &ml_backup_heap;
 		__atomic_fetch_add(&h->st.frees[cls], 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->st.free_bytes[cls], bytes, __ATOMIC_RELAXED);
+		if (cls >= MLALLOC_NSMALL)
+			__atomic_fetch_add(&h->st.free_bytes[cls], bytes, __ATOMIC_RELAXED);
 		return;
 	}
 	h->st.frees[cls]++;
-	h->st.free_bytes[cls] += bytes;
+	if (cls >= MLALLOC_NSMALL)
+		h->st.free_bytes[cls] += bytes;
 }
 
 static inline uint8_t *block_start(const struct page *pg, const void *p)
@@ -182,7 +192,6 @@ ML_API void *mlalloc_malloc(size_t n)
 			pg->used++;
 			b->key = 0;
 			h->st.allocs[cls]++;
-			h->st.alloc_bytes[cls] += ml_class_size[cls];
 			h->st.requested += n;
 			return b;
 		}
@@ -208,17 +217,13 @@ ML_API void *mlalloc_calloc(size_t n, size_t size)
 
 /* ---- free ------------------------------------------------------------------- */
 
-static ML_NOINLINE void double_free_check(struct heap *h, struct page *pg,
-					  struct block *b)
+/* MLALLOC_CHECK=1: a block that carries the key was freed already (a false
+ * positive needs user data equal to a random 64-bit value). */
+static ML_NOINLINE void check_block(struct page *pg, struct block *b)
 {
-	if (ml_opt.check)
+	if (b->key == ml_key)
 		ml_fatal("free(): double free detected", b);
-	if (pg->heap != h)
-		return;		/* cannot walk another thread's lists safely */
-	uint32_t limit = pg->capacity;
-	for (struct block *f = pg->free; f && limit; f = f->next, limit--)
-		if (f == b)
-			ml_fatal("free(): double free detected", b);
+	(void)pg;
 }
 
 static ML_NOINLINE void check_pointer(struct page *pg, const void *p)
@@ -273,6 +278,14 @@ static ML_NOINLINE void free_local_slow(struct heap *h, struct page *pg,
 	errno = saved;
 }
 
+/*
+ * free() reads the segment map, the page descriptor and the heap pointer,
+ * never the freed block itself: for a cold or remote block that load is a
+ * cache miss the push does not wait for (stores do not stall).  So the
+ * default mode detects only what it can see without it: the block freed
+ * twice in a row (it is the head of the page's local list).  MLALLOC_CHECK=1
+ * reads the key and validates the pointer.
+ */
 ML_API void mlalloc_free(void *p)
 {
 	if (ML_UNLIKELY(!p))
@@ -289,19 +302,21 @@ ML_API void mlalloc_free(void *p)
 	struct block *b = p;
 	if (ML_UNLIKELY(flags & ML_PG_ALIGNED))
 		b = (struct block *)block_start(pg, p);
-	else if (ML_UNLIKELY(ml_opt.check))
-		check_pointer(pg, p);
+	if (ML_UNLIKELY(ml_opt.check)) {
+		check_pointer(pg, b);
+		check_block(pg, b);
+	}
 	struct heap *h = ml_tls_heap;
-	if (ML_UNLIKELY(b->key == ml_key))
-		double_free_check(h, pg, b);
 	if (ML_LIKELY(pg->heap == h)) {
+		struct block *head = pg->free;
+		if (ML_UNLIKELY(b == head))
+			ml_fatal("free(): double free detected", b);
 		if (ML_LIKELY(!(flags & ML_PG_FULL) && pg->used > 1)) {
 			b->key = ml_key;
-			b->next = pg->free;
+			b->next = head;
 			pg->free = b;
 			pg->used--;
 			h->st.frees[pg->cls]++;
-			h->st.free_bytes[pg->cls] += ml_class_size[pg->cls];
 			return;
 		}
 		free_local_slow(h, pg, b, errno);
@@ -359,8 +374,7 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 		if (q) {
 			struct heap *h = ml_tls_heap;
 			if (h && h != &ml_backup_heap) {
-				h->st.frees[MLALLOC_CLASS_HUGE]++;
-				h->st.free_bytes[MLALLOC_CLASS_HUGE] += before;
+				stat_free(h, MLALLOC_CLASS_HUGE, before);
 				stat_alloc(h, MLALLOC_CLASS_HUGE,
 					   ml_ptr_segment(q)->huge_size, n);
 			} else {
