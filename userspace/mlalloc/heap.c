@@ -11,8 +11,9 @@
  * 32 keys; ml_tls_heap is set before pthread_setspecific anyway, so even a
  * later key would only recurse into an already working heap.
  *
- * Thread exit returns the cache: the destructor collects remote frees,
- * releases empty pages and purges, then puts the heap on the abandoned
+ * Thread exit returns the cache: the destructor collects remote frees and
+ * releases empty pages (their slices stay resident until the purge delay
+ * passes, checked by the adopter), then puts the heap on the abandoned
  * list, from which the next new thread adopts it whole (pages, counters and
  * all).  Heaps are never freed, so other threads can always free into the
  * pages of an abandoned heap.  If the exiting thread allocates again after
@@ -104,7 +105,11 @@ static void heap_exit(void *arg)
 	if (!h || h != ml_tls_heap)
 		return;
 	int saved = errno;
-	ml_heap_collect(h, true);
+	/* Not forced: the free slices stay resident until their purge
+	 * deadline, which the adopting thread's slow paths check.  Purging
+	 * here made a thread that replaces an exited one (mstress) fault every
+	 * page back in; see docs/allocator.md for the measurement. */
+	ml_heap_collect(h, false);
 	ml_tls_heap = NULL;
 	tls_exited = 1;
 	ml_lock(&ml_pool_lock);
