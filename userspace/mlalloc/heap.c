@@ -41,7 +41,9 @@
 __thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec")));
 static __thread int tls_exited __attribute__((tls_model("initial-exec")));
 
-struct ml_options ml_opt = { .purge_delay_ms = 10, .huge_cache = 128 * ML_MIB };
+struct ml_options ml_opt = {
+	.purge_delay_ms = 10, .huge_cache = 128 * ML_MIB, .huge_delay_ms = 1000,
+};
 uintptr_t ml_key;
 atomic_int ml_inited;
 pthread_mutex_t ml_backup_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -161,6 +163,7 @@ void ml_init(void)
 	ml_opt.stats = (int)env_num("MLALLOC_STATS", 0);
 	ml_opt.thp = (int)env_num("MLALLOC_THP", 0);
 	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 128 * ML_MIB);
+	ml_opt.huge_delay_ms = env_num("MLALLOC_HUGE_DELAY", 1000);
 	init_key();
 	ml_stats_init();
 	heap_init(&ml_backup_heap, 3);

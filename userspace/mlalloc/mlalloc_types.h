@@ -131,6 +131,7 @@ struct ml_options {
 	int stats;			/* MLALLOC_STATS */
 	int thp;			/* MLALLOC_THP: madvise(MADV_HUGEPAGE) */
 	size_t huge_cache;		/* bytes of freed huge mappings kept */
+	int64_t huge_delay_ms;		/* how long they are kept; <0 forever */
 };
 
 extern struct ml_options ml_opt ML_HIDDEN;
