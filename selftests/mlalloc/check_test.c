@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mlalloc.h"
 #include "kselftest_harness.h"
 
 /* the children misbehave on purpose */
@@ -42,6 +43,7 @@ static int child(const char *what)
 		free(a);
 		free(b);
 		free(a);
+		mlalloc_collect();	/* ML_DEBUG: walks every page */
 	} else if (!strcmp(what, "double-free-remote")) {
 		void *a = malloc(40);
 		free(a);
@@ -122,6 +124,15 @@ TEST(double_free_adjacent_check_mode)
 {
 	EXPECT_ABORT("double-free-adjacent", 1, "mlalloc: free(): double free detected");
 }
+
+#ifdef ML_TEST_DEBUG
+/* the ML_DEBUG build's page check finds the free list a->b->a (the default
+ * mode's free() does not see it) */
+TEST(debug_build_page_check_finds_double_free)
+{
+	EXPECT_ABORT("double-free-local", 0, "mlalloc: assertion failed: ");
+}
+#endif
 
 TEST(double_free_same_thread_check_mode)
 {

@@ -37,6 +37,17 @@
 #define ML_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define ML_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #define ML_NOINLINE	__attribute__((noinline))
+#define ML_STR_(x)	#x
+#define ML_STR(x)	ML_STR_(x)
+
+/* ML_DEBUG builds (libmlalloc-debug.so) check the invariants below on the
+ * slow paths; release builds compile the checks away. */
+#ifdef ML_DEBUG
+#define ML_ASSERT(c)	((c) ? (void)0 : \
+			 ml_assert_fail(__FILE__ ":" ML_STR(__LINE__) ": " #c))
+#else
+#define ML_ASSERT(c)	((void)0)
+#endif
 
 #define ML_KIB		((size_t)1 << 10)
 #define ML_MIB		((size_t)1 << 20)
@@ -167,6 +178,7 @@ void ml_os_purge(void *p, size_t size) ML_HIDDEN;
 int64_t ml_now_ms(void) ML_HIDDEN;
 void ml_write(int fd, const char *s) ML_HIDDEN;
 __attribute__((noreturn)) void ml_fatal(const char *what, const void *p) ML_HIDDEN;
+__attribute__((noreturn)) void ml_assert_fail(const char *what) ML_HIDDEN;
 /* The global locks (listed, with what each guards and their order, above
  * the fork handlers in heap.c).  No-ops on the thread that is forking,
  * which owns them all until its parent/child handler runs. */
@@ -215,6 +227,11 @@ void *ml_malloc_slow(struct heap *h, unsigned cls) ML_HIDDEN;
 void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b) ML_HIDDEN;
 void ml_page_collect_remote(struct heap *h) ML_HIDDEN;
 void ml_heap_collect(struct heap *h, bool force) ML_HIDDEN;
+#ifdef ML_DEBUG
+void ml_page_check(const struct page *pg) ML_HIDDEN;
+#else
+static inline void ml_page_check(const struct page *pg) { (void)pg; }
+#endif
 void *ml_large_alloc(struct heap *h, size_t n) ML_HIDDEN;
 
 static inline void queue_push(struct queue *q, struct page *pg)

@@ -114,6 +114,17 @@ void ml_fatal(const char *what, const void *p)
 	abort();
 }
 
+#ifdef ML_DEBUG
+/* A broken invariant in an ML_DEBUG build: "file:line: expression". */
+void ml_assert_fail(const char *what)
+{
+	ml_write(2, "mlalloc: assertion failed: ");
+	ml_write(2, what);
+	ml_write(2, "\n");
+	abort();
+}
+#endif
+
 /* Between fork_prepare and fork_parent/fork_child the forking thread holds
  * every global lock (heap.c): an atfork handler that runs in that window
  * and allocates must not wait for itself.  Only that thread sees the flag

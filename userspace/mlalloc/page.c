@@ -51,7 +51,44 @@ static void page_extend(struct page *pg)
 	b->next = pg->free;
 	pg->free = first;
 	pg->capacity += n;
+	ML_ASSERT(pg->capacity <= pg->reserved);
 }
+
+#ifdef ML_DEBUG
+/* Page validity: the invariants of struct page (mlalloc_types.h) that the
+ * owner can check without racing other threads (xfree is not walked: its
+ * blocks are counted in `used`). */
+void ml_page_check(const struct page *pg)
+{
+	const struct segment *s = (const struct segment *)((uintptr_t)pg & ~ML_SEG_MASK);
+	unsigned i = (unsigned)(pg - s->pages);
+	uint64_t run = (pg->slices == 64 ? ~0ULL : ((1ULL << pg->slices) - 1)) << i;
+
+	ML_ASSERT(s->kind == ML_SEG_NORMAL);
+	ML_ASSERT(pg->in_use && pg->heap == s->heap);
+	ML_ASSERT(pg->slice_offset == 0 && i >= 1);
+	ML_ASSERT(pg->slices >= 1 && i + pg->slices <= ML_SLICES);
+	ML_ASSERT(!(s->free_mask & run) && (s->dirty_mask & run) == run);
+	ML_ASSERT(pg->start == (const uint8_t *)s + (size_t)i * ML_SLICE_SIZE);
+	ML_ASSERT(pg->used <= pg->capacity && pg->capacity <= pg->reserved);
+	ML_ASSERT((size_t)pg->reserved * pg->block_size <= (size_t)pg->slices * ML_SLICE_SIZE);
+	if (pg->cls >= MLALLOC_NSMALL) {	/* one large block */
+		ML_ASSERT(pg->cls == MLALLOC_CLASS_LARGE && pg->reserved == 1);
+	} else {
+		ML_ASSERT(pg->block_size == ml_class_size[pg->cls]);
+		ML_ASSERT(pg->slices == ml_class_slices(pg->cls));
+	}
+	uint32_t n = 0;
+	for (const struct block *b = pg->free; b; b = b->next) {
+		size_t off = (size_t)((const uint8_t *)b - pg->start);
+		ML_ASSERT(n < pg->capacity);	/* no cycle, no stray block */
+		ML_ASSERT(off < (size_t)pg->capacity * pg->block_size);
+		ML_ASSERT(off % pg->block_size == 0);
+		n++;
+	}
+	ML_ASSERT(n + pg->used == pg->capacity);
+}
+#endif
 
 /* Take the blocks other threads freed into this page. */
 static void page_collect_xfree(struct page *pg)
@@ -71,11 +108,14 @@ static void page_collect_xfree(struct page *pg)
 	}
 	t->next = pg->free;
 	pg->free = list;
+	ML_ASSERT(pg->used >= n);
 	pg->used -= n;
 }
 
 static void page_retire(struct heap *h, struct page *pg)
 {
+	ml_page_check(pg);
+	ML_ASSERT(!pg->used && pg->heap == h);
 	if (pg->cls < MLALLOC_NSMALL) {
 		if (h->cur[pg->cls] == pg)
 			h->cur[pg->cls] = &ml_empty_page;
@@ -170,6 +210,7 @@ found:
 		queue_remove(&h->q[cls], pg);
 		queue_push(&h->q[cls], pg);
 	}
+	ml_page_check(pg);
 	h->cur[cls] = pg;
 	struct block *b = pg->free;
 	pg->free = b->next;
@@ -186,7 +227,9 @@ found:
  */
 void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 {
+	ML_ASSERT(pg->heap == h);
 	if (b) {
+		ML_ASSERT(pg->used > 0);	/* more frees than blocks handed out */
 		b->next = pg->free;
 		pg->free = b;
 		pg->used--;
@@ -240,6 +283,7 @@ void ml_heap_collect(struct heap *h, bool force)
 		for (pg = h->q[c].first; pg; pg = next) {
 			next = pg->next;
 			page_collect_xfree(pg);
+			ml_page_check(pg);
 			if (!pg->used)
 				page_retire(h, pg);
 		}

@@ -141,6 +141,7 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 static void segment_purge(struct segment *s, uint64_t mask)
 {
 	mask &= ML_ALL_SLICES;
+	ML_ASSERT(!(mask & ~s->free_mask));	/* only free slices are purged */
 	while (mask) {
 		unsigned i = (unsigned)__builtin_ctzll(mask);
 		unsigned j = i;
@@ -251,6 +252,7 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 		i = find_run(s->free_mask, n);
 	}
 	uint64_t run = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
+	ML_ASSERT(i >= 1 && (s->free_mask & run) == run && s->heap == h);
 	s->free_mask &= ~run;
 	uint64_t fresh = run & ~s->dirty_mask;
 	s->dirty_mask |= run;
@@ -283,6 +285,8 @@ void ml_span_free(struct heap *h, struct page *pg)
 	unsigned n = pg->slices;
 	uint64_t run = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
 
+	ML_ASSERT(pg->in_use && pg->heap == h && s->heap == h);
+	ML_ASSERT(!(s->free_mask & run) && !(run & ~ML_ALL_SLICES));
 	pg->in_use = 0;
 	pg->heap = NULL;
 	s->free_mask |= run;
