@@ -20,6 +20,59 @@
  * Any pointer we handed out maps back to its segment through segmap[], one
  * byte per 4 MiB of address space, so free() recognises foreign pointers
  * without touching memory that may not be mapped.
+ *
+ * Glossary
+ *
+ *   block     what malloc returns; a free one is a struct block on a list
+ *   class     one of MLALLOC_NSMALL block sizes (ml_class_size[]); LARGE
+ *             and HUGE are pseudo-classes for the statistics
+ *   slice     64 KiB, the unit a segment hands out; slice 0 is the header
+ *   span      a run of free slices taken for one page (ml_span_alloc)
+ *   carve     put never-used blocks of a page on its free list, 4 KiB at a
+ *             time (page_extend): `capacity` grows towards `reserved`
+ *   owner     the heap a page or segment belongs to; only its thread
+ *             touches the page's owner fields
+ *   local / remote free   by the owner's thread / by any other thread
+ *   dirty     a slice that may be resident (touched since its last purge)
+ *   purge     madvise(MADV_DONTNEED) of free dirty slices
+ *   abandoned a heap whose thread exited; adopted whole by a new thread
+ *   backup    the shared heap for threads past their TLS destructor
+ *
+ * Invariants (checked by ml_page_check and ML_ASSERT in ML_DEBUG builds)
+ *
+ *   page      used + |free| == capacity <= reserved, and
+ *             reserved * block_size <= slices * ML_SLICE_SIZE;
+ *             `used` counts blocks handed out, including those freed
+ *             remotely onto xfree and not yet collected (so a page with
+ *             used == 0 has no block anywhere and may be retired);
+ *             every block on `free` is inside the carved part, at a
+ *             multiple of block_size from `start`; a large page has
+ *             reserved == capacity == 1.
+ *   lists     `free` is touched only by the owner; `xfree` is pushed by
+ *             anyone with a CAS and emptied only by the owner with an
+ *             exchange.  A page is on exactly one of h->q[cls] (it may have
+ *             free blocks) or h->full (ML_PG_FULL set; large pages always).
+ *   segment   free_mask bit i: slice i belongs to no page (bit 0, the
+ *             header, is never set); dirty_mask bit i: slice i may be
+ *             resident (bit 0 always); a page's slices are clear in
+ *             free_mask and set in dirty_mask; only free slices are purged.
+ *             pages[i].slice_offset is 0 for a page's first slice, k for
+ *             the slice k after it.
+ *   heap      cur[cls] is &ml_empty_page or a page of q[cls]; segs lists
+ *             every segment with s->heap == h; nsegs counts them.
+ *   segmap    ml_segmap[a >> 22] == k + 1 iff a is in the k-th 4 MiB chunk
+ *             of a live segment or huge mapping (first 255 chunks only).
+ *
+ * Locks (lock order as listed; see also the fork handlers in heap.c).  The
+ * fast paths take none: a heap, its pages and segments are the owner's.
+ *
+ *   ml_backup_lock  ml_backup_heap: every call on it (alloc.c)
+ *   ml_pool_lock    the abandoned-heap list and the heap chunk (heap.c), the
+ *                   cache of free segments and the arena being carved
+ *                   (segment.c)
+ *   ml_huge_lock    the cache of freed huge mappings, cache_bytes (huge.c)
+ *   ml_arena_lock   the published arena table mlalloc_introspect.arenas[]
+ *                   and its generation seqlock (segment.c)
  */
 #ifndef MLALLOC_TYPES_H
 #define MLALLOC_TYPES_H
@@ -82,6 +135,8 @@ struct heap;
 #define ML_PG_FULL		0x1	/* on the heap's full list */
 #define ML_PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
 
+/* A page: blocks of one class in a span of slices, or one large block.
+ * Invariants: see "page" and "lists" at the top of this file. */
 struct page {
 	struct block *free;		/* owner's free list (alloc + local free) */
 	uint8_t flags;			/* PG_* */
@@ -89,14 +144,15 @@ struct page {
 	uint8_t in_use;			/* page handed to a heap */
 	uint8_t slice_offset;		/* >0: a tail slice; head is this far back */
 	uint8_t is_zero;		/* LARGE: the span was never touched */
-	uint32_t used;			/* blocks handed out (incl. remote frees
-					 * not yet collected) */
-	uint32_t capacity;		/* blocks carved so far */
-	uint32_t reserved;		/* blocks that fit */
+	uint32_t used;			/* blocks not on `free`: handed out, incl.
+					 * remote frees not yet collected */
+	uint32_t capacity;		/* blocks carved so far (used + |free|) */
+	uint32_t reserved;		/* blocks that fit in the span */
 	uint32_t slices;		/* span in slices */
 	size_t block_size;
 	uint8_t *start;			/* first block */
-	_Atomic(struct block *) xfree;	/* frees from other threads */
+	_Atomic(struct block *) xfree;	/* frees from other threads (CAS push;
+					 * owner takes all by exchange) */
 	struct heap *heap;		/* owner */
 	struct page *next, *prev;	/* in a heap queue */
 };
@@ -108,8 +164,9 @@ struct segment {
 	uint32_t arena;			/* index in mlalloc_introspect.arenas */
 	struct heap *heap;		/* owner (NORMAL) */
 	struct segment *next, *prev;	/* heap's segment list / global cache */
-	uint64_t free_mask;		/* bit i: slice i is free */
-	uint64_t dirty_mask;		/* bit i: slice i may be resident */
+	uint64_t free_mask;		/* bit i: slice i is in no page (never 0) */
+	uint64_t dirty_mask;		/* bit i: slice i may be resident; free
+					 * & dirty is what a purge returns */
 	int64_t purge_at;		/* ms deadline of a pending purge, 0 none */
 	size_t map_size;		/* HUGE: length of the mapping */
 	uint8_t *map_base;		/* HUGE: start of the mapping */
