@@ -58,7 +58,8 @@
  *             free_mask and set in dirty_mask; only free slices are purged.
  *             pages[i].slice_offset is 0 for a page's first slice, k for
  *             the slice k after it.
- *   heap      cur[cls] is &ml_empty_page or a page of q[cls]; segs lists
+ *   heap      cur[cls] is &ml_empty_page or a page of class cls of this
+ *             heap (on q[cls]; on full only after a refill failed); segs lists
  *             every segment with s->heap == h; nsegs counts them.
  *   segmap    ml_segmap[a >> 22] == k + 1 iff a is in the k-th 4 MiB chunk
  *             of a live segment or huge mapping (first 255 chunks only).
