@@ -311,7 +311,10 @@ ML_API void mlalloc_free(void *p)
 		struct block *head = pg->free;
 		if (ML_UNLIKELY(b == head))
 			ml_fatal("free(): double free detected", b);
-		if (ML_LIKELY(!(flags & ML_PG_FULL) && pg->used > 1)) {
+		/* a page that becomes empty needs the slow path, unless it is
+		 * the one malloc allocates from (kept, see page.c) */
+		if (ML_LIKELY(!(flags & ML_PG_FULL) &&
+			      (pg->used > 1 || h->cur[pg->cls] == pg))) {
 			b->key = ml_key;
 			b->next = head;
 			pg->free = b;
