@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mlalloc.h"
 #include "kselftest_harness.h"
 
 /* the children misbehave on purpose */
@@ -32,11 +33,17 @@ static void *free_it(void *p)
 /* the misbehaving programs */
 static int child(const char *what)
 {
-	if (!strcmp(what, "double-free-local")) {
+	if (!strcmp(what, "double-free-adjacent")) {
+		void *a = malloc(40), *b = malloc(40);
+		free(b);
+		free(a);
+		free(a);	/* a is the head of its page's local free list */
+	} else if (!strcmp(what, "double-free-local")) {
 		void *a = malloc(40), *b = malloc(40);
 		free(a);
 		free(b);
 		free(a);
+		mlalloc_collect();	/* ML_DEBUG: walks every page */
 	} else if (!strcmp(what, "double-free-remote")) {
 		void *a = malloc(40);
 		free(a);
@@ -106,10 +113,26 @@ static int run(const char *what, int check, char *out, size_t outlen)
 	EXPECT_NE(NULL, strstr(out, msg)) TH_LOG("%s: output: %s", what, out); \
 } while (0)
 
+/* default mode never reads the freed block: only the block freed twice in
+ * a row (the head of the page's free list) is seen */
 TEST(double_free_same_thread_default_mode)
 {
-	EXPECT_ABORT("double-free-local", 0, "mlalloc: free(): double free detected");
+	EXPECT_ABORT("double-free-adjacent", 0, "mlalloc: free(): double free detected");
 }
+
+TEST(double_free_adjacent_check_mode)
+{
+	EXPECT_ABORT("double-free-adjacent", 1, "mlalloc: free(): double free detected");
+}
+
+#ifdef ML_TEST_DEBUG
+/* the ML_DEBUG build's page check finds the free list a->b->a (the default
+ * mode's free() does not see it) */
+TEST(debug_build_page_check_finds_double_free)
+{
+	EXPECT_ABORT("double-free-local", 0, "mlalloc: assertion failed: ");
+}
+#endif
 
 TEST(double_free_same_thread_check_mode)
 {

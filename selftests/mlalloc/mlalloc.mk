@@ -11,7 +11,8 @@ MLT_LIBS	:= $(B)/lib/libmlalloc.so $(B)/lib/libmlalloc.a
 
 MLT_BINS	:= mlalloc_api_test mlalloc_api_prefixed_test mlalloc_api_asan_test \
 		   mlalloc_stress_test mlalloc_check_test mlalloc_introspect_test \
-		   mlalloc_fork_test mlalloc_errno_probe mlalloc_workload
+		   mlalloc_fork_test mlalloc_errno_probe mlalloc_workload \
+		   mlalloc_api_debug_test mlalloc_stress_debug_test mlalloc_check_debug_test
 SELFTEST_TARGETS += $(addprefix $(MLT_OUT)/,$(MLT_BINS))
 
 # api_test.c compares with glibc's own behaviour: errno_probe runs the same
@@ -69,14 +70,45 @@ $(MLT_OUT)/mlalloc_workload: $(MLT_DIR)/workload.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# ML_DEBUG build: the allocator with its invariants asserted on the slow
+# paths (ML_ASSERT, ml_page_check), linked by the *_debug_test suites.
+MLT_DEBUG_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c stats.c snapshot.c interpose.c
+MLT_DEBUG_OBJS	:= $(addprefix $(B)/obj/mlalloc/debug/,$(MLT_DEBUG_SRCS:.c=.o))
+MLT_DEBUG_SO	:= -L$(B)/lib -Wl,-rpath,$(B)/lib -lmlalloc-debug
+$(B)/obj/mlalloc/debug/%.o: userspace/mlalloc/%.c $(MLT_ALLOC_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(MLALLOC_CFLAGS) -DML_DEBUG -c -o $@ $<
+
+$(B)/lib/libmlalloc-debug.so: $(MLT_DEBUG_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmlalloc-debug.so -Wl,-z,now -o $@ $^ $(LDFLAGS) -lpthread
+
+$(MLT_OUT)/mlalloc_api_debug_test: $(MLT_DIR)/api_test.c $(MLT_API_DEPS) $(B)/lib/libmlalloc-debug.so $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_DEBUG_SO)
+
+$(MLT_OUT)/mlalloc_stress_debug_test: $(MLT_DIR)/stress_test.c $(B)/lib/libmlalloc-debug.so $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -o $@ $< $(MLT_DEBUG_SO)
+
+$(MLT_OUT)/mlalloc_check_debug_test: $(MLT_DIR)/check_test.c $(B)/lib/libmlalloc-debug.so $(KSFT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(MLT_CFLAGS) -DML_TEST_DEBUG -fno-builtin -o $@ $< $(MLT_DEBUG_SO)
+
 # ---- benchmarks (not part of make check) ----
 MLB_DIR		:= selftests/bench/alloc
 MLB_BIN		:= $(B)/bench/alloc-bench
+MLB_CPUTIME	:= $(B)/bench/cputime
 
 $(MLB_BIN): $(MLB_DIR)/alloc_bench.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -pthread -o $@ $<
 
+$(MLB_CPUTIME): $(MLB_DIR)/cputime.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# ROUNDS=N interleaved rounds (default 5); EXTRA, WORKLOADS: see the script
 .PHONY: bench-alloc
-bench-alloc: $(MLB_BIN) $(B)/lib/libmlalloc.so
-	@$(MLB_DIR)/run $(MLB_BIN) $(B)/lib/libmlalloc.so
+bench-alloc: $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so
+	@$(MLB_DIR)/run $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(or $(ROUNDS),5)

@@ -35,29 +35,39 @@
 
 #define ML_OVERSIZE(n)	((n) > (size_t)PTRDIFF_MAX)
 
+/*
+ * Statistics: per heap, plain stores by the owning thread, summed by the
+ * reader (snapshot.c).  Small classes count blocks only (their bytes are
+ * blocks x class size, folded on read), so the fast paths do one counter
+ * update each plus the requested bytes on malloc.
+ */
 static inline void stat_alloc(struct heap *h, unsigned cls, size_t bytes, size_t req)
 {
-	if (unlikely(h == &ml_backup_heap)) {
+	if (ML_UNLIKELY(h == &ml_backup_heap)) {
 		__atomic_fetch_add(&h->st.allocs[cls], 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->st.alloc_bytes[cls], bytes, __ATOMIC_RELAXED);
+		if (cls >= MLALLOC_NSMALL)
+			__atomic_fetch_add(&h->st.alloc_bytes[cls], bytes, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&h->st.requested, req, __ATOMIC_RELAXED);
 		return;
 	}
 	h->st.allocs[cls]++;
-	h->st.alloc_bytes[cls] += bytes;
+	if (cls >= MLALLOC_NSMALL)
+		h->st.alloc_bytes[cls] += bytes;
 	h->st.requested += req;
 }
 
 static inline void stat_free(struct heap *h, unsigned cls, size_t bytes)
 {
-	if (unlikely(!h || h == &ml_backup_heap)) {
+	if (ML_UNLIKELY(!h || h == &ml_backup_heap)) {
 		h = &ml_backup_heap;
 		__atomic_fetch_add(&h->st.frees[cls], 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&h->st.free_bytes[cls], bytes, __ATOMIC_RELAXED);
+		if (cls >= MLALLOC_NSMALL)
+			__atomic_fetch_add(&h->st.free_bytes[cls], bytes, __ATOMIC_RELAXED);
 		return;
 	}
 	h->st.frees[cls]++;
-	h->st.free_bytes[cls] += bytes;
+	if (cls >= MLALLOC_NSMALL)
+		h->st.free_bytes[cls] += bytes;
 }
 
 static inline uint8_t *block_start(const struct page *pg, const void *p)
@@ -74,7 +84,7 @@ static void *alloc_small(struct heap *h, unsigned cls, size_t req)
 {
 	struct page *pg = h->cur[cls];
 	struct block *b = pg->free;
-	if (likely(b)) {
+	if (ML_LIKELY(b)) {
 		pg->free = b->next;
 		pg->used++;
 		b->key = 0;
@@ -91,7 +101,7 @@ static void *alloc_small(struct heap *h, unsigned cls, size_t req)
  * are 64 KiB aligned, so a class that is a multiple of align will do). */
 static int aligned_class(size_t n, size_t align)
 {
-	if (align > SLICE_SIZE || n > SMALL_MAX)
+	if (align > ML_SLICE_SIZE || n > ML_SMALL_MAX)
 		return -1;
 	for (unsigned c = ml_size_class(n < align ? align : n); c < MLALLOC_NSMALL; c++)
 		if (ml_class_size[c] % align == 0)
@@ -104,12 +114,12 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	void *p;
 
 	if (align <= ML_ALIGN) {
-		if (n <= SMALL_MAX) {
+		if (n <= ML_SMALL_MAX) {
 			unsigned cls = ml_size_class(n);
 			p = alloc_small(h, cls, n);
 			if (p && zero)
 				memset(p, 0, n);
-		} else if (n <= LARGE_MAX) {
+		} else if (n <= ML_LARGE_MAX) {
 			p = ml_large_alloc(h, n);
 			if (p) {
 				struct page *pg = ml_segment_page(ml_ptr_segment(p), p);
@@ -133,9 +143,9 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	int c = aligned_class(n, align);
 	if (c >= 0)
 		return alloc_in(h, ml_class_size[c], 0, zero);
-	if (n <= LARGE_MAX && align <= SLICE_SIZE)
-		return alloc_in(h, n < SMALL_MAX + 1 ? SMALL_MAX + 1 : n, 0, zero);
-	if (n + align > LARGE_MAX) {
+	if (n <= ML_LARGE_MAX && align <= ML_SLICE_SIZE)
+		return alloc_in(h, n < ML_SMALL_MAX + 1 ? ML_SMALL_MAX + 1 : n, 0, zero);
+	if (n + align > ML_LARGE_MAX) {
 		p = ml_huge_alloc(n, align, zero);
 		if (p)
 			stat_alloc(h, MLALLOC_CLASS_HUGE, ml_ptr_segment(p)->huge_size, n);
@@ -145,7 +155,7 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 	if (!raw)
 		return NULL;
 	struct page *pg = ml_segment_page(ml_ptr_segment(raw), raw);
-	__atomic_fetch_or(&pg->flags, PG_ALIGNED, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&pg->flags, ML_PG_ALIGNED, __ATOMIC_RELAXED);
 	return (void *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
 }
 
@@ -156,7 +166,7 @@ static ML_NOINLINE void *malloc_generic(size_t n, size_t align, bool zero)
 		return NULL;
 	}
 	struct heap *h = ml_tls_heap;
-	if (unlikely(!h)) {
+	if (ML_UNLIKELY(!h)) {
 		h = ml_heap_get_slow();
 		if (!h) {
 			ml_lock(&ml_backup_lock);
@@ -173,16 +183,15 @@ static ML_NOINLINE void *malloc_generic(size_t n, size_t align, bool zero)
 ML_API void *mlalloc_malloc(size_t n)
 {
 	struct heap *h = ml_tls_heap;
-	if (likely(h != NULL && n <= SMALL_MAX)) {
+	if (ML_LIKELY(h != NULL && n <= ML_SMALL_MAX)) {
 		unsigned cls = ml_size_class(n);
 		struct page *pg = h->cur[cls];
 		struct block *b = pg->free;
-		if (likely(b)) {
+		if (ML_LIKELY(b)) {
 			pg->free = b->next;
 			pg->used++;
 			b->key = 0;
 			h->st.allocs[cls]++;
-			h->st.alloc_bytes[cls] += ml_class_size[cls];
 			h->st.requested += n;
 			return b;
 		}
@@ -197,7 +206,7 @@ ML_API void *mlalloc_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (total <= SMALL_MAX) {
+	if (total <= ML_SMALL_MAX) {
 		void *p = mlalloc_malloc(total);
 		if (p)
 			memset(p, 0, total);
@@ -208,17 +217,13 @@ ML_API void *mlalloc_calloc(size_t n, size_t size)
 
 /* ---- free ------------------------------------------------------------------- */
 
-static ML_NOINLINE void double_free_check(struct heap *h, struct page *pg,
-					  struct block *b)
+/* MLALLOC_CHECK=1: a block that carries the key was freed already (a false
+ * positive needs user data equal to a random 64-bit value). */
+static ML_NOINLINE void check_block(struct page *pg, struct block *b)
 {
-	if (ml_opt.check)
+	if (b->key == ml_key)
 		ml_fatal("free(): double free detected", b);
-	if (pg->heap != h)
-		return;		/* cannot walk another thread's lists safely */
-	uint32_t limit = pg->capacity;
-	for (struct block *f = pg->free; f && limit; f = f->next, limit--)
-		if (f == b)
-			ml_fatal("free(): double free detected", b);
+	(void)pg;
 }
 
 static ML_NOINLINE void check_pointer(struct page *pg, const void *p)
@@ -245,7 +250,7 @@ static ML_NOINLINE void free_huge(struct segment *s, void *p)
 static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct block *b)
 {
 	struct heap *owner = pg->heap;
-	if (unlikely(!owner || !pg->in_use))
+	if (ML_UNLIKELY(!owner || !pg->in_use))
 		ml_fatal("free(): invalid pointer (inside a free page)", b);
 	unsigned cls = pg->cls;
 	size_t bytes = cls < MLALLOC_NSMALL ? ml_class_size[cls] : pg->block_size;
@@ -258,7 +263,7 @@ static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct bloc
 							memory_order_seq_cst,
 							memory_order_relaxed));
 	/* see page.c for why reading the page after the push is safe */
-	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & PG_FULL)
+	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & ML_PG_FULL)
 		atomic_store_explicit(&owner->remote_pending, 1, memory_order_relaxed);
 	stat_free(h, cls, bytes);
 }
@@ -273,41 +278,54 @@ static ML_NOINLINE void free_local_slow(struct heap *h, struct page *pg,
 	errno = saved;
 }
 
+/*
+ * free() reads the segment map, the page descriptor and the heap pointer,
+ * never the freed block itself: for a cold or remote block that load is a
+ * cache miss the push does not wait for (stores do not stall).  So the
+ * default mode detects only what it can see without it: the block freed
+ * twice in a row (it is the head of the page's local list).  MLALLOC_CHECK=1
+ * reads the key and validates the pointer.
+ */
 ML_API void mlalloc_free(void *p)
 {
-	if (unlikely(!p))
+	if (ML_UNLIKELY(!p))
 		return;
 	struct segment *s = ml_ptr_segment(p);
-	if (unlikely(!s))
+	if (ML_UNLIKELY(!s))
 		ml_fatal("free(): pointer not allocated by mlalloc", p);
-	if (unlikely(s->kind != SEG_NORMAL)) {
+	if (ML_UNLIKELY(s->kind != ML_SEG_NORMAL)) {
 		free_huge(s, p);
 		return;
 	}
 	struct page *pg = ml_segment_page(s, p);
 	uint8_t flags = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
 	struct block *b = p;
-	if (unlikely(flags & PG_ALIGNED))
+	if (ML_UNLIKELY(flags & ML_PG_ALIGNED))
 		b = (struct block *)block_start(pg, p);
-	else if (unlikely(ml_opt.check))
-		check_pointer(pg, p);
+	if (ML_UNLIKELY(ml_opt.check)) {
+		check_pointer(pg, b);
+		check_block(pg, b);
+	}
 	struct heap *h = ml_tls_heap;
-	if (unlikely(b->key == ml_key))
-		double_free_check(h, pg, b);
-	if (likely(pg->heap == h)) {
-		if (likely(!(flags & PG_FULL) && pg->used > 1)) {
+	if (ML_LIKELY(pg->heap == h)) {
+		struct block *head = pg->free;
+		if (ML_UNLIKELY(b == head))
+			ml_fatal("free(): double free detected", b);
+		/* a page that becomes empty needs the slow path, unless it is
+		 * the one malloc allocates from (kept, see page.c) */
+		if (ML_LIKELY(!(flags & ML_PG_FULL) &&
+			      (pg->used > 1 || h->cur[pg->cls] == pg))) {
 			b->key = ml_key;
-			b->next = pg->free;
+			b->next = head;
 			pg->free = b;
 			pg->used--;
 			h->st.frees[pg->cls]++;
-			h->st.free_bytes[pg->cls] += ml_class_size[pg->cls];
 			return;
 		}
 		free_local_slow(h, pg, b, errno);
 		return;
 	}
-	if (unlikely(!h) && !ml_tls_heap) {
+	if (ML_UNLIKELY(!h) && !ml_tls_heap) {
 		/* a thread whose first call is free(): give it a heap so that
 		 * its frees are counted like everyone else's */
 		int saved = errno;
@@ -331,7 +349,7 @@ ML_API size_t mlalloc_usable_size(const void *p)
 	if (!s)
 		ml_fatal("malloc_usable_size(): pointer not allocated by mlalloc", p);
 	struct page *pg = ml_segment_page(s, p);
-	if (s->kind == SEG_HUGE)
+	if (s->kind == ML_SEG_HUGE)
 		return s->huge_size - (size_t)((const uint8_t *)p - pg->start);
 	const uint8_t *bs = block_start(pg, p);
 	return pg->block_size - (size_t)((const uint8_t *)p - bs);
@@ -353,14 +371,13 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 	if (!s)
 		ml_fatal("realloc(): pointer not allocated by mlalloc", p);
 	size_t usable = mlalloc_usable_size(p);
-	if (s->kind == SEG_HUGE && n > LARGE_MAX) {
+	if (s->kind == ML_SEG_HUGE && n > ML_LARGE_MAX) {
 		size_t before = s->huge_size;
 		void *q = ml_huge_realloc(s, p, n);
 		if (q) {
 			struct heap *h = ml_tls_heap;
 			if (h && h != &ml_backup_heap) {
-				h->st.frees[MLALLOC_CLASS_HUGE]++;
-				h->st.free_bytes[MLALLOC_CLASS_HUGE] += before;
+				stat_free(h, MLALLOC_CLASS_HUGE, before);
 				stat_alloc(h, MLALLOC_CLASS_HUGE,
 					   ml_ptr_segment(q)->huge_size, n);
 			} else {

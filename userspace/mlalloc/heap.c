@@ -11,8 +11,9 @@
  * 32 keys; ml_tls_heap is set before pthread_setspecific anyway, so even a
  * later key would only recurse into an already working heap.
  *
- * Thread exit returns the cache: the destructor collects remote frees,
- * releases empty pages and purges, then puts the heap on the abandoned
+ * Thread exit returns the cache: the destructor collects remote frees and
+ * releases empty pages (their slices stay resident until the purge delay
+ * passes, checked by the adopter), then puts the heap on the abandoned
  * list, from which the next new thread adopts it whole (pages, counters and
  * all).  Heaps are never freed, so other threads can always free into the
  * pages of an abandoned heap.  If the exiting thread allocates again after
@@ -40,7 +41,9 @@
 __thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec")));
 static __thread int tls_exited __attribute__((tls_model("initial-exec")));
 
-struct ml_options ml_opt = { .purge_delay_ms = 10, .huge_cache = 128 * MiB };
+struct ml_options ml_opt = {
+	.purge_delay_ms = 10, .huge_cache = 128 * ML_MIB, .huge_delay_ms = 1000,
+};
 uintptr_t ml_key;
 atomic_int ml_inited;
 pthread_mutex_t ml_backup_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,8 +54,8 @@ static struct heap *abandoned;
 static uint8_t *heap_chunk;		/* heaps are carved from here */
 static size_t heap_chunk_left;
 
-#define HEAP_CHUNK	(256 * KiB)
-#define HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
+#define ML_HEAP_CHUNK	(256 * ML_KIB)
+#define ML_HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
 
 static void heap_init(struct heap *h, uint32_t state)
 {
@@ -76,18 +79,18 @@ static struct heap *heap_acquire(void)
 		abandoned = h->next_free;
 		h->next_free = NULL;
 	} else {
-		if (heap_chunk_left < HEAP_SIZE) {
-			heap_chunk = ml_os_map(HEAP_CHUNK);
+		if (heap_chunk_left < ML_HEAP_SIZE) {
+			heap_chunk = ml_os_map(ML_HEAP_CHUNK);
 			if (!heap_chunk) {
 				heap_chunk_left = 0;
 				ml_unlock(&ml_pool_lock);
 				return NULL;
 			}
-			heap_chunk_left = HEAP_CHUNK;
+			heap_chunk_left = ML_HEAP_CHUNK;
 		}
 		h = (struct heap *)heap_chunk;
-		heap_chunk += HEAP_SIZE;
-		heap_chunk_left -= HEAP_SIZE;
+		heap_chunk += ML_HEAP_SIZE;
+		heap_chunk_left -= ML_HEAP_SIZE;
 		heap_init(h, 1);
 	}
 	h->st.state = 1;
@@ -104,7 +107,11 @@ static void heap_exit(void *arg)
 	if (!h || h != ml_tls_heap)
 		return;
 	int saved = errno;
-	ml_heap_collect(h, true);
+	/* Not forced: the free slices stay resident until their purge
+	 * deadline, which the adopting thread's slow paths check.  Purging
+	 * here made a thread that replaces an exited one (mstress) fault every
+	 * page back in; see docs/allocator.md for the measurement. */
+	ml_heap_collect(h, false);
 	ml_tls_heap = NULL;
 	tls_exited = 1;
 	ml_lock(&ml_pool_lock);
@@ -155,7 +162,8 @@ void ml_init(void)
 	ml_opt.check = (int)env_num("MLALLOC_CHECK", 0);
 	ml_opt.stats = (int)env_num("MLALLOC_STATS", 0);
 	ml_opt.thp = (int)env_num("MLALLOC_THP", 0);
-	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 128 * MiB);
+	ml_opt.huge_cache = (size_t)env_num("MLALLOC_HUGE_CACHE", 128 * ML_MIB);
+	ml_opt.huge_delay_ms = env_num("MLALLOC_HUGE_DELAY", 1000);
 	init_key();
 	ml_stats_init();
 	heap_init(&ml_backup_heap, 3);
@@ -189,6 +197,7 @@ void mlalloc_collect(void)
 		ml_heap_collect(h, true);
 		ml_heap_purge(h, true);
 	}
+	ml_huge_trim();
 	errno = saved;
 }
 

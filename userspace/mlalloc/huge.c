@@ -4,14 +4,17 @@
  *
  * A huge block gets a mapping of its own, aligned to 4 MiB so that segmap
  * finds its header; the first 4 KiB (or `align` bytes) hold a segment
- * header of kind SEG_HUGE and the block follows.  Each mapping is an arena
+ * header of kind ML_SEG_HUGE and the block follows.  Each mapping is an arena
  * of role MLALLOC_ARENA_HUGE in the published table.
  *
  * munmap + mmap + page faults for every huge block would make programs that
  * repeatedly allocate big buffers pay the kernel each time, so a few freed
  * mappings (MLALLOC_HUGE_CACHE bytes, default 128 MiB) are kept, resident,
- * for MLALLOC_PURGE_DELAY ms and reused for a request of at least half
- * their size.  Growing realloc moves pages with mremap instead of copying.
+ * for MLALLOC_HUGE_DELAY ms (default 1 s) and reused for any request: a
+ * fit if one is between the request and twice its size, else the nearest
+ * in size, resized with mremap (shrinking unmaps the tail, growing keeps
+ * the resident pages and adds fresh ones).  Growing realloc moves pages
+ * with mremap instead of copying.
  * These paths take ml_huge_lock only around the cache.
  */
 #include <errno.h>
@@ -22,15 +25,17 @@
 
 pthread_mutex_t ml_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define HUGE_CACHE_SLOTS 16
+#define ML_HUGE_CACHE_SLOTS 16
 
 static struct {
 	struct segment *s;
 	int64_t since;
-} cache[HUGE_CACHE_SLOTS];
+} cache[ML_HUGE_CACHE_SLOTS];
 static size_t cache_bytes;
 
-_Static_assert(offsetof(struct segment, pages[1]) <= HUGE_HDR, "huge header");
+_Static_assert(offsetof(struct segment, pages[1]) <= ML_HUGE_HDR, "huge header");
+
+static struct segment *huge_resize(struct segment *s, size_t need);
 
 static size_t map_len(size_t need)
 {
@@ -48,11 +53,11 @@ static void huge_unmap(struct segment *s)
 static void cache_expire(bool all, struct segment **out, int *nout)
 {
 	int64_t now = all ? 0 : ml_now_ms();
-	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		if (!cache[i].s)
 			continue;
-		if (all || (ml_opt.purge_delay_ms >= 0 &&
-			    now - cache[i].since >= ml_opt.purge_delay_ms)) {
+		if (all || (ml_opt.huge_delay_ms >= 0 &&
+			    now - cache[i].since >= ml_opt.huge_delay_ms)) {
 			out[(*nout)++] = cache[i].s;
 			cache_bytes -= cache[i].s->map_size;
 			cache[i].s = NULL;
@@ -62,18 +67,27 @@ static void cache_expire(bool all, struct segment **out, int *nout)
 
 static struct segment *cache_take(size_t need)
 {
-	struct segment *got = NULL, *old[HUGE_CACHE_SLOTS];
+	struct segment *got = NULL, *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0, best = -1;
 
 	if (!cache_bytes)
 		return NULL;
 	ml_lock(&ml_huge_lock);
 	cache_expire(false, old, &nold);
-	for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+	/* a fit (need .. 2 need) if any, else the nearest size: fewest pages
+	 * to fault in when growing, or to drop when shrinking */
+	size_t best_d = 0;
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		struct segment *s = cache[i].s;
-		if (s && s->map_size >= need && s->map_size / 2 <= need &&
-		    (best < 0 || s->map_size < cache[best].s->map_size))
+		if (!s)
+			continue;
+		size_t d = s->map_size >= need ? s->map_size - need : need - s->map_size;
+		if (s->map_size >= need && s->map_size / 2 <= need)
+			d = 0;
+		if (best < 0 || d < best_d || (d == best_d && s->map_size < cache[best].s->map_size)) {
 			best = i;
+			best_d = d;
+		}
 	}
 	if (best >= 0) {
 		got = cache[best].s;
@@ -88,16 +102,26 @@ static struct segment *cache_take(size_t need)
 
 void *ml_huge_alloc(size_t n, size_t align, bool zero)
 {
-	size_t off = align > HUGE_HDR ? align : HUGE_HDR;
+	size_t off = align > ML_HUGE_HDR ? align : ML_HUGE_HDR;
 
 	/* segmap marks 255 chunks: the user pointer must be within them */
-	if (off > 254 * SEG_SIZE || n > PTRDIFF_MAX - off - SEG_SIZE) {
+	if (off > 254 * ML_SEG_SIZE || n > PTRDIFF_MAX - off - ML_SEG_SIZE) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	/* at least one byte past the header, or p would be off the end */
 	size_t need = map_len(off + (n ? n : 1));
-	struct segment *s = cache_take(need);
+	/* cached mappings are 4 MiB-aligned: no use for a bigger alignment */
+	struct segment *s = align <= ML_SEG_SIZE ? cache_take(need) : NULL;
+
+	if (s && (s->map_size < need || s->map_size / 2 > need)) {
+		int saved = errno;
+		struct segment *r = huge_resize(s, need);
+		errno = saved;
+		if (!r)
+			huge_unmap(s);
+		s = r;
+	}
 	bool fresh = !s;
 
 	if (s) {
@@ -108,7 +132,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 			__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
 					 MLALLOC_ARENA_HUGE, __ATOMIC_RELEASE);
 	} else {
-		s = ml_os_map_aligned(need, align > SEG_SIZE ? align : SEG_SIZE);
+		s = ml_os_map_aligned(need, align > ML_SEG_SIZE ? align : ML_SEG_SIZE);
 		if (!s) {
 			errno = ENOMEM;
 			return NULL;
@@ -117,7 +141,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 		s->map_base = (uint8_t *)s;
 		s->arena = (uint32_t)ml_arena_add((uintptr_t)s, need, MLALLOC_ARENA_HUGE);
 		ml_arena_update((int)s->arena, (int64_t)need, 0);
-		s->kind = SEG_HUGE;
+		s->kind = ML_SEG_HUGE;
 		ml_segmap_set((uintptr_t)s, need, true);
 	}
 	struct page *pg = &s->pages[0];
@@ -138,7 +162,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 void ml_huge_free(struct segment *s)
 {
 	struct page *pg = &s->pages[0];
-	struct segment *old[HUGE_CACHE_SLOTS];
+	struct segment *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0;
 
 	if (!__atomic_exchange_n(&pg->in_use, 0, __ATOMIC_ACQ_REL))
@@ -155,7 +179,7 @@ void ml_huge_free(struct segment *s)
 	while (cache_bytes + s->map_size > ml_opt.huge_cache) {
 		/* evict the oldest to make room */
 		int o = -1;
-		for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+		for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++)
 			if (cache[i].s && (o < 0 || cache[i].since < cache[o].since))
 				o = i;
 		old[nold++] = cache[o].s;
@@ -163,12 +187,12 @@ void ml_huge_free(struct segment *s)
 		cache[o].s = NULL;
 	}
 	int slot = -1;
-	for (int i = 0; i < HUGE_CACHE_SLOTS && slot < 0; i++)
+	for (int i = 0; i < ML_HUGE_CACHE_SLOTS && slot < 0; i++)
 		if (!cache[i].s)
 			slot = i;
 	if (slot < 0) {
 		int o = 0;
-		for (int i = 1; i < HUGE_CACHE_SLOTS; i++)
+		for (int i = 1; i < ML_HUGE_CACHE_SLOTS; i++)
 			if (cache[i].since < cache[o].since)
 				o = i;
 		old[nold++] = cache[o].s;
@@ -190,7 +214,7 @@ void ml_huge_free(struct segment *s)
 /* Unmap every cached mapping (mlalloc_collect, exit). */
 void ml_huge_trim(void)
 {
-	struct segment *old[HUGE_CACHE_SLOTS];
+	struct segment *old[ML_HUGE_CACHE_SLOTS];
 	int nold = 0;
 
 	ml_lock(&ml_huge_lock);
@@ -200,34 +224,22 @@ void ml_huge_trim(void)
 		huge_unmap(old[i]);
 }
 
-/* Resize in place or move the pages with mremap; NULL: let the caller copy.
- * errno is left as it was: the in-place attempt failing is the common case
- * of a growing realloc, not an error (the caller sets ENOMEM if its
- * fallback fails too). */
-void *ml_huge_realloc(struct segment *s, void *p, size_t n)
+/* Change the mapping of `s` to `need` bytes: in place, or moved to a new
+ * 4 MiB-aligned range with its pages (mremap never copies).  Returns the
+ * header at its new address, NULL if the kernel refused (s unchanged).
+ * Only the mapping and its accounting change; the caller sets the block. */
+static struct segment *huge_resize(struct segment *s, size_t need)
 {
-	size_t off = (size_t)((uint8_t *)p - (uint8_t *)s);
-	if (n > PTRDIFF_MAX - off - SEG_SIZE)
-		return NULL;
-	size_t need = map_len(off + n);
 	size_t old = s->map_size;
-	struct page *pg = &s->pages[0];
-	int saved = errno;
-
-	if (need <= old && need >= old / 2)
-		return p;
 	void *q = mremap(s, old, need, 0);
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
-		void *r = ml_os_map_aligned(need, SEG_SIZE);
-		if (!r) {
-			errno = saved;
+		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
+		if (!r)
 			return NULL;
-		}
 		q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
 		if (q == MAP_FAILED) {
 			ml_os_unmap(r, need);
-			errno = saved;
 			return NULL;
 		}
 		/* r was replaced, s is gone: account as one mapping of `need` */
@@ -243,17 +255,38 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 	}
 	s->map_size = need;
 	s->map_base = (uint8_t *)s;
-	pg = &s->pages[0];
+	ml_arena_move((int)s->arena, (uintptr_t)s, need);
+	if ((int)s->arena >= 0)
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed,
+				 need, __ATOMIC_RELAXED);
+	return s;
+}
+
+/* Resize in place or move the pages with mremap; NULL: let the caller copy.
+ * errno is left as it was: the in-place attempt failing is the common case
+ * of a growing realloc, not an error (the caller sets ENOMEM if its
+ * fallback fails too). */
+void *ml_huge_realloc(struct segment *s, void *p, size_t n)
+{
+	size_t off = (size_t)((uint8_t *)p - (uint8_t *)s);
+	if (n > PTRDIFF_MAX - off - ML_SEG_SIZE)
+		return NULL;
+	size_t need = map_len(off + n);
+	size_t old = s->map_size;
+	int saved = errno;
+
+	if (need <= old && need >= old / 2)
+		return p;
+	s = huge_resize(s, need);
+	errno = saved;
+	if (!s)
+		return NULL;
+	struct page *pg = &s->pages[0];
 	pg->start = (uint8_t *)s + off;
 	pg->block_size = need - off;
 	s->huge_size = pg->block_size;
-	ml_arena_move((int)s->arena, (uintptr_t)s, need);
-	if ((int)s->arena >= 0) {
+	if ((int)s->arena >= 0)
 		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used,
 				 s->huge_size, __ATOMIC_RELAXED);
-		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed,
-				 need, __ATOMIC_RELAXED);
-	}
-	errno = saved;
 	return pg->start;
 }

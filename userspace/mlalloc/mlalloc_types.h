@@ -14,12 +14,66 @@
  *            lists are sharded per page, which keeps the owning thread's
  *            operations local and lets other threads free into a page with
  *            one compare-and-swap.
- *   huge     a block above MLALLOC_LARGE_MAX gets a mapping of its own
- *            whose first 4 KiB hold a segment header (kind SEG_HUGE).
+ *   huge     a block above ML_LARGE_MAX (2 MiB) gets a mapping of its own
+ *            whose first 4 KiB hold a segment header (kind ML_SEG_HUGE).
  *
  * Any pointer we handed out maps back to its segment through segmap[], one
  * byte per 4 MiB of address space, so free() recognises foreign pointers
  * without touching memory that may not be mapped.
+ *
+ * Glossary
+ *
+ *   block     what malloc returns; a free one is a struct block on a list
+ *   class     one of MLALLOC_NSMALL block sizes (ml_class_size[]); LARGE
+ *             and HUGE are pseudo-classes for the statistics
+ *   slice     64 KiB, the unit a segment hands out; slice 0 is the header
+ *   span      a run of free slices taken for one page (ml_span_alloc)
+ *   carve     put never-used blocks of a page on its free list, 4 KiB at a
+ *             time (page_extend): `capacity` grows towards `reserved`
+ *   owner     the heap a page or segment belongs to; only its thread
+ *             touches the page's owner fields
+ *   local / remote free   by the owner's thread / by any other thread
+ *   dirty     a slice that may be resident (touched since its last purge)
+ *   purge     madvise(MADV_DONTNEED) of free dirty slices
+ *   abandoned a heap whose thread exited; adopted whole by a new thread
+ *   backup    the shared heap for threads past their TLS destructor
+ *
+ * Invariants (checked by ml_page_check and ML_ASSERT in ML_DEBUG builds)
+ *
+ *   page      used + |free| == capacity <= reserved, and
+ *             reserved * block_size <= slices * ML_SLICE_SIZE;
+ *             `used` counts blocks handed out, including those freed
+ *             remotely onto xfree and not yet collected (so a page with
+ *             used == 0 has no block anywhere and may be retired);
+ *             every block on `free` is inside the carved part, at a
+ *             multiple of block_size from `start`; a large page has
+ *             reserved == capacity == 1.
+ *   lists     `free` is touched only by the owner; `xfree` is pushed by
+ *             anyone with a CAS and emptied only by the owner with an
+ *             exchange.  A page is on exactly one of h->q[cls] (it may have
+ *             free blocks) or h->full (ML_PG_FULL set; large pages always).
+ *   segment   free_mask bit i: slice i belongs to no page (bit 0, the
+ *             header, is never set); dirty_mask bit i: slice i may be
+ *             resident (bit 0 always); a page's slices are clear in
+ *             free_mask and set in dirty_mask; only free slices are purged.
+ *             pages[i].slice_offset is 0 for a page's first slice, k for
+ *             the slice k after it.
+ *   heap      cur[cls] is &ml_empty_page or a page of class cls of this
+ *             heap (on q[cls]; on full only after a refill failed); segs lists
+ *             every segment with s->heap == h; nsegs counts them.
+ *   segmap    ml_segmap[a >> 22] == k + 1 iff a is in the k-th 4 MiB chunk
+ *             of a live segment or huge mapping (first 255 chunks only).
+ *
+ * Locks (lock order as listed; see also the fork handlers in heap.c).  The
+ * fast paths take none: a heap, its pages and segments are the owner's.
+ *
+ *   ml_backup_lock  ml_backup_heap: every call on it (alloc.c)
+ *   ml_pool_lock    the abandoned-heap list and the heap chunk (heap.c), the
+ *                   cache of free segments and the arena being carved
+ *                   (segment.c)
+ *   ml_huge_lock    the cache of freed huge mappings, cache_bytes (huge.c)
+ *   ml_arena_lock   the published arena table mlalloc_introspect.arenas[]
+ *                   and its generation seqlock (segment.c)
  */
 #ifndef MLALLOC_TYPES_H
 #define MLALLOC_TYPES_H
@@ -34,29 +88,40 @@
 
 #define ML_API		__attribute__((visibility("default")))
 #define ML_HIDDEN	__attribute__((visibility("hidden")))
-#define likely(x)	__builtin_expect(!!(x), 1)
-#define unlikely(x)	__builtin_expect(!!(x), 0)
+#define ML_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define ML_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #define ML_NOINLINE	__attribute__((noinline))
+#define ML_STR_(x)	#x
+#define ML_STR(x)	ML_STR_(x)
 
-#define KiB		((size_t)1 << 10)
-#define MiB		((size_t)1 << 20)
+/* ML_DEBUG builds (libmlalloc-debug.so) check the invariants below on the
+ * slow paths; release builds compile the checks away. */
+#ifdef ML_DEBUG
+#define ML_ASSERT(c)	((c) ? (void)0 : \
+			 ml_assert_fail(__FILE__ ":" ML_STR(__LINE__) ": " #c))
+#else
+#define ML_ASSERT(c)	((void)0)
+#endif
+
+#define ML_KIB		((size_t)1 << 10)
+#define ML_MIB		((size_t)1 << 20)
 
 #define ML_ALIGN	16			/* malloc's guaranteed alignment */
-#define SEG_SHIFT	22
-#define SEG_SIZE	((size_t)1 << SEG_SHIFT)	/* 4 MiB */
-#define SEG_MASK	(SEG_SIZE - 1)
-#define SLICE_SHIFT	16
-#define SLICE_SIZE	((size_t)1 << SLICE_SHIFT)	/* 64 KiB */
-#define SLICES		(SEG_SIZE / SLICE_SIZE)		/* 64 */
-#define ARENA_SIZE	(64 * MiB)
-#define ADDR_BITS	47
-#define SEGMAP_LEN	((size_t)1 << (ADDR_BITS - SEG_SHIFT))
+#define ML_SEG_SHIFT	22
+#define ML_SEG_SIZE	((size_t)1 << ML_SEG_SHIFT)	/* 4 MiB */
+#define ML_SEG_MASK	(ML_SEG_SIZE - 1)
+#define ML_SLICE_SHIFT	16
+#define ML_SLICE_SIZE	((size_t)1 << ML_SLICE_SHIFT)	/* 64 KiB */
+#define ML_SLICES		(ML_SEG_SIZE / ML_SLICE_SIZE)		/* 64 */
+#define ML_ARENA_SIZE	(64 * ML_MIB)
+#define ML_ADDR_BITS	47
+#define ML_SEGMAP_LEN	((size_t)1 << (ML_ADDR_BITS - ML_SEG_SHIFT))
 
-#define SMALL_MAX	(128 * KiB)		/* largest size class */
-#define LARGE_MAX	(2 * MiB)		/* largest block in a segment */
-#define HUGE_HDR	(4 * KiB)		/* header of a huge mapping */
-#define PAGE_MAX_SLICES	8			/* span of a small page */
-#define EXTEND_BYTES	(4 * KiB)		/* free list growth step */
+#define ML_SMALL_MAX	(128 * ML_KIB)		/* largest size class */
+#define ML_LARGE_MAX	(2 * ML_MIB)		/* largest block in a segment */
+#define ML_HUGE_HDR	(4 * ML_KIB)		/* header of a huge mapping */
+#define ML_PAGE_MAX_SLICES	8			/* span of a small page */
+#define ML_EXTEND_BYTES	(4 * ML_KIB)		/* free list growth step */
 
 /* A free block: the first word links, the second holds the freed key
  * (which detects most double frees cheaply, see alloc.c). */
@@ -68,9 +133,11 @@ struct block {
 struct heap;
 
 /* page flags: FULL is read by other threads, so it is accessed atomically */
-#define PG_FULL		0x1	/* on the heap's full list */
-#define PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
+#define ML_PG_FULL		0x1	/* on the heap's full list */
+#define ML_PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
 
+/* A page: blocks of one class in a span of slices, or one large block.
+ * Invariants: see "page" and "lists" at the top of this file. */
 struct page {
 	struct block *free;		/* owner's free list (alloc + local free) */
 	uint8_t flags;			/* PG_* */
@@ -78,32 +145,34 @@ struct page {
 	uint8_t in_use;			/* page handed to a heap */
 	uint8_t slice_offset;		/* >0: a tail slice; head is this far back */
 	uint8_t is_zero;		/* LARGE: the span was never touched */
-	uint32_t used;			/* blocks handed out (incl. remote frees
-					 * not yet collected) */
-	uint32_t capacity;		/* blocks carved so far */
-	uint32_t reserved;		/* blocks that fit */
+	uint32_t used;			/* blocks not on `free`: handed out, incl.
+					 * remote frees not yet collected */
+	uint32_t capacity;		/* blocks carved so far (used + |free|) */
+	uint32_t reserved;		/* blocks that fit in the span */
 	uint32_t slices;		/* span in slices */
 	size_t block_size;
 	uint8_t *start;			/* first block */
-	_Atomic(struct block *) xfree;	/* frees from other threads */
+	_Atomic(struct block *) xfree;	/* frees from other threads (CAS push;
+					 * owner takes all by exchange) */
 	struct heap *heap;		/* owner */
 	struct page *next, *prev;	/* in a heap queue */
 };
 
-enum seg_kind { SEG_NORMAL = 1, SEG_HUGE = 2 };
+enum seg_kind { ML_SEG_NORMAL = 1, ML_SEG_HUGE = 2 };
 
 struct segment {
 	uint32_t kind;
 	uint32_t arena;			/* index in mlalloc_introspect.arenas */
 	struct heap *heap;		/* owner (NORMAL) */
 	struct segment *next, *prev;	/* heap's segment list / global cache */
-	uint64_t free_mask;		/* bit i: slice i is free */
-	uint64_t dirty_mask;		/* bit i: slice i may be resident */
+	uint64_t free_mask;		/* bit i: slice i is in no page (never 0) */
+	uint64_t dirty_mask;		/* bit i: slice i may be resident; free
+					 * & dirty is what a purge returns */
 	int64_t purge_at;		/* ms deadline of a pending purge, 0 none */
 	size_t map_size;		/* HUGE: length of the mapping */
 	uint8_t *map_base;		/* HUGE: start of the mapping */
 	size_t huge_size;		/* HUGE: usable bytes at pages[0].start */
-	struct page pages[SLICES];	/* NORMAL: one per slice; HUGE: [0] */
+	struct page pages[ML_SLICES];	/* NORMAL: one per slice; HUGE: [0] */
 };
 
 struct queue {
@@ -131,12 +200,13 @@ struct ml_options {
 	int stats;			/* MLALLOC_STATS */
 	int thp;			/* MLALLOC_THP: madvise(MADV_HUGEPAGE) */
 	size_t huge_cache;		/* bytes of freed huge mappings kept */
+	int64_t huge_delay_ms;		/* how long they are kept; <0 forever */
 };
 
 extern struct ml_options ml_opt ML_HIDDEN;
 extern struct mlalloc_introspect mlalloc_introspect ML_API;
 extern uintptr_t ml_key ML_HIDDEN;
-extern _Atomic uint8_t ml_segmap[SEGMAP_LEN] ML_HIDDEN;
+extern _Atomic uint8_t ml_segmap[ML_SEGMAP_LEN] ML_HIDDEN;
 extern struct page ml_empty_page ML_HIDDEN;
 extern __thread struct heap *ml_tls_heap
 	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
@@ -165,8 +235,8 @@ void ml_os_unmap(void *p, size_t size) ML_HIDDEN;
 void ml_os_purge(void *p, size_t size) ML_HIDDEN;
 int64_t ml_now_ms(void) ML_HIDDEN;
 void ml_write(int fd, const char *s) ML_HIDDEN;
-char *ml_fmt_u64(char *buf, uint64_t v) ML_HIDDEN;
 __attribute__((noreturn)) void ml_fatal(const char *what, const void *p) ML_HIDDEN;
+__attribute__((noreturn)) void ml_assert_fail(const char *what) ML_HIDDEN;
 /* The global locks (listed, with what each guards and their order, above
  * the fork handlers in heap.c).  No-ops on the thread that is forking,
  * which owns them all until its parent/child handler runs. */
@@ -192,20 +262,20 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on) ML_HIDDEN;
 static inline struct segment *ml_ptr_segment(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (unlikely(a >> ADDR_BITS))
+	if (ML_UNLIKELY(a >> ML_ADDR_BITS))
 		return NULL;
-	uint8_t v = atomic_load_explicit(&ml_segmap[a >> SEG_SHIFT],
+	uint8_t v = atomic_load_explicit(&ml_segmap[a >> ML_SEG_SHIFT],
 					 memory_order_relaxed);
-	if (unlikely(!v))
+	if (ML_UNLIKELY(!v))
 		return NULL;
-	return (struct segment *)(((a >> SEG_SHIFT) - (v - 1)) << SEG_SHIFT);
+	return (struct segment *)(((a >> ML_SEG_SHIFT) - (v - 1)) << ML_SEG_SHIFT);
 }
 
 static inline struct page *ml_segment_page(struct segment *s, const void *p)
 {
-	if (s->kind != SEG_NORMAL)
+	if (s->kind != ML_SEG_NORMAL)
 		return &s->pages[0];
-	struct page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> SLICE_SHIFT];
+	struct page *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> ML_SLICE_SHIFT];
 	return pg - pg->slice_offset;
 }
 
@@ -215,6 +285,11 @@ void *ml_malloc_slow(struct heap *h, unsigned cls) ML_HIDDEN;
 void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b) ML_HIDDEN;
 void ml_page_collect_remote(struct heap *h) ML_HIDDEN;
 void ml_heap_collect(struct heap *h, bool force) ML_HIDDEN;
+#ifdef ML_DEBUG
+void ml_page_check(const struct page *pg) ML_HIDDEN;
+#else
+static inline void ml_page_check(const struct page *pg) { (void)pg; }
+#endif
 void *ml_large_alloc(struct heap *h, size_t n) ML_HIDDEN;
 
 static inline void queue_push(struct queue *q, struct page *pg)

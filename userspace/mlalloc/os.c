@@ -91,21 +91,6 @@ void ml_write(int fd, const char *s)
 	}
 }
 
-/* Decimal into buf (at least 21 bytes); returns buf. */
-char *ml_fmt_u64(char *buf, uint64_t v)
-{
-	char tmp[21];
-	int i = 0;
-	do {
-		tmp[i++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (int j = 0; j < i; j++)
-		buf[j] = tmp[i - 1 - j];
-	buf[i] = 0;
-	return buf;
-}
-
 static void fmt_hex(char *buf, uint64_t v)
 {
 	static const char d[] = "0123456789abcdef";
@@ -129,20 +114,31 @@ void ml_fatal(const char *what, const void *p)
 	abort();
 }
 
+#ifdef ML_DEBUG
+/* A broken invariant in an ML_DEBUG build: "file:line: expression". */
+void ml_assert_fail(const char *what)
+{
+	ml_write(2, "mlalloc: assertion failed: ");
+	ml_write(2, what);
+	ml_write(2, "\n");
+	abort();
+}
+#endif
+
 /* Between fork_prepare and fork_parent/fork_child the forking thread holds
  * every global lock (heap.c): an atfork handler that runs in that window
  * and allocates must not wait for itself.  Only that thread sees the flag
  * set, so for every other thread these are plain mutex calls. */
 void ml_lock(pthread_mutex_t *m)
 {
-	if (unlikely(ml_tls_fork_held))
+	if (ML_UNLIKELY(ml_tls_fork_held))
 		return;
 	pthread_mutex_lock(m);
 }
 
 void ml_unlock(pthread_mutex_t *m)
 {
-	if (unlikely(ml_tls_fork_held))
+	if (ML_UNLIKELY(ml_tls_fork_held))
 		return;
 	pthread_mutex_unlock(m);
 }

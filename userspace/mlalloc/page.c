@@ -11,12 +11,12 @@
  *
  * A heap keeps, per class, a queue of pages that may have free blocks and
  * h->cur[cls], the page malloc pops from.  When no page of the queue has a
- * block left, the page is marked PG_FULL and moved to the heap's full list,
+ * block left, the page is marked ML_PG_FULL and moved to the heap's full list,
  * where the slow path does not have to look at it again.  A remote free
  * into a FULL page tells the owner by setting h->remote_pending, so that
  * the owner moves the page back.  The handshake is ordered by locked
- * instructions on both sides: the owner sets PG_FULL and then re-reads
- * xfree; the freeing thread pushes to xfree and then reads PG_FULL.  Either
+ * instructions on both sides: the owner sets ML_PG_FULL and then re-reads
+ * xfree; the freeing thread pushes to xfree and then reads ML_PG_FULL.  Either
  * the owner sees the block or the freeing thread sees the flag.  The
  * freeing thread reads the page after its push, when the owner may already
  * have reused the page: that read is harmless (segments are never unmapped)
@@ -28,12 +28,12 @@
 
 struct page ml_empty_page;	/* h->cur[] before the first page: no blocks */
 
-/* Carve more never-used blocks onto the free list, at most EXTEND_BYTES at
+/* Carve more never-used blocks onto the free list, at most ML_EXTEND_BYTES at
  * a time so that a page is touched only as far as it is used. */
 static void page_extend(struct page *pg)
 {
 	uint32_t n = pg->reserved - pg->capacity;
-	uint32_t step = (uint32_t)(EXTEND_BYTES / pg->block_size);
+	uint32_t step = (uint32_t)(ML_EXTEND_BYTES / pg->block_size);
 
 	if (step < 1)
 		step = 1;
@@ -51,7 +51,44 @@ static void page_extend(struct page *pg)
 	b->next = pg->free;
 	pg->free = first;
 	pg->capacity += n;
+	ML_ASSERT(pg->capacity <= pg->reserved);
 }
+
+#ifdef ML_DEBUG
+/* Page validity: the invariants of struct page (mlalloc_types.h) that the
+ * owner can check without racing other threads (xfree is not walked: its
+ * blocks are counted in `used`). */
+void ml_page_check(const struct page *pg)
+{
+	const struct segment *s = (const struct segment *)((uintptr_t)pg & ~ML_SEG_MASK);
+	unsigned i = (unsigned)(pg - s->pages);
+	uint64_t run = (pg->slices == 64 ? ~0ULL : ((1ULL << pg->slices) - 1)) << i;
+
+	ML_ASSERT(s->kind == ML_SEG_NORMAL);
+	ML_ASSERT(pg->in_use && pg->heap == s->heap);
+	ML_ASSERT(pg->slice_offset == 0 && i >= 1);
+	ML_ASSERT(pg->slices >= 1 && i + pg->slices <= ML_SLICES);
+	ML_ASSERT(!(s->free_mask & run) && (s->dirty_mask & run) == run);
+	ML_ASSERT(pg->start == (const uint8_t *)s + (size_t)i * ML_SLICE_SIZE);
+	ML_ASSERT(pg->used <= pg->capacity && pg->capacity <= pg->reserved);
+	ML_ASSERT((size_t)pg->reserved * pg->block_size <= (size_t)pg->slices * ML_SLICE_SIZE);
+	if (pg->cls >= MLALLOC_NSMALL) {	/* one large block */
+		ML_ASSERT(pg->cls == MLALLOC_CLASS_LARGE && pg->reserved == 1);
+	} else {
+		ML_ASSERT(pg->block_size == ml_class_size[pg->cls]);
+		ML_ASSERT(pg->slices == ml_class_slices(pg->cls));
+	}
+	uint32_t n = 0;
+	for (const struct block *b = pg->free; b; b = b->next) {
+		size_t off = (size_t)((const uint8_t *)b - pg->start);
+		ML_ASSERT(n < pg->capacity);	/* no cycle, no stray block */
+		ML_ASSERT(off < (size_t)pg->capacity * pg->block_size);
+		ML_ASSERT(off % pg->block_size == 0);
+		n++;
+	}
+	ML_ASSERT(n + pg->used == pg->capacity);
+}
+#endif
 
 /* Take the blocks other threads freed into this page. */
 static void page_collect_xfree(struct page *pg)
@@ -71,16 +108,19 @@ static void page_collect_xfree(struct page *pg)
 	}
 	t->next = pg->free;
 	pg->free = list;
+	ML_ASSERT(pg->used >= n);
 	pg->used -= n;
 }
 
 static void page_retire(struct heap *h, struct page *pg)
 {
+	ml_page_check(pg);
+	ML_ASSERT(!pg->used && pg->heap == h);
 	if (pg->cls < MLALLOC_NSMALL) {
 		if (h->cur[pg->cls] == pg)
 			h->cur[pg->cls] = &ml_empty_page;
 	}
-	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL)
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & ML_PG_FULL)
 		queue_remove(&h->full, pg);
 	else
 		queue_remove(&h->q[pg->cls], pg);
@@ -88,13 +128,25 @@ static void page_retire(struct heap *h, struct page *pg)
 	ml_span_free(h, pg);
 }
 
+/* Only the owner writes a page's flags (other threads only read them), so
+ * clearing FULL needs no locked instruction: one would wait for every
+ * store still in flight, such as the pushes of the frees just done (it was
+ * a third of the CPU time of the `mixed` benchmark).  A freeing thread that
+ * still sees FULL raises a spurious remote_pending, which is harmless.
+ * Setting FULL is the ordered half of the handshake (page_mark_full). */
+static inline void page_clear_full(struct page *pg)
+{
+	uint8_t f = __atomic_load_n(&pg->flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&pg->flags, (uint8_t)(f & ~ML_PG_FULL), __ATOMIC_RELAXED);
+}
+
 /* Put a page on the full list; false if a remote free raced with us and the
  * page has blocks again. */
 static bool page_mark_full(struct heap *h, struct page *pg)
 {
-	__atomic_fetch_or(&pg->flags, PG_FULL, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&pg->flags, ML_PG_FULL, __ATOMIC_SEQ_CST);
 	if (atomic_load_explicit(&pg->xfree, memory_order_seq_cst)) {
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		__atomic_fetch_and(&pg->flags, (uint8_t)~ML_PG_FULL, __ATOMIC_RELAXED);
 		return false;
 	}
 	queue_remove(&h->q[pg->cls], pg);
@@ -119,7 +171,7 @@ void ml_page_collect_remote(struct heap *h)
 			continue;
 		}
 		queue_remove(&h->full, pg);
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		page_clear_full(pg);
 		queue_push(&h->q[pg->cls], pg);
 		if (!pg->used && h->cur[pg->cls] != pg)
 			page_retire(h, pg);
@@ -133,7 +185,7 @@ static struct page *page_new(struct heap *h, unsigned cls)
 		return NULL;
 	pg->cls = (uint8_t)cls;
 	pg->block_size = ml_class_size[cls];
-	pg->reserved = (uint32_t)(((size_t)pg->slices * SLICE_SIZE) / pg->block_size);
+	pg->reserved = (uint32_t)(((size_t)pg->slices * ML_SLICE_SIZE) / pg->block_size);
 	page_extend(pg);
 	queue_push(&h->q[cls], pg);
 	return pg;
@@ -170,6 +222,7 @@ found:
 		queue_remove(&h->q[cls], pg);
 		queue_push(&h->q[cls], pg);
 	}
+	ml_page_check(pg);
 	h->cur[cls] = pg;
 	struct block *b = pg->free;
 	pg->free = b->next;
@@ -186,12 +239,14 @@ found:
  */
 void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 {
+	ML_ASSERT(pg->heap == h);
 	if (b) {
+		ML_ASSERT(pg->used > 0);	/* more frees than blocks handed out */
 		b->next = pg->free;
 		pg->free = b;
 		pg->used--;
 	}
-	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & PG_FULL) {
+	if (__atomic_load_n(&pg->flags, __ATOMIC_RELAXED) & ML_PG_FULL) {
 		if (pg->cls >= MLALLOC_NSMALL) {
 			page_collect_xfree(pg);
 			if (!pg->used)
@@ -199,7 +254,7 @@ void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 			goto out;
 		}
 		queue_remove(&h->full, pg);
-		__atomic_fetch_and(&pg->flags, (uint8_t)~PG_FULL, __ATOMIC_RELAXED);
+		page_clear_full(pg);
 		queue_push(&h->q[pg->cls], pg);
 	}
 	if (!pg->used && h->cur[pg->cls] != pg)
@@ -216,14 +271,14 @@ void *ml_large_alloc(struct heap *h, size_t n)
 		ml_page_collect_remote(h);
 	if (h->purge_at)
 		ml_heap_purge(h, false);
-	unsigned slices = (unsigned)((n + SLICE_SIZE - 1) >> SLICE_SHIFT);
+	unsigned slices = (unsigned)((n + ML_SLICE_SIZE - 1) >> ML_SLICE_SHIFT);
 	struct page *pg = ml_span_alloc(h, slices);
 	if (!pg)
 		return NULL;
 	pg->cls = MLALLOC_CLASS_LARGE;
-	pg->block_size = (size_t)slices * SLICE_SIZE;
+	pg->block_size = (size_t)slices * ML_SLICE_SIZE;
 	pg->reserved = pg->capacity = pg->used = 1;
-	__atomic_store_n(&pg->flags, PG_FULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&pg->flags, ML_PG_FULL, __ATOMIC_RELAXED);
 	queue_push(&h->full, pg);
 	return pg->start;
 }
@@ -240,6 +295,7 @@ void ml_heap_collect(struct heap *h, bool force)
 		for (pg = h->q[c].first; pg; pg = next) {
 			next = pg->next;
 			page_collect_xfree(pg);
+			ml_page_check(pg);
 			if (!pg->used)
 				page_retire(h, pg);
 		}

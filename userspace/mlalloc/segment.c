@@ -30,15 +30,15 @@
 pthread_mutex_t ml_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t ml_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
-_Atomic uint8_t ml_segmap[SEGMAP_LEN];
+_Atomic uint8_t ml_segmap[ML_SEGMAP_LEN];
 
 static struct segment *seg_cache;	/* free segments, purged */
 static int cur_arena = -1;		/* arena being carved */
 static uint8_t *cur_arena_base;
 static size_t cur_arena_off;
 
-#define ALL_SLICES	(~(uint64_t)1)	/* slice 0 is the header */
-#define HDR_COMMIT	((sizeof(struct segment) + 4095) & ~(size_t)4095)
+#define ML_ALL_SLICES	(~(uint64_t)1)	/* slice 0 is the header */
+#define ML_HDR_COMMIT	((sizeof(struct segment) + 4095) & ~(size_t)4095)
 
 /* ---- arena table (the published part) --------------------------------- */
 
@@ -127,11 +127,11 @@ static void arena_purged(int idx, size_t len)
  * of huge blocks are always within them (see huge.c). */
 void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 {
-	size_t n = (size + SEG_SIZE - 1) >> SEG_SHIFT;
+	size_t n = (size + ML_SEG_SIZE - 1) >> ML_SEG_SHIFT;
 	if (n > 255)
 		n = 255;
 	for (size_t k = 0; k < n; k++)
-		atomic_store_explicit(&ml_segmap[(seg >> SEG_SHIFT) + k],
+		atomic_store_explicit(&ml_segmap[(seg >> ML_SEG_SHIFT) + k],
 				      on ? (uint8_t)(k + 1) : 0,
 				      memory_order_release);
 }
@@ -140,14 +140,15 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 
 static void segment_purge(struct segment *s, uint64_t mask)
 {
-	mask &= ALL_SLICES;
+	mask &= ML_ALL_SLICES;
+	ML_ASSERT(!(mask & ~s->free_mask));	/* only free slices are purged */
 	while (mask) {
 		unsigned i = (unsigned)__builtin_ctzll(mask);
 		unsigned j = i;
-		while (j < SLICES && (mask >> j) & 1)
+		while (j < ML_SLICES && (mask >> j) & 1)
 			j++;
-		size_t len = (size_t)(j - i) * SLICE_SIZE;
-		ml_os_purge((uint8_t *)s + (size_t)i * SLICE_SIZE, len);
+		size_t len = (size_t)(j - i) * ML_SLICE_SIZE;
+		ml_os_purge((uint8_t *)s + (size_t)i * ML_SLICE_SIZE, len);
 		arena_purged((int)s->arena, len);
 		uint64_t run = (j - i == 64) ? ~0ULL : (((1ULL << (j - i)) - 1) << i);
 		s->dirty_mask &= ~run;
@@ -164,23 +165,23 @@ struct segment *ml_segment_alloc(struct heap *h)
 	if (s) {
 		seg_cache = s->next;
 	} else {
-		if (!cur_arena_base || cur_arena_off >= ARENA_SIZE) {
-			uint8_t *a = ml_os_map_aligned(ARENA_SIZE, SEG_SIZE);
+		if (!cur_arena_base || cur_arena_off >= ML_ARENA_SIZE) {
+			uint8_t *a = ml_os_map_aligned(ML_ARENA_SIZE, ML_SEG_SIZE);
 			if (!a) {
 				ml_unlock(&ml_pool_lock);
 				return NULL;
 			}
 			/* -1 when the table is full: the arena is not listed */
-			cur_arena = ml_arena_add((uintptr_t)a, ARENA_SIZE,
+			cur_arena = ml_arena_add((uintptr_t)a, ML_ARENA_SIZE,
 						 MLALLOC_ARENA_SEGMENTS);
 			cur_arena_base = a;
 			cur_arena_off = 0;
 		}
 		s = (struct segment *)(cur_arena_base + cur_arena_off);
-		cur_arena_off += SEG_SIZE;
+		cur_arena_off += ML_SEG_SIZE;
 		s->arena = (uint32_t)cur_arena;
-		ml_segmap_set((uintptr_t)s, SEG_SIZE, true);
-		ml_arena_update(cur_arena, HDR_COMMIT, 0);
+		ml_segmap_set((uintptr_t)s, ML_SEG_SIZE, true);
+		ml_arena_update(cur_arena, ML_HDR_COMMIT, 0);
 	}
 	if ((int)s->arena >= 0)
 		__atomic_fetch_add(&mlalloc_introspect.arenas[s->arena].segments, 1,
@@ -189,10 +190,10 @@ struct segment *ml_segment_alloc(struct heap *h)
 
 	uint32_t arena = s->arena;
 	memset(s, 0, sizeof(*s));
-	s->kind = SEG_NORMAL;
+	s->kind = ML_SEG_NORMAL;
 	s->arena = arena;
 	s->heap = h;
-	s->free_mask = ALL_SLICES;
+	s->free_mask = ML_ALL_SLICES;
 	s->dirty_mask = 1;	/* the header */
 	s->next = h->segs;
 	if (h->segs)
@@ -251,12 +252,13 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 		i = find_run(s->free_mask, n);
 	}
 	uint64_t run = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
+	ML_ASSERT(i >= 1 && (s->free_mask & run) == run && s->heap == h);
 	s->free_mask &= ~run;
 	uint64_t fresh = run & ~s->dirty_mask;
 	s->dirty_mask |= run;
 	ml_arena_update((int)s->arena,
-			(int64_t)__builtin_popcountll(fresh) * (int64_t)SLICE_SIZE,
-			(int64_t)n * (int64_t)SLICE_SIZE);
+			(int64_t)__builtin_popcountll(fresh) * (int64_t)ML_SLICE_SIZE,
+			(int64_t)n * (int64_t)ML_SLICE_SIZE);
 
 	struct page *pg = &s->pages[i];
 	for (unsigned k = 1; k < n; k++)
@@ -264,7 +266,7 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 	pg->slice_offset = 0;
 	pg->is_zero = fresh == run;
 	pg->slices = n;
-	pg->start = (uint8_t *)s + (size_t)i * SLICE_SIZE;
+	pg->start = (uint8_t *)s + (size_t)i * ML_SLICE_SIZE;
 	pg->heap = h;
 	pg->in_use = 1;
 	pg->flags = 0;
@@ -278,17 +280,19 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 
 void ml_span_free(struct heap *h, struct page *pg)
 {
-	struct segment *s = (struct segment *)((uintptr_t)pg & ~SEG_MASK);
+	struct segment *s = (struct segment *)((uintptr_t)pg & ~ML_SEG_MASK);
 	unsigned i = (unsigned)(pg - s->pages);
 	unsigned n = pg->slices;
 	uint64_t run = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
 
+	ML_ASSERT(pg->in_use && pg->heap == h && s->heap == h);
+	ML_ASSERT(!(s->free_mask & run) && !(run & ~ML_ALL_SLICES));
 	pg->in_use = 0;
 	pg->heap = NULL;
 	s->free_mask |= run;
-	ml_arena_update((int)s->arena, 0, -(int64_t)n * (int64_t)SLICE_SIZE);
+	ml_arena_update((int)s->arena, 0, -(int64_t)n * (int64_t)ML_SLICE_SIZE);
 
-	if (s->free_mask == ALL_SLICES && h->nsegs > 1) {
+	if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1) {
 		ml_segment_release(h, s);
 		return;
 	}

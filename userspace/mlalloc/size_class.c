@@ -29,6 +29,6 @@ _Static_assert(sizeof(ml_class_size) / sizeof(ml_class_size[0]) == MLALLOC_NSMAL
 unsigned ml_class_slices(unsigned cls)
 {
 	size_t want = (size_t)ml_class_size[cls] * 8;
-	size_t s = (want + SLICE_SIZE - 1) / SLICE_SIZE;
-	return s > PAGE_MAX_SLICES ? PAGE_MAX_SLICES : (unsigned)s;
+	size_t s = (want + ML_SLICE_SIZE - 1) / ML_SLICE_SIZE;
+	return s > ML_PAGE_MAX_SLICES ? ML_PAGE_MAX_SLICES : (unsigned)s;
 }

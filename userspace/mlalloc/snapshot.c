@@ -61,7 +61,12 @@ int mlalloc_snapshot_read(mlalloc_read_fn read, void *ctx, uint64_t addr,
 			out->heaps_in_use++;
 		for (int c = 0; c < MLALLOC_NCLASSES; c++) {
 			out->live_blocks[c] += (int64_t)(st.allocs[c] - st.frees[c]);
-			out->live_bytes[c] += (int64_t)(st.alloc_bytes[c] - st.free_bytes[c]);
+			/* small classes count blocks only: bytes = blocks x size */
+			if (c < MLALLOC_NSMALL)
+				out->live_bytes[c] += (int64_t)(st.allocs[c] - st.frees[c]) *
+						      (int64_t)in->class_size[c];
+			else
+				out->live_bytes[c] += (int64_t)(st.alloc_bytes[c] - st.free_bytes[c]);
 			out->total_allocs += st.allocs[c];
 			out->total_frees += st.frees[c];
 		}

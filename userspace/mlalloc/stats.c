@@ -19,8 +19,8 @@ struct mlalloc_introspect mlalloc_introspect = {
 	.size = sizeof(struct mlalloc_introspect),
 	.nclasses = MLALLOC_NCLASSES,
 	.max_arenas = MLALLOC_MAX_ARENAS,
-	.segment_size = SEG_SIZE,
-	.slice_size = SLICE_SIZE,
+	.segment_size = ML_SEG_SIZE,
+	.slice_size = ML_SLICE_SIZE,
 };
 
 static int local_read(void *ctx, uint64_t addr, void *buf, size_t len)

@@ -48,11 +48,11 @@ void mlalloc_collect(void);
 /* The library's version, the project's VERSION ("0.1.0"). */
 extern const char mlalloc_version[];
 
-/* ---- 2. introspection structure (version 1) ----------------------------- */
+/* ---- 2. introspection structure (version 2) ----------------------------- */
 
 #define MLALLOC_INTROSPECT_MAGIC	0x31636f6c6c616c6dULL	/* "mlalloc1" */
 #define MLALLOC_HEAP_MAGIC		0x3170616568616c6dULL	/* "mlaheap1" */
-#define MLALLOC_INTROSPECT_VERSION	1
+#define MLALLOC_INTROSPECT_VERSION	2
 #define MLALLOC_INTROSPECT_SYMBOL	"mlalloc_introspect"
 
 /*
@@ -103,8 +103,10 @@ struct mlalloc_heap_stats {
 	uint32_t state;			/* 1 in use, 2 abandoned, 3 backup */
 	uint64_t allocs[MLALLOC_NCLASSES];	/* blocks allocated */
 	uint64_t frees[MLALLOC_NCLASSES];	/* blocks freed */
-	uint64_t alloc_bytes[MLALLOC_NCLASSES];	/* block bytes allocated */
-	uint64_t free_bytes[MLALLOC_NCLASSES];	/* block bytes freed */
+	/* block bytes allocated / freed: LARGE and HUGE only (version 2);
+	 * 0 for the small classes, whose bytes are blocks x class_size[] */
+	uint64_t alloc_bytes[MLALLOC_NCLASSES];
+	uint64_t free_bytes[MLALLOC_NCLASSES];
 	uint64_t requested;		/* bytes asked for by the callers */
 };
 
