@@ -33,7 +33,7 @@
 
 #include "mlalloc_types.h"
 
-#define ML_OVERSIZE(n)	((n) > (size_t)PTRDIFF_MAX)
+#define ML_OVERSIZE(n) ((n) > (size_t)PTRDIFF_MAX)
 
 /*
  * Statistics: per heap, plain stores by the owning thread, summed by the
@@ -130,8 +130,7 @@ static void *alloc_in(struct heap *h, size_t n, size_t align, bool zero)
 		} else {
 			p = ml_huge_alloc(n, 0, zero);
 			if (p)
-				stat_alloc(h, MLALLOC_CLASS_HUGE,
-					   ml_ptr_segment(p)->huge_size, n);
+				stat_alloc(h, MLALLOC_CLASS_HUGE, ml_ptr_segment(p)->huge_size, n);
 			return p;
 		}
 		if (!p)
@@ -230,8 +229,7 @@ static ML_NOINLINE void check_pointer(struct page *pg, const void *p)
 {
 	if (!pg->in_use)
 		ml_fatal("free(): invalid pointer (inside a free page)", p);
-	if (pg->cls < MLALLOC_NSMALL &&
-	    (size_t)((const uint8_t *)p - pg->start) % pg->block_size)
+	if (pg->cls < MLALLOC_NSMALL && (size_t)((const uint8_t *)p - pg->start) % pg->block_size)
 		ml_fatal("free(): invalid pointer (not the start of a block)", p);
 	if (pg->cls == MLALLOC_CLASS_LARGE && p != pg->start)
 		ml_fatal("free(): invalid pointer (not the start of a block)", p);
@@ -259,8 +257,7 @@ static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct bloc
 	struct block *old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
 	do {
 		b->next = old;
-	} while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, b,
-							memory_order_seq_cst,
+	} while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, b, memory_order_seq_cst,
 							memory_order_relaxed));
 	/* see page.c for why reading the page after the push is safe */
 	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & ML_PG_FULL)
@@ -268,8 +265,7 @@ static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct bloc
 	stat_free(h, cls, bytes);
 }
 
-static ML_NOINLINE void free_local_slow(struct heap *h, struct page *pg,
-					struct block *b, int saved)
+static ML_NOINLINE void free_local_slow(struct heap *h, struct page *pg, struct block *b, int saved)
 {
 	unsigned cls = pg->cls;
 	stat_free(h, cls, cls < MLALLOC_NSMALL ? ml_class_size[cls] : pg->block_size);
@@ -313,8 +309,7 @@ ML_API void mlalloc_free(void *p)
 			ml_fatal("free(): double free detected", b);
 		/* a page that becomes empty needs the slow path, unless it is
 		 * the one malloc allocates from (kept, see page.c) */
-		if (ML_LIKELY(!(flags & ML_PG_FULL) &&
-			      (pg->used > 1 || h->cur[pg->cls] == pg))) {
+		if (ML_LIKELY(!(flags & ML_PG_FULL) && (pg->used > 1 || h->cur[pg->cls] == pg))) {
 			b->key = ml_key;
 			b->next = head;
 			pg->free = b;
@@ -359,7 +354,7 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 {
 	if (!p)
 		return mlalloc_malloc(n);
-	if (n == 0) {		/* glibc: realloc(p, 0) frees and returns NULL */
+	if (n == 0) { /* glibc: realloc(p, 0) frees and returns NULL */
 		mlalloc_free(p);
 		return NULL;
 	}
@@ -378,8 +373,7 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 			struct heap *h = ml_tls_heap;
 			if (h && h != &ml_backup_heap) {
 				stat_free(h, MLALLOC_CLASS_HUGE, before);
-				stat_alloc(h, MLALLOC_CLASS_HUGE,
-					   ml_ptr_segment(q)->huge_size, n);
+				stat_alloc(h, MLALLOC_CLASS_HUGE, ml_ptr_segment(q)->huge_size, n);
 			} else {
 				stat_free(NULL, MLALLOC_CLASS_HUGE, before);
 				stat_alloc(&ml_backup_heap, MLALLOC_CLASS_HUGE,
@@ -388,7 +382,7 @@ ML_API void *mlalloc_realloc(void *p, size_t n)
 			return q;
 		}
 	} else if (n <= usable && n >= usable / 2) {
-		return p;	/* fits, and not wastefully */
+		return p; /* fits, and not wastefully */
 	}
 	void *q = mlalloc_malloc(n);
 	if (!q)

@@ -42,7 +42,9 @@ __thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec")));
 static __thread int tls_exited __attribute__((tls_model("initial-exec")));
 
 struct ml_options ml_opt = {
-	.purge_delay_ms = 10, .huge_cache = 128 * ML_MIB, .huge_delay_ms = 1000,
+	.purge_delay_ms = 10,
+	.huge_cache = 128 * ML_MIB,
+	.huge_delay_ms = 1000,
 };
 uintptr_t ml_key;
 atomic_int ml_inited;
@@ -51,11 +53,11 @@ struct heap ml_backup_heap;
 
 static pthread_key_t heap_key;
 static struct heap *abandoned;
-static uint8_t *heap_chunk;		/* heaps are carved from here */
+static uint8_t *heap_chunk; /* heaps are carved from here */
 static size_t heap_chunk_left;
 
-#define ML_HEAP_CHUNK	(256 * ML_KIB)
-#define ML_HEAP_SIZE	((sizeof(struct heap) + 63) & ~(size_t)63)
+#define ML_HEAP_CHUNK (256 * ML_KIB)
+#define ML_HEAP_SIZE  ((sizeof(struct heap) + 63) & ~(size_t)63)
 
 static void heap_init(struct heap *h, uint32_t state)
 {
@@ -65,8 +67,7 @@ static void heap_init(struct heap *h, uint32_t state)
 		h->cur[c] = &ml_empty_page;
 	/* publish: readers walk mlalloc_introspect.heaps */
 	h->st.next = mlalloc_introspect.heaps;
-	__atomic_store_n(&mlalloc_introspect.heaps, (uint64_t)(uintptr_t)h,
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(&mlalloc_introspect.heaps, (uint64_t)(uintptr_t)h, __ATOMIC_RELEASE);
 }
 
 static struct heap *heap_acquire(void)
@@ -138,7 +139,7 @@ static int64_t env_num(const char *name, int64_t def)
 static void init_key(void)
 {
 	uintptr_t k = 0;
-	int saved = errno;	/* init may run inside the caller's first malloc */
+	int saved = errno; /* init may run inside the caller's first malloc */
 	if (syscall(SYS_getrandom, &k, sizeof(k), 1 /* GRND_NONBLOCK */) != sizeof(k))
 		k = 0;
 	errno = saved;
@@ -179,7 +180,7 @@ struct heap *ml_heap_get_slow(void)
 	if (ml_tls_heap)
 		return ml_tls_heap;
 	if (tls_exited)
-		return NULL;		/* the caller uses the backup heap */
+		return NULL; /* the caller uses the backup heap */
 	struct heap *h = heap_acquire();
 	if (!h)
 		return NULL;
@@ -252,7 +253,10 @@ void mlalloc_collect(void)
 __thread unsigned ml_tls_fork_held __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t *const fork_locks[] = {
-	&ml_backup_lock, &ml_pool_lock, &ml_huge_lock, &ml_arena_lock,
+	&ml_backup_lock,
+	&ml_pool_lock,
+	&ml_huge_lock,
+	&ml_arena_lock,
 };
 #define NFORK_LOCKS (sizeof(fork_locks) / sizeof(fork_locks[0]))
 
@@ -273,7 +277,7 @@ static void fork_prepare(void)
 {
 	sigset_t old;
 
-	if (ml_tls_fork_held) {		/* forked from a handler, inside our fork */
+	if (ml_tls_fork_held) { /* forked from a handler, inside our fork */
 		ml_tls_fork_held++;
 		return;
 	}
@@ -290,7 +294,7 @@ static void fork_parent(void)
 {
 	sigset_t old;
 
-	if (!ml_tls_fork_held)		/* single-threaded: nothing taken */
+	if (!ml_tls_fork_held) /* single-threaded: nothing taken */
 		return;
 	signals_block(&old);
 	if (--ml_tls_fork_held == 0)

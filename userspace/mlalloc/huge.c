@@ -56,8 +56,8 @@ static void cache_expire(bool all, struct segment **out, int *nout)
 	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		if (!cache[i].s)
 			continue;
-		if (all || (ml_opt.huge_delay_ms >= 0 &&
-			    now - cache[i].since >= ml_opt.huge_delay_ms)) {
+		if (all ||
+		    (ml_opt.huge_delay_ms >= 0 && now - cache[i].since >= ml_opt.huge_delay_ms)) {
 			out[(*nout)++] = cache[i].s;
 			cache_bytes -= cache[i].s->map_size;
 			cache[i].s = NULL;
@@ -84,7 +84,8 @@ static struct segment *cache_take(size_t need)
 		size_t d = s->map_size >= need ? s->map_size - need : need - s->map_size;
 		if (s->map_size >= need && s->map_size / 2 <= need)
 			d = 0;
-		if (best < 0 || d < best_d || (d == best_d && s->map_size < cache[best].s->map_size)) {
+		if (best < 0 || d < best_d ||
+		    (d == best_d && s->map_size < cache[best].s->map_size)) {
 			best = i;
 			best_d = d;
 		}
@@ -153,8 +154,8 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 	pg->heap = NULL;
 	s->huge_size = pg->block_size;
 	if ((int)s->arena >= 0)
-		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used,
-				 s->huge_size, __ATOMIC_RELAXED);
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, s->huge_size,
+				 __ATOMIC_RELAXED);
 	__atomic_store_n(&pg->in_use, 1, __ATOMIC_RELEASE);
 	return pg->start;
 }
@@ -168,8 +169,7 @@ void ml_huge_free(struct segment *s)
 	if (!__atomic_exchange_n(&pg->in_use, 0, __ATOMIC_ACQ_REL))
 		ml_fatal("free(): double free of a huge block", pg->start);
 	if ((int)s->arena >= 0)
-		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, 0,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, 0, __ATOMIC_RELAXED);
 	if (s->map_size > ml_opt.huge_cache || ml_opt.purge_delay_ms == 0) {
 		huge_unmap(s);
 		return;
@@ -248,8 +248,7 @@ static struct segment *huge_resize(struct segment *s, size_t need)
 		s = q;
 		ml_segmap_set((uintptr_t)s, need, true);
 	} else {
-		__atomic_fetch_add(&mlalloc_introspect.reserved, need - old,
-				   __ATOMIC_RELAXED);
+		__atomic_fetch_add(&mlalloc_introspect.reserved, need - old, __ATOMIC_RELAXED);
 		ml_segmap_set((uintptr_t)s, old, false);
 		ml_segmap_set((uintptr_t)s, need, true);
 	}
@@ -257,8 +256,8 @@ static struct segment *huge_resize(struct segment *s, size_t need)
 	s->map_base = (uint8_t *)s;
 	ml_arena_move((int)s->arena, (uintptr_t)s, need);
 	if ((int)s->arena >= 0)
-		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed,
-				 need, __ATOMIC_RELAXED);
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed, need,
+				 __ATOMIC_RELAXED);
 	return s;
 }
 
@@ -286,7 +285,7 @@ void *ml_huge_realloc(struct segment *s, void *p, size_t n)
 	pg->block_size = need - off;
 	s->huge_size = pg->block_size;
 	if ((int)s->arena >= 0)
-		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used,
-				 s->huge_size, __ATOMIC_RELAXED);
+		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, s->huge_size,
+				 __ATOMIC_RELAXED);
 	return pg->start;
 }

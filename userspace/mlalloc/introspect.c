@@ -39,8 +39,7 @@ static int vm_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 /* st_value of `name` in the ELF file at `path`, and the page-aligned vaddr
  * of its first PT_LOAD; 0 if absent. */
-static int elf_lookup(const char *path, const char *name, uint64_t *value,
-		      uint64_t *first_load)
+static int elf_lookup(const char *path, const char *name, uint64_t *value, uint64_t *first_load)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -85,8 +84,7 @@ static int elf_lookup(const char *path, const char *name, uint64_t *value,
 			size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
 			const char *str = (const char *)m + strs->sh_offset;
 			for (size_t k = 0; k < n; k++) {
-				if (sym[k].st_name >= strs->sh_size ||
-				    sym[k].st_shndx == SHN_UNDEF)
+				if (sym[k].st_name >= strs->sh_size || sym[k].st_shndx == SHN_UNDEF)
 					continue;
 				if (!strcmp(str + sym[k].st_name, name)) {
 					*value = sym[k].st_value;
@@ -106,8 +104,7 @@ struct mapping {
 	char path[4096];
 };
 
-static int try_mapping(pid_t pid, const struct mapping *mp, bool is_exec,
-		       uint64_t *addr)
+static int try_mapping(pid_t pid, const struct mapping *mp, bool is_exec, uint64_t *addr)
 {
 	uint64_t value = 0, first_load = 0;
 	if (elf_lookup(mp->path, MLALLOC_INTROSPECT_SYMBOL, &value, &first_load))
@@ -144,8 +141,9 @@ int mlalloc_inspect_find(pid_t pid, uint64_t *addr)
 		unsigned long long start, end, off;
 		char perms[8];
 		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms,
-			   &off, &pos) < 4 || !pos || off != 0)
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &off, &pos) <
+			    4 ||
+		    !pos || off != 0)
 			continue;
 		char *p = line + pos;
 		p[strcspn(p, "\n")] = 0;

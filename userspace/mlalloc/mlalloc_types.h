@@ -86,42 +86,41 @@
 
 #include "include/mlalloc.h"
 
-#define ML_API		__attribute__((visibility("default")))
-#define ML_HIDDEN	__attribute__((visibility("hidden")))
-#define ML_LIKELY(x)	__builtin_expect(!!(x), 1)
-#define ML_UNLIKELY(x)	__builtin_expect(!!(x), 0)
-#define ML_NOINLINE	__attribute__((noinline))
-#define ML_STR_(x)	#x
-#define ML_STR(x)	ML_STR_(x)
+#define ML_API         __attribute__((visibility("default")))
+#define ML_HIDDEN      __attribute__((visibility("hidden")))
+#define ML_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define ML_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ML_NOINLINE    __attribute__((noinline))
+#define ML_STR_(x)     #x
+#define ML_STR(x)      ML_STR_(x)
 
 /* ML_DEBUG builds (libmlalloc-debug.so) check the invariants below on the
  * slow paths; release builds compile the checks away. */
 #ifdef ML_DEBUG
-#define ML_ASSERT(c)	((c) ? (void)0 : \
-			 ml_assert_fail(__FILE__ ":" ML_STR(__LINE__) ": " #c))
+#define ML_ASSERT(c) ((c) ? (void)0 : ml_assert_fail(__FILE__ ":" ML_STR(__LINE__) ": " #c))
 #else
-#define ML_ASSERT(c)	((void)0)
+#define ML_ASSERT(c) ((void)0)
 #endif
 
-#define ML_KIB		((size_t)1 << 10)
-#define ML_MIB		((size_t)1 << 20)
+#define ML_KIB ((size_t)1 << 10)
+#define ML_MIB ((size_t)1 << 20)
 
-#define ML_ALIGN	16			/* malloc's guaranteed alignment */
-#define ML_SEG_SHIFT	22
-#define ML_SEG_SIZE	((size_t)1 << ML_SEG_SHIFT)	/* 4 MiB */
-#define ML_SEG_MASK	(ML_SEG_SIZE - 1)
-#define ML_SLICE_SHIFT	16
-#define ML_SLICE_SIZE	((size_t)1 << ML_SLICE_SHIFT)	/* 64 KiB */
-#define ML_SLICES		(ML_SEG_SIZE / ML_SLICE_SIZE)		/* 64 */
-#define ML_ARENA_SIZE	(64 * ML_MIB)
-#define ML_ADDR_BITS	47
-#define ML_SEGMAP_LEN	((size_t)1 << (ML_ADDR_BITS - ML_SEG_SHIFT))
+#define ML_ALIGN       16 /* malloc's guaranteed alignment */
+#define ML_SEG_SHIFT   22
+#define ML_SEG_SIZE    ((size_t)1 << ML_SEG_SHIFT) /* 4 MiB */
+#define ML_SEG_MASK    (ML_SEG_SIZE - 1)
+#define ML_SLICE_SHIFT 16
+#define ML_SLICE_SIZE  ((size_t)1 << ML_SLICE_SHIFT) /* 64 KiB */
+#define ML_SLICES      (ML_SEG_SIZE / ML_SLICE_SIZE) /* 64 */
+#define ML_ARENA_SIZE  (64 * ML_MIB)
+#define ML_ADDR_BITS   47
+#define ML_SEGMAP_LEN  ((size_t)1 << (ML_ADDR_BITS - ML_SEG_SHIFT))
 
-#define ML_SMALL_MAX	(128 * ML_KIB)		/* largest size class */
-#define ML_LARGE_MAX	(2 * ML_MIB)		/* largest block in a segment */
-#define ML_HUGE_HDR	(4 * ML_KIB)		/* header of a huge mapping */
-#define ML_PAGE_MAX_SLICES	8			/* span of a small page */
-#define ML_EXTEND_BYTES	(4 * ML_KIB)		/* free list growth step */
+#define ML_SMALL_MAX       (128 * ML_KIB) /* largest size class */
+#define ML_LARGE_MAX       (2 * ML_MIB)   /* largest block in a segment */
+#define ML_HUGE_HDR        (4 * ML_KIB)   /* header of a huge mapping */
+#define ML_PAGE_MAX_SLICES 8              /* span of a small page */
+#define ML_EXTEND_BYTES    (4 * ML_KIB)   /* free list growth step */
 
 /* A free block: the first word links, the second holds the freed key
  * (which detects most double frees cheaply, see alloc.c). */
@@ -133,46 +132,49 @@ struct block {
 struct heap;
 
 /* page flags: FULL is read by other threads, so it is accessed atomically */
-#define ML_PG_FULL		0x1	/* on the heap's full list */
-#define ML_PG_ALIGNED	0x2	/* holds blocks returned at an inner offset */
+#define ML_PG_FULL    0x1 /* on the heap's full list */
+#define ML_PG_ALIGNED 0x2 /* holds blocks returned at an inner offset */
 
 /* A page: blocks of one class in a span of slices, or one large block.
  * Invariants: see "page" and "lists" at the top of this file. */
 struct page {
-	struct block *free;		/* owner's free list (alloc + local free) */
-	uint8_t flags;			/* PG_* */
-	uint8_t cls;			/* size class, or MLALLOC_CLASS_LARGE/HUGE */
-	uint8_t in_use;			/* page handed to a heap */
-	uint8_t slice_offset;		/* >0: a tail slice; head is this far back */
-	uint8_t is_zero;		/* LARGE: the span was never touched */
-	uint32_t used;			/* blocks not on `free`: handed out, incl.
+	struct block *free;   /* owner's free list (alloc + local free) */
+	uint8_t flags;        /* PG_* */
+	uint8_t cls;          /* size class, or MLALLOC_CLASS_LARGE/HUGE */
+	uint8_t in_use;       /* page handed to a heap */
+	uint8_t slice_offset; /* >0: a tail slice; head is this far back */
+	uint8_t is_zero;      /* LARGE: the span was never touched */
+	uint32_t used;        /* blocks not on `free`: handed out, incl.
 					 * remote frees not yet collected */
-	uint32_t capacity;		/* blocks carved so far (used + |free|) */
-	uint32_t reserved;		/* blocks that fit in the span */
-	uint32_t slices;		/* span in slices */
+	uint32_t capacity;    /* blocks carved so far (used + |free|) */
+	uint32_t reserved;    /* blocks that fit in the span */
+	uint32_t slices;      /* span in slices */
 	size_t block_size;
-	uint8_t *start;			/* first block */
-	_Atomic(struct block *) xfree;	/* frees from other threads (CAS push;
+	uint8_t *start;                /* first block */
+	_Atomic(struct block *) xfree; /* frees from other threads (CAS push;
 					 * owner takes all by exchange) */
-	struct heap *heap;		/* owner */
-	struct page *next, *prev;	/* in a heap queue */
+	struct heap *heap;             /* owner */
+	struct page *next, *prev;      /* in a heap queue */
 };
 
-enum seg_kind { ML_SEG_NORMAL = 1, ML_SEG_HUGE = 2 };
+enum seg_kind {
+	ML_SEG_NORMAL = 1,
+	ML_SEG_HUGE = 2
+};
 
 struct segment {
 	uint32_t kind;
-	uint32_t arena;			/* index in mlalloc_introspect.arenas */
-	struct heap *heap;		/* owner (NORMAL) */
-	struct segment *next, *prev;	/* heap's segment list / global cache */
-	uint64_t free_mask;		/* bit i: slice i is in no page (never 0) */
-	uint64_t dirty_mask;		/* bit i: slice i may be resident; free
+	uint32_t arena;               /* index in mlalloc_introspect.arenas */
+	struct heap *heap;            /* owner (NORMAL) */
+	struct segment *next, *prev;  /* heap's segment list / global cache */
+	uint64_t free_mask;           /* bit i: slice i is in no page (never 0) */
+	uint64_t dirty_mask;          /* bit i: slice i may be resident; free
 					 * & dirty is what a purge returns */
-	int64_t purge_at;		/* ms deadline of a pending purge, 0 none */
-	size_t map_size;		/* HUGE: length of the mapping */
-	uint8_t *map_base;		/* HUGE: start of the mapping */
-	size_t huge_size;		/* HUGE: usable bytes at pages[0].start */
-	struct page pages[ML_SLICES];	/* NORMAL: one per slice; HUGE: [0] */
+	int64_t purge_at;             /* ms deadline of a pending purge, 0 none */
+	size_t map_size;              /* HUGE: length of the mapping */
+	uint8_t *map_base;            /* HUGE: start of the mapping */
+	size_t huge_size;             /* HUGE: usable bytes at pages[0].start */
+	struct page pages[ML_SLICES]; /* NORMAL: one per slice; HUGE: [0] */
 };
 
 struct queue {
@@ -180,27 +182,27 @@ struct queue {
 };
 
 struct heap {
-	struct mlalloc_heap_stats st;	/* first: published for readers */
-	struct page *cur[MLALLOC_NSMALL];	/* fast path: page to allocate from */
-	struct queue q[MLALLOC_NSMALL];	/* pages with (maybe) free blocks */
-	struct queue full;		/* pages without free blocks, and large */
-	struct segment *segs;		/* owned segments */
+	struct mlalloc_heap_stats st;     /* first: published for readers */
+	struct page *cur[MLALLOC_NSMALL]; /* fast path: page to allocate from */
+	struct queue q[MLALLOC_NSMALL];   /* pages with (maybe) free blocks */
+	struct queue full;                /* pages without free blocks, and large */
+	struct segment *segs;             /* owned segments */
 	unsigned nsegs;
-	atomic_int remote_pending;	/* a remote free hit a FULL page */
-	int64_t purge_at;		/* earliest pending purge deadline */
-	struct heap *next_free;		/* in the abandoned pool */
+	atomic_int remote_pending; /* a remote free hit a FULL page */
+	int64_t purge_at;          /* earliest pending purge deadline */
+	struct heap *next_free;    /* in the abandoned pool */
 	pthread_t owner;
 };
 
 /* ---- globals (defined in heap.c / segment.c / stats.c) ----------------- */
 
 struct ml_options {
-	int64_t purge_delay_ms;		/* <0 never, 0 immediately */
-	int check;			/* MLALLOC_CHECK */
-	int stats;			/* MLALLOC_STATS */
-	int thp;			/* MLALLOC_THP: madvise(MADV_HUGEPAGE) */
-	size_t huge_cache;		/* bytes of freed huge mappings kept */
-	int64_t huge_delay_ms;		/* how long they are kept; <0 forever */
+	int64_t purge_delay_ms; /* <0 never, 0 immediately */
+	int check;              /* MLALLOC_CHECK */
+	int stats;              /* MLALLOC_STATS */
+	int thp;                /* MLALLOC_THP: madvise(MADV_HUGEPAGE) */
+	size_t huge_cache;      /* bytes of freed huge mappings kept */
+	int64_t huge_delay_ms;  /* how long they are kept; <0 forever */
 };
 
 extern struct ml_options ml_opt ML_HIDDEN;
@@ -208,8 +210,7 @@ extern struct mlalloc_introspect mlalloc_introspect ML_API;
 extern uintptr_t ml_key ML_HIDDEN;
 extern _Atomic uint8_t ml_segmap[ML_SEGMAP_LEN] ML_HIDDEN;
 extern struct page ml_empty_page ML_HIDDEN;
-extern __thread struct heap *ml_tls_heap
-	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
+extern __thread struct heap *ml_tls_heap __attribute__((tls_model("initial-exec"))) ML_HIDDEN;
 extern struct mlalloc_heap_stats ml_orphan_stats ML_HIDDEN;
 
 /* ---- size classes (size_class.c) --------------------------------------- */
@@ -264,8 +265,7 @@ static inline struct segment *ml_ptr_segment(const void *p)
 	uintptr_t a = (uintptr_t)p;
 	if (ML_UNLIKELY(a >> ML_ADDR_BITS))
 		return NULL;
-	uint8_t v = atomic_load_explicit(&ml_segmap[a >> ML_SEG_SHIFT],
-					 memory_order_relaxed);
+	uint8_t v = atomic_load_explicit(&ml_segmap[a >> ML_SEG_SHIFT], memory_order_relaxed);
 	if (ML_UNLIKELY(!v))
 		return NULL;
 	return (struct segment *)(((a >> ML_SEG_SHIFT) - (v - 1)) << ML_SEG_SHIFT);
@@ -288,7 +288,10 @@ void ml_heap_collect(struct heap *h, bool force) ML_HIDDEN;
 #ifdef ML_DEBUG
 void ml_page_check(const struct page *pg) ML_HIDDEN;
 #else
-static inline void ml_page_check(const struct page *pg) { (void)pg; }
+static inline void ml_page_check(const struct page *pg)
+{
+	(void)pg;
+}
 #endif
 void *ml_large_alloc(struct heap *h, size_t n) ML_HIDDEN;
 
@@ -323,8 +326,7 @@ void ml_init(void) ML_HIDDEN;
 extern atomic_int ml_inited ML_HIDDEN;
 extern pthread_mutex_t ml_backup_lock ML_HIDDEN;
 /* >0: this thread is forking and owns every global lock (heap.c) */
-extern __thread unsigned ml_tls_fork_held
-	__attribute__((tls_model("initial-exec"))) ML_HIDDEN;
+extern __thread unsigned ml_tls_fork_held __attribute__((tls_model("initial-exec"))) ML_HIDDEN;
 extern struct heap ml_backup_heap ML_HIDDEN;
 
 /* ---- huge blocks (huge.c) ----------------------------------------------- */

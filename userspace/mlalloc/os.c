@@ -46,7 +46,7 @@ void *ml_os_map_aligned(size_t size, size_t align)
 	__atomic_fetch_add(&mlalloc_introspect.mmaps, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&mlalloc_introspect.reserved, size, __ATOMIC_RELAXED);
 	if (ml_opt.thp) {
-		int saved = errno;	/* EINVAL without THP: not our caller's */
+		int saved = errno; /* EINVAL without THP: not our caller's */
 		madvise(a, size, MADV_HUGEPAGE);
 		errno = saved;
 	}

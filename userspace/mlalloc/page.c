@@ -26,7 +26,7 @@
 
 #include "mlalloc_types.h"
 
-struct page ml_empty_page;	/* h->cur[] before the first page: no blocks */
+struct page ml_empty_page; /* h->cur[] before the first page: no blocks */
 
 /* Carve more never-used blocks onto the free list, at most ML_EXTEND_BYTES at
  * a time so that a page is touched only as far as it is used. */
@@ -72,7 +72,7 @@ void ml_page_check(const struct page *pg)
 	ML_ASSERT(pg->start == (const uint8_t *)s + (size_t)i * ML_SLICE_SIZE);
 	ML_ASSERT(pg->used <= pg->capacity && pg->capacity <= pg->reserved);
 	ML_ASSERT((size_t)pg->reserved * pg->block_size <= (size_t)pg->slices * ML_SLICE_SIZE);
-	if (pg->cls >= MLALLOC_NSMALL) {	/* one large block */
+	if (pg->cls >= MLALLOC_NSMALL) { /* one large block */
 		ML_ASSERT(pg->cls == MLALLOC_CLASS_LARGE && pg->reserved == 1);
 	} else {
 		ML_ASSERT(pg->block_size == ml_class_size[pg->cls]);
@@ -81,7 +81,7 @@ void ml_page_check(const struct page *pg)
 	uint32_t n = 0;
 	for (const struct block *b = pg->free; b; b = b->next) {
 		size_t off = (size_t)((const uint8_t *)b - pg->start);
-		ML_ASSERT(n < pg->capacity);	/* no cycle, no stray block */
+		ML_ASSERT(n < pg->capacity); /* no cycle, no stray block */
 		ML_ASSERT(off < (size_t)pg->capacity * pg->block_size);
 		ML_ASSERT(off % pg->block_size == 0);
 		n++;
@@ -165,7 +165,7 @@ void ml_page_collect_remote(struct heap *h)
 		if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed))
 			continue;
 		page_collect_xfree(pg);
-		if (pg->cls >= MLALLOC_NSMALL) {	/* a large block */
+		if (pg->cls >= MLALLOC_NSMALL) { /* a large block */
 			if (!pg->used)
 				page_retire(h, pg);
 			continue;
@@ -241,7 +241,7 @@ void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b)
 {
 	ML_ASSERT(pg->heap == h);
 	if (b) {
-		ML_ASSERT(pg->used > 0);	/* more frees than blocks handed out */
+		ML_ASSERT(pg->used > 0); /* more frees than blocks handed out */
 		b->next = pg->free;
 		pg->free = b;
 		pg->used--;

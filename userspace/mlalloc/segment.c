@@ -32,13 +32,13 @@ pthread_mutex_t ml_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
 _Atomic uint8_t ml_segmap[ML_SEGMAP_LEN];
 
-static struct segment *seg_cache;	/* free segments, purged */
-static int cur_arena = -1;		/* arena being carved */
+static struct segment *seg_cache; /* free segments, purged */
+static int cur_arena = -1;        /* arena being carved */
 static uint8_t *cur_arena_base;
 static size_t cur_arena_off;
 
-#define ML_ALL_SLICES	(~(uint64_t)1)	/* slice 0 is the header */
-#define ML_HDR_COMMIT	((sizeof(struct segment) + 4095) & ~(size_t)4095)
+#define ML_ALL_SLICES (~(uint64_t)1) /* slice 0 is the header */
+#define ML_HDR_COMMIT ((sizeof(struct segment) + 4095) & ~(size_t)4095)
 
 /* ---- arena table (the published part) --------------------------------- */
 
@@ -74,7 +74,7 @@ int ml_arena_add(uint64_t base, uint64_t size, uint32_t role)
 		gen_bump();
 	}
 	ml_unlock(&ml_arena_lock);
-	return idx;		/* -1: table full, the memory is just not listed */
+	return idx; /* -1: table full, the memory is just not listed */
 }
 
 void ml_arena_del(int idx)
@@ -83,8 +83,8 @@ void ml_arena_del(int idx)
 		return;
 	ml_lock(&ml_arena_lock);
 	gen_bump();
-	__atomic_store_n(&mlalloc_introspect.arenas[idx].role,
-			 MLALLOC_ARENA_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&mlalloc_introspect.arenas[idx].role, MLALLOC_ARENA_FREE,
+			 __ATOMIC_RELEASE);
 	gen_bump();
 	ml_unlock(&ml_arena_lock);
 }
@@ -132,8 +132,7 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 		n = 255;
 	for (size_t k = 0; k < n; k++)
 		atomic_store_explicit(&ml_segmap[(seg >> ML_SEG_SHIFT) + k],
-				      on ? (uint8_t)(k + 1) : 0,
-				      memory_order_release);
+				      on ? (uint8_t)(k + 1) : 0, memory_order_release);
 }
 
 /* ---- segments ------------------------------------------------------------ */
@@ -141,7 +140,7 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 static void segment_purge(struct segment *s, uint64_t mask)
 {
 	mask &= ML_ALL_SLICES;
-	ML_ASSERT(!(mask & ~s->free_mask));	/* only free slices are purged */
+	ML_ASSERT(!(mask & ~s->free_mask)); /* only free slices are purged */
 	while (mask) {
 		unsigned i = (unsigned)__builtin_ctzll(mask);
 		unsigned j = i;
@@ -172,8 +171,8 @@ struct segment *ml_segment_alloc(struct heap *h)
 				return NULL;
 			}
 			/* -1 when the table is full: the arena is not listed */
-			cur_arena = ml_arena_add((uintptr_t)a, ML_ARENA_SIZE,
-						 MLALLOC_ARENA_SEGMENTS);
+			cur_arena =
+				ml_arena_add((uintptr_t)a, ML_ARENA_SIZE, MLALLOC_ARENA_SEGMENTS);
 			cur_arena_base = a;
 			cur_arena_off = 0;
 		}
@@ -194,7 +193,7 @@ struct segment *ml_segment_alloc(struct heap *h)
 	s->arena = arena;
 	s->heap = h;
 	s->free_mask = ML_ALL_SLICES;
-	s->dirty_mask = 1;	/* the header */
+	s->dirty_mask = 1; /* the header */
 	s->next = h->segs;
 	if (h->segs)
 		h->segs->prev = s;

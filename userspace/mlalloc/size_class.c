@@ -10,12 +10,13 @@
  */
 #include "mlalloc_types.h"
 
-#define C4(b) (1u << (b)) + (1u << ((b) - 2)), (1u << (b)) + (2u << ((b) - 2)), \
-	      (1u << (b)) + (3u << ((b) - 2)), (1u << ((b) + 1))
+#define C4(b)                                                         \
+	(1u << (b)) + (1u << ((b)-2)), (1u << (b)) + (2u << ((b)-2)), \
+		(1u << (b)) + (3u << ((b)-2)), (1u << ((b) + 1))
 
 const uint32_t ml_class_size[MLALLOC_NSMALL] = {
-	16, 32, 48, 64, 80, 96, 112, 128,
-	C4(7), C4(8), C4(9), C4(10), C4(11), C4(12), C4(13), C4(14), C4(15), C4(16),
+	16,    32,    48,     64,     80,     96,     112,    128,    C4(7),
+	C4(8), C4(9), C4(10), C4(11), C4(12), C4(13), C4(14), C4(15), C4(16),
 };
 
 _Static_assert(sizeof(ml_class_size) / sizeof(ml_class_size[0]) == MLALLOC_NSMALL,

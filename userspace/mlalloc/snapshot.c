@@ -14,8 +14,8 @@
 /* public functions of libmlalloc.so, which is built with hidden default */
 #pragma GCC visibility push(default)
 
-#define MAX_HEAPS	1000000	/* a cycle guard for a corrupted list */
-#define MAX_TRIES	1000
+#define MAX_HEAPS 1000000 /* a cycle guard for a corrupted list */
+#define MAX_TRIES 1000
 
 int mlalloc_snapshot_read(mlalloc_read_fn read, void *ctx, uint64_t addr,
 			  struct mlalloc_snapshot *out)
@@ -28,15 +28,14 @@ int mlalloc_snapshot_read(mlalloc_read_fn read, void *ctx, uint64_t addr,
 	/* seqlock: the arena table is consistent if the generation was even
 	 * and unchanged across the copy */
 	for (;;) {
-		if (read(ctx, addr + offsetof(struct mlalloc_introspect, generation),
-			 &gen, sizeof(gen)))
+		if (read(ctx, addr + offsetof(struct mlalloc_introspect, generation), &gen,
+			 sizeof(gen)))
 			return -EFAULT;
 		if (read(ctx, addr, in, sizeof(*in)))
 			return -EFAULT;
 		if (in->magic != MLALLOC_INTROSPECT_MAGIC)
 			return -EPROTO;
-		if (in->version != MLALLOC_INTROSPECT_VERSION ||
-		    in->nclasses != MLALLOC_NCLASSES ||
+		if (in->version != MLALLOC_INTROSPECT_VERSION || in->nclasses != MLALLOC_NCLASSES ||
 		    in->max_arenas != MLALLOC_MAX_ARENAS)
 			return -EPROTONOSUPPORT;
 		if (!(gen & 1) && gen == in->generation)
@@ -66,7 +65,8 @@ int mlalloc_snapshot_read(mlalloc_read_fn read, void *ctx, uint64_t addr,
 				out->live_bytes[c] += (int64_t)(st.allocs[c] - st.frees[c]) *
 						      (int64_t)in->class_size[c];
 			else
-				out->live_bytes[c] += (int64_t)(st.alloc_bytes[c] - st.free_bytes[c]);
+				out->live_bytes[c] +=
+					(int64_t)(st.alloc_bytes[c] - st.free_bytes[c]);
 			out->total_allocs += st.allocs[c];
 			out->total_frees += st.frees[c];
 		}
@@ -139,10 +139,14 @@ static void flush(int fd, struct buf *o)
 static const char *role_name(uint32_t r)
 {
 	switch (r) {
-	case MLALLOC_ARENA_SEGMENTS: return "segments";
-	case MLALLOC_ARENA_HUGE: return "huge";
-	case MLALLOC_ARENA_HUGE_CACHED: return "huge-cached";
-	default: return "?";
+	case MLALLOC_ARENA_SEGMENTS:
+		return "segments";
+	case MLALLOC_ARENA_HUGE:
+		return "huge";
+	case MLALLOC_ARENA_HUGE_CACHED:
+		return "huge-cached";
+	default:
+		return "?";
 	}
 }
 

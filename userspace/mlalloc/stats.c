@@ -38,8 +38,8 @@ __attribute__((destructor)) static void ml_stats_exit(void)
 
 	if (!ml_opt.stats)
 		return;
-	if (mlalloc_snapshot_read(local_read, NULL,
-				  (uint64_t)(uintptr_t)&mlalloc_introspect, &snap) == 0)
+	if (mlalloc_snapshot_read(local_read, NULL, (uint64_t)(uintptr_t)&mlalloc_introspect,
+				  &snap) == 0)
 		mlalloc_snapshot_print(2, &snap);
 }
 

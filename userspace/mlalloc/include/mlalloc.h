@@ -50,10 +50,10 @@ extern const char mlalloc_version[];
 
 /* ---- 2. introspection structure (version 2) ----------------------------- */
 
-#define MLALLOC_INTROSPECT_MAGIC	0x31636f6c6c616c6dULL	/* "mlalloc1" */
-#define MLALLOC_HEAP_MAGIC		0x3170616568616c6dULL	/* "mlaheap1" */
-#define MLALLOC_INTROSPECT_VERSION	2
-#define MLALLOC_INTROSPECT_SYMBOL	"mlalloc_introspect"
+#define MLALLOC_INTROSPECT_MAGIC   0x31636f6c6c616c6dULL /* "mlalloc1" */
+#define MLALLOC_HEAP_MAGIC         0x3170616568616c6dULL /* "mlaheap1" */
+#define MLALLOC_INTROSPECT_VERSION 2
+#define MLALLOC_INTROSPECT_SYMBOL  "mlalloc_introspect"
 
 /*
  * Size classes.  Classes 0..MLALLOC_NSMALL-1 are small blocks carved out of
@@ -61,32 +61,32 @@ extern const char mlalloc_version[];
  * blocks that own a span of a segment; MLALLOC_CLASS_HUGE counts blocks
  * mapped directly.
  */
-#define MLALLOC_NSMALL		48
-#define MLALLOC_CLASS_LARGE	MLALLOC_NSMALL
-#define MLALLOC_CLASS_HUGE	(MLALLOC_NSMALL + 1)
-#define MLALLOC_NCLASSES	(MLALLOC_NSMALL + 2)
+#define MLALLOC_NSMALL      48
+#define MLALLOC_CLASS_LARGE MLALLOC_NSMALL
+#define MLALLOC_CLASS_HUGE  (MLALLOC_NSMALL + 1)
+#define MLALLOC_NCLASSES    (MLALLOC_NSMALL + 2)
 
-#define MLALLOC_MAX_ARENAS	1024
+#define MLALLOC_MAX_ARENAS 1024
 
 /* Role of an arena (a range obtained from the OS with one mmap). */
 enum mlalloc_arena_role {
-	MLALLOC_ARENA_FREE	= 0,	/* slot unused */
-	MLALLOC_ARENA_SEGMENTS	= 1,	/* carved into 4 MiB segments of pages */
-	MLALLOC_ARENA_HUGE	= 2,	/* one huge block mapped directly */
-	MLALLOC_ARENA_HUGE_CACHED = 3,	/* a freed huge mapping kept for reuse */
+	MLALLOC_ARENA_FREE = 0,        /* slot unused */
+	MLALLOC_ARENA_SEGMENTS = 1,    /* carved into 4 MiB segments of pages */
+	MLALLOC_ARENA_HUGE = 2,        /* one huge block mapped directly */
+	MLALLOC_ARENA_HUGE_CACHED = 3, /* a freed huge mapping kept for reuse */
 };
 
 struct mlalloc_arena {
-	uint64_t base;		/* first byte of the mapping */
-	uint64_t size;		/* bytes reserved (the mapping's length) */
-	uint32_t role;		/* enum mlalloc_arena_role */
-	uint32_t segments;	/* SEGMENTS: segments handed out so far */
-	uint64_t committed;	/* bytes the allocator may have touched and
+	uint64_t base;      /* first byte of the mapping */
+	uint64_t size;      /* bytes reserved (the mapping's length) */
+	uint32_t role;      /* enum mlalloc_arena_role */
+	uint32_t segments;  /* SEGMENTS: segments handed out so far */
+	uint64_t committed; /* bytes the allocator may have touched and
 				 * not purged since (upper bound of RSS) */
-	uint64_t used;		/* SEGMENTS: bytes in pages in use;
+	uint64_t used;      /* SEGMENTS: bytes in pages in use;
 				 * HUGE: bytes of the block */
-	uint64_t purges;	/* madvise(MADV_DONTNEED) calls on this arena */
-	uint64_t purged;	/* bytes purged */
+	uint64_t purges;    /* madvise(MADV_DONTNEED) calls on this arena */
+	uint64_t purged;    /* bytes purged */
 };
 
 /*
@@ -97,42 +97,42 @@ struct mlalloc_arena {
  * call is in flight.
  */
 struct mlalloc_heap_stats {
-	uint64_t magic;			/* MLALLOC_HEAP_MAGIC */
-	uint64_t next;			/* address of the next heap, 0 at end */
-	uint32_t tid;			/* owning thread, 0 when abandoned */
-	uint32_t state;			/* 1 in use, 2 abandoned, 3 backup */
-	uint64_t allocs[MLALLOC_NCLASSES];	/* blocks allocated */
-	uint64_t frees[MLALLOC_NCLASSES];	/* blocks freed */
+	uint64_t magic;                    /* MLALLOC_HEAP_MAGIC */
+	uint64_t next;                     /* address of the next heap, 0 at end */
+	uint32_t tid;                      /* owning thread, 0 when abandoned */
+	uint32_t state;                    /* 1 in use, 2 abandoned, 3 backup */
+	uint64_t allocs[MLALLOC_NCLASSES]; /* blocks allocated */
+	uint64_t frees[MLALLOC_NCLASSES];  /* blocks freed */
 	/* block bytes allocated / freed: LARGE and HUGE only (version 2);
 	 * 0 for the small classes, whose bytes are blocks x class_size[] */
 	uint64_t alloc_bytes[MLALLOC_NCLASSES];
 	uint64_t free_bytes[MLALLOC_NCLASSES];
-	uint64_t requested;		/* bytes asked for by the callers */
+	uint64_t requested; /* bytes asked for by the callers */
 };
 
 struct mlalloc_introspect {
-	uint64_t magic;			/* MLALLOC_INTROSPECT_MAGIC */
-	uint32_t version;		/* MLALLOC_INTROSPECT_VERSION */
-	uint32_t size;			/* sizeof(struct mlalloc_introspect) */
+	uint64_t magic;   /* MLALLOC_INTROSPECT_MAGIC */
+	uint32_t version; /* MLALLOC_INTROSPECT_VERSION */
+	uint32_t size;    /* sizeof(struct mlalloc_introspect) */
 	/* Incremented before and after every change of arenas[] (seqlock:
 	 * odd means a change is in progress; re-read if it changed). */
 	uint64_t generation;
-	uint32_t nclasses;		/* MLALLOC_NCLASSES */
-	uint32_t max_arenas;		/* MLALLOC_MAX_ARENAS */
-	uint64_t segment_size;		/* 4 MiB */
-	uint64_t slice_size;		/* 64 KiB: page granularity */
-	uint64_t class_size[MLALLOC_NCLASSES];	/* 0 for LARGE and HUGE */
-	uint64_t heaps;			/* address of the first heap's stats */
-	uint32_t narenas;		/* arenas[] slots ever used */
-	uint32_t pid;			/* getpid() at initialisation */
-	int64_t purge_delay_ms;		/* MLALLOC_PURGE_DELAY */
-	uint32_t check;			/* MLALLOC_CHECK */
+	uint32_t nclasses;                     /* MLALLOC_NCLASSES */
+	uint32_t max_arenas;                   /* MLALLOC_MAX_ARENAS */
+	uint64_t segment_size;                 /* 4 MiB */
+	uint64_t slice_size;                   /* 64 KiB: page granularity */
+	uint64_t class_size[MLALLOC_NCLASSES]; /* 0 for LARGE and HUGE */
+	uint64_t heaps;                        /* address of the first heap's stats */
+	uint32_t narenas;                      /* arenas[] slots ever used */
+	uint32_t pid;                          /* getpid() at initialisation */
+	int64_t purge_delay_ms;                /* MLALLOC_PURGE_DELAY */
+	uint32_t check;                        /* MLALLOC_CHECK */
 	uint32_t reserved0;
-	uint64_t reserved;		/* bytes mapped from the OS now */
-	uint64_t purges;		/* madvise(MADV_DONTNEED) calls */
-	uint64_t purged;		/* bytes purged */
-	uint64_t mmaps;			/* mmap calls */
-	uint64_t munmaps;		/* munmap calls */
+	uint64_t reserved; /* bytes mapped from the OS now */
+	uint64_t purges;   /* madvise(MADV_DONTNEED) calls */
+	uint64_t purged;   /* bytes purged */
+	uint64_t mmaps;    /* mmap calls */
+	uint64_t munmaps;  /* munmap calls */
 	struct mlalloc_arena arenas[MLALLOC_MAX_ARENAS];
 };
 
@@ -140,16 +140,16 @@ struct mlalloc_introspect {
 
 /* What a reader derives from one read of a process's structure. */
 struct mlalloc_snapshot {
-	struct mlalloc_introspect in;	/* copy of the target's structure */
-	uint32_t nheaps;		/* heaps found on the list */
+	struct mlalloc_introspect in; /* copy of the target's structure */
+	uint32_t nheaps;              /* heaps found on the list */
 	uint32_t heaps_in_use;
 	int64_t live_blocks[MLALLOC_NCLASSES];
-	int64_t live_bytes[MLALLOC_NCLASSES];	/* block bytes */
+	int64_t live_bytes[MLALLOC_NCLASSES]; /* block bytes */
 	uint64_t total_allocs;
 	uint64_t total_frees;
 	int64_t live_bytes_total;
-	uint64_t requested;		/* bytes asked for, cumulated */
-	uint64_t committed;		/* sum of arenas[].committed */
+	uint64_t requested; /* bytes asked for, cumulated */
+	uint64_t committed; /* sum of arenas[].committed */
 };
 
 /*
