@@ -88,13 +88,13 @@ static struct memlens_stats_group fault_group;
 
 /* Per tracked process (slot MEMLENS_SLOT_FAULTS). */
 struct proc_faults {
-	struct memlens_stats stats;	/* struct fault_stats */
+	struct memlens_proc_stats ps;	/* struct fault_stats */
 	struct memlens_vma_faults vf;
 };
 
 static struct fault_stats __percpu *proc_fault_pcpu(struct proc_faults *pf)
 {
-	return (struct fault_stats __percpu *)pf->stats.pcpu;
+	return (struct fault_stats __percpu *)pf->ps.stats.pcpu;
 }
 
 /* What the entry handler of handle_mm_fault() leaves for the return. */
@@ -279,33 +279,34 @@ static int proc_faults_show(struct seq_file *m, void *v)
 {
 	struct proc_faults *pf = m->private;
 
-	return show_stats(m, &pf->stats, false);
+	return show_stats(m, &pf->ps.stats, false);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_faults);
+
+/* Before the counters join fault_group, whose reset empties @vf. */
+static void proc_faults_init(void *data, struct memlens_proc *p)
+{
+	struct proc_faults *pf = data;
+
+	memlens_vma_faults_init(&pf->vf, p);
+}
 
 static void proc_faults_detach(struct memlens_proc *p);
 
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_faults_attach(struct memlens_proc *p)
 {
-	struct proc_faults *pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+	struct proc_faults *pf;
 	int ret;
 
-	if (!pf)
-		return -ENOMEM;
-	memlens_vma_faults_init(&pf->vf, p);
-	ret = memlens_stats_add(&fault_group, &pf->stats);
+	pf = memlens_proc_stats_attach(p, MEMLENS_SLOT_FAULTS, &fault_group,
+				       sizeof(*pf), proc_faults_init, "faults",
+				       &proc_faults_fops);
+	if (IS_ERR(pf))
+		return PTR_ERR(pf);
+	ret = memlens_vma_faults_create(&pf->vf);
 	if (ret) {
-		kfree(pf);
-		return ret;
-	}
-	p->data[MEMLENS_SLOT_FAULTS] = pf;
-	ret = memlens_debugfs_file("faults", 0400, p->dir, pf,
-				   &proc_faults_fops);
-	if (!ret)
-		ret = memlens_vma_faults_create(&pf->vf);
-	if (ret) {
-		/* waits for any reader of a file made above */
+		/* waits for any reader of the file made above */
 		debugfs_lookup_and_remove("faults", p->dir);
 		proc_faults_detach(p);
 	}
@@ -315,11 +316,7 @@ static int proc_faults_attach(struct memlens_proc *p)
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_faults_detach(struct memlens_proc *p)
 {
-	struct proc_faults *pf = p->data[MEMLENS_SLOT_FAULTS];
-
-	memlens_stats_del(&fault_group, &pf->stats);
-	p->data[MEMLENS_SLOT_FAULTS] = NULL;
-	kfree(pf);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_FAULTS, &fault_group);
 }
 
 static const struct memlens_proc_hooks proc_faults_hooks = {
@@ -335,7 +332,7 @@ static void fault_reset(struct memlens_stats_group *g)
 
 	lockdep_assert_held(&g->lock);
 	fault_base_missed = READ_ONCE(fault_kretprobe.nmissed);
-	list_for_each_entry(pf, &g->procs, stats.node)
+	list_for_each_entry(pf, &g->procs, ps.stats.node)
 		memlens_vma_faults_reset(&pf->vf);
 }
 

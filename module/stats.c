@@ -4,8 +4,11 @@
  * beside struct memlens_stats in stats.h.
  */
 #include <linux/cpumask.h>
+#include <linux/debugfs.h>
+#include <linux/err.h>
 #include <linux/lockdep.h>
 #include <linux/percpu.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "memlens.h"
@@ -141,4 +144,57 @@ void memlens_stats_reset(struct memlens_stats_group *g)
 	if (g->reset)
 		g->reset(g);
 	mutex_unlock(&g->lock);
+}
+
+/**
+ * memlens_proc_stats_attach - a mechanism's per-process data and file
+ * @p: the process (memlens_proc_hooks.attach)
+ * @slot: its slot in p->data
+ * @g: the mechanism's counters
+ * @size: size of the data, a struct that begins with struct
+ *	memlens_proc_stats
+ * @init: sets up the rest of the data before anything can see it, or NULL
+ * @name: the file in p->dir, 0400, whose private data is the data
+ * @fops: its operations
+ *
+ * Return: the data, zeroed but for what @init set, also in
+ * p->data[@slot]; or ERR_PTR, with nothing left behind.
+ */
+void *memlens_proc_stats_attach(struct memlens_proc *p, int slot,
+				struct memlens_stats_group *g, size_t size,
+				void (*init)(void *data, struct memlens_proc *p),
+				const char *name,
+				const struct file_operations *fops)
+{
+	struct memlens_proc_stats *ps = kzalloc(size, GFP_KERNEL);
+	int ret;
+
+	if (!ps)
+		return ERR_PTR(-ENOMEM);
+	ps->proc = p;
+	if (init)
+		init(ps, p);
+	ret = memlens_stats_add(g, &ps->stats);
+	if (ret) {
+		kfree(ps);
+		return ERR_PTR(ret);
+	}
+	p->data[slot] = ps;
+	ret = memlens_debugfs_file(name, 0400, p->dir, ps, fops);
+	if (ret) {
+		memlens_proc_stats_detach(p, slot, g);
+		return ERR_PTR(ret);
+	}
+	return ps;
+}
+
+/* Undo memlens_proc_stats_attach(): its file is gone, no probe sees @p. */
+void memlens_proc_stats_detach(struct memlens_proc *p, int slot,
+			       struct memlens_stats_group *g)
+{
+	struct memlens_proc_stats *ps = p->data[slot];
+
+	memlens_stats_del(g, &ps->stats);
+	p->data[slot] = NULL;
+	kfree(ps);
 }

@@ -6,6 +6,7 @@
 #ifndef _MEMLENS_STATS_H
 #define _MEMLENS_STATS_H
 
+#include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -55,5 +56,25 @@ void memlens_stats_cpu(struct memlens_stats_group *g,
 void memlens_stats_read(struct memlens_stats_group *g,
 			const struct memlens_stats *s, u64 *out);
 void memlens_stats_reset(struct memlens_stats_group *g);
+
+struct memlens_proc;
+
+/**
+ * struct memlens_proc_stats - the head of a mechanism's per-process data
+ * @proc: the tracked process
+ * @stats: its counters, in the mechanism's group
+ */
+struct memlens_proc_stats {
+	struct memlens_proc *proc;
+	struct memlens_stats stats;
+};
+
+void *memlens_proc_stats_attach(struct memlens_proc *p, int slot,
+				struct memlens_stats_group *g, size_t size,
+				void (*init)(void *data, struct memlens_proc *p),
+				const char *name,
+				const struct file_operations *fops);
+void memlens_proc_stats_detach(struct memlens_proc *p, int slot,
+			       struct memlens_stats_group *g);
 
 #endif /* _MEMLENS_STATS_H */

@@ -144,8 +144,7 @@ static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /* Per tracked process (slot MEMLENS_SLOT_SWAP). */
 struct proc_swap {
-	struct memlens_proc *proc;
-	struct memlens_stats stats;	/* struct swap_stats */
+	struct memlens_proc_stats ps;	/* struct swap_stats */
 };
 
 static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -165,7 +164,7 @@ static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	p = memlens_proc_find(current->tgid);
 	ps = p ? p->data[MEMLENS_SLOT_SWAP] : NULL;
 	if (ps)
-		this_cpu_inc(((struct swap_stats __percpu *)ps->stats.pcpu)->stat[which]);
+		this_cpu_inc(((struct swap_stats __percpu *)ps->ps.stats.pcpu)->stat[which]);
 	rcu_read_unlock();
 	return 0;
 }
@@ -344,13 +343,13 @@ static int proc_swap_show(struct seq_file *m, void *v)
 	int ret;
 
 	/* A process gone leaves the line out; anything else is an error. */
-	ret = memlens_walk_proc_all(ps->proc, &c);
+	ret = memlens_walk_proc_all(ps->ps.proc, &c);
 	if (ret && ret != -ESRCH)
 		return ret;
 	if (!ret)
 		seq_printf(m, "swap_entries %lu\n", c.swap_entries);
 	mutex_lock(&swap_group.lock);
-	memlens_stats_read(&swap_group, &ps->stats, s.stat);
+	memlens_stats_read(&swap_group, &ps->ps.stats, s.stat);
 	mutex_unlock(&swap_group.lock);
 	seq_printf(m, "swapin_major %llu\n", s.stat[SW_SWAPIN_MAJOR]);
 	seq_printf(m, "swapcache_minor %llu\n", s.stat[SW_SWAPCACHE_MINOR]);
@@ -358,37 +357,18 @@ static int proc_swap_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(proc_swap);
 
-static void proc_swap_detach(struct memlens_proc *p);
-
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_swap_attach(struct memlens_proc *p)
 {
-	struct proc_swap *ps = kzalloc(sizeof(*ps), GFP_KERNEL);
-	int ret;
-
-	if (!ps)
-		return -ENOMEM;
-	ret = memlens_stats_add(&swap_group, &ps->stats);
-	if (ret) {
-		kfree(ps);
-		return ret;
-	}
-	ps->proc = p;
-	p->data[MEMLENS_SLOT_SWAP] = ps;
-	ret = memlens_debugfs_file("swap", 0400, p->dir, ps, &proc_swap_fops);
-	if (ret)
-		proc_swap_detach(p);
-	return ret;
+	return PTR_ERR_OR_ZERO(memlens_proc_stats_attach(p, MEMLENS_SLOT_SWAP,
+			&swap_group, sizeof(struct proc_swap), NULL, "swap",
+			&proc_swap_fops));
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_swap_detach(struct memlens_proc *p)
 {
-	struct proc_swap *ps = p->data[MEMLENS_SLOT_SWAP];
-
-	memlens_stats_del(&swap_group, &ps->stats);
-	p->data[MEMLENS_SLOT_SWAP] = NULL;
-	kfree(ps);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_SWAP, &swap_group);
 }
 
 static const struct memlens_proc_hooks proc_swap_hooks = {

@@ -65,8 +65,7 @@ static struct memlens_stats_group tlb_group;
 
 /* Per tracked process (slot MEMLENS_SLOT_TLB). */
 struct proc_tlb {
-	struct memlens_proc *proc;
-	struct memlens_stats stats;	/* struct tlb_stats */
+	struct memlens_proc_stats ps;	/* struct tlb_stats */
 };
 
 static void count_flush(struct tlb_stats __percpu *ts, int reason,
@@ -94,7 +93,7 @@ static void probe_tlb_flush(void *data, int reason, unsigned long pages)
 	p = memlens_proc_find(current->tgid);
 	pt = p ? p->data[MEMLENS_SLOT_TLB] : NULL;
 	if (pt)
-		count_flush((struct tlb_stats __percpu *)pt->stats.pcpu, reason,
+		count_flush((struct tlb_stats __percpu *)pt->ps.stats.pcpu, reason,
 			    pages);
 	rcu_read_unlock();
 }
@@ -175,44 +174,25 @@ static int proc_tlb_show(struct seq_file *m, void *v)
 	struct tlb_stats s;
 
 	mutex_lock(&tlb_group.lock);
-	memlens_stats_read(&tlb_group, &pt->stats, (u64 *)&s);
+	memlens_stats_read(&tlb_group, &pt->ps.stats, (u64 *)&s);
 	mutex_unlock(&tlb_group.lock);
 	tlb_show_stats(m, "", &s);
-	return proc_tlb_reach(m, pt->proc);
+	return proc_tlb_reach(m, pt->ps.proc);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_tlb);
-
-static void proc_tlb_detach(struct memlens_proc *p);
 
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_tlb_attach(struct memlens_proc *p)
 {
-	struct proc_tlb *pt = kzalloc(sizeof(*pt), GFP_KERNEL);
-	int ret;
-
-	if (!pt)
-		return -ENOMEM;
-	ret = memlens_stats_add(&tlb_group, &pt->stats);
-	if (ret) {
-		kfree(pt);
-		return ret;
-	}
-	pt->proc = p;
-	p->data[MEMLENS_SLOT_TLB] = pt;
-	ret = memlens_debugfs_file("tlb", 0400, p->dir, pt, &proc_tlb_fops);
-	if (ret)
-		proc_tlb_detach(p);
-	return ret;
+	return PTR_ERR_OR_ZERO(memlens_proc_stats_attach(p, MEMLENS_SLOT_TLB,
+			&tlb_group, sizeof(struct proc_tlb), NULL, "tlb",
+			&proc_tlb_fops));
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_tlb_detach(struct memlens_proc *p)
 {
-	struct proc_tlb *pt = p->data[MEMLENS_SLOT_TLB];
-
-	memlens_stats_del(&tlb_group, &pt->stats);
-	p->data[MEMLENS_SLOT_TLB] = NULL;
-	kfree(pt);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_TLB, &tlb_group);
 }
 
 static const struct memlens_proc_hooks proc_tlb_hooks = {
