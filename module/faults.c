@@ -160,7 +160,11 @@ static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fault_call *fc = (struct fault_call *)ri->data;
 
-	/* The caller holds the VMA (mmap or VMA lock) for the call. */
+	/*
+	 * handle_mm_fault() runs with the VMA locked, by mmap_lock or by its
+	 * own VMA lock (6.4+): its bounds hold for the call.  Which of the
+	 * two is not ours to assert from a kprobe.
+	 */
 	struct vm_area_struct *vma =
 		(struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
 

@@ -157,8 +157,8 @@ static u64 *ml_table_at(struct mm_struct *mm, enum memlens_pt_level level,
  *
  * Return: false if the path to that table does not (or no longer) exist.
  */
-static bool ml_copy(struct memlens_walk *w, enum memlens_pt_level level, unsigned long addr,
-		    unsigned int first, unsigned int n)
+static bool ml_copy(struct memlens_walk *w, enum memlens_pt_level level,
+		    unsigned long addr, unsigned int first, unsigned int n)
 {
 	unsigned long flags;
 	u64 *table;
@@ -201,8 +201,9 @@ static bool ml_pmd_maps_anon(pmd_t pmd)
  * table deposited behind it (pgtable_trans_huge_deposit(), the huge zero
  * page's too), which the kernel counts in VmPTE.
  */
-static void ml_huge_leaf(struct memlens_walk *w, unsigned long addr, unsigned long size,
-			 pmd_t pmd, bool dirty, bool young, bool writable)
+static void ml_huge_leaf(struct memlens_walk *w, unsigned long addr,
+			 unsigned long size, pmd_t pmd, bool dirty, bool young,
+			 bool writable)
 {
 	struct vm_area_struct *vma = ml_vma_at(w->mm, addr);
 	bool hugetlb = vma && is_vm_hugetlb_page(vma);
@@ -408,7 +409,8 @@ unsigned long memlens_user_end(void)
  *
  * Return: 0, or -EINTR if a fatal signal is pending.
  */
-int memlens_walk_range(struct memlens_walk *w, unsigned long start, unsigned long end)
+int memlens_walk_range(struct memlens_walk *w, unsigned long start,
+		       unsigned long end)
 {
 	mmap_assert_locked(w->mm);
 	if (start >= end)
