@@ -38,6 +38,7 @@
 
 #include "acct.h"
 #include "memlens.h"
+#include "stats.h"
 #include "vma_faults.h"
 
 enum fault_stat {
@@ -80,23 +81,21 @@ struct fault_stats {
 	u64 lat_major[LAT_BUCKETS];
 };
 
-static DEFINE_PER_CPU(struct fault_stats, fault_pcpu);
-
-/* Baseline subtracted on read; protected by fault_base_lock. */
-static struct fault_stats fault_base;
-static int fault_base_missed;
-static DEFINE_MUTEX(fault_base_lock);
+/* On each CPU: the counters, then their baseline (stats.h). */
+static DEFINE_PER_CPU(struct fault_stats[2], fault_pcpu);
+static int fault_base_missed;	/* under fault_group.lock */
+static struct memlens_stats_group fault_group;
 
 /* Per tracked process (slot MEMLENS_SLOT_FAULTS). */
 struct proc_faults {
-	struct fault_stats __percpu *stats;
-	struct fault_stats *base;	/* under fault_base_lock */
-	struct list_head node;		/* proc_faults_list */
-	struct vma_faults vf;
+	struct memlens_proc_stats ps;	/* struct fault_stats */
+	struct memlens_vma_faults vf;
 };
 
-/* Every struct proc_faults, for reset; under fault_base_lock. */
-static LIST_HEAD(proc_faults_list);
+static struct fault_stats __percpu *proc_fault_pcpu(struct proc_faults *pf)
+{
+	return (struct fault_stats __percpu *)pf->ps.stats.pcpu;
+}
 
 /* What the entry handler of handle_mm_fault() leaves for the return. */
 struct fault_call {
@@ -136,11 +135,11 @@ static void exception(enum fault_stat mode, unsigned long error_code)
 {
 	struct proc_faults *pf;
 
-	count_exception(&fault_pcpu, mode, error_code);
+	count_exception(&fault_pcpu[0], mode, error_code);
 	rcu_read_lock();
 	pf = proc_faults_current();
 	if (pf)
-		count_exception(pf->stats, mode, error_code);
+		count_exception(proc_fault_pcpu(pf), mode, error_code);
 	rcu_read_unlock();
 }
 
@@ -161,7 +160,11 @@ static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fault_call *fc = (struct fault_call *)ri->data;
 
-	/* The caller holds the VMA (mmap or VMA lock) for the call. */
+	/*
+	 * handle_mm_fault() runs with the VMA locked, by mmap_lock or by its
+	 * own VMA lock (6.4+): its bounds hold for the call.  Which of the
+	 * two is not ours to assert from a kprobe.
+	 */
 	struct vm_area_struct *vma =
 		(struct vm_area_struct *)regs_get_kernel_argument(regs, 0);
 
@@ -207,12 +210,12 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	major = (ret & VM_FAULT_MAJOR) || (fc->flags & FAULT_FLAG_TRIED);
 	/* local_clock() may step back a little across CPUs after a sleep. */
 	bucket = (s64)ns > 0 ? fls64(ns) : 0;
-	count_outcome(&fault_pcpu, ret, fc->flags, major, bucket);
+	count_outcome(&fault_pcpu[0], ret, fc->flags, major, bucket);
 
 	rcu_read_lock();
 	pf = proc_faults_current();
 	if (pf) {
-		count_outcome(pf->stats, ret, fc->flags, major, bucket);
+		count_outcome(proc_fault_pcpu(pf), ret, fc->flags, major, bucket);
 		if (!(ret & (VM_FAULT_RETRY | VM_FAULT_ERROR)))
 			memlens_vma_faults_count(&pf->vf, fc->vm_start,
 						 fc->vm_end, major);
@@ -233,32 +236,12 @@ static struct kretprobe fault_kretprobe = {
 	.data_size = sizeof(struct fault_call),
 };
 
-/* Sum the per-CPU counters @fs into @s. */
-static void fault_stats_sum(struct fault_stats __percpu *fs,
-			    struct fault_stats *s)
-{
-	int cpu, i;
-
-	memset(s, 0, sizeof(*s));
-	for_each_possible_cpu(cpu) {
-		struct fault_stats *p = per_cpu_ptr(fs, cpu);
-
-		for (i = 0; i < FS_NR; i++)
-			s->stat[i] += READ_ONCE(p->stat[i]);
-		for (i = 0; i < LAT_BUCKETS; i++) {
-			s->lat_minor[i] += READ_ONCE(p->lat_minor[i]);
-			s->lat_major[i] += READ_ONCE(p->lat_major[i]);
-		}
-	}
-}
-
-static void show_latency(struct seq_file *m, const char *kind,
-			 const u64 *now, const u64 *base)
+static void show_latency(struct seq_file *m, const char *kind, const u64 *lat)
 {
 	int b;
 
 	for (b = 0; b < LAT_BUCKETS; b++) {
-		u64 n = now[b] - base[b];
+		u64 n = lat[b];
 		u64 low = b ? 1ULL << (b - 1) : 0;
 		u64 high = b ? low * 2 - 1 : 0;
 
@@ -267,33 +250,32 @@ static void show_latency(struct seq_file *m, const char *kind,
 	}
 }
 
-/* @fs minus @base; "missed" (shared by all) only when @missed. */
-static int show_stats(struct seq_file *m, struct fault_stats __percpu *fs,
-		      const struct fault_stats *base, bool missed)
+/* @st since the last reset; "missed" (shared by all) only when @missed. */
+static int show_stats(struct seq_file *m, const struct memlens_stats *st,
+		      bool missed)
 {
 	struct fault_stats *s = kmalloc(sizeof(*s), GFP_KERNEL);
-	int i;
+	int i, nmissed;
 
 	if (!s)
 		return -ENOMEM;
-	fault_stats_sum(fs, s);
-	mutex_lock(&fault_base_lock);
+	mutex_lock(&fault_group.lock);
+	memlens_stats_read(&fault_group, st, (u64 *)s);
+	nmissed = READ_ONCE(fault_kretprobe.nmissed) - fault_base_missed;
+	mutex_unlock(&fault_group.lock);
 	for (i = 0; i < FS_NR; i++)
-		seq_printf(m, "%s %llu\n", fault_stat_names[i],
-			   s->stat[i] - base->stat[i]);
+		seq_printf(m, "%s %llu\n", fault_stat_names[i], s->stat[i]);
 	if (missed)
-		seq_printf(m, "missed %d\n",
-			   READ_ONCE(fault_kretprobe.nmissed) - fault_base_missed);
-	show_latency(m, "minor", s->lat_minor, base->lat_minor);
-	show_latency(m, "major", s->lat_major, base->lat_major);
-	mutex_unlock(&fault_base_lock);
+		seq_printf(m, "missed %d\n", nmissed);
+	show_latency(m, "minor", s->lat_minor);
+	show_latency(m, "major", s->lat_major);
 	kfree(s);
 	return 0;
 }
 
 static int faults_show(struct seq_file *m, void *v)
 {
-	return show_stats(m, &fault_pcpu, &fault_base, true);
+	return show_stats(m, &fault_group.global, true);
 }
 DEFINE_SHOW_ATTRIBUTE(faults);
 
@@ -301,15 +283,16 @@ static int proc_faults_show(struct seq_file *m, void *v)
 {
 	struct proc_faults *pf = m->private;
 
-	return show_stats(m, pf->stats, pf->base, false);
+	return show_stats(m, &pf->ps.stats, false);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_faults);
 
-static void proc_faults_free(struct proc_faults *pf)
+/* Before the counters join fault_group, whose reset empties @vf. */
+static void proc_faults_init(void *data, struct memlens_proc *p)
 {
-	free_percpu(pf->stats);
-	kfree(pf->base);
-	kfree(pf);
+	struct proc_faults *pf = data;
+
+	memlens_vma_faults_init(&pf->vf, p);
 }
 
 static void proc_faults_detach(struct memlens_proc *p);
@@ -317,28 +300,17 @@ static void proc_faults_detach(struct memlens_proc *p);
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_faults_attach(struct memlens_proc *p)
 {
-	struct proc_faults *pf = kzalloc(sizeof(*pf), GFP_KERNEL);
+	struct proc_faults *pf;
 	int ret;
 
-	if (!pf)
-		return -ENOMEM;
-	pf->stats = memlens_alloc_percpu(struct fault_stats);
-	pf->base = kzalloc(sizeof(*pf->base), GFP_KERNEL);
-	if (!pf->stats || !pf->base) {
-		proc_faults_free(pf);
-		return -ENOMEM;
-	}
-	memlens_vma_faults_init(&pf->vf, p);
-	mutex_lock(&fault_base_lock);
-	list_add(&pf->node, &proc_faults_list);
-	mutex_unlock(&fault_base_lock);
-	p->data[MEMLENS_SLOT_FAULTS] = pf;
-	ret = memlens_debugfs_file("faults", 0400, p->dir, pf,
-				   &proc_faults_fops);
-	if (!ret)
-		ret = memlens_vma_faults_create(&pf->vf);
+	pf = memlens_proc_stats_attach(p, MEMLENS_SLOT_FAULTS, &fault_group,
+				       sizeof(*pf), proc_faults_init, "faults",
+				       &proc_faults_fops);
+	if (IS_ERR(pf))
+		return PTR_ERR(pf);
+	ret = memlens_vma_faults_create(&pf->vf);
 	if (ret) {
-		/* waits for any reader of a file made above */
+		/* waits for any reader of the file made above */
 		debugfs_lookup_and_remove("faults", p->dir);
 		proc_faults_detach(p);
 	}
@@ -348,13 +320,7 @@ static int proc_faults_attach(struct memlens_proc *p)
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_faults_detach(struct memlens_proc *p)
 {
-	struct proc_faults *pf = p->data[MEMLENS_SLOT_FAULTS];
-
-	mutex_lock(&fault_base_lock);
-	list_del(&pf->node);
-	mutex_unlock(&fault_base_lock);
-	p->data[MEMLENS_SLOT_FAULTS] = NULL;
-	proc_faults_free(pf);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_FAULTS, &fault_group);
 }
 
 static const struct memlens_proc_hooks proc_faults_hooks = {
@@ -363,31 +329,35 @@ static const struct memlens_proc_hooks proc_faults_hooks = {
 	.detach = proc_faults_detach,
 };
 
+/* With the baselines: "missed", and every pid/PID/vma_faults emptied. */
+static void fault_reset(struct memlens_stats_group *g)
+{
+	struct proc_faults *pf;
+
+	lockdep_assert_held(&g->lock);
+	fault_base_missed = READ_ONCE(fault_kretprobe.nmissed);
+	list_for_each_entry(pf, &g->procs, ps.stats.node)
+		memlens_vma_faults_reset(&pf->vf);
+}
+
 /**
  * memlens_faults_reset - make every "faults" and pid/PID/faults counter
  * read zero, and empty every pid/PID/vma_faults
  *
- * Takes fault_base_lock.  Faults counted concurrently on other CPUs land
- * on either side of the new baseline; none is lost or counted twice.
+ * Faults counted concurrently on other CPUs land on either side of the
+ * new baseline; none is lost or counted twice.
  */
 void memlens_faults_reset(void)
 {
-	struct proc_faults *pf;
-
-	mutex_lock(&fault_base_lock);
-	fault_stats_sum(&fault_pcpu, &fault_base);
-	fault_base_missed = READ_ONCE(fault_kretprobe.nmissed);
-	list_for_each_entry(pf, &proc_faults_list, node) {
-		fault_stats_sum(pf->stats, pf->base);
-		memlens_vma_faults_reset(&pf->vf);
-	}
-	mutex_unlock(&fault_base_lock);
+	memlens_stats_reset(&fault_group);
 }
 
 int memlens_faults_init(void)
 {
 	int ret;
 
+	memlens_stats_group_init(&fault_group, &fault_pcpu,
+				 sizeof(struct fault_stats), fault_reset);
 	ret = memlens_tp_register("page_fault_user", probe_fault_user, NULL);
 	if (ret)
 		return ret;

@@ -37,7 +37,12 @@ static int __init memlens_setup(void)
 	ret = memlens_debugfs_file("version", 0400, d, NULL, &version_fops);
 	if (ret)
 		goto err_root;
-	ret = memlens_acct_init();
+	/* Per-process files in this order: pagetable, vmas, then acct's. */
+	ret = memlens_pagetable_init();
+	if (!ret)
+		ret = memlens_vmas_init();
+	if (!ret)
+		ret = memlens_acct_init();
 	if (ret)
 		goto err_root;
 	/* Last: the mechanisms' per-process hooks are registered by now. */

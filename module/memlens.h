@@ -17,6 +17,12 @@ struct mm_struct;
 struct pid;
 
 /*
+ * Names: what a header of the module declares (functions, types, enums,
+ * macros) starts with memlens_ / MEMLENS_; names local to one file are
+ * short (ml_ or the file's own word).
+ */
+
+/*
  * MEMLENS_VERSION (the product version) comes from the top-level VERSION
  * file through Kbuild; this is the version of the debugfs file formats.
  */
@@ -29,10 +35,11 @@ extern struct dentry *memlens_debugfs_root;
  * Tracked processes (track.c).
  *
  * Writing a PID to /sys/kernel/debug/memlens/track creates a struct
- * memlens_proc and the directory pid/PID/.  Other mechanisms (faults, TLB,
- * swap) hang their own per-process data and files on it through a
- * struct memlens_proc_hooks registered from their init function, which
- * main.c runs before memlens_track_init().
+ * memlens_proc and the directory pid/PID/.  Every mechanism (pagetable,
+ * vmas, faults, TLB, swap) hangs its per-process data and files on it
+ * through a struct memlens_proc_hooks registered from its init function,
+ * which main.c runs before memlens_track_init(); the files appear in the
+ * order of registration.
  *
  * Lifetime of a struct memlens_proc, whatever ends the tracking ('-PID'
  * written to track, the process exiting, or the module unloading):
@@ -73,12 +80,15 @@ struct memlens_proc {
 /**
  * struct memlens_proc_hooks - what a mechanism does per tracked process
  * @name: for messages
- * @attach: p->dir exists and holds pagetable and vmas; create files in it,
- *	allocate p->data[slot].  Process context, may sleep, called with
- *	memlens_track_mutex held.  An error aborts the tracking (earlier
- *	hooks' ->detach() are called) and is returned to the writer.
+ * @attach: p->dir exists and holds the files of the hooks registered
+ *	before; create files in it (memlens_debugfs_file()), allocate
+ *	p->data[slot] if the mechanism keeps per-process data.  Process
+ *	context, may sleep, called with memlens_track_mutex held.  An
+ *	error aborts the tracking (earlier hooks' ->detach() are called)
+ *	and is returned to the writer; the failing hook leaves nothing
+ *	behind.
  * @detach: free what ->attach() set up (step 4 above).  Called only if
- *	->attach() succeeded.  May sleep.
+ *	->attach() succeeded.  May sleep.  Optional: files go with p->dir.
  */
 struct memlens_proc_hooks {
 	const char *name;
@@ -105,9 +115,9 @@ struct mm_struct *memlens_get_mm(struct pid *tgid_pid);
 int memlens_track_init(void);
 void memlens_track_exit(void);
 
-/* Per-process files made by this module's own page-table walker. */
-int memlens_pagetable_create(struct memlens_proc *p);
-int memlens_vmas_create(struct memlens_proc *p);
+/* Register the per-process files of the page-table walker (hooks). */
+int memlens_pagetable_init(void);
+int memlens_vmas_init(void);
 
 /**
  * memlens_debugfs_file - debugfs_create_file() that reports failure
@@ -151,8 +161,5 @@ static inline bool memlens_should_fail_percpu(size_t size)
 static inline void memlens_fail_init_begin(void) {}
 static inline void memlens_fail_init_end(void) {}
 #endif
-#define memlens_alloc_percpu(type)					\
-	(memlens_should_fail_percpu(sizeof(type)) ?			\
-	 (type __percpu *)NULL : alloc_percpu(type))
 
 #endif /* _MEMLENS_H */

@@ -4,15 +4,13 @@
  * up, one "name value" pair per line.  Walked afresh on each read; the
  * keys are documented in docs/debugfs.md.
  */
-#include <linux/debugfs.h>
-#include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
 
 #include "memlens.h"
 #include "pgwalk.h"
 
-static const char *const ml_table_keys[ML_NR_LEVELS] = {
+static const char *const ml_table_keys[MEMLENS_NR_LEVELS] = {
 	"tables_pgd", "tables_p4d", "tables_pud", "tables_pmd", "tables_pte",
 };
 
@@ -22,6 +20,7 @@ static int ml_count_vmas(struct mm_struct *mm)
 	unsigned long addr = 0;
 	int n = 0;
 
+	mmap_assert_locked(mm);
 	while ((vma = find_vma(mm, addr))) {
 		n++;
 		addr = vma->vm_end;
@@ -29,13 +28,13 @@ static int ml_count_vmas(struct mm_struct *mm)
 	return n;
 }
 
-static void ml_show_counts(struct seq_file *m, const struct ml_pt_counts *c,
+static void ml_show_counts(struct seq_file *m, const struct memlens_pt_counts *c,
 			   int vmas)
 {
 	unsigned long tables = 0;
 	int i;
 
-	for (i = 0; i < ML_NR_LEVELS; i++) {
+	for (i = 0; i < MEMLENS_NR_LEVELS; i++) {
 		seq_printf(m, "%s %lu\n", ml_table_keys[i], c->tables[i]);
 		tables += c->tables[i];
 	}
@@ -56,28 +55,31 @@ static void ml_show_counts(struct seq_file *m, const struct ml_pt_counts *c,
 	seq_printf(m, "paging_levels %d\n", pgtable_l5_enabled() ? 5 : 4);
 }
 
-/* Walk under mmap_lock into w.c; print after the lock is dropped. */
+struct pagetable_walk {
+	struct memlens_pt_counts c;
+	int vmas;
+};
+
+static int pagetable_walk(struct memlens_walk *w, void *priv)
+{
+	struct pagetable_walk *pw = priv;
+	int ret;
+
+	ret = memlens_walk_range(w, 0, memlens_user_end());
+	pw->c = w->c;
+	pw->vmas = ml_count_vmas(w->mm);
+	return ret;
+}
+
+/* Walk under mmap_lock; print after the lock is dropped. */
 static int pagetable_show(struct seq_file *m, void *v)
 {
-	struct mm_struct *mm;
-	struct ml_walk w;
-	int ret, vmas;
+	struct pagetable_walk pw;
+	int ret;
 
-	ret = ml_walk_init(&w);
-	if (ret)
-		return ret;
-	mm = ml_lock_proc_mm(m->private);
-	if (IS_ERR(mm)) {
-		ml_walk_free(&w);
-		return PTR_ERR(mm);
-	}
-	w.mm = mm;
-	ret = ml_walk_range(&w, 0, ml_user_end());
-	vmas = ml_count_vmas(mm);
-	ml_unlock_mm(mm);
+	ret = memlens_walk_proc(m->private, pagetable_walk, &pw);
 	if (!ret)
-		ml_show_counts(m, &w.c, vmas);
-	ml_walk_free(&w);
+		ml_show_counts(m, &pw.c, pw.vmas);
 	return ret;
 }
 
@@ -94,10 +96,19 @@ static const struct file_operations pagetable_fops = {
 	.release	= single_release,
 };
 
-int memlens_pagetable_create(struct memlens_proc *p)
+/* Hook: the file goes with p->dir, before @p is freed. */
+static int pagetable_attach(struct memlens_proc *p)
 {
-	struct dentry *d;
+	return memlens_debugfs_file("pagetable", 0400, p->dir, p,
+				    &pagetable_fops);
+}
 
-	d = debugfs_create_file("pagetable", 0400, p->dir, p, &pagetable_fops);
-	return PTR_ERR_OR_ZERO(d);
+static const struct memlens_proc_hooks pagetable_hooks = {
+	.name = "pagetable",
+	.attach = pagetable_attach,
+};
+
+int memlens_pagetable_init(void)
+{
+	return memlens_proc_hooks_register(&pagetable_hooks);
 }

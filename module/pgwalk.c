@@ -25,16 +25,16 @@
 
 #define ML_PTRS		512	/* entries per table at every level on x86-64 */
 
-static unsigned int ml_shift(enum ml_level level)
+static unsigned int ml_shift(enum memlens_pt_level level)
 {
 	switch (level) {
-	case ML_PGD:
+	case MEMLENS_PGD:
 		return PGDIR_SHIFT;	/* 48, or 39 with 4-level paging */
-	case ML_P4D:
+	case MEMLENS_P4D:
 		return P4D_SHIFT;
-	case ML_PUD:
+	case MEMLENS_PUD:
 		return PUD_SHIFT;
-	case ML_PMD:
+	case MEMLENS_PMD:
 		return PMD_SHIFT;
 	default:
 		return PAGE_SHIFT;
@@ -42,10 +42,10 @@ static unsigned int ml_shift(enum ml_level level)
 }
 
 /* With 4-level paging the p4d level is folded into the pgd at run time. */
-static enum ml_level ml_next_level(enum ml_level level)
+static enum memlens_pt_level ml_next_level(enum memlens_pt_level level)
 {
-	if (level == ML_PGD && !pgtable_l5_enabled())
-		return ML_PUD;
+	if (level == MEMLENS_PGD && !pgtable_l5_enabled())
+		return MEMLENS_PUD;
 	return level + 1;
 }
 
@@ -79,7 +79,7 @@ static u64 *ml_table_base(void *entry)
  * local copy and checking it points to a table before going below it.
  * Must run with interrupts disabled (see ml_copy()).
  */
-static u64 *ml_table_at(struct mm_struct *mm, enum ml_level level,
+static u64 *ml_table_at(struct mm_struct *mm, enum memlens_pt_level level,
 			unsigned long addr)
 {
 	pgd_t *pgdp = pgd_offset(mm, addr);
@@ -87,7 +87,8 @@ static u64 *ml_table_at(struct mm_struct *mm, enum ml_level level,
 	pud_t *pudp, pud;
 	pmd_t *pmdp, pmd;
 
-	if (level == ML_PGD)
+	lockdep_assert_irqs_disabled();
+	if (level == MEMLENS_PGD)
 		return (u64 *)mm->pgd;
 	if (pgtable_l5_enabled()) {
 		pgd_t pgd = READ_ONCE(*pgdp);
@@ -98,19 +99,19 @@ static u64 *ml_table_at(struct mm_struct *mm, enum ml_level level,
 	} else {
 		p4dp = (p4d_t *)pgdp;
 	}
-	if (level == ML_P4D)
+	if (level == MEMLENS_P4D)
 		return ml_table_base(p4dp);
 	p4d = READ_ONCE(*p4dp);
 	if (!ml_upper_is_table(p4d_val(p4d)))
 		return NULL;
 	pudp = pud_offset(&p4d, addr);
-	if (level == ML_PUD)
+	if (level == MEMLENS_PUD)
 		return ml_table_base(pudp);
 	pud = READ_ONCE(*pudp);
 	if (!ml_pud_is_table(pud))
 		return NULL;
 	pmdp = pmd_offset(&pud, addr);
-	if (level == ML_PMD)
+	if (level == MEMLENS_PMD)
 		return ml_table_base(pmdp);
 	pmd = READ_ONCE(*pmdp);
 	if (!ml_pmd_is_table(pmd))
@@ -156,12 +157,13 @@ static u64 *ml_table_at(struct mm_struct *mm, enum ml_level level,
  *
  * Return: false if the path to that table does not (or no longer) exist.
  */
-static bool ml_copy(struct ml_walk *w, enum ml_level level, unsigned long addr,
-		    unsigned int first, unsigned int n)
+static bool ml_copy(struct memlens_walk *w, enum memlens_pt_level level,
+		    unsigned long addr, unsigned int first, unsigned int n)
 {
 	unsigned long flags;
 	u64 *table;
 
+	mmap_assert_locked(w->mm);
 	local_irq_save(flags);
 	table = ml_table_at(w->mm, level, addr);
 	if (table)
@@ -173,8 +175,10 @@ static bool ml_copy(struct ml_walk *w, enum ml_level level, unsigned long addr,
 /* The VMA holding @addr, if any (mmap_lock held). */
 static struct vm_area_struct *ml_vma_at(struct mm_struct *mm, unsigned long addr)
 {
-	struct vm_area_struct *vma = find_vma(mm, addr);
+	struct vm_area_struct *vma;
 
+	mmap_assert_locked(mm);
+	vma = find_vma(mm, addr);
 	return vma && vma->vm_start <= addr ? vma : NULL;
 }
 
@@ -197,8 +201,9 @@ static bool ml_pmd_maps_anon(pmd_t pmd)
  * table deposited behind it (pgtable_trans_huge_deposit(), the huge zero
  * page's too), which the kernel counts in VmPTE.
  */
-static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long size,
-			 pmd_t pmd, bool dirty, bool young, bool writable)
+static void ml_huge_leaf(struct memlens_walk *w, unsigned long addr,
+			 unsigned long size, pmd_t pmd, bool dirty, bool young,
+			 bool writable)
 {
 	struct vm_area_struct *vma = ml_vma_at(w->mm, addr);
 	bool hugetlb = vma && is_vm_hugetlb_page(vma);
@@ -228,8 +233,8 @@ static void ml_huge_leaf(struct ml_walk *w, unsigned long addr, unsigned long si
  * the same three classes.  The value is our copy of the entry, so either
  * decoding only reads bits.
  */
-#ifdef ML_HAVE_SOFTLEAF
-static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
+#ifdef MEMLENS_HAVE_SOFTLEAF
+static void ml_pte_nonpresent(struct memlens_walk *w, pte_t pte)
 {
 	softleaf_t entry = softleaf_from_pte(pte);
 
@@ -246,7 +251,7 @@ static bool ml_pmd_is_migration(pmd_t pmd)
 	return pmd_is_migration_entry(pmd);
 }
 #else
-static void ml_pte_nonpresent(struct ml_walk *w, pte_t pte)
+static void ml_pte_nonpresent(struct memlens_walk *w, pte_t pte)
 {
 	swp_entry_t entry = pte_to_swp_entry(pte);
 
@@ -268,9 +273,9 @@ static bool ml_pmd_is_migration(pmd_t pmd)
  * Present PTEs map a normal page unless special (the zero page, PFN maps
  * such as [vvar]): smaps' Rss leaves those out too (vm_normal_page()).
  */
-static void ml_ptes(struct ml_walk *w, unsigned int first, unsigned int last)
+static void ml_ptes(struct memlens_walk *w, unsigned int first, unsigned int last)
 {
-	u64 *ents = w->buf[ML_PTE];
+	u64 *ents = w->buf[MEMLENS_PTE];
 	unsigned int i;
 
 	for (i = first; i <= last; i++) {
@@ -291,10 +296,10 @@ static void ml_ptes(struct ml_walk *w, unsigned int first, unsigned int last)
 	}
 }
 
-static int ml_walk_table(struct ml_walk *w, enum ml_level level,
+static int ml_walk_table(struct memlens_walk *w, enum memlens_pt_level level,
 			 unsigned long start, unsigned long end);
 
-static int ml_pmd_entry(struct ml_walk *w, pmd_t pmd, unsigned long addr,
+static int ml_pmd_entry(struct memlens_walk *w, pmd_t pmd, unsigned long addr,
 			unsigned long next)
 {
 	if (pmd_none(pmd))
@@ -313,10 +318,10 @@ static int ml_pmd_entry(struct ml_walk *w, pmd_t pmd, unsigned long addr,
 	}
 	if (pmd_bad(pmd))
 		return 0;
-	return ml_walk_table(w, ML_PTE, addr, next);
+	return ml_walk_table(w, MEMLENS_PTE, addr, next);
 }
 
-static int ml_pud_entry(struct ml_walk *w, pud_t pud, unsigned long addr,
+static int ml_pud_entry(struct memlens_walk *w, pud_t pud, unsigned long addr,
 			unsigned long next)
 {
 	if (pud_none(pud))
@@ -332,19 +337,19 @@ static int ml_pud_entry(struct ml_walk *w, pud_t pud, unsigned long addr,
 	}
 	if (pud_bad(pud))
 		return 0;
-	return ml_walk_table(w, ML_PMD, addr, next);
+	return ml_walk_table(w, MEMLENS_PMD, addr, next);
 }
 
-static int ml_entry(struct ml_walk *w, enum ml_level level, u64 v,
+static int ml_entry(struct memlens_walk *w, enum memlens_pt_level level, u64 v,
 		    unsigned long addr, unsigned long next)
 {
 	switch (level) {
-	case ML_PGD:
-	case ML_P4D:
+	case MEMLENS_PGD:
+	case MEMLENS_P4D:
 		if (!ml_upper_is_table(v))
 			return 0;
 		return ml_walk_table(w, ml_next_level(level), addr, next);
-	case ML_PUD:
+	case MEMLENS_PUD:
 		return ml_pud_entry(w, __pud(v), addr, next);
 	default:
 		return ml_pmd_entry(w, __pmd(v), addr, next);
@@ -355,7 +360,7 @@ static int ml_entry(struct ml_walk *w, enum ml_level level, u64 v,
  * ml_walk_table - count the table at @level mapping [@start, @end) and
  * everything below it in that range.  The range lies within that table.
  */
-static int ml_walk_table(struct ml_walk *w, enum ml_level level,
+static int ml_walk_table(struct memlens_walk *w, enum memlens_pt_level level,
 			 unsigned long start, unsigned long end)
 {
 	unsigned int shift = ml_shift(level);
@@ -372,7 +377,7 @@ static int ml_walk_table(struct ml_walk *w, enum ml_level level,
 	cond_resched();
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	if (level == ML_PTE) {
+	if (level == MEMLENS_PTE) {
 		ml_ptes(w, first, last);
 		return 0;
 	}
@@ -388,48 +393,57 @@ static int ml_walk_table(struct ml_walk *w, enum ml_level level,
 }
 
 /* End of the user address space: 2^47 or 2^56 bytes less the guard page. */
-unsigned long ml_user_end(void)
+unsigned long memlens_user_end(void)
 {
 	return TASK_SIZE_MAX;
 }
 
 /**
- * ml_walk_range - add what the page tables map in [@start, @end) to w->c
- * @w: a walk set up by ml_walk_init(), mmap_lock of w->mm held for read
+ * memlens_walk_range - add what the page tables map in [@start, @end) to w->c
+ * @w: the walk memlens_walk_proc() passes to its callback (mmap_lock of
+ *	w->mm held for read)
  * @start: page-aligned start
- * @end: end, at most ml_user_end()
+ * @end: end, at most memlens_user_end()
  *
  * A table is counted once for each call that reaches it.  Sleeps.
  *
  * Return: 0, or -EINTR if a fatal signal is pending.
  */
-int ml_walk_range(struct ml_walk *w, unsigned long start, unsigned long end)
+int memlens_walk_range(struct memlens_walk *w, unsigned long start,
+		       unsigned long end)
 {
+	mmap_assert_locked(w->mm);
 	if (start >= end)
 		return 0;
-	return ml_walk_table(w, ML_PGD, start, end);
+	return ml_walk_table(w, MEMLENS_PGD, start, end);
 }
 
-/* Set up @w; the caller sets w->mm once it holds its mmap_lock. */
-int ml_walk_init(struct ml_walk *w)
+/*
+ * One page per level.  Not inlined: fault_inject_test names this frame as
+ * where a read of pagetable, vmas, tlb or pid/PID/swap allocates.
+ */
+static noinline int ml_walk_init(struct memlens_walk *w)
 {
-	u64 *buf = kmalloc_array(ML_NR_LEVELS, PAGE_SIZE, GFP_KERNEL);
+	u64 *buf = kmalloc_array(MEMLENS_NR_LEVELS, PAGE_SIZE, GFP_KERNEL);
 	int i;
 
 	if (!buf)
 		return -ENOMEM;
 	memset(w, 0, sizeof(*w));
-	for (i = 0; i < ML_NR_LEVELS; i++)
+	for (i = 0; i < MEMLENS_NR_LEVELS; i++)
 		w->buf[i] = buf + i * ML_PTRS;
 	return 0;
 }
 
-void ml_walk_free(struct ml_walk *w)
-{
-	kfree(w->buf[0]);
-}
-
-struct mm_struct *ml_lock_proc_mm(struct memlens_proc *p)
+/**
+ * memlens_proc_lock_mm - the mm of @p with its mmap_lock held for read
+ * @p: a tracked process
+ *
+ * Return: the mm, with a reference on mm_users; ERR_PTR(-ESRCH) if the
+ * process has no mm any more, ERR_PTR(-EINTR) on a fatal signal.
+ * Undone by memlens_proc_unlock_mm().
+ */
+struct mm_struct *memlens_proc_lock_mm(struct memlens_proc *p)
 {
 	struct mm_struct *mm = memlens_get_mm(p->pid);
 
@@ -442,8 +456,69 @@ struct mm_struct *ml_lock_proc_mm(struct memlens_proc *p)
 	return mm;
 }
 
-void ml_unlock_mm(struct mm_struct *mm)
+void memlens_proc_unlock_mm(struct mm_struct *mm)
 {
+	mmap_assert_locked(mm);
 	mmap_read_unlock(mm);
 	mmput(mm);
+}
+
+/**
+ * memlens_walk_proc - walk the page tables of a tracked process
+ * @p: the process
+ * @fn: what to walk and count, called once with the lock held
+ * @priv: passed to @fn
+ *
+ * Owns what every walk needs: the buffers, the mm and its mmap_lock
+ * (read), taken here and dropped before returning, so that @fn cannot
+ * get the locking wrong.  Output for userspace should be produced after
+ * the return (or into a seq_file buffer, which seq_read copies out after
+ * the lock is dropped).  Process context; sleeps.
+ *
+ * Return: @fn's return value, or -ENOMEM, -ESRCH (no mm: the process is
+ * exiting), -EINTR (fatal signal) before @fn was called.
+ */
+int memlens_walk_proc(struct memlens_proc *p, memlens_walk_fn fn, void *priv)
+{
+	struct memlens_walk w;
+	struct mm_struct *mm;
+	int ret;
+
+	ret = ml_walk_init(&w);
+	if (ret)
+		return ret;
+	mm = memlens_proc_lock_mm(p);
+	if (IS_ERR(mm)) {
+		ret = PTR_ERR(mm);
+	} else {
+		w.mm = mm;
+		ret = fn(&w, priv);
+		memlens_proc_unlock_mm(mm);
+	}
+	kfree(w.buf[0]);
+	return ret;
+}
+
+static int ml_walk_all(struct memlens_walk *w, void *priv)
+{
+	struct memlens_pt_counts *c = priv;
+	int ret;
+
+	ret = memlens_walk_range(w, 0, memlens_user_end());
+	if (!ret)
+		*c = w->c;
+	return ret;
+}
+
+/**
+ * memlens_walk_proc_all - count what the page tables of @p map over the
+ * whole user address space
+ * @p: a tracked process
+ * @c: the counts, set on success
+ *
+ * Return: 0 or as memlens_walk_proc().
+ */
+int memlens_walk_proc_all(struct memlens_proc *p, struct memlens_pt_counts *c)
+{
+	return memlens_walk_proc(p, ml_walk_all, c);
 }

@@ -15,17 +15,20 @@
  */
 #if __has_include("linux/leafops.h")
 #include <linux/leafops.h>
-#define ML_HAVE_SOFTLEAF 1
+#define MEMLENS_HAVE_SOFTLEAF 1
 #endif
 
 struct mm_struct;
 
 /* Page-table levels, from the top; a level folded at run time is skipped. */
-enum ml_level { ML_PGD, ML_P4D, ML_PUD, ML_PMD, ML_PTE, ML_NR_LEVELS };
+enum memlens_pt_level {
+	MEMLENS_PGD, MEMLENS_P4D, MEMLENS_PUD, MEMLENS_PMD, MEMLENS_PTE,
+	MEMLENS_NR_LEVELS
+};
 
 /* What one walk of a range found; the keys of the pagetable file. */
-struct ml_pt_counts {
-	unsigned long tables[ML_NR_LEVELS];	/* table pages reached */
+struct memlens_pt_counts {
+	unsigned long tables[MEMLENS_NR_LEVELS];	/* table pages reached */
 	unsigned long pte_deposited;	/* PTE tables kept behind anon PMD leaves */
 	unsigned long leaf_4k, leaf_2m, leaf_1g;	/* present leaves */
 	u64 resident_bytes;		/* present leaves mapping normal pages */
@@ -34,21 +37,34 @@ struct ml_pt_counts {
 	unsigned long present_dirty, present_young, present_writable;
 };
 
-/* State of one walk: the mm and one page of entries per level. */
-struct ml_walk {
+/* One walk (memlens_walk_proc()): the mm, a page of entries per level. */
+struct memlens_walk {
 	struct mm_struct *mm;
-	u64 *buf[ML_NR_LEVELS];
-	struct ml_pt_counts c;
+	u64 *buf[MEMLENS_NR_LEVELS];
+	struct memlens_pt_counts c;
 };
 
-int ml_walk_init(struct ml_walk *w);
-void ml_walk_free(struct ml_walk *w);
-int ml_walk_range(struct ml_walk *w, unsigned long start, unsigned long end);
-unsigned long ml_user_end(void);
+struct memlens_proc;
+
+/**
+ * typedef memlens_walk_fn - what a user of memlens_walk_proc() does
+ * @w: the walk: w->mm with its mmap_lock held for read, w->c zeroed
+ * @priv: the user's
+ *
+ * Calls memlens_walk_range() on the ranges it wants, reads w->c (reset
+ * it between ranges to count them apart) and may look at the VMAs.  It
+ * must not drop the lock.  Its return value is memlens_walk_proc()'s.
+ */
+typedef int (*memlens_walk_fn)(struct memlens_walk *w, void *priv);
+
+int memlens_walk_proc(struct memlens_proc *p, memlens_walk_fn fn, void *priv);
+int memlens_walk_proc_all(struct memlens_proc *p, struct memlens_pt_counts *c);
+int memlens_walk_range(struct memlens_walk *w, unsigned long start,
+		       unsigned long end);
+unsigned long memlens_user_end(void);
 
 /* The mm of a tracked process with mmap_lock held for read, or ERR_PTR. */
-struct memlens_proc;
-struct mm_struct *ml_lock_proc_mm(struct memlens_proc *p);
-void ml_unlock_mm(struct mm_struct *mm);
+struct mm_struct *memlens_proc_lock_mm(struct memlens_proc *p);
+void memlens_proc_unlock_mm(struct mm_struct *mm);
 
 #endif /* _MEMLENS_PGWALK_H */

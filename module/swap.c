@@ -39,6 +39,7 @@
 #include "acct.h"
 #include "memlens.h"
 #include "pgwalk.h"
+#include "stats.h"
 
 enum swap_stat {
 	SW_PSWPIN,
@@ -59,9 +60,9 @@ struct swap_stats {
 	u64 stat[SW_NR];
 };
 
-static DEFINE_PER_CPU(struct swap_stats, swap_pcpu);
-static struct swap_stats swap_base;
-static DEFINE_MUTEX(swap_base_lock);
+/* On each CPU: the counters, then their baseline (stats.h). */
+static DEFINE_PER_CPU(struct swap_stats[2], swap_pcpu);
+static struct memlens_stats_group swap_group;
 
 /* Where a swap-in read is counted: the first that this kernel has. */
 static const char * const swap_read_symbols[] = {
@@ -93,13 +94,13 @@ static unsigned long io_pages(struct pt_regs *regs, unsigned int n)
 
 static int swap_read_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	this_cpu_add(swap_pcpu.stat[SW_PSWPIN], io_pages(regs, 0));
+	this_cpu_add(swap_pcpu[0].stat[SW_PSWPIN], io_pages(regs, 0));
 	return 0;
 }
 
 static int swap_write_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	this_cpu_add(swap_pcpu.stat[SW_PSWPOUT],
+	this_cpu_add(swap_pcpu[0].stat[SW_PSWPOUT],
 		     io_pages(regs, ML_SWAP_WRITE_FOLIO_ARG));
 	return 0;
 }
@@ -119,7 +120,7 @@ static struct kprobe swap_write_kprobe = {
  */
 static bool ml_pte_is_swap(pte_t pte)
 {
-#ifdef ML_HAVE_SOFTLEAF
+#ifdef MEMLENS_HAVE_SOFTLEAF
 	return softleaf_is_swap(softleaf_from_pte(pte));
 #else
 	return !non_swap_entry(pte_to_swp_entry(pte));
@@ -143,14 +144,8 @@ static int swapfault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /* Per tracked process (slot MEMLENS_SLOT_SWAP). */
 struct proc_swap {
-	struct memlens_proc *proc;
-	struct swap_stats __percpu *stats;
-	struct swap_stats base;		/* under swap_base_lock */
-	struct list_head node;		/* proc_swap_list */
+	struct memlens_proc_stats ps;	/* struct swap_stats */
 };
-
-/* Every struct proc_swap, for reset; under swap_base_lock. */
-static LIST_HEAD(proc_swap_list);
 
 static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -162,14 +157,14 @@ static int swapfault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!*(bool *)ri->data || (ret & (VM_FAULT_RETRY | VM_FAULT_ERROR)))
 		return 0;
 	which = ret & VM_FAULT_MAJOR ? SW_SWAPIN_MAJOR : SW_SWAPCACHE_MINOR;
-	this_cpu_inc(swap_pcpu.stat[which]);
+	this_cpu_inc(swap_pcpu[0].stat[which]);
 	if (!memlens_nr_tracked())
 		return 0;
 	rcu_read_lock();
 	p = memlens_proc_find(current->tgid);
 	ps = p ? p->data[MEMLENS_SLOT_SWAP] : NULL;
 	if (ps)
-		this_cpu_inc(ps->stats->stat[which]);
+		this_cpu_inc(((struct swap_stats __percpu *)ps->ps.stats.pcpu)->stat[which]);
 	rcu_read_unlock();
 	return 0;
 }
@@ -180,16 +175,6 @@ static struct kretprobe swapfault_kretprobe = {
 	.handler = swapfault_return,
 	.data_size = sizeof(bool),
 };
-
-static void swap_stats_sum(struct swap_stats __percpu *ss, struct swap_stats *s)
-{
-	int cpu, i;
-
-	memset(s, 0, sizeof(*s));
-	for_each_possible_cpu(cpu)
-		for (i = 0; i < SW_NR; i++)
-			s->stat[i] += READ_ONCE(per_cpu_ptr(ss, cpu)->stat[i]);
-}
 
 /* One /proc/swaps line: "Filename Type Size Used Priority" (sizes in KiB). */
 struct swap_dev {
@@ -296,12 +281,11 @@ static int swap_show(struct seq_file *m, void *v)
 	seq_printf(m, "swap_free_kb %ld\n",
 		   get_nr_swap_pages() << (PAGE_SHIFT - 10));
 	swap_show_devices(m, m->private);
-	swap_stats_sum(&swap_pcpu, &s);
-	mutex_lock(&swap_base_lock);
+	mutex_lock(&swap_group.lock);
+	memlens_stats_read(&swap_group, &swap_group.global, s.stat);
+	mutex_unlock(&swap_group.lock);
 	for (i = 0; i < SW_NR; i++)
-		seq_printf(m, "%s %llu\n", swap_stat_names[i],
-			   s.stat[i] - swap_base.stat[i]);
-	mutex_unlock(&swap_base_lock);
+		seq_printf(m, "%s %llu\n", swap_stat_names[i], s.stat[i]);
 	return 0;
 }
 
@@ -343,103 +327,48 @@ static const struct file_operations swap_fops = {
 /**
  * memlens_swap_reset - make the swap event counters read zero
  *
- * Takes swap_base_lock.  swap_total_kb, swap_free_kb and the device lines
- * are states, not counters, and are not affected.
+ * swap_total_kb, swap_free_kb and the device lines are states, not
+ * counters, and are not affected.
  */
 void memlens_swap_reset(void)
 {
-	struct proc_swap *ps;
-
-	mutex_lock(&swap_base_lock);
-	swap_stats_sum(&swap_pcpu, &swap_base);
-	list_for_each_entry(ps, &proc_swap_list, node)
-		swap_stats_sum(ps->stats, &ps->base);
-	mutex_unlock(&swap_base_lock);
-}
-
-/* Swap entries in the page tables of @p now, or -errno. */
-static long proc_swap_entries(struct memlens_proc *p)
-{
-	struct mm_struct *mm;
-	struct ml_walk w;
-	long ret;
-
-	ret = ml_walk_init(&w);
-	if (ret)
-		return ret;
-	mm = ml_lock_proc_mm(p);
-	if (IS_ERR(mm)) {
-		ml_walk_free(&w);
-		return PTR_ERR(mm);
-	}
-	w.mm = mm;
-	ret = ml_walk_range(&w, 0, ml_user_end());
-	ml_unlock_mm(mm);
-	if (!ret)
-		ret = w.c.swap_entries;
-	ml_walk_free(&w);
-	return ret;
+	memlens_stats_reset(&swap_group);
 }
 
 static int proc_swap_show(struct seq_file *m, void *v)
 {
 	struct proc_swap *ps = m->private;
-	long entries = proc_swap_entries(ps->proc);
+	struct memlens_pt_counts c;
 	struct swap_stats s;
+	int ret;
 
 	/* A process gone leaves the line out; anything else is an error. */
-	if (entries < 0 && entries != -ESRCH)
-		return entries;
-	if (entries >= 0)
-		seq_printf(m, "swap_entries %ld\n", entries);
-	swap_stats_sum(ps->stats, &s);
-	mutex_lock(&swap_base_lock);
-	seq_printf(m, "swapin_major %llu\n",
-		   s.stat[SW_SWAPIN_MAJOR] - ps->base.stat[SW_SWAPIN_MAJOR]);
-	seq_printf(m, "swapcache_minor %llu\n",
-		   s.stat[SW_SWAPCACHE_MINOR] - ps->base.stat[SW_SWAPCACHE_MINOR]);
-	mutex_unlock(&swap_base_lock);
+	ret = memlens_walk_proc_all(ps->ps.proc, &c);
+	if (ret && ret != -ESRCH)
+		return ret;
+	if (!ret)
+		seq_printf(m, "swap_entries %lu\n", c.swap_entries);
+	mutex_lock(&swap_group.lock);
+	memlens_stats_read(&swap_group, &ps->ps.stats, s.stat);
+	mutex_unlock(&swap_group.lock);
+	seq_printf(m, "swapin_major %llu\n", s.stat[SW_SWAPIN_MAJOR]);
+	seq_printf(m, "swapcache_minor %llu\n", s.stat[SW_SWAPCACHE_MINOR]);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(proc_swap);
 
-static void proc_swap_detach(struct memlens_proc *p);
-
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_swap_attach(struct memlens_proc *p)
 {
-	struct proc_swap *ps = kzalloc(sizeof(*ps), GFP_KERNEL);
-	int ret;
-
-	if (!ps)
-		return -ENOMEM;
-	ps->stats = memlens_alloc_percpu(struct swap_stats);
-	if (!ps->stats) {
-		kfree(ps);
-		return -ENOMEM;
-	}
-	ps->proc = p;
-	mutex_lock(&swap_base_lock);
-	list_add(&ps->node, &proc_swap_list);
-	mutex_unlock(&swap_base_lock);
-	p->data[MEMLENS_SLOT_SWAP] = ps;
-	ret = memlens_debugfs_file("swap", 0400, p->dir, ps, &proc_swap_fops);
-	if (ret)
-		proc_swap_detach(p);
-	return ret;
+	return PTR_ERR_OR_ZERO(memlens_proc_stats_attach(p, MEMLENS_SLOT_SWAP,
+			&swap_group, sizeof(struct proc_swap), NULL, "swap",
+			&proc_swap_fops));
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_swap_detach(struct memlens_proc *p)
 {
-	struct proc_swap *ps = p->data[MEMLENS_SLOT_SWAP];
-
-	mutex_lock(&swap_base_lock);
-	list_del(&ps->node);
-	mutex_unlock(&swap_base_lock);
-	p->data[MEMLENS_SLOT_SWAP] = NULL;
-	free_percpu(ps->stats);
-	kfree(ps);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_SWAP, &swap_group);
 }
 
 static const struct memlens_proc_hooks proc_swap_hooks = {
@@ -453,6 +382,8 @@ int memlens_swap_init(void)
 	int ret = -ENOENT;
 	int i;
 
+	memlens_stats_group_init(&swap_group, &swap_pcpu,
+				 sizeof(struct swap_stats), NULL);
 	for (i = 0; i < ARRAY_SIZE(swap_read_symbols) && ret; i++) {
 		swap_read_kprobe.addr = NULL;
 		swap_read_kprobe.symbol_name = swap_read_symbols[i];

@@ -31,6 +31,7 @@
 #include "acct.h"
 #include "memlens.h"
 #include "pgwalk.h"
+#include "stats.h"
 
 /*
  * Reasons by their value.  6.14 added TLB_REMOTE_WRONG_CPU (5: a flush
@@ -58,22 +59,14 @@ static const char * const tlb_reason_names[ML_TLB_REASONS] = {
 	[ML_TLB_WRONG_CPU] = "remote_wrong_cpu",
 };
 
-static DEFINE_PER_CPU(struct tlb_stats, tlb_pcpu);
-
-/* Per-CPU baselines subtracted on read, under tlb_base_lock. */
-static DEFINE_PER_CPU(struct tlb_stats, tlb_base);
-static DEFINE_MUTEX(tlb_base_lock);
+/* On each CPU: the counters, then their baseline (stats.h). */
+static DEFINE_PER_CPU(struct tlb_stats[2], tlb_pcpu);
+static struct memlens_stats_group tlb_group;
 
 /* Per tracked process (slot MEMLENS_SLOT_TLB). */
 struct proc_tlb {
-	struct memlens_proc *proc;
-	struct tlb_stats __percpu *stats;
-	struct tlb_stats base;		/* under tlb_base_lock */
-	struct list_head node;		/* proc_tlb_list */
+	struct memlens_proc_stats ps;	/* struct tlb_stats */
 };
-
-/* Every struct proc_tlb, for reset; under tlb_base_lock. */
-static LIST_HEAD(proc_tlb_list);
 
 static void count_flush(struct tlb_stats __percpu *ts, int reason,
 			unsigned long pages)
@@ -93,28 +86,16 @@ static void probe_tlb_flush(void *data, int reason, unsigned long pages)
 
 	if (reason < 0 || reason >= ML_TLB_REASONS)
 		return;
-	count_flush(&tlb_pcpu, reason, pages);
+	count_flush(&tlb_pcpu[0], reason, pages);
 	if (!memlens_nr_tracked() || !current->mm)
 		return;
 	rcu_read_lock();
 	p = memlens_proc_find(current->tgid);
 	pt = p ? p->data[MEMLENS_SLOT_TLB] : NULL;
 	if (pt)
-		count_flush(pt->stats, reason, pages);
+		count_flush((struct tlb_stats __percpu *)pt->ps.stats.pcpu, reason,
+			    pages);
 	rcu_read_unlock();
-}
-
-/* @d = counters of @cpu since the baseline. */
-static void tlb_cpu_delta(int cpu, struct tlb_stats *d)
-{
-	struct tlb_stats *p = per_cpu_ptr(&tlb_pcpu, cpu);
-	struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
-	int r;
-
-	for (r = 0; r < ML_TLB_REASONS; r++)
-		d->reason[r] = READ_ONCE(p->reason[r]) - b->reason[r];
-	d->pages_flushed = READ_ONCE(p->pages_flushed) - b->pages_flushed;
-	d->full_flushes = READ_ONCE(p->full_flushes) - b->full_flushes;
 }
 
 static void tlb_stats_add(struct tlb_stats *sum, const struct tlb_stats *d)
@@ -145,53 +126,26 @@ static void tlb_show_stats(struct seq_file *m, const char *prefix,
 /* Totals first, then the same lines per possible CPU as cpuN_<name>. */
 static int tlb_show(struct seq_file *m, void *v)
 {
+	struct memlens_stats *st = &tlb_group.global;
 	struct tlb_stats sum = {}, d;
 	char prefix[24];
 	int cpu;
 
-	mutex_lock(&tlb_base_lock);
+	mutex_lock(&tlb_group.lock);
 	for_each_possible_cpu(cpu) {
-		tlb_cpu_delta(cpu, &d);
+		memlens_stats_cpu(&tlb_group, st, cpu, (u64 *)&d);
 		tlb_stats_add(&sum, &d);
 	}
 	tlb_show_stats(m, "", &sum);
 	for_each_possible_cpu(cpu) {
-		tlb_cpu_delta(cpu, &d);
+		memlens_stats_cpu(&tlb_group, st, cpu, (u64 *)&d);
 		snprintf(prefix, sizeof(prefix), "cpu%d_", cpu);
 		tlb_show_stats(m, prefix, &d);
 	}
-	mutex_unlock(&tlb_base_lock);
+	mutex_unlock(&tlb_group.lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(tlb);
-
-static void tlb_sum(struct tlb_stats __percpu *ts, struct tlb_stats *sum)
-{
-	int cpu;
-
-	memset(sum, 0, sizeof(*sum));
-	for_each_possible_cpu(cpu) {
-		struct tlb_stats *p = per_cpu_ptr(ts, cpu);
-		struct tlb_stats d;
-		int r;
-
-		for (r = 0; r < ML_TLB_REASONS; r++)
-			d.reason[r] = READ_ONCE(p->reason[r]);
-		d.pages_flushed = READ_ONCE(p->pages_flushed);
-		d.full_flushes = READ_ONCE(p->full_flushes);
-		tlb_stats_add(sum, &d);
-	}
-}
-
-static void tlb_sub(struct tlb_stats *s, const struct tlb_stats *base)
-{
-	int r;
-
-	for (r = 0; r < ML_TLB_REASONS; r++)
-		s->reason[r] -= base->reason[r];
-	s->pages_flushed -= base->pages_flushed;
-	s->full_flushes -= base->full_flushes;
-}
 
 /*
  * TLB reach: one entry per present leaf mapping, against one per 4 KiB
@@ -200,30 +154,18 @@ static void tlb_sub(struct tlb_stats *s, const struct tlb_stats *base)
  */
 static int proc_tlb_reach(struct seq_file *m, struct memlens_proc *p)
 {
-	struct mm_struct *mm;
-	struct ml_walk w;
+	struct memlens_pt_counts c;
 	int ret;
 
-	ret = ml_walk_init(&w);
+	ret = memlens_walk_proc_all(p, &c);
 	if (ret)
-		return ret;
-	mm = ml_lock_proc_mm(p);
-	if (IS_ERR(mm)) {
-		ml_walk_free(&w);
-		return PTR_ERR(mm) == -ESRCH ? 0 : PTR_ERR(mm);
-	}
-	w.mm = mm;
-	ret = ml_walk_range(&w, 0, ml_user_end());
-	ml_unlock_mm(mm);
-	if (!ret) {
-		seq_printf(m, "tlb_entries_needed %lu\n",
-			   w.c.leaf_4k + w.c.leaf_2m + w.c.leaf_1g);
-		seq_printf(m, "tlb_entries_needed_4k %lu\n",
-			   w.c.leaf_4k + w.c.leaf_2m * (PMD_SIZE / PAGE_SIZE) +
-			   w.c.leaf_1g * (PUD_SIZE / PAGE_SIZE));
-	}
-	ml_walk_free(&w);
-	return ret;
+		return ret == -ESRCH ? 0 : ret;
+	seq_printf(m, "tlb_entries_needed %lu\n",
+		   c.leaf_4k + c.leaf_2m + c.leaf_1g);
+	seq_printf(m, "tlb_entries_needed_4k %lu\n",
+		   c.leaf_4k + c.leaf_2m * (PMD_SIZE / PAGE_SIZE) +
+		   c.leaf_1g * (PUD_SIZE / PAGE_SIZE));
+	return 0;
 }
 
 static int proc_tlb_show(struct seq_file *m, void *v)
@@ -231,52 +173,26 @@ static int proc_tlb_show(struct seq_file *m, void *v)
 	struct proc_tlb *pt = m->private;
 	struct tlb_stats s;
 
-	tlb_sum(pt->stats, &s);
-	mutex_lock(&tlb_base_lock);
-	tlb_sub(&s, &pt->base);
-	mutex_unlock(&tlb_base_lock);
+	mutex_lock(&tlb_group.lock);
+	memlens_stats_read(&tlb_group, &pt->ps.stats, (u64 *)&s);
+	mutex_unlock(&tlb_group.lock);
 	tlb_show_stats(m, "", &s);
-	return proc_tlb_reach(m, pt->proc);
+	return proc_tlb_reach(m, pt->ps.proc);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_tlb);
-
-static void proc_tlb_detach(struct memlens_proc *p);
 
 /* Hook: a process starts being tracked; memlens_track_mutex is held. */
 static int proc_tlb_attach(struct memlens_proc *p)
 {
-	struct proc_tlb *pt = kzalloc(sizeof(*pt), GFP_KERNEL);
-	int ret;
-
-	if (!pt)
-		return -ENOMEM;
-	pt->stats = memlens_alloc_percpu(struct tlb_stats);
-	if (!pt->stats) {
-		kfree(pt);
-		return -ENOMEM;
-	}
-	pt->proc = p;
-	mutex_lock(&tlb_base_lock);
-	list_add(&pt->node, &proc_tlb_list);
-	mutex_unlock(&tlb_base_lock);
-	p->data[MEMLENS_SLOT_TLB] = pt;
-	ret = memlens_debugfs_file("tlb", 0400, p->dir, pt, &proc_tlb_fops);
-	if (ret)
-		proc_tlb_detach(p);
-	return ret;
+	return PTR_ERR_OR_ZERO(memlens_proc_stats_attach(p, MEMLENS_SLOT_TLB,
+			&tlb_group, sizeof(struct proc_tlb), NULL, "tlb",
+			&proc_tlb_fops));
 }
 
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_tlb_detach(struct memlens_proc *p)
 {
-	struct proc_tlb *pt = p->data[MEMLENS_SLOT_TLB];
-
-	mutex_lock(&tlb_base_lock);
-	list_del(&pt->node);
-	mutex_unlock(&tlb_base_lock);
-	p->data[MEMLENS_SLOT_TLB] = NULL;
-	free_percpu(pt->stats);
-	kfree(pt);
+	memlens_proc_stats_detach(p, MEMLENS_SLOT_TLB, &tlb_group);
 }
 
 static const struct memlens_proc_hooks proc_tlb_hooks = {
@@ -288,27 +204,11 @@ static const struct memlens_proc_hooks proc_tlb_hooks = {
 /**
  * memlens_tlb_reset - make every "tlb" and pid/PID/tlb counter read zero
  *
- * Takes tlb_base_lock; the tracepoint probe never takes it.
+ * The tracepoint probe never takes the lock memlens_stats_reset() takes.
  */
 void memlens_tlb_reset(void)
 {
-	struct proc_tlb *pt;
-	int cpu;
-
-	mutex_lock(&tlb_base_lock);
-	for_each_possible_cpu(cpu) {
-		struct tlb_stats *p = per_cpu_ptr(&tlb_pcpu, cpu);
-		struct tlb_stats *b = per_cpu_ptr(&tlb_base, cpu);
-		int r;
-
-		for (r = 0; r < ML_TLB_REASONS; r++)
-			b->reason[r] = READ_ONCE(p->reason[r]);
-		b->pages_flushed = READ_ONCE(p->pages_flushed);
-		b->full_flushes = READ_ONCE(p->full_flushes);
-	}
-	list_for_each_entry(pt, &proc_tlb_list, node)
-		tlb_sum(pt->stats, &pt->base);
-	mutex_unlock(&tlb_base_lock);
+	memlens_stats_reset(&tlb_group);
 }
 
 int memlens_tlb_init(void)
@@ -316,6 +216,8 @@ int memlens_tlb_init(void)
 	int ret;
 
 	BUILD_BUG_ON(TLB_REMOTE_SEND_IPI + 1 != ML_TLB_WRONG_CPU);
+	memlens_stats_group_init(&tlb_group, &tlb_pcpu,
+				 sizeof(struct tlb_stats), NULL);
 	ret = memlens_tp_register("tlb_flush", probe_tlb_flush, NULL);
 	if (ret)
 		return ret;

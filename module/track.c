@@ -4,8 +4,8 @@
  *
  * /sys/kernel/debug/memlens/track takes "PID" (start tracking) and "-PID"
  * (stop) and lists the tracked processes.  Each tracked process gets
- * pid/TGID/ with the page-table files and whatever the other mechanisms
- * add through their struct memlens_proc_hooks.
+ * pid/TGID/ with the files every mechanism adds through its struct
+ * memlens_proc_hooks.
  *
  * Locking: memlens_track_mutex serialises every change of the registry
  * (the list, the hash, the directories).  Readers of the hash use RCU
@@ -101,12 +101,14 @@ static void memlens_detach_hooks(struct memlens_proc *p, int n)
 
 /*
  * Steps 2 to 5 of memlens.h for a list of processes already unhashed and
- * off the registry list: one grace period for the whole batch.
+ * off the registry list: one grace period for the whole batch.  Caller
+ * holds memlens_track_mutex (->detach() runs under it).
  */
 static void memlens_free_procs(struct list_head *dead)
 {
 	struct memlens_proc *p, *tmp;
 
+	lockdep_assert_held(&memlens_track_mutex);
 	if (list_empty(dead))
 		return;
 	list_for_each_entry(p, dead, node)
@@ -123,6 +125,7 @@ static void memlens_free_procs(struct list_head *dead)
 /* Step 1: caller holds memlens_track_mutex. */
 static void memlens_unlink(struct memlens_proc *p, struct list_head *dead)
 {
+	lockdep_assert_held(&memlens_track_mutex);
 	hash_del_rcu(&p->hash);
 	list_move(&p->node, dead);
 	atomic_dec(&memlens_tracked);
@@ -238,19 +241,21 @@ static struct task_struct *memlens_task_to_track(int nr)
 	return task;
 }
 
-/* Directory and files of @p; on error nothing is left behind. */
+/*
+ * Directory and files of @p; on error nothing is left behind.  Caller
+ * holds memlens_track_mutex, under which the hooks' ->attach() run.
+ */
 static int memlens_proc_populate(struct memlens_proc *p)
 {
 	char name[16];
 	int i, ret;
 
+	lockdep_assert_held(&memlens_track_mutex);
 	snprintf(name, sizeof(name), "%d", p->tgid);
 	p->dir = debugfs_create_dir(name, memlens_pid_dir);
 	if (IS_ERR(p->dir))
 		return PTR_ERR(p->dir);
-	ret = memlens_pagetable_create(p);
-	if (!ret)
-		ret = memlens_vmas_create(p);
+	ret = 0;
 	for (i = 0; !ret && i < memlens_nr_hooks; i++) {
 		ret = memlens_hooks[i]->attach ? memlens_hooks[i]->attach(p) : 0;
 		if (ret)
@@ -279,6 +284,7 @@ static int memlens_track_start(int nr)
 	bool gone;
 	int ret;
 
+	lockdep_assert_held(&memlens_track_mutex);
 	task = memlens_task_to_track(nr);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
@@ -333,6 +339,7 @@ static int memlens_track_stop(int nr)
 	LIST_HEAD(dead);
 	pid_t tgid;
 
+	lockdep_assert_held(&memlens_track_mutex);
 	rcu_read_lock();
 	pid = find_vpid(nr);
 	tgid = pid ? pid_nr(pid) : 0;

@@ -20,7 +20,7 @@
 #include "pgwalk.h"
 #include "vma_faults.h"
 
-void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p)
+void memlens_vma_faults_init(struct memlens_vma_faults *vf, struct memlens_proc *p)
 {
 	vf->proc = p;
 	spin_lock_init(&vf->lock);
@@ -40,10 +40,10 @@ void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p)
  * Called from the kretprobe handler of handle_mm_fault(); takes vf->lock
  * (irq-safe, never held for more than a scan of the table).
  */
-void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
+void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start,
 			      unsigned long end, bool major)
 {
-	struct vma_fault_count *c = NULL;
+	struct memlens_vma_fault_count *c = NULL;
 	unsigned long flags;
 	int i;
 
@@ -58,7 +58,7 @@ void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
 			vf->last = i;
 		}
 	}
-	if (!c && vf->nr < VMA_FAULT_SLOTS) {
+	if (!c && vf->nr < MEMLENS_VMA_FAULT_SLOTS) {
 		vf->last = vf->nr;
 		c = &vf->slot[vf->nr++];
 		c->start = start;
@@ -77,7 +77,7 @@ void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
 	spin_unlock_irqrestore(&vf->lock, flags);
 }
 
-void memlens_vma_faults_reset(struct vma_faults *vf)
+void memlens_vma_faults_reset(struct memlens_vma_faults *vf)
 {
 	unsigned long flags;
 
@@ -91,7 +91,7 @@ void memlens_vma_faults_reset(struct vma_faults *vf)
 
 static int cmp_start(const void *a, const void *b)
 {
-	const struct vma_fault_count *x = a, *y = b;
+	const struct memlens_vma_fault_count *x = a, *y = b;
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
@@ -120,12 +120,20 @@ static const char *vma_name(struct mm_struct *mm, struct vm_area_struct *vma,
 	return "[anon]";
 }
 
-/* Under the mmap lock: the name of the VMA that still starts at @c->start. */
+/*
+ * The name of the VMA that still starts at @c->start; @mm is NULL or
+ * locked (mmap_lock, read).
+ */
 static void show_one(struct seq_file *m, struct mm_struct *mm,
-		     const struct vma_fault_count *c, char *buf)
+		     const struct memlens_vma_fault_count *c, char *buf)
 {
-	struct vm_area_struct *vma = mm ? find_vma(mm, c->start) : NULL;
 	const char *name = "[unmapped]";
+	struct vm_area_struct *vma = NULL;
+
+	if (mm) {
+		mmap_assert_locked(mm);
+		vma = find_vma(mm, c->start);
+	}
 
 	if (vma && vma->vm_start == c->start)
 		name = vma_name(mm, vma, buf, PATH_MAX);
@@ -135,15 +143,15 @@ static void show_one(struct seq_file *m, struct mm_struct *mm,
 
 static int vma_faults_show(struct seq_file *m, void *v)
 {
-	struct vma_faults *vf = m->private;
-	struct vma_fault_count *copy;
+	struct memlens_vma_faults *vf = m->private;
+	struct memlens_vma_fault_count *copy;
 	struct mm_struct *mm;
 	u64 other_minor, other_major;
 	unsigned long flags;
 	char *buf;
 	int i, nr;
 
-	copy = kmalloc_array(VMA_FAULT_SLOTS, sizeof(*copy), GFP_KERNEL);
+	copy = kmalloc_array(MEMLENS_VMA_FAULT_SLOTS, sizeof(*copy), GFP_KERNEL);
 	buf = kmalloc(PATH_MAX, GFP_KERNEL);
 	if (!copy || !buf) {
 		kfree(copy);
@@ -159,11 +167,11 @@ static int vma_faults_show(struct seq_file *m, void *v)
 	sort(copy, nr, sizeof(*copy), cmp_start, NULL);
 
 	seq_puts(m, "start end minor major name\n");
-	mm = ml_lock_proc_mm(vf->proc);
+	mm = memlens_proc_lock_mm(vf->proc);
 	for (i = 0; i < nr; i++)
 		show_one(m, IS_ERR(mm) ? NULL : mm, &copy[i], buf);
 	if (!IS_ERR(mm))
-		ml_unlock_mm(mm);
+		memlens_proc_unlock_mm(mm);
 	if (other_minor || other_major)
 		seq_printf(m, "0 0 %llu %llu [other]\n", other_minor, other_major);
 	kfree(buf);
@@ -173,7 +181,7 @@ static int vma_faults_show(struct seq_file *m, void *v)
 DEFINE_SHOW_ATTRIBUTE(vma_faults);
 
 /* pid/PID/vma_faults; removed with the directory before @vf is freed. */
-int memlens_vma_faults_create(struct vma_faults *vf)
+int memlens_vma_faults_create(struct memlens_vma_faults *vf)
 {
 	return memlens_debugfs_file("vma_faults", 0400, vf->proc->dir, vf,
 				    &vma_faults_fops);

@@ -12,26 +12,26 @@ struct dentry;
 struct memlens_proc;
 
 /* VMAs remembered per process; faults in more are summed on one line. */
-#define VMA_FAULT_SLOTS	128
+#define MEMLENS_VMA_FAULT_SLOTS	128
 
-struct vma_fault_count {
+struct memlens_vma_fault_count {
 	unsigned long start, end;	/* the VMA when it faulted */
 	u64 minor, major;
 };
 
-struct vma_faults {
+struct memlens_vma_faults {
 	struct memlens_proc *proc;	/* whose faults */
 	spinlock_t lock;	/* guards everything below */
 	int nr;
 	int last;		/* slot of the last fault: checked first */
-	struct vma_fault_count slot[VMA_FAULT_SLOTS];
+	struct memlens_vma_fault_count slot[MEMLENS_VMA_FAULT_SLOTS];
 	u64 other_minor, other_major;	/* faults in VMAs beyond the slots */
 };
 
-void memlens_vma_faults_count(struct vma_faults *vf, unsigned long start,
+void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start,
 			      unsigned long end, bool major);
-void memlens_vma_faults_init(struct vma_faults *vf, struct memlens_proc *p);
-void memlens_vma_faults_reset(struct vma_faults *vf);
-int memlens_vma_faults_create(struct vma_faults *vf);
+void memlens_vma_faults_init(struct memlens_vma_faults *vf, struct memlens_proc *p);
+void memlens_vma_faults_reset(struct memlens_vma_faults *vf);
+int memlens_vma_faults_create(struct memlens_vma_faults *vf);
 
 #endif /* _MEMLENS_VMA_FAULTS_H */

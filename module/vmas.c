@@ -3,8 +3,6 @@
  * memlens: pid/PID/vmas, one line per VMA with what its page tables map.
  * A header line names the columns; docs/debugfs.md defines them.
  */
-#include <linux/debugfs.h>
-#include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -57,7 +55,7 @@ static const char *ml_vma_kind(struct vm_area_struct *vma, const char **name)
 }
 
 static void ml_show_vma(struct seq_file *m, struct vm_area_struct *vma,
-			const struct ml_pt_counts *c)
+			const struct memlens_pt_counts *c)
 {
 	vm_flags_t f = vma->vm_flags;
 	const char *kind, *name;
@@ -68,7 +66,7 @@ static void ml_show_vma(struct seq_file *m, struct vm_area_struct *vma,
 		   f & VM_READ ? 'r' : '-', f & VM_WRITE ? 'w' : '-',
 		   f & VM_EXEC ? 'x' : '-', f & VM_MAYSHARE ? 's' : 'p',
 		   kind, c->resident_bytes >> 10, c->anon_thp_bytes >> 10,
-		   c->swap_entries << (PAGE_SHIFT - 10), c->tables[ML_PTE]);
+		   c->swap_entries << (PAGE_SHIFT - 10), c->tables[MEMLENS_PTE]);
 	if (vma->vm_file) {
 		seq_putc(m, ' ');
 		seq_file_path(m, vma->vm_file, "\n");
@@ -83,34 +81,27 @@ static void ml_show_vma(struct seq_file *m, struct vm_area_struct *vma,
  * VMAs counts in both.  Output goes to the seq_file buffer only; seq_read
  * copies it to userspace after mmap_lock is dropped.
  */
-static int vmas_show(struct seq_file *m, void *v)
+static int vmas_walk(struct memlens_walk *w, void *priv)
 {
+	struct seq_file *m = priv;
 	struct vm_area_struct *vma;
 	unsigned long addr = 0;
-	struct mm_struct *mm;
-	struct ml_walk w;
-	int ret;
+	int ret = 0;
 
-	ret = ml_walk_init(&w);
-	if (ret)
-		return ret;
-	mm = ml_lock_proc_mm(m->private);
-	if (IS_ERR(mm)) {
-		ml_walk_free(&w);
-		return PTR_ERR(mm);
-	}
-	w.mm = mm;
 	seq_puts(m, "start end perms kind resident_kb thp_kb swap_kb pte_tables name\n");
-	while (!ret && !seq_has_overflowed(m) && (vma = find_vma(mm, addr))) {
-		memset(&w.c, 0, sizeof(w.c));
-		ret = ml_walk_range(&w, vma->vm_start, vma->vm_end);
+	while (!ret && !seq_has_overflowed(m) && (vma = find_vma(w->mm, addr))) {
+		memset(&w->c, 0, sizeof(w->c));
+		ret = memlens_walk_range(w, vma->vm_start, vma->vm_end);
 		if (!ret)
-			ml_show_vma(m, vma, &w.c);
+			ml_show_vma(m, vma, &w->c);
 		addr = vma->vm_end;
 	}
-	ml_unlock_mm(mm);
-	ml_walk_free(&w);
 	return ret;
+}
+
+static int vmas_show(struct seq_file *m, void *v)
+{
+	return memlens_walk_proc(m->private, vmas_walk, m);
 }
 
 static int vmas_open(struct inode *inode, struct file *file)
@@ -128,10 +119,18 @@ static const struct file_operations vmas_fops = {
 	.release	= single_release,
 };
 
-int memlens_vmas_create(struct memlens_proc *p)
+/* Hook: the file goes with p->dir, before @p is freed. */
+static int vmas_attach(struct memlens_proc *p)
 {
-	struct dentry *d;
+	return memlens_debugfs_file("vmas", 0400, p->dir, p, &vmas_fops);
+}
 
-	d = debugfs_create_file("vmas", 0400, p->dir, p, &vmas_fops);
-	return PTR_ERR_OR_ZERO(d);
+static const struct memlens_proc_hooks vmas_hooks = {
+	.name = "vmas",
+	.attach = vmas_attach,
+};
+
+int memlens_vmas_init(void)
+{
+	return memlens_proc_hooks_register(&vmas_hooks);
 }

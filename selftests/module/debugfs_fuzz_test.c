@@ -97,8 +97,41 @@ static const unsigned int wfile_doc[NR_WFILES] = {
 
 static const size_t wfile_max[NR_WFILES] = { TRACK_MAX, 2 };
 
-/* Global readable files that must exist. */
-static const char *const global_files[] = { "version", "track", "faults", "tlb", "swap" };
+/*
+ * Every file of memlens' debugfs: the one list of this test.  TEST_F(fuzz,
+ * files) checks it against the module's own directories (no file missing,
+ * none unknown, the same modes); a writable one names its rules above.
+ */
+enum { IN_ROOT = 1, IN_PID = 2 };
+
+struct ml_dfile {
+	const char *name;
+	unsigned int where;	/* IN_ROOT: memlens/, IN_PID: pid/PID/ */
+	mode_t mode;		/* permission bits */
+	int wfile;		/* W_*, or -1 */
+};
+
+static const struct ml_dfile dfiles[] = {
+	{ "version",	IN_ROOT,		0400, -1 },
+	{ "track",	IN_ROOT,		0600, W_TRACK },
+	{ "reset",	IN_ROOT,		0200, W_RESET },
+	{ "faults",	IN_ROOT | IN_PID,	0400, -1 },
+	{ "tlb",	IN_ROOT | IN_PID,	0400, -1 },
+	{ "swap",	IN_ROOT | IN_PID,	0400, -1 },
+	{ "pagetable",	IN_PID,			0400, -1 },
+	{ "vmas",	IN_PID,			0400, -1 },
+	{ "vma_faults",	IN_PID,			0400, -1 },
+};
+
+static const struct ml_dfile *dfile_find(const char *name, unsigned int where)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dfiles); i++)
+		if ((dfiles[i].where & where) && !strcmp(dfiles[i].name, name))
+			return &dfiles[i];
+	return NULL;
+}
 
 enum { C_LIVE, C_REAPED };
 
@@ -1132,15 +1165,6 @@ static int track_list(pid_t *out, int max)
 	return n;
 }
 
-static bool file_exists(const char *name)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), ML_DIR "/%s", name);
-	return !stat(path, &st) && S_ISREG(st.st_mode);
-}
-
 static unsigned char *random_pool(uint64_t seed)
 {
 	unsigned char *p = malloc(POOL);
@@ -1154,44 +1178,237 @@ static unsigned char *random_pool(uint64_t seed)
 	return p;
 }
 
-FIXTURE(fuzz) {};
+/*
+ * The files of one directory (IN_ROOT: memlens/, IN_PID: pid/PID/)
+ * against the table: each of the table there, with its mode, and nothing
+ * else (but pid/ in memlens/).  Returns the number of differences.
+ */
+static int check_listing(struct __test_metadata *_metadata, const char *dir,
+			 unsigned int where)
+{
+	bool seen[ARRAY_SIZE(dfiles)] = { false };
+	const struct ml_dfile *df;
+	char path[192];
+	struct dirent *e;
+	struct stat st;
+	int bad = 0;
+	size_t i;
+	DIR *d;
 
+	d = opendir(dir);
+	if (!d) {
+		TH_LOG("opendir %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || (where == IN_ROOT && !strcmp(e->d_name, "pid")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%.64s", dir, e->d_name);
+		df = dfile_find(e->d_name, where);
+		if (!df) {
+			TH_LOG("%s: not in the test's table of files", path);
+			bad++;
+			continue;
+		}
+		seen[df - dfiles] = true;
+		if (stat(path, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != df->mode) {
+			TH_LOG("%s: not a regular file of mode %o", path, df->mode);
+			bad++;
+		}
+		if ((df->mode & 0222) && (df->wfile < 0 || strcmp(wfile_name[df->wfile], df->name))) {
+			TH_LOG("writable %s: the test does not know its rules", path);
+			bad++;
+		}
+	}
+	closedir(d);
+	for (i = 0; i < ARRAY_SIZE(dfiles); i++) {
+		if ((dfiles[i].where & where) && !seen[i]) {
+			TH_LOG("no %s/%s", dir, dfiles[i].name);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* What every test needs to know of the system and of the module. */
+static struct fuzz *fuzz_new(struct __test_metadata *_metadata)
+{
+	struct fuzz *f = calloc(1, sizeof(*f));
+	char buf[4096];
+
+	if (!f)
+		return NULL;
+	f->md = _metadata;
+	if (ml_read_file(ML_DIR "/version", f->version, sizeof(f->version)) <= 0 ||
+	    ml_read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf)) <= 0) {
+		free(f);
+		return NULL;
+	}
+	f->version_len = strlen(f->version);
+	f->pid_max = atol(buf);
+	f->kthreadd_is_2 = ml_read_file("/proc/2/stat", buf, sizeof(buf)) > 0 &&
+			   strstr(buf, "(kthreadd)");
+	f->self = getpid();
+	return f;
+}
+
+/*
+ * A new process is tracked, its pid/PID/ holds the table's files, each
+ * reads as it must; reset works; it is untracked and nothing is left.
+ */
+static void check_fresh_process(struct __test_metadata *_metadata, struct fuzz *f)
+{
+	const struct ml_dfile *df;
+	char dir[96], path[192], buf[8], *s;
+	pid_t fresh, list[16];
+	int ready[2], status, fd, n;
+	size_t i;
+
+	ASSERT_EQ(0, pipe(ready));
+	fresh = fork();
+	if (fresh == 0) {
+		char *p = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (p != MAP_FAILED)
+			memset(p, 1, 64 * PG);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ASSERT_LT(0, fresh);
+	ASSERT_EQ(1, read(ready[0], buf, 1));
+	close(ready[0]);
+	close(ready[1]);
+	EXPECT_EQ(0, pt_track(fresh));
+	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", fresh);
+	EXPECT_EQ(0, check_listing(_metadata, dir, IN_PID));
+	for (i = 0; i < ARRAY_SIZE(dfiles); i++) {
+		df = &dfiles[i];
+		if (!(df->where & IN_PID))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, df->name);
+		s = pt_slurp(path);
+		EXPECT_NE(NULL, s) TH_LOG("%s: %s", path, strerror(errno));
+		if (s)
+			EXPECT_TRUE(content_ok(f, df->name, s, strlen(s), false))
+				TH_LOG("%s:\n%s", path, s);
+		if (s && !strcmp(df->name, "pagetable"))
+			EXPECT_LE(64, pt_key(s, "leaf_4k"));
+		free(s);
+	}
+	n = track_list(list, ARRAY_SIZE(list));
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(fresh, list[0]);
+	fd = open(ML_DIR "/reset", O_WRONLY);
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(2, write(fd, "1\n", 2));
+	close(fd);
+	EXPECT_EQ(0, pt_untrack(fresh));
+	EXPECT_EQ(ENOENT, pt_untrack(fresh));
+	kill(fresh, SIGKILL);
+	EXPECT_EQ(fresh, waitpid(fresh, &status, 0));
+	EXPECT_EQ(0, pid_dirs(list, ARRAY_SIZE(list)));
+	EXPECT_EQ(0, track_list(list, ARRAY_SIZE(list)));
+}
+
+FIXTURE(fuzz) {
+	struct fuzz *f;
+};
+
+/* Without the module, self->f stays NULL and each test skips. */
 FIXTURE_SETUP(fuzz)
 {
 	pid_t l[8];
 
+	self->f = NULL;
 	if (access(ML_DIR "/track", W_OK))
 		SKIP(return, "memlens.ko not loaded (run with the insmod flag)");
 	ASSERT_EQ(0, track_list(l, 8)) TH_LOG("processes are tracked already");
+	self->f = fuzz_new(_metadata);
+	ASSERT_NE(NULL, self->f);
+	ASSERT_LT(300, self->f->pid_max);
 }
 
-FIXTURE_TEARDOWN(fuzz) {}
-
-TEST_F(fuzz, debugfs)
+FIXTURE_TEARDOWN(fuzz)
 {
-	static const char *const pid_files[] = {
-		"pagetable", "vmas", "faults", "vma_faults", "tlb", "swap",
-	};
-	struct writer wr[NR_WRITERS] = { 0 };
-	struct reader rd[NR_READERS] = { 0 };
-	pthread_t wt[NR_WRITERS], rt[NR_READERS];
-	pthread_mutexattr_t ma;
-	pid_t spawner_pid;
-	const char *env, *problem;
-	long total = DEFAULT_WRITES, wsum[NR_WFILES][RS_NR] = { 0 };
-	long bad_w = 0, bad_r = 0, cycles = 0, live_tracked = 0;
-	long greads = 0, preads = 0, sreads = 0, passes = 0, perr[RS_NR] = { 0 };
-	pid_t list[1024], fresh;
-	uint64_t t0 = now_ns(), t1;
-	struct dirent *e;
-	struct fuzz *f;
-	char buf[4096];
-	int i, j, k, n, fd, status, ready[2];
-	DIR *d;
+	const char *problem;
 
-	f = calloc(1, sizeof(*f));
-	ASSERT_NE(NULL, f);
-	f->md = _metadata;
+	if (!self->f)
+		return;
+	problem = ml_kernel_problem();
+	EXPECT_EQ(NULL, problem) TH_LOG("kernel log: %s", problem);
+	free(self->f);
+}
+
+#define NEED_MODULE()							\
+	do {								\
+		if (!self->f)						\
+			SKIP(return, "memlens.ko not loaded");		\
+	} while (0)
+
+/* The model of the parsers against the table of docs/debugfs.md. */
+TEST_F(fuzz, parser_model)
+{
+	static const struct { const char *s; int err; long long nr; bool stop; } doc[] = {
+		{ "", EINVAL, 0, 0 }, { " ", EINVAL, 0, 0 }, { "\n", EINVAL, 0, 0 },
+		{ "abc", EINVAL, 0, 0 }, { "12abc", EINVAL, 0, 0 }, { "0", EINVAL, 0, 0 },
+		{ "-0", EINVAL, 0, 0 }, { "--5", EINVAL, 0, 0 }, { "+-5", EINVAL, 0, 0 },
+		{ "0x10", EINVAL, 0, 0 }, { "1 2", EINVAL, 0, 0 },
+		{ "2147483648", ERANGE, 0, 0 }, { "-2147483648", ERANGE, 0, 0 },
+		{ "99999999999999999999", ERANGE, 0, 0 },
+		{ "123456789012345678901234567890123", EINVAL, 0, 0 },
+		{ "5", 0, 5, false }, { "-5\n", 0, 5, true },
+		{ " 7 \n", 0, 7, false }, { "2147483647", 0, 2147483647, false },
+	};
+	long long nr;
+	bool stop;
+	int i;
+
+	NEED_MODULE();
+	for (i = 0; i < (int)ARRAY_SIZE(doc); i++) {
+		nr = 0;
+		ASSERT_EQ(-doc[i].err, model_parse_track((const unsigned char *)doc[i].s,
+							 strlen(doc[i].s), &nr, &stop))
+			TH_LOG("model on '%s'", doc[i].s);
+		if (!doc[i].err) {
+			ASSERT_EQ(doc[i].nr, nr);
+			ASSERT_EQ(doc[i].stop, stop);
+		}
+	}
+	ASSERT_EQ(B(RS_OK), model_reset((const unsigned char *)"1\n", 2));
+	ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"0", 1));
+	ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"1\n\n", 3));
+}
+
+/* The module's files are those of the table, globally and per process. */
+TEST_F(fuzz, files)
+{
+	NEED_MODULE();
+	EXPECT_EQ(0, check_listing(_metadata, ML_DIR, IN_ROOT));
+	check_fresh_process(_metadata, self->f);
+}
+
+/* The storm's threads and spawner, and what they counted. */
+struct storm {
+	struct writer wr[NR_WRITERS];
+	struct reader rd[NR_READERS];
+	pthread_t wt[NR_WRITERS], rt[NR_READERS];
+	pid_t spawner_pid;
+	uint64_t t0, t1;
+};
+
+/* Seed, number of writes, the spawner, the threads' buffers and fds. */
+static void storm_setup(struct __test_metadata *_metadata, struct fuzz *f,
+			struct storm *st)
+{
+	long total = DEFAULT_WRITES;
+	pthread_mutexattr_t ma;
+	const char *env;
+	int i, k;
+
 	env = getenv("ML_FUZZ_SEED");
 	if (env) {
 		f->seed = strtoull(env, NULL, 0);
@@ -1209,79 +1426,6 @@ TEST_F(fuzz, debugfs)
 	ksft_print_msg("seed %llu (ML_FUZZ_SEED=%llu repeats the inputs), %ld writes\n",
 		       (unsigned long long)f->seed, (unsigned long long)f->seed,
 		       f->writes_per_writer * NR_WRITERS);
-
-	/* The model of the parsers against the table of docs/debugfs.md. */
-	{
-		static const struct { const char *s; int err; long long nr; bool stop; } doc[] = {
-			{ "", EINVAL, 0, 0 }, { " ", EINVAL, 0, 0 }, { "\n", EINVAL, 0, 0 },
-			{ "abc", EINVAL, 0, 0 }, { "12abc", EINVAL, 0, 0 }, { "0", EINVAL, 0, 0 },
-			{ "-0", EINVAL, 0, 0 }, { "--5", EINVAL, 0, 0 }, { "+-5", EINVAL, 0, 0 },
-			{ "0x10", EINVAL, 0, 0 }, { "1 2", EINVAL, 0, 0 },
-			{ "2147483648", ERANGE, 0, 0 }, { "-2147483648", ERANGE, 0, 0 },
-			{ "99999999999999999999", ERANGE, 0, 0 },
-			{ "123456789012345678901234567890123", EINVAL, 0, 0 },
-			{ "5", 0, 5, false }, { "-5\n", 0, 5, true },
-			{ " 7 \n", 0, 7, false }, { "2147483647", 0, 2147483647, false },
-		};
-		long long nr;
-		bool stop;
-
-		for (i = 0; i < (int)ARRAY_SIZE(doc); i++) {
-			nr = 0;
-			ASSERT_EQ(-doc[i].err, model_parse_track((const unsigned char *)doc[i].s,
-								 strlen(doc[i].s), &nr, &stop))
-				TH_LOG("model on '%s'", doc[i].s);
-			if (!doc[i].err) {
-				ASSERT_EQ(doc[i].nr, nr);
-				ASSERT_EQ(doc[i].stop, stop);
-			}
-		}
-		ASSERT_EQ(B(RS_OK), model_reset((const unsigned char *)"1\n", 2));
-		ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"0", 1));
-		ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"1\n\n", 3));
-	}
-
-	/* Every global file is there; the writable ones are those we know. */
-	for (i = n = 0; i < (int)ARRAY_SIZE(global_files); i++) {
-		const char *name = global_files[i];
-
-		if (!file_exists(name)) {
-			TH_LOG("no " ML_DIR "/%s", name);
-			n++;
-		}
-	}
-	ASSERT_EQ(0, n);
-	d = opendir(ML_DIR);
-	ASSERT_NE(NULL, d);
-	n = 0;
-	while ((e = readdir(d))) {
-		struct stat s;
-		char path[128];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), ML_DIR "/%.64s", e->d_name);
-		ASSERT_EQ(0, stat(path, &s));
-		if (!S_ISREG(s.st_mode) || !(s.st_mode & 0222))
-			continue;
-		for (k = 0; k < NR_WFILES; k++)
-			if (!strcmp(e->d_name, wfile_name[k]))
-				break;
-		EXPECT_GT(NR_WFILES, k) TH_LOG("writable %s: the test does not know its rules",
-					       e->d_name);
-		n++;
-	}
-	closedir(d);
-	ASSERT_EQ(NR_WFILES, n);
-
-	ASSERT_LT(0, ml_read_file(ML_DIR "/version", f->version, sizeof(f->version)));
-	f->version_len = strlen(f->version);
-	ASSERT_LT(0, ml_read_file("/proc/sys/kernel/pid_max", buf, sizeof(buf)));
-	f->pid_max = atol(buf);
-	ASSERT_LT(300, f->pid_max);
-	f->kthreadd_is_2 = ml_read_file("/proc/2/stat", buf, sizeof(buf)) > 0 &&
-			   strstr(buf, "(kthreadd)");
-	f->self = getpid();
 	f->ntids = NR_READERS;
 	f->sh = mmap(NULL, sizeof(*f->sh), PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1289,16 +1433,16 @@ TEST_F(fuzz, debugfs)
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutex_init(&f->sh->lock, &ma);
-	spawner_pid = fork();
-	if (spawner_pid == 0)
+	st->spawner_pid = fork();
+	if (st->spawner_pid == 0)
 		spawner(f->sh, f->seed ^ 0x5eed5eed, f->self);
-	ASSERT_LT(0, spawner_pid);
+	ASSERT_LT(0, st->spawner_pid);
 	f->pool = random_pool(f->seed);
 	ASSERT_NE(NULL, f->pool);
 	pthread_barrier_init(&f->ready, NULL, NR_WRITERS + NR_READERS + 1);
 
 	for (i = 0; i < NR_WRITERS; i++) {
-		struct writer *w = &wr[i];
+		struct writer *w = &st->wr[i];
 
 		w->f = f;
 		w->idx = i;
@@ -1318,49 +1462,71 @@ TEST_F(fuzz, debugfs)
 		ASSERT_NE(NULL, w->digits);
 	}
 	for (i = 0; i < NR_READERS; i++) {
-		rd[i].f = f;
-		rd[i].idx = i;
-		rd[i].rng = f->seed + 77 * (i + 1);
-		rd[i].buf = malloc(READ_BUF);
-		ASSERT_NE(NULL, rd[i].buf);
+		st->rd[i].f = f;
+		st->rd[i].idx = i;
+		st->rd[i].rng = f->seed + 77 * (i + 1);
+		st->rd[i].buf = malloc(READ_BUF);
+		ASSERT_NE(NULL, st->rd[i].buf);
 	}
+}
 
+/* Readers and writers until the writers are done, then the spawner. */
+static void storm_run(struct __test_metadata *_metadata, struct fuzz *f,
+		      struct storm *st)
+{
+	int i, status;
+
+	st->t0 = now_ns();
 	for (i = 0; i < NR_READERS; i++)
-		ASSERT_EQ(0, pthread_create(&rt[i], NULL, reader_main, &rd[i]));
+		ASSERT_EQ(0, pthread_create(&st->rt[i], NULL, reader_main, &st->rd[i]));
 	for (i = 0; i < NR_WRITERS; i++)
-		ASSERT_EQ(0, pthread_create(&wt[i], NULL, writer_main, &wr[i]));
+		ASSERT_EQ(0, pthread_create(&st->wt[i], NULL, writer_main, &st->wr[i]));
 	pthread_barrier_wait(&f->ready);
 	for (i = 0; i < NR_WRITERS; i++)
-		pthread_join(wt[i], NULL);
-	t1 = now_ns();
+		pthread_join(st->wt[i], NULL);
+	st->t1 = now_ns();
 	__atomic_store_n(&f->stop_readers, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < NR_READERS; i++)
-		pthread_join(rt[i], NULL);
+		pthread_join(st->rt[i], NULL);
 	__atomic_store_n(&f->sh->stop, 1, __ATOMIC_RELEASE);
-	EXPECT_EQ(spawner_pid, waitpid(spawner_pid, &status, 0));
+	EXPECT_EQ(st->spawner_pid, waitpid(st->spawner_pid, &status, 0));
 	EXPECT_EQ(0, status);
+}
+
+/* Sum the threads' counts, print them, check none was unexpected. */
+static void storm_report(struct __test_metadata *_metadata, struct fuzz *f,
+			 struct storm *st)
+{
+	long wsum[NR_WFILES][RS_NR] = { 0 }, perr[RS_NR] = { 0 };
+	long bad_w = 0, bad_r = 0, cycles = 0, live_tracked = 0;
+	long greads = 0, preads = 0, sreads = 0, passes = 0;
+	int i, j, k;
 
 	for (i = 0; i < NR_WRITERS; i++) {
+		struct writer *w = &st->wr[i];
+
 		for (k = 0; k < NR_WFILES; k++) {
 			for (j = 0; j < RS_NR; j++)
-				wsum[k][j] += wr[i].count[k][j];
-			close(wr[i].fd[k]);
+				wsum[k][j] += w->count[k][j];
+			close(w->fd[k]);
 		}
-		bad_w += wr[i].bad;
-		cycles += wr[i].cycles;
-		live_tracked += wr[i].live_tracked;
-		munmap(wr[i].guard, 2 * PG);
-		free(wr[i].digits);
+		bad_w += w->bad;
+		cycles += w->cycles;
+		live_tracked += w->live_tracked;
+		munmap(w->guard, 2 * PG);
+		free(w->digits);
 	}
 	for (i = 0; i < NR_READERS; i++) {
-		greads += rd[i].global_reads;
-		preads += rd[i].pid_reads;
-		sreads += rd[i].stale_reads;
-		passes += rd[i].passes;
-		bad_r += rd[i].bad;
+		struct reader *r = &st->rd[i];
+
+		greads += r->global_reads;
+		preads += r->pid_reads;
+		sreads += r->stale_reads;
+		passes += r->passes;
+		bad_r += r->bad;
 		for (j = 0; j < RS_NR; j++)
-			perr[j] += rd[i].pid_errors[j];
-		free(rd[i].buf);
+			perr[j] += r->pid_errors[j];
+		free(r->buf);
 	}
 	for (k = 0; k < NR_WFILES; k++) {
 		char line[512];
@@ -1374,8 +1540,8 @@ TEST_F(fuzz, debugfs)
 	}
 	ksft_print_msg("%ld writes in %.1f s (%ld through open/write/close), %ld unexpected;"
 		       " %ld live children tracked\n",
-		       f->writes_per_writer * NR_WRITERS, (t1 - t0) / 1e9, cycles, bad_w,
-		       live_tracked);
+		       f->writes_per_writer * NR_WRITERS, (st->t1 - st->t0) / 1e9, cycles,
+		       bad_w, live_tracked);
 	ksft_print_msg("reads: %ld of global files, %ld under pid/ (+%ld on held fds), %ld passes;"
 		       " pid/ errors ENOENT %ld EIO %ld ESRCH %ld; %ld unexpected\n",
 		       greads, preads, sreads, passes, perr[RS_ENOENT], perr[RS_EIO],
@@ -1390,8 +1556,17 @@ TEST_F(fuzz, debugfs)
 	EXPECT_LT(0, live_tracked);
 	EXPECT_LT(0, preads);
 	EXPECT_LT(0, greads);
+}
 
-	/* Every child is reaped: their directories go within seconds. */
+/*
+ * Every child is reaped: their directories go within seconds, track
+ * lists no dead PID; the live ones left are untracked.
+ */
+static void check_reaped(struct __test_metadata *_metadata)
+{
+	pid_t list[1024];
+	int i, j, n;
+
 	for (i = 0; i < 200; i++) {
 		n = pid_dirs(list, ARRAY_SIZE(list));
 		ASSERT_LE(0, n);
@@ -1413,60 +1588,27 @@ TEST_F(fuzz, debugfs)
 	ksft_print_msg("left tracked at the end (alive, untracked now): %d\n", n);
 	EXPECT_EQ(0, track_list(list, ARRAY_SIZE(list)));
 	EXPECT_EQ(0, pid_dirs(list, ARRAY_SIZE(list)));
+}
 
-	/* The module still works: a new process is tracked and read. */
-	ASSERT_EQ(0, pipe(ready));
-	fresh = fork();
-	if (fresh == 0) {
-		char *p = mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* The storm, then nothing left behind, then the module still works. */
+TEST_F(fuzz, debugfs)
+{
+	struct fuzz *f = self->f;
+	uint64_t t0 = now_ns();
+	struct storm *st;
 
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (p != MAP_FAILED)
-			memset(p, 1, 64 * PG);
-		if (write(ready[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	ASSERT_LT(0, fresh);
-	ASSERT_EQ(1, read(ready[0], buf, 1));
-	close(ready[0]);
-	close(ready[1]);
-	EXPECT_EQ(0, pt_track(fresh));
-	for (i = 0; i < (int)ARRAY_SIZE(pid_files); i++) {
-		char path[128], *s;
-
-		snprintf(path, sizeof(path), ML_DIR "/pid/%d/%s", fresh, pid_files[i]);
-		s = pt_slurp(path);
-		EXPECT_NE(NULL, s) TH_LOG("%s: %s", path, strerror(errno));
-		if (s)
-			EXPECT_TRUE(content_ok(f, pid_files[i], s, strlen(s), false))
-				TH_LOG("%s:\n%s", path, s);
-		if (s && i == 0)
-			EXPECT_LE(64, pt_key(s, "leaf_4k"));
-		free(s);
-	}
-	n = track_list(list, ARRAY_SIZE(list));
-	EXPECT_EQ(1, n);
-	EXPECT_EQ(fresh, list[0]);
-	fd = open(ML_DIR "/reset", O_WRONLY);
-	EXPECT_LE(0, fd);
-	EXPECT_EQ(2, write(fd, "1\n", 2));
-	close(fd);
-	EXPECT_EQ(0, pt_untrack(fresh));
-	EXPECT_EQ(ENOENT, pt_untrack(fresh));
-	kill(fresh, SIGKILL);
-	EXPECT_EQ(fresh, waitpid(fresh, &status, 0));
-	EXPECT_EQ(0, pid_dirs(list, ARRAY_SIZE(list)));
-	EXPECT_EQ(0, track_list(list, ARRAY_SIZE(list)));
-
-	problem = ml_kernel_problem();
-	EXPECT_EQ(NULL, problem) TH_LOG("kernel log: %s", problem);
+	NEED_MODULE();
+	st = calloc(1, sizeof(*st));
+	ASSERT_NE(NULL, st);
+	storm_setup(_metadata, f, st);
+	storm_run(_metadata, f, st);
+	storm_report(_metadata, f, st);
+	check_reaped(_metadata);
+	check_fresh_process(_metadata, f);
 	ksft_print_msg("total %.1f s\n", (now_ns() - t0) / 1e9);
 	free(f->pool);
 	munmap(f->sh, sizeof(*f->sh));
-	free(f);
+	free(st);
 }
 
 TEST_HARNESS_MAIN
