@@ -9,6 +9,8 @@
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/list.h>
+#include <linux/mmap_lock.h>
+#include <linux/mmdebug.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
@@ -141,6 +143,22 @@ static inline int memlens_debugfs_file(const char *name, umode_t mode,
 {
 	return PTR_ERR_OR_ZERO(debugfs_create_file(name, mode, parent, data,
 						   fops));
+}
+
+/**
+ * memlens_assert_mmap_locked - mmap_assert_locked() that a module can use
+ * @mm: the mm whose mmap_lock the caller holds (read or write)
+ *
+ * mmap_assert_locked() is lockdep_assert_held() plus VM_BUG_ON_MM(),
+ * which on a CONFIG_DEBUG_VM kernel calls dump_mm(); 6.1 does not export
+ * dump_mm(), so a module using it cannot load on the 6.1 debug kernel
+ * (modpost: "dump_mm" undefined).  lockdep checks the holder the same way;
+ * the DEBUG_VM check warns once instead of dumping the mm.
+ */
+static inline void memlens_assert_mmap_locked(struct mm_struct *mm)
+{
+	lockdep_assert_held(&mm->mmap_lock);
+	VM_WARN_ON_ONCE(!rwsem_is_locked(&mm->mmap_lock));
 }
 
 /*

@@ -20,7 +20,7 @@ static int ml_count_vmas(struct mm_struct *mm)
 	unsigned long addr = 0;
 	int n = 0;
 
-	mmap_assert_locked(mm);
+	memlens_assert_mmap_locked(mm);
 	while ((vma = find_vma(mm, addr))) {
 		n++;
 		addr = vma->vm_end;

@@ -163,7 +163,7 @@ static bool ml_copy(struct memlens_walk *w, enum memlens_pt_level level,
 	unsigned long flags;
 	u64 *table;
 
-	mmap_assert_locked(w->mm);
+	memlens_assert_mmap_locked(w->mm);
 	local_irq_save(flags);
 	table = ml_table_at(w->mm, level, addr);
 	if (table)
@@ -177,7 +177,7 @@ static struct vm_area_struct *ml_vma_at(struct mm_struct *mm, unsigned long addr
 {
 	struct vm_area_struct *vma;
 
-	mmap_assert_locked(mm);
+	memlens_assert_mmap_locked(mm);
 	vma = find_vma(mm, addr);
 	return vma && vma->vm_start <= addr ? vma : NULL;
 }
@@ -412,7 +412,7 @@ unsigned long memlens_user_end(void)
 int memlens_walk_range(struct memlens_walk *w, unsigned long start,
 		       unsigned long end)
 {
-	mmap_assert_locked(w->mm);
+	memlens_assert_mmap_locked(w->mm);
 	if (start >= end)
 		return 0;
 	return ml_walk_table(w, MEMLENS_PGD, start, end);
@@ -458,7 +458,7 @@ struct mm_struct *memlens_proc_lock_mm(struct memlens_proc *p)
 
 void memlens_proc_unlock_mm(struct mm_struct *mm)
 {
-	mmap_assert_locked(mm);
+	memlens_assert_mmap_locked(mm);
 	mmap_read_unlock(mm);
 	mmput(mm);
 }

@@ -131,7 +131,7 @@ static void show_one(struct seq_file *m, struct mm_struct *mm,
 	struct vm_area_struct *vma = NULL;
 
 	if (mm) {
-		mmap_assert_locked(mm);
+		memlens_assert_mmap_locked(mm);
 		vma = find_vma(mm, c->start);
 	}
 
