@@ -81,18 +81,8 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		a->output = arg;
 		return 0;
 	case ARGP_KEY_ARG:
-		if (a->pid) {
-			argp_error(state, "one PID only");
-			return EINVAL;
-		}
-		a->pid = arg;
-		return 0;
 	case ARGP_KEY_END:
-		if (!a->pid) {
-			argp_error(state, "no PID given");
-			return EINVAL;
-		}
-		return 0;
+		return ml_parse_one_pid(state, key, arg, &a->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

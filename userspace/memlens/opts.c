@@ -59,3 +59,18 @@ const struct argp ml_common_argp = {
 	.options = common_options,
 	.parser = parse_common,
 };
+
+error_t ml_parse_one_pid(struct argp_state *state, int key, char *arg, const char **pid)
+{
+	if (key == ARGP_KEY_ARG) {
+		if (*pid) {
+			argp_error(state, "one PID only");
+			return EINVAL;
+		}
+		*pid = arg;
+	} else if (key == ARGP_KEY_END && !*pid) {
+		argp_error(state, "no PID given");
+		return EINVAL;
+	}
+	return 0;
+}

@@ -16,6 +16,7 @@
 #ifndef MEMLENS_REPORT_H
 #define MEMLENS_REPORT_H
 
+#include <argp.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -78,6 +79,13 @@ struct ml_common_opts {
 };
 
 extern const struct argp ml_common_argp;
+
+/*
+ * The PID operand of inspect and watch, for their argp parsers'
+ * ARGP_KEY_ARG and ARGP_KEY_END: exactly one, kept as written (the
+ * backends parse and check it).
+ */
+error_t ml_parse_one_pid(struct argp_state *state, int key, char *arg, const char **pid);
 
 void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const char *command);
 void ml_report_end(struct ml_report *r);
