@@ -91,6 +91,34 @@ static inline int64_t proc_stat_field(pid_t pid, int field)
 static inline int64_t minflt(pid_t pid) { return proc_stat_field(pid, 10); }
 static inline int64_t majflt(pid_t pid) { return proc_stat_field(pid, 12); }
 
+/* The tlb_flush reasons, in the order of enum tlb_flush_reason. */
+static const char *const tlb_reasons[] = {
+	"task_switch", "remote_shootdown", "local_shootdown",
+	"local_mm_shootdown", "remote_send_ipi",
+};
+
+/* Hit counts by reason from the tracefs histogram of tlb:tlb_flush. */
+static inline void tlb_hist_counts(int64_t out[5])
+{
+	static char buf[1 << 16];
+	const char *p = buf;
+
+	memset(out, 0, 5 * sizeof(out[0]));
+	if (ml_read_file("/sys/kernel/tracing/events/tlb/tlb_flush/hist",
+			 buf, sizeof(buf)) < 0)
+		return;
+	while ((p = strstr(p, "{ reason:"))) {
+		int r = atoi(p + 9);
+		const char *h = strstr(p, "hitcount:");
+
+		if (!h)
+			break;
+		if (r >= 0 && r < 5)
+			out[r] = atoll(h + 9);
+		p = h;
+	}
+}
+
 static inline int write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);

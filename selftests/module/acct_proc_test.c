@@ -214,31 +214,6 @@ static long ctxt_switches(pid_t pid, pid_t tid)
 	return v < 0 || nv < 0 ? -1 : (long)(v + nv);
 }
 
-static const char *const reasons[] = {
-	"task_switch", "remote_shootdown", "local_shootdown",
-	"local_mm_shootdown", "remote_send_ipi",
-};
-
-static void hist(int64_t out[5])
-{
-	static char buf[1 << 16];
-	const char *p = buf;
-
-	memset(out, 0, 5 * sizeof(out[0]));
-	if (ml_read_file("/sys/kernel/tracing/events/tlb/tlb_flush/hist",
-			 buf, sizeof(buf)) < 0)
-		return;
-	while ((p = strstr(p, "{ reason:"))) {
-		int r = atoi(p + 9);
-		const char *h = strstr(p, "hitcount:");
-
-		if (!h)
-			break;
-		if (r >= 0 && r < 5)
-			out[r] = atoll(h + 9);
-		p = h;
-	}
-}
 
 /*
  * munmap() in a two-thread process: pid/PID/tlb counts the IPIs it sent,
@@ -265,13 +240,13 @@ TEST_F(proc, munmap_flushes_match_tracefs_for_its_threads)
 	snprintf(cmd, sizeof(cmd), "hist:keys=reason if common_pid == %d || common_pid == %d",
 		 sh->tid[0], sh->tid[1]);
 	ASSERT_EQ(0, write_str(trig, cmd));
-	hist(h0);
+	tlb_hist_counts(h0);
 	ASSERT_EQ(0, pid_file(self->c.pid, "tlb", t0, sizeof(t0)));
 	sw0 = ctxt_switches(self->c.pid, sh->tid[0]);
 	ASSERT_EQ(0, child_cmd(&self->c, 's'));
 	sw1 = ctxt_switches(self->c.pid, sh->tid[0]);
 	ASSERT_EQ(0, pid_file(self->c.pid, "tlb", t1, sizeof(t1)));
-	hist(h1);
+	tlb_hist_counts(h1);
 	snprintf(cmd, sizeof(cmd), "!hist:keys=reason if common_pid == %d || common_pid == %d",
 		 sh->tid[0], sh->tid[1]);
 	write_str(trig, cmd);
@@ -295,8 +270,8 @@ TEST_F(proc, munmap_flushes_match_tracefs_for_its_threads)
 		  acct_key(t0, "local_mm_shootdown") + (sw1 - sw0))
 		TH_LOG("%ld context switches", sw1 - sw0);
 	for (r = 1; r < 5; r++) {
-		EXPECT_EQ(h1[r] - h0[r], acct_key(t1, reasons[r]) - acct_key(t0, reasons[r]))
-			TH_LOG("%s", reasons[r]);
+		EXPECT_EQ(h1[r] - h0[r], acct_key(t1, tlb_reasons[r]) - acct_key(t0, tlb_reasons[r]))
+			TH_LOG("%s", tlb_reasons[r]);
 	}
 	EXPECT_LT(0, acct_key(t1, "tlb_entries_needed"));
 	EXPECT_LE(acct_key(t1, "tlb_entries_needed"), acct_key(t1, "tlb_entries_needed_4k"));

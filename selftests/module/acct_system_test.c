@@ -142,32 +142,6 @@ static void *spinner(void *arg)
 	return NULL;
 }
 
-static const char *const tlb_reasons[] = {
-	"task_switch", "remote_shootdown", "local_shootdown",
-	"local_mm_shootdown", "remote_send_ipi",
-};
-
-/* Hit counts by reason from the tracefs histogram of tlb:tlb_flush. */
-static void hist_counts(int64_t out[5])
-{
-	static char buf[1 << 16];
-	const char *p = buf;
-
-	memset(out, 0, 5 * sizeof(out[0]));
-	if (ml_read_file("/sys/kernel/tracing/events/tlb/tlb_flush/hist",
-			 buf, sizeof(buf)) < 0)
-		return;
-	while ((p = strstr(p, "{ reason:"))) {
-		int r = atoi(p + 9);
-		const char *h = strstr(p, "hitcount:");
-
-		if (!h)
-			break;
-		if (r >= 0 && r < 5)
-			out[r] = atoll(h + 9);
-		p = h;
-	}
-}
 
 static void module_tlb(int64_t out[5])
 {
@@ -203,7 +177,7 @@ TEST(munmap_two_threads_matches_tracefs_histogram)
 	ASSERT_EQ(0, write_str(trig, "hist:keys=reason"));
 	ASSERT_EQ(0, pthread_create(&t, NULL, spinner, NULL));
 	usleep(100000);
-	hist_counts(h0);
+	tlb_hist_counts(h0);
 	module_tlb(m0);
 	for (i = 0; i < 100; i++) {
 		char *p = anon_pages(16);
@@ -215,7 +189,7 @@ TEST(munmap_two_threads_matches_tracefs_histogram)
 		munmap(p, 16 * PAGE);
 	}
 	module_tlb(m1);
-	hist_counts(h1);
+	tlb_hist_counts(h1);
 	spin_stop = 1;
 	pthread_join(t, NULL);
 	write_str(trig, "!hist:keys=reason");
