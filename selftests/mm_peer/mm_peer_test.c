@@ -11,8 +11,8 @@
  *    vmas PID`) until the process stops at PTRACE_EVENT_EXIT.
  *
  * Each test asserts the same exit status and the same TAP result lines
- * both times (but khugepaged, see peer_compare()), no read error of any reader while the process lives, and
- * that memlens' minor + major faults of the tracked process equal the
+ * both times (but khugepaged's, see peer_compare()), no read error of
+ * any reader while the process lives, and that memlens' minor + major faults of the tracked process equal the
  * growth of minflt + majflt in /proc/PID/stat from the exec stop to the
  * exit stop (tracked from its first instruction, so equal, not only
  * below).  Kernel problems (lockdep, KASAN, WARNING, BUG) fail the guest
