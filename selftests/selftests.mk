@@ -20,3 +20,5 @@ endef
 $(eval $(call selftest_dir,userspace,$(B)/bin/memlens,,))
 $(eval $(call selftest_dir,module,,,))
 $(eval $(call selftest_dir,bpf,$(MLBPF_LIB),$(MLBPF_CFLAGS),$(MLBPF_LIBS)))
+# mm_peer_test runs the kernel's mm selftests (selftests/mm_peer/mm_peer.mk)
+$(eval $(call selftest_dir,mm_peer,$(MM_PEER_BINS),,))

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mm_peer: the kernel's own mm selftests (tools/testing/selftests/vm of
+ * Debian's linux-source-6.1, built static by selftests/mm_peer/mm_peer.mk,
+ * never committed) run twice each in a guest with memlens.ko loaded:
+ *
+ *  - plain: as run_vmtests.sh runs it;
+ *  - tracked: stopped by ptrace right after its exec, written to memlens'
+ *    `track`, then continued while readers loop over every file of
+ *    pid/PID/ and over the BPF walker (`memlens pagetable PID`, `memlens
+ *    vmas PID`) until the process stops at PTRACE_EVENT_EXIT.
+ *
+ * Each test asserts the same exit status and the same TAP result lines
+ * both times (but khugepaged's, see peer_compare()), no read error of
+ * any reader while the process lives, and that memlens' minor + major faults of the tracked process equal the
+ * growth of minflt + majflt in /proc/PID/stat from the exec stop to the
+ * exit stop (tracked from its first instruction, so equal, not only
+ * below).  Kernel problems (lockdep, KASAN, WARNING, BUG) fail the guest
+ * run (selftests/vm/run) and each test here (ml_kernel_problem()).
+ *
+ * MM_PEER_ONLY=NAME runs test NAME alone (the others skip).
+ */
+#include <dirent.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "ml_test.h"
+
+#define ML_DIR		"/sys/kernel/debug/memlens"
+#define HUGE_DIR	"/tmp/mm_peer_huge"
+#define HUGE_PAGES	"64"	/* 128 MiB of the guest's 2 GiB */
+
+extern char **environ;
+
+/* What one run of a peer test gave. */
+struct peer_run {
+	int status;		/* exit code, or 128 + signal */
+	char tap[8192];		/* its "ok"/"not ok" lines, in order */
+	char tail[2048];	/* the end of its output, for a failure report */
+	unsigned long long flt_stat;	/* minflt + majflt growth, /proc */
+	unsigned long long flt_memlens;	/* minor + major, pid/PID/faults */
+	unsigned long long minor, major;	/* memlens' split */
+};
+
+/* Shared with the reader processes. */
+struct peer_readers {
+	volatile int stop;
+	volatile unsigned long passes[2];	/* debugfs, BPF walker */
+	volatile unsigned long errors[2];
+	char error[2][256];			/* the first error of each */
+};
+
+/* The directory of the mm test binaries: mm/ beside this program. */
+static const char *peer_dir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 4);
+	if (n < 0)
+		return NULL;
+	dir[n] = '\0';
+	strcpy(strrchr(dir, '/') + 1, "mm");
+	return dir;
+}
+
+/* minflt + majflt of /proc/PID/stat (fields 10 and 12). */
+static int stat_faults(pid_t pid, unsigned long long *flt)
+{
+	unsigned long long minf, majf;
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %llu",
+			 &minf, &majf) != 2)
+		return -1;
+	*flt = minf + majf;
+	return 0;
+}
+
+/* minor and major of pid/PID/faults. */
+static int memlens_faults(pid_t pid, unsigned long long *minor,
+			  unsigned long long *major)
+{
+	char path[96], buf[8192], *p;
+	int found = 0;
+
+	snprintf(path, sizeof(path), ML_DIR "/pid/%d/faults", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (p = strtok(buf, "\n"); p; p = strtok(NULL, "\n")) {
+		found += sscanf(p, "minor %llu", minor) == 1;
+		found += sscanf(p, "major %llu", major) == 1;
+	}
+	return found == 2 ? 0 : -1;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+static void reader_error(struct peer_readers *r, int k, const char *what, int err)
+{
+	if (!r->errors[k]++)
+		snprintf(r->error[k], sizeof(r->error[k]), "%.200s: %s", what,
+			 strerror(err));
+}
+
+/* Read every file of pid/PID/ to its end, once. */
+static void read_debugfs_pass(struct peer_readers *r, pid_t pid)
+{
+	char dir[64], path[PATH_MAX];
+	static char buf[1 << 16];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", pid);
+	d = opendir(dir);
+	if (!d) {
+		reader_error(r, 0, dir, errno);
+		return;
+	}
+	while ((e = readdir(d))) {
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			reader_error(r, 0, path, errno);
+			continue;
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		if (n < 0)
+			reader_error(r, 0, path, errno);
+		close(fd);
+	}
+	closedir(d);
+}
+
+/* One walk of each BPF walker command, output discarded. */
+static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
+{
+	static const char *const cmds[] = { "pagetable", "vmas" };
+	posix_spawn_file_actions_t fa;
+	char spid[16];
+	size_t i;
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *argv[] = { "memlens", (char *)cmds[i], spid, NULL };
+		pid_t w;
+		int st;
+
+		if (posix_spawnp(&w, "memlens", &fa, NULL, argv, environ)) {
+			reader_error(r, 1, "spawn memlens", errno);
+			continue;
+		}
+		if (waitpid(w, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+			reader_error(r, 1, cmds[i], EIO);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+/*
+ * Is reader k (0: debugfs, 1: BPF walker) on?  MM_PEER_READERS=debugfs,
+ * bpf or none narrows them, to tell which one changes an outcome.
+ */
+static bool reader_on(int k)
+{
+	const char *v = getenv("MM_PEER_READERS");
+
+	return !v || !strcmp(v, k ? "bpf" : "debugfs");
+}
+
+/* Reader k loops until told to stop (one pass, counted, when it is off). */
+static pid_t start_reader(struct peer_readers *r, int k, pid_t pid)
+{
+	pid_t c = fork();
+
+	if (c)
+		return c;
+	if (!reader_on(k)) {
+		r->passes[k]++;
+		_exit(0);
+	}
+	while (!r->stop) {
+		if (k == 0)
+			read_debugfs_pass(r, pid);
+		else
+			walk_bpf_pass(r, pid);
+		r->passes[k]++;
+	}
+	_exit(0);
+}
+
+static void wait_first_passes(struct peer_readers *r)
+{
+	while (!r->passes[0] || !r->passes[1])
+		usleep(10000);
+}
+
+/* Keep the "ok N ..." and "not ok N ..." lines of out, and its tail. */
+static void parse_output(struct peer_run *run, const char *out, size_t len)
+{
+	const char *p = out, *nl;
+	size_t t = 0;
+
+	while (p < out + len) {
+		nl = memchr(p, '\n', out + len - p);
+		if (!nl)
+			nl = out + len;
+		if ((!strncmp(p, "ok ", 3) || !strncmp(p, "not ok ", 7)) &&
+		    t + (nl - p) + 2 < sizeof(run->tap)) {
+			memcpy(run->tap + t, p, nl - p);
+			t += nl - p;
+			run->tap[t++] = '\n';
+		}
+		p = nl + 1;
+	}
+	run->tap[t] = '\0';
+	t = len < sizeof(run->tail) - 1 ? len : sizeof(run->tail) - 1;
+	memcpy(run->tail, out + len - t, t);
+	run->tail[t] = '\0';
+}
+
+/*
+ * At the exit stop the process's threads may still be on their way out;
+ * read /proc, memlens, /proc until /proc stands still, so that both
+ * figures are of one moment.
+ */
+static void read_exit_counts(struct peer_run *run, pid_t pid,
+			     unsigned long long base)
+{
+	unsigned long long s1, s2;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (stat_faults(pid, &s1) ||
+		    memlens_faults(pid, &run->minor, &run->major) ||
+		    stat_faults(pid, &s2))
+			break;
+		run->flt_stat = s2 - base;
+		run->flt_memlens = run->minor + run->major;
+		if (s1 == s2)
+			return;
+		usleep(10000);
+	}
+}
+
+/*
+ * Both runs start from the same memory: clean caches dropped, free memory
+ * compacted.  Without it the second run of khugepaged found no free 2 MiB
+ * block ("Failed to allocate huge page") where the first had, tracked or
+ * not, with or without readers.
+ */
+static void settle_memory(void)
+{
+	sync();
+	write_str("/proc/sys/vm/drop_caches", "3");
+	write_str("/proc/sys/vm/compact_memory", "1");
+}
+
+/*
+ * Run argv[0] of peer_dir() with output to a memfd, killed by SIGTERM
+ * after limit seconds when limit > 0.  Tracked: see the file comment.
+ */
+static int peer_exec(struct peer_run *run, char *const argv[], int limit,
+		     bool tracked, struct peer_readers *r)
+{
+	int out = memfd_create("peer-out", 0), st, sig, ret = -1;
+	unsigned long long base = 0;
+	char path[PATH_MAX], spid[16];
+	pid_t pid, rd[2] = { 0, 0 };
+	time_t deadline = 0;
+	static char text[1 << 20];
+	ssize_t len;
+
+	memset(run, 0, sizeof(*run));
+	snprintf(path, sizeof(path), "%s/%s", peer_dir(), argv[0]);
+	settle_memory();
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		if (tracked)
+			ptrace(PTRACE_TRACEME, 0, 0, 0);
+		execv(path, argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	if (tracked) {
+		/* Stopped by the SIGTRAP of its exec. */
+		if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+			goto out;
+		ptrace(PTRACE_SETOPTIONS, pid, 0,
+		       PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL);
+		snprintf(spid, sizeof(spid), "%d", pid);
+		if (stat_faults(pid, &base) || write_str(ML_DIR "/track", spid))
+			goto kill;
+		memset(r, 0, sizeof(*r));
+		rd[0] = start_reader(r, 0, pid);
+		rd[1] = start_reader(r, 1, pid);
+		wait_first_passes(r);
+		ptrace(PTRACE_CONT, pid, 0, 0);
+	}
+	if (limit > 0)
+		deadline = time(NULL) + limit;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, deadline ? WNOHANG : 0);
+
+		if (w == 0) {
+			if (time(NULL) >= deadline) {
+				kill(pid, SIGTERM);
+				deadline = 0;
+			} else {
+				usleep(50000);
+			}
+			continue;
+		}
+		if (w != pid)
+			goto kill;
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		/* Only a tracked process stops: its exit, or a signal. */
+		if (st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			r->stop = 1;
+			waitpid(rd[0], NULL, 0);
+			waitpid(rd[1], NULL, 0);
+			rd[0] = rd[1] = 0;
+			read_exit_counts(run, pid, base);
+			sig = 0;
+		} else {
+			sig = WSTOPSIG(st);
+		}
+		ptrace(PTRACE_CONT, pid, 0, sig);
+	}
+	run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	ret = 0;
+	goto out;
+kill:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+out:
+	if (rd[0] || rd[1]) {
+		r->stop = 1;
+		waitpid(rd[0], NULL, 0);
+		waitpid(rd[1], NULL, 0);
+	}
+	len = pread(out, text, sizeof(text), 0);
+	parse_output(run, text, len > 0 ? len : 0);
+	close(out);
+	return ret;
+}
+
+FIXTURE(peer) {
+	struct peer_readers *r;
+	struct peer_run plain, tracked;
+};
+
+FIXTURE_SETUP(peer)
+{
+	ASSERT_NE(NULL, peer_dir());
+	ASSERT_EQ(0, access(ML_DIR "/track", W_OK)) TH_LOG("memlens.ko not loaded");
+	self->r = mmap(NULL, sizeof(*self->r), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->r);
+	/*
+	 * What run_vmtests.sh sets up: hugetlb pages and a hugetlbfs; and
+	 * swap (zram), which khugepaged's swap-in collapses need.
+	 */
+	ASSERT_EQ(0, write_str("/proc/sys/vm/nr_hugepages", HUGE_PAGES));
+	mkdir(HUGE_DIR, 0755);
+	if (mount("none", HUGE_DIR, "hugetlbfs", 0, NULL) && errno != EBUSY)
+		ASSERT_EQ(0, -errno);
+	ASSERT_EQ(0, system("grep -q zram0 /proc/swaps || { modprobe zram &&"
+			    " echo 256M > /sys/block/zram0/disksize &&"
+			    " mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; }"));
+}
+
+FIXTURE_TEARDOWN(peer)
+{
+	munmap(self->r, sizeof(*self->r));
+}
+
+/*
+ * Run argv plain and tracked and compare.  limit: seconds before SIGTERM
+ * (0: runs to its end).  same_outcome: its exit status and TAP lines must
+ * be the same both times; false for a test whose outcome differs between
+ * two runs in one guest without memlens too (khugepaged: whether a 2 MiB
+ * page can be allocated depends on what ran before), which still must
+ * give exact counts and no kernel problem.
+ */
+static void peer_compare(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(peer) *self, char *const argv[], int limit,
+			 bool same_outcome)
+{
+	const char *only = getenv("MM_PEER_ONLY");
+	struct peer_readers *r = self->r;
+	const char *problem;
+
+	if (only && strcmp(only, _metadata->name))
+		SKIP(return, "MM_PEER_ONLY=%s", only);
+	ASSERT_EQ(0, peer_exec(&self->plain, argv, limit, false, NULL));
+	ASSERT_EQ(0, peer_exec(&self->tracked, argv, limit, true, r));
+	ksft_print_msg("%s: plain exit %d, tracked exit %d; reads while tracked: %lu debugfs passes, %lu BPF walks; faults: memlens %llu (minor %llu, major %llu), /proc %llu\n",
+		       argv[0], self->plain.status, self->tracked.status,
+		       r->passes[0], r->passes[1] * 2, self->tracked.flt_memlens,
+		       self->tracked.minor, self->tracked.major,
+		       self->tracked.flt_stat);
+	if (same_outcome) {
+		EXPECT_EQ(self->plain.status, self->tracked.status)
+			TH_LOG("plain:\n%s\ntracked:\n%s", self->plain.tail,
+			       self->tracked.tail);
+		EXPECT_STREQ(self->plain.tap, self->tracked.tap);
+	} else {
+		ksft_print_msg("%s: outcome not compared (differs between runs without memlens)\n",
+			       argv[0]);
+	}
+	EXPECT_EQ(0, r->errors[0]) TH_LOG("debugfs reader: %s", r->error[0]);
+	EXPECT_EQ(0, r->errors[1]) TH_LOG("BPF walker: %s", r->error[1]);
+	EXPECT_LT(0, self->tracked.flt_stat);
+	EXPECT_EQ(self->tracked.flt_stat, self->tracked.flt_memlens);
+	problem = ml_kernel_problem();
+	EXPECT_EQ(NULL, problem) TH_LOG("kernel log: %s", problem);
+}
+
+#define PEER_TEST(name, limit, timeout, same, ...)			\
+	TEST_F_TIMEOUT(peer, name, timeout)				\
+	{								\
+		char *const argv[] = { __VA_ARGS__, NULL };		\
+		peer_compare(_metadata, self, argv, limit, same);	\
+	}
+#define PEER(name, limit, timeout, ...) \
+	PEER_TEST(name, limit, timeout, true, __VA_ARGS__)
+
+PEER(mremap_test, 0, 600, "mremap_test")
+PEER(mremap_dontunmap, 0, 300, "mremap_dontunmap")
+PEER(madv_populate, 0, 300, "madv_populate")
+PEER(soft_dirty, 0, 900, "soft-dirty")
+PEER(mlock2_tests, 0, 300, "mlock2-tests")
+PEER(map_fixed_noreplace, 0, 300, "map_fixed_noreplace")
+PEER(split_huge_page_test, 0, 300, "split_huge_page_test")
+PEER_TEST(khugepaged_madvise_anon, 0, 900, false, "khugepaged", "madvise:anon")
+PEER(hugepage_mremap, 0, 300, "hugepage-mremap", "32", HUGE_DIR "/huge_mremap")
+PEER(map_hugetlb, 0, 300, "map_hugetlb", "32")
+PEER(userfaultfd_anon, 0, 600, "userfaultfd", "anon", "16", "4")
+PEER(userfaultfd_shmem, 0, 600, "userfaultfd", "shmem", "16", "4")
+PEER(userfaultfd_hugetlb, 0, 600, "userfaultfd", "hugetlb", "16", "4")
+PEER(ksm_merge, 0, 300, "ksm_tests", "-M", "-p", "10")
+PEER(ksm_unmerge, 0, 300, "ksm_tests", "-U")
+PEER(ksm_zero_pages, 0, 300, "ksm_tests", "-Z", "-p", "10", "-z", "0")
+PEER(ksm_numa_merge, 0, 300, "ksm_tests", "-N", "-m", "1")
+PEER(migration, 0, 600, "migration")
+PEER(transhuge_stress, 10, 300, "transhuge-stress", "32")
+
+TEST_HARNESS_MAIN
