@@ -31,20 +31,6 @@
 #include "arena.h"
 #include "mlalloc.h"
 
-static const char *role_name(uint32_t role)
-{
-	switch (role) {
-	case MLALLOC_ARENA_SEGMENTS:
-		return "segments";
-	case MLALLOC_ARENA_HUGE:
-		return "huge";
-	case MLALLOC_ARENA_HUGE_CACHED:
-		return "huge-cached";
-	default:
-		return "?";
-	}
-}
-
 /*
  * LazyFree of the VMAs inside [a, b).  A VMA that sticks out of the range
  * with LazyFree pages cannot be split: unavailable.
@@ -265,7 +251,7 @@ static void arena_table(struct ml_report *r, const struct ml_alloc_view *av)
 
 		ml_report_cell(r, ml_have((double)v->base, ML_SRC_MLALLOC));
 		ml_report_cell(r, ml_have((double)v->size, ML_SRC_MLALLOC));
-		ml_report_cell_str(r, role_name(v->role));
+		ml_report_cell_str(r, mlalloc_arena_role_name(v->role));
 		ml_report_cell(r, v->committed);
 		ml_report_cell(r, v->live);
 		ml_report_cell(r, v->resident);

@@ -136,20 +136,6 @@ static void flush(int fd, struct buf *o)
 	o->n = 0;
 }
 
-static const char *role_name(uint32_t r)
-{
-	switch (r) {
-	case MLALLOC_ARENA_SEGMENTS:
-		return "segments";
-	case MLALLOC_ARENA_HUGE:
-		return "huge";
-	case MLALLOC_ARENA_HUGE_CACHED:
-		return "huge-cached";
-	default:
-		return "?";
-	}
-}
-
 void mlalloc_snapshot_print(int fd, const struct mlalloc_snapshot *s)
 {
 	struct buf o = { .n = 0 };
@@ -215,7 +201,7 @@ void mlalloc_snapshot_print(int fd, const struct mlalloc_snapshot *s)
 		put(&o, "-");
 		put_x(&o, a->base + a->size);
 		put(&o, " ");
-		put(&o, role_name(a->role));
+		put(&o, mlalloc_arena_role_name(a->role));
 		put(&o, " segments ");
 		put_u(&o, a->segments, 0);
 		put(&o, " committed ");

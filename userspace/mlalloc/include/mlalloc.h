@@ -76,6 +76,21 @@ enum mlalloc_arena_role {
 	MLALLOC_ARENA_HUGE_CACHED = 3, /* a freed huge mapping kept for reuse */
 };
 
+/* The name of an arena role, as the snapshot and the inspector print it. */
+static inline const char *mlalloc_arena_role_name(uint32_t role)
+{
+	switch (role) {
+	case MLALLOC_ARENA_SEGMENTS:
+		return "segments";
+	case MLALLOC_ARENA_HUGE:
+		return "huge";
+	case MLALLOC_ARENA_HUGE_CACHED:
+		return "huge-cached";
+	default:
+		return "?";
+	}
+}
+
 struct mlalloc_arena {
 	uint64_t base;      /* first byte of the mapping */
 	uint64_t size;      /* bytes reserved (the mapping's length) */
