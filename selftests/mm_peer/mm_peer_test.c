@@ -271,10 +271,9 @@ static void read_exit_counts(struct peer_run *run, pid_t pid,
 }
 
 /*
- * Both runs start from the same memory: clean caches dropped, free memory
- * compacted.  Without it the second run of khugepaged found no free 2 MiB
- * block ("Failed to allocate huge page") where the first had, tracked or
- * not, with or without readers.
+ * Both runs start from alike memory: clean caches dropped, free memory
+ * compacted.  (It did not make khugepaged's outcome repeatable: its second
+ * run may still find no free 2 MiB block, see peer_compare().)
  */
 static void settle_memory(void)
 {
