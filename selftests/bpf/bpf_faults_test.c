@@ -68,6 +68,14 @@ FIXTURE(faults) {
 	struct ml_faults *f;
 };
 
+/* Both modes: counting (the default) and latency (--latency). */
+FIXTURE_VARIANT(faults) {
+	enum ml_faults_mode mode;
+};
+
+FIXTURE_VARIANT_ADD(faults, counting) { .mode = ML_FAULTS_COUNTING };
+FIXTURE_VARIANT_ADD(faults, latency) { .mode = ML_FAULTS_LATENCY };
+
 FIXTURE_SETUP(faults)
 {
 	int go[2], done[2], err;
@@ -85,9 +93,10 @@ FIXTURE_SETUP(faults)
 		child_main(go[0], done[1], self->sh, false);
 	self->go = go[1];
 	self->done = done[0];
-	err = ml_faults_open(&self->f, self->child);
+	err = ml_faults_open_mode(&self->f, self->child, variant->mode);
 	ASSERT_EQ(0, err) TH_LOG("%s", ml_bpf_error());
 	TH_LOG("%s", ml_faults_path(self->f));
+	ASSERT_EQ(variant->mode, ml_faults_mode(self->f));
 }
 
 FIXTURE_TEARDOWN(faults)
@@ -126,9 +135,18 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 	/* Every exception is classified once in each pair of counters. */
 	EXPECT_EQ(c1.user + c1.kernel, c1.read + c1.write + c1.exec);
 	EXPECT_EQ(c1.user + c1.kernel, c1.notpresent + c1.protection);
-	/* Every completed fault of the window had an entry: a latency. */
-	EXPECT_EQ(c1.minor - c0.minor,
-		  hist_sum(c1.lat_minor) - hist_sum(c0.lat_minor));
+	if (variant->mode == ML_FAULTS_LATENCY) {
+		/* Every completed fault of the window had an entry: a latency. */
+		EXPECT_TRUE(ml_faults_has_latency(self->f));
+		EXPECT_EQ(c1.minor - c0.minor,
+			  hist_sum(c1.lat_minor) - hist_sum(c0.lat_minor));
+	} else {
+		/* No latency in counting mode; every entry charged or not. */
+		EXPECT_FALSE(ml_faults_has_latency(self->f));
+		EXPECT_EQ(0, hist_sum(c1.lat_minor));
+		EXPECT_EQ(c1.user + c1.kernel,
+			  c1.minor + c1.major - c1.populated + c1.not_charged);
+	}
 
 	/* The fresh region: exactly one minor fault per page. */
 	n = ml_faults_vmas(self->f, self->child, &v);
@@ -146,7 +164,9 @@ TEST_F(faults, deltas_equal_proc_stat_and_pages_touched)
 
 TEST_F(faults, counts_only_the_tracked_tgid)
 {
-	int fd = bpf_object__find_map_fd_by_name(ml_faults_object(self->f), "counts");
+	/* Counting mode: a tgid's totals appear when a thread of it exits. */
+	const char *map = variant->mode == ML_FAULTS_LATENCY ? "counts" : "totals";
+	int fd = bpf_object__find_map_fd_by_name(ml_faults_object(self->f), map);
 	__u32 key, next, keys = 0;
 	struct fault_counts mine;
 	int err, st;
@@ -173,7 +193,7 @@ TEST_F(faults, counts_only_the_tracked_tgid)
 		EXPECT_EQ((__u32)self->child, key);
 		keys++;
 	}
-	EXPECT_EQ(1U, keys);
+	EXPECT_EQ(variant->mode == ML_FAULTS_LATENCY ? 1U : 0U, keys);
 	ASSERT_EQ(0, ml_faults_read(self->f, other, &mine));
 	EXPECT_EQ(0, mine.minor + mine.user);
 }
@@ -310,7 +330,7 @@ TEST(target_exit_mid_trace_gives_final_report)
 	waitpid(pid, NULL, 0);
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	EXPECT_NE(NULL, strstr(r.err, "exited"));
-	EXPECT_EQ(0, strncmp(r.out, "minor ", 6));
+	EXPECT_EQ(0, strncmp(r.out, "mode counting\nminor ", 20));
 	EXPECT_NE(NULL, strstr(r.out, "\nprotection "));
 	EXPECT_NE(NULL, strstr(r.out, "start end minor major name\n"));
 }
@@ -333,8 +353,8 @@ TEST(command_mode_counts_the_command)
 	ASSERT_EQ(0, ml_run(&r, argv));
 	unsetenv("ML_TOUCH_PAGES");
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
-	ASSERT_EQ(0, strncmp(r.out, "minor ", 6));
-	minor = strtoll(r.out + 6, NULL, 10);
+	ASSERT_EQ(0, strncmp(r.out, "mode counting\nminor ", 20));
+	minor = strtoll(r.out + 20, NULL, 10);
 	EXPECT_LE(NPAGES, minor);
 	/* The VMA of the fresh region: exactly NPAGES minor faults. */
 	line = strstr(r.out, "start end minor major name\n");
@@ -352,16 +372,47 @@ TEST(sigint_gives_final_report)
 	static struct ml_result r;
 	char *argv[] = { "sh", "-c",
 		"memlens faults -d 60 2>/tmp/ml_sigint.err & p=$!; "
-		"while ! grep -q completion /tmp/ml_sigint.err; do sleep 0.1; done; "
+		"while ! grep -q 'memlens faults: ' /tmp/ml_sigint.err; do sleep 0.1; done; "
 		"kill -INT $p; wait $p", NULL };
 
 	if (geteuid())
 		SKIP(return, "BPF needs root");
 	ASSERT_EQ(0, ml_run(&r, argv));
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
-	EXPECT_EQ(0, strncmp(r.out, "minor ", 6)) TH_LOG("%s", r.out);
+	EXPECT_EQ(0, strncmp(r.out, "mode counting\nminor ", 20)) TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\nprotection "));
 	unlink("/tmp/ml_sigint.err");
+}
+
+/*
+ * The mode is printed first; what a mode cannot give says so, never 0:
+ * counting has no latency or retry, --latency has its histograms.
+ */
+TEST(modes_say_what_they_give)
+{
+	static struct ml_result r;
+	char self_exe[512] = "";
+	char *count[] = { "memlens", "faults", "--", self_exe, NULL };
+	char *lat[] = { "memlens", "faults", "--latency", "--", self_exe, NULL };
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	ASSERT_LT(0, readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1));
+	setenv("ML_TOUCH_PAGES", "100", 1);
+	ASSERT_EQ(0, ml_run(&r, count));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "mode counting\n", 14)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\nretry unavailable: needs --latency\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nlatency unavailable: needs --latency\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\npopulated "));
+	EXPECT_EQ(NULL, strstr(r.out, "lat_minor_ns_"));
+	ASSERT_EQ(0, ml_run(&r, lat));
+	unsetenv("ML_TOUCH_PAGES");
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "mode latency\n", 13)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\nlat_minor_ns_")) TH_LOG("%s", r.out);
+	EXPECT_EQ(NULL, strstr(r.out, "unavailable"));
+	EXPECT_EQ(NULL, strstr(r.out, "\npopulated "));
 }
 
 TEST(bad_input)

@@ -375,52 +375,63 @@ static bool has_key(const char *out, const char *key)
 }
 
 /*
- * The fault counters' features: each masked costs its own lines only, and
- * the fresh region's faults stay exact wherever VMAs are still attributed.
+ * The fault counters' features, in counting mode (the default) and with
+ * --latency: each masked costs its own lines only, and the fresh region's
+ * faults stay exact wherever VMAs are still attributed.  Counting mode
+ * uses tp_page_fault and bpf_find_vma; without tp_page_fault it counts on
+ * the latency mode's completion path, which may need fexit too.
  */
-TEST_F_TIMEOUT(cmds, fault_features_masked_one_by_one_cost_only_themselves, 600)
+static void fault_features_masked(struct __test_metadata *_metadata, bool latency)
 {
 	static const char *const feats[] = {
 		"tp_page_fault", "fexit_handle_mm_fault", "bpf_find_vma",
 	};
-	static struct ml_result base, r;
+	static struct ml_result base, lbase, r;
 	char self_exe[512] = "", extra[64];
 	char *argv[] = { "memlens", "faults", "--", self_exe, NULL };
+	char *largv[] = { "memlens", "faults", "--latency", "--", self_exe, NULL };
+	char **run = latency ? largv : argv;
 	long long minor, major;
 	bool perf_path;
 
-	if (geteuid())
-		SKIP(return, "BPF needs root");
 	ASSERT_LT(0, readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1));
 	setenv("ML_TOUCH_PAGES", "1000", 1);
-	ASSERT_EQ(0, run_masked(&base, NULL, argv));
+	ASSERT_EQ(0, run_masked(&base, NULL, run));
 	ASSERT_EQ(0, base.status) TH_LOG("%s", base.err);
 	ASSERT_EQ(1, region_row(base.out, &minor, &major)) TH_LOG("%s", base.out);
 	EXPECT_EQ(0, major);
-	perf_path = names_loss(base.err, "fexit_handle_mm_fault", NULL);
+	/* The latency path of this kernel: fexit, or perf events. */
+	ASSERT_EQ(0, run_masked(&lbase, NULL, largv));
+	perf_path = names_loss(lbase.err, "fexit_handle_mm_fault", NULL);
 	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++) {
-		/* bpf_find_vma is asked about only where perf events complete. */
-		bool used = i != 2 || perf_path;
-		bool vmas = i != 2 || !perf_path;
+		/* Latency mode asks about bpf_find_vma only on perf events. */
+		bool used = latency ? i != 2 || perf_path : i != 1;
+		bool vmas = latency ? i != 2 || !perf_path : i != 2;
+		const char *also = NULL;
 
-		if (i == 1 && perf_path)
-			vmas = names_loss(base.err, "bpf_find_vma", NULL) ? false : true;
-		ASSERT_EQ(0, run_masked(&r, feats[i], argv));
+		if (i == 1 && perf_path && latency)
+			vmas = !names_loss(base.err, "bpf_find_vma", NULL);
+		if (i == 0 && !latency && perf_path)
+			also = "fexit_handle_mm_fault"; /* the fallback's completion */
+		ASSERT_EQ(0, run_masked(&r, feats[i], run));
 		EXPECT_EQ(0, r.status) TH_LOG("%s masked: %s", feats[i], r.err);
 		EXPECT_EQ(used, names_loss(r.err, feats[i], NULL))
 			TH_LOG("%s masked: stderr %s", feats[i], r.err);
-		EXPECT_TRUE(only_loss(r.err, base.err, feats[i], extra, sizeof(extra)))
-			TH_LOG("%s masked also lost %s", feats[i], extra);
+		if (!only_loss(r.err, base.err, feats[i], extra, sizeof(extra)))
+			EXPECT_STREQ(also ? also : "", extra)
+				TH_LOG("%s masked also lost %s", feats[i], extra);
 		EXPECT_TRUE(has_key(r.out, "minor")) TH_LOG("%s", r.out);
 		EXPECT_TRUE(has_key(r.out, "major"));
 		if (i == 0) {
+			/* Without the entry tracepoints: the completion counts. */
+			EXPECT_TRUE(has_key(r.out, "mode latency")) TH_LOG("%s", r.out);
 			EXPECT_FALSE(has_key(r.out, "write")) TH_LOG("%s", r.out);
 			EXPECT_FALSE(has_key(r.out, "protection"));
 			EXPECT_EQ(NULL, strstr(r.out, "\nlat_"));
 		} else {
 			EXPECT_EQ(has_key(base.out, "write"), has_key(r.out, "write"));
 		}
-		if (i == 1)
+		if (i == 1 && latency)
 			EXPECT_FALSE(has_key(r.out, "retry")) TH_LOG("%s", r.out);
 		if (vmas) {
 			EXPECT_EQ(1, region_row(r.out, &minor, &major))
@@ -431,6 +442,20 @@ TEST_F_TIMEOUT(cmds, fault_features_masked_one_by_one_cost_only_themselves, 600)
 		}
 	}
 	unsetenv("ML_TOUCH_PAGES");
+}
+
+TEST_F_TIMEOUT(cmds, fault_features_masked_one_by_one_cost_only_themselves, 600)
+{
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	fault_features_masked(_metadata, false);
+}
+
+TEST_F_TIMEOUT(cmds, fault_features_masked_with_latency, 600)
+{
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	fault_features_masked(_metadata, true);
 }
 
 /* TLB and swap: each attach point masked is named; the rest still runs. */

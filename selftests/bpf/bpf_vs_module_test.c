@@ -249,7 +249,8 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	char *line;
 	size_t i;
 
-	ASSERT_EQ(0, ml_faults_open(&f, self->child)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(0, ml_faults_open_mode(&f, self->child, ML_FAULTS_LATENCY))
+		TH_LOG("%s", ml_bpf_error());
 	ASSERT_EQ(0, ml_tlbswap_open(&t, self->child)) TH_LOG("%s", ml_bpf_error());
 	ASSERT_TRUE(ml_faults_has_retry(f));	/* fexit in the guests */
 	ASSERT_LT(0, read_pid_file(self->dir, "faults", m0, sizeof(m0)));
@@ -377,7 +378,7 @@ TEST(file_major_faults_and_retries_equal)
 	ASSERT_EQ(0, wait_stopped(child));
 	ASSERT_EQ(0, track(child, true));
 	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", child);
-	ASSERT_EQ(0, ml_faults_open(&f, child)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(0, ml_faults_open_mode(&f, child, ML_FAULTS_LATENCY)) TH_LOG("%s", ml_bpf_error());
 	ASSERT_LT(0, read_pid_file(dir, "faults", m0, sizeof(m0)));
 	ASSERT_EQ(0, ml_faults_read(f, child, &c0));
 	ASSERT_EQ(0, ml_stat_faults(child, &min0, &maj0));

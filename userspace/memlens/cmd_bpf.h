@@ -48,6 +48,6 @@ int ml_count_parse(int key, char *arg, struct argp_state *state);
 int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 		 int (*open)(pid_t tgid, void *ctx), void (*report)(pid_t tgid, void *ctx),
 		 void *ctx);
-void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entry);
+void ml_print_faults(const struct fault_counts *c, struct ml_faults *f);
 
 #endif /* MEMLENS_CMD_BPF_H */

@@ -21,6 +21,7 @@ struct faults_args {
 	pid_t pid;
 	double duration;
 	bool verbose;
+	bool latency;
 	int cmd_index; /* argv index of CMD after "--", or 0 */
 };
 
@@ -28,6 +29,8 @@ static const struct argp_option faults_options[] = {
 	{ "pid", 'p', "PID", 0, "Count the faults of this running process", 0 },
 	{ "duration", 'd', "SECONDS", 0,
 	  "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
+	{ "latency", 'L', NULL, 0,
+	  "Also time each fault and count retries (costlier: docs/benchmarks.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ 0 }
 };
@@ -57,6 +60,9 @@ static error_t parse_faults(int key, char *arg, struct argp_state *state)
 	case 'v':
 		a->verbose = true;
 		return 0;
+	case 'L':
+		a->latency = true;
+		return 0;
 	case ARGP_KEY_ARG:
 		/* The first non-option starts the command to run. */
 		a->cmd_index = state->next - 1;
@@ -78,13 +84,16 @@ static const struct argp faults_argp = {
 	.parser = parse_faults,
 	.args_doc = "[-p PID | -- CMD [ARGS...]]",
 	.doc = "Count page faults with BPF (no module needed) and print them in the "
-	       "format of the module's faults and vma_faults files: minor, major, "
-	       "read, write, exec, user, kernel, notpresent, protection, retry, "
-	       "log2-ns latency histograms, then the faults per VMA.  Without -p "
-	       "or a command, counts every process until Ctrl-C.\v"
+	       "format of the module's faults and vma_faults files: the mode, minor, "
+	       "major, populated, not_charged, read, write, exec, user, kernel, "
+	       "notpresent, protection, then the faults per VMA.  The counting mode "
+	       "(default) costs about what perf stat does; --latency adds retry "
+	       "and log2-ns latency histograms at a higher cost.  Without -p or a "
+	       "command, counts every process until Ctrl-C.\v"
 	       "Examples:\n"
 	       "  memlens faults -- dd if=/dev/zero of=/dev/null bs=1M count=100\n"
 	       "  memlens faults -p 1234 -d 5\n"
+	       "  memlens faults --latency -- ./a.out   # with the time of each fault\n"
 	       "  memlens faults            # system-wide, until Ctrl-C\n"
 	       "The attach points chosen for this kernel are reported on stderr.",
 };
@@ -104,13 +113,17 @@ static void print_hist(const char *name, const __u64 *h)
 }
 
 /*
- * The counters in the order of the module's faults file.  retry,
- * retry_returns and errors need the return of handle_mm_fault(): left out
- * where only the perf events give the completion; the error-code classes
- * and latency need the entry tracepoints.
+ * The counters in the order of the module's faults file, after the mode.
+ * retry, retry_returns and errors need the return of handle_mm_fault(),
+ * the latency the latency mode: "unavailable" in counting mode, left out
+ * where the latency mode only has the perf events; populated, not_charged
+ * and mixed exist in counting mode only; the error-code classes need the
+ * entry tracepoints.
  */
-void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entry)
+void ml_print_faults(const struct fault_counts *c, struct ml_faults *f)
 {
+	bool counting = ml_faults_mode(f) == ML_FAULTS_COUNTING;
+	bool has_retry = ml_faults_has_retry(f), has_entry = ml_faults_has_entry(f);
 	const struct {
 		const char *key;
 		__u64 v;
@@ -118,6 +131,9 @@ void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entr
 	} kv[] = {
 		{ "minor", c->minor, true },
 		{ "major", c->major, true },
+		{ "populated", c->populated, counting },
+		{ "not_charged", c->not_charged, counting },
+		{ "mixed", c->mixed, counting },
 		{ "retry", c->retry, has_retry },
 		{ "retry_returns", c->retry_returns, has_retry },
 		{ "errors", c->errors, has_retry },
@@ -131,10 +147,16 @@ void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entr
 	};
 	size_t i;
 
+	printf("mode %s\n", ml_faults_mode_name(f));
 	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
 		if (kv[i].exact)
 			printf("%s %llu\n", kv[i].key, (unsigned long long)kv[i].v);
-	if (!has_entry)
+	if (counting) {
+		printf("retry unavailable: needs --latency\n");
+		printf("latency unavailable: needs --latency\n");
+		return;
+	}
+	if (!ml_faults_has_latency(f))
 		return; /* latency is stamped at the entry */
 	print_hist("minor", c->lat_minor);
 	print_hist("major", c->lat_major);
@@ -183,7 +205,7 @@ static int run_faults(int argc, char **argv)
 		}
 	}
 	target = child ? child : a.pid;
-	err = ml_faults_open(&f, target);
+	err = ml_faults_open_mode(&f, target, a.latency ? ML_FAULTS_LATENCY : ML_FAULTS_COUNTING);
 	if (err) {
 		fprintf(stderr, "memlens faults: %s\n", ml_bpf_error());
 		if (child) {
@@ -211,7 +233,7 @@ static int run_faults(int argc, char **argv)
 		ml_faults_close(f);
 		return ML_EXIT_ERROR;
 	}
-	ml_print_faults(&c, ml_faults_has_retry(f), ml_faults_has_entry(f));
+	ml_print_faults(&c, f);
 	if (target && ml_faults_has_vmas(f)) {
 		printf("\n");
 		print_vma_faults(f, target);

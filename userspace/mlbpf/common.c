@@ -196,3 +196,57 @@ void ml_swap_layout(__u32 *max_type, __u32 *migration_first)
 	*max_type = 32 - device - migration - hwpoison - marker - swapin_err;
 	*migration_first = migration ? *max_type + hwpoison : 32;
 }
+
+/*
+ * Run the iterator @prog once (bound to one task by @linfo where the
+ * kernel can, else over every task: the program filters), handing each
+ * whole record of @rec_size bytes it writes to @rec.
+ */
+int ml_bpf_run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
+		    void (*rec)(const void *, void *), size_t rec_size, void *ctx)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	struct bpf_link *link;
+	char buf[16384];
+	size_t have = 0, i;
+	ssize_t n;
+	int fd, err = 0;
+
+	if (rec_size > sizeof(buf))
+		return -EINVAL;
+
+	if (linfo) {
+		opts.link_info = linfo;
+		opts.link_info_len = sizeof(*linfo);
+	}
+	if (linfo && !ml_bpf_feat_have(ML_FEAT_ITER_TASK_PID))
+		linfo = NULL; /* no task parameter before 6.1: filter in BPF */
+	link = bpf_program__attach_iter(prog, linfo ? &opts : NULL);
+	if (!link && linfo && errno == ESRCH)
+		return 0; /* the task is gone: nothing to iterate */
+	if (!link && linfo) {
+		ml_bpf_feat_lose(ML_FEAT_ITER_TASK_PID,
+				 "attaching an iterator to one task failed: %s", strerror(errno));
+		link = bpf_program__attach_iter(prog, NULL);
+	}
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		have += n;
+		for (i = 0; rec && i + rec_size <= have; i += rec_size)
+			rec(buf + i, ctx);
+		memmove(buf, buf + i, have - i);
+		have -= i;
+	}
+	if (n < 0)
+		err = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(link);
+	return err;
+}

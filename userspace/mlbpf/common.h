@@ -6,6 +6,7 @@
 #define MLBPF_COMMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/bpf.h>
 #include <linux/types.h>
 
@@ -22,5 +23,10 @@ void ml_swap_layout(__u32 *max_type, __u32 *migration_first);
 bool ml_bpf_can_trace(const char *func, enum bpf_attach_type type);
 /* The address of @sym in /proc/kallsyms, 0 if absent or hidden. */
 __u64 ml_kallsyms_addr(const char *sym);
+
+struct bpf_program;
+union bpf_iter_link_info;
+int ml_bpf_run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
+		    void (*rec)(const void *, void *), size_t rec_size, void *ctx);
 
 #endif /* MLBPF_COMMON_H */

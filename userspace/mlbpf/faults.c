@@ -2,8 +2,13 @@
 /*
  * Loader of bpf/faults.bpf.c: page faults per process, per VMA, latency.
  *
- * Entry programs (tp_btf exceptions:page_fault_user/_kernel) load where
- * BTF knows the tracepoints.  For the completion it prefers
+ * Counting mode (the default) loads the count_* programs: the entry
+ * tracepoints, the thread exit and free tracepoints and a task iterator
+ * that reads live threads.  It needs the exceptions tracepoints in BTF;
+ * without them the latency mode's completion path counts instead.
+ *
+ * Latency mode: entry programs (tp_btf exceptions:page_fault_user/_kernel)
+ * load where BTF knows the tracepoints.  For the completion it prefers
  * fexit/handle_mm_fault (exact minor/major/retry as the kernel charges
  * them), and falls back to BPF programs on the page-faults-min/-maj perf
  * software events, one per online CPU, where fexit is refused.
@@ -12,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
@@ -29,8 +35,10 @@ enum completion {
 
 struct ml_faults {
 	struct faults_bpf *skel;
+	enum ml_faults_mode mode;
 	enum completion done;
 	bool entry;
+	pid_t tgid;
 	int nr_links;
 	struct bpf_link *links[2 * 1024];
 	char path[256];
@@ -77,9 +85,24 @@ static int attach_perf(struct ml_faults *f, struct bpf_program *prog, __u64 conf
 static void choose_programs(struct ml_faults *f)
 {
 	struct faults_bpf *s = f->skel;
+	bool counting;
 
 	f->entry = ml_bpf_feat_have(ML_FEAT_TP_PAGE_FAULT);
-	if (ml_bpf_feat_have(ML_FEAT_FEXIT_FAULT)) {
+	/* Counting needs the entry tracepoints; else the completion counts. */
+	if (f->mode == ML_FAULTS_COUNTING && !f->entry)
+		f->mode = ML_FAULTS_LATENCY;
+	counting = f->mode == ML_FAULTS_COUNTING;
+	bpf_program__set_autoload(s->progs.count_fault_user, counting);
+	bpf_program__set_autoload(s->progs.count_fault_kernel, counting);
+	bpf_program__set_autoload(s->progs.count_exit, counting);
+	bpf_program__set_autoload(s->progs.count_free, counting);
+	bpf_program__set_autoload(s->progs.count_read, counting);
+	bpf_program__set_autoload(s->progs.count_seed, counting);
+	if (counting) {
+		f->done = DONE_NONE;
+		s->rodata->find_vma = ml_bpf_feat_have(ML_FEAT_FIND_VMA);
+		f->entry = false; /* the latency mode's entry programs */
+	} else if (ml_bpf_feat_have(ML_FEAT_FEXIT_FAULT)) {
 		f->done = DONE_FEXIT;
 	} else {
 		f->done = DONE_PERF;
@@ -93,10 +116,58 @@ static void choose_programs(struct ml_faults *f)
 	bpf_program__set_autoload(s->progs.perf_fault_major, f->done == DONE_PERF);
 }
 
+static struct timespec mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+/* The iterator's task parameter: the tracked process, where there is one. */
+static union bpf_iter_link_info *iter_task(struct ml_faults *f, union bpf_iter_link_info *li)
+{
+	if (!f->tgid)
+		return NULL;
+	memset(li, 0, sizeof(*li));
+	li->task.pid = f->tgid;
+	return li;
+}
+
+/*
+ * Counting mode: the threads started after attach_ns count from 0, those
+ * alive now from their counters of now (count_seed, after the entry
+ * programs are attached so that no thread is missed in between).
+ */
+static int attach_counting(struct ml_faults *f)
+{
+	struct faults_bpf *s = f->skel;
+	union bpf_iter_link_info li;
+	struct timespec ts = mono_now();
+	int err;
+
+	s->bss->attach_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	s->links.count_fault_user = bpf_program__attach(s->progs.count_fault_user);
+	s->links.count_fault_kernel = bpf_program__attach(s->progs.count_fault_kernel);
+	if (!s->links.count_fault_user || !s->links.count_fault_kernel)
+		return ml_bpf_fail_load(-errno, "attaching tp_btf/page_fault_user+page_fault_kernel");
+	s->links.count_exit = bpf_program__attach(s->progs.count_exit);
+	s->links.count_free = bpf_program__attach(s->progs.count_free);
+	if (!s->links.count_exit || !s->links.count_free)
+		return ml_bpf_fail_load(-errno, "attaching tp_btf/sched_process_exit+sched_process_free");
+	err = ml_bpf_run_iter(s->progs.count_seed, iter_task(f, &li), NULL, 1, NULL);
+	if (err)
+		return ml_bpf_fail_load(err, "running the faults seed iterator (iter/task)");
+	return 0;
+}
+
 static int attach_programs(struct ml_faults *f)
 {
 	struct faults_bpf *s = f->skel;
 	int err = 0;
+
+	if (f->mode == ML_FAULTS_COUNTING)
+		return attach_counting(f);
 
 	if (f->entry) {
 		s->links.page_fault_user = bpf_program__attach(s->progs.page_fault_user);
@@ -119,7 +190,31 @@ static int attach_programs(struct ml_faults *f)
 	return 0;
 }
 
+static void describe(struct ml_faults *f)
+{
+	if (f->mode == ML_FAULTS_COUNTING) {
+		snprintf(f->path, sizeof(f->path),
+			 "counting: tp_btf/page_fault_user+page_fault_kernel, "
+			 "sched_process_exit+free, iter/task (minor/major from the "
+			 "threads' own counters; no latency, no retry: --latency)");
+		return;
+	}
+	snprintf(
+		f->path, sizeof(f->path), "latency: entry %s; completion %s",
+		f->entry ?
+			"tp_btf/page_fault_user+page_fault_kernel" :
+			"none (without tp_page_fault: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
+		f->done == DONE_FEXIT ?
+			"fexit/handle_mm_fault" :
+			"perf software events page-faults-min/-maj (without fexit_handle_mm_fault: no retry count; GUP faults not seen)");
+}
+
 int ml_faults_open(struct ml_faults **out, pid_t tgid)
+{
+	return ml_faults_open_mode(out, tgid, ML_FAULTS_COUNTING);
+}
+
+int ml_faults_open_mode(struct ml_faults **out, pid_t tgid, enum ml_faults_mode mode)
 {
 	struct ml_faults *f;
 	int err;
@@ -128,6 +223,8 @@ int ml_faults_open(struct ml_faults **out, pid_t tgid)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return ml_bpf_fail(-ENOMEM, "out of memory");
+	f->mode = mode;
+	f->tgid = tgid;
 	f->skel = faults_bpf__open();
 	if (!f->skel) {
 		err = ml_bpf_fail_load(-errno, "opening the faults BPF object");
@@ -144,14 +241,7 @@ int ml_faults_open(struct ml_faults **out, pid_t tgid)
 	err = attach_programs(f);
 	if (err)
 		goto fail;
-	snprintf(
-		f->path, sizeof(f->path), "entry %s; completion %s",
-		f->entry ?
-			"tp_btf/page_fault_user+page_fault_kernel" :
-			"none (without tp_page_fault: no read/write/exec/user/kernel/notpresent/protection counts, no latency)",
-		f->done == DONE_FEXIT ?
-			"fexit/handle_mm_fault" :
-			"perf software events page-faults-min/-maj (without fexit_handle_mm_fault: no retry count; GUP faults not seen)");
+	describe(f);
 	*out = f;
 	return 0;
 fail:
@@ -164,19 +254,123 @@ const char *ml_faults_path(const struct ml_faults *f)
 	return f->path;
 }
 
+enum ml_faults_mode ml_faults_mode(const struct ml_faults *f)
+{
+	return f->mode;
+}
+
+const char *ml_faults_mode_name(const struct ml_faults *f)
+{
+	return f->mode == ML_FAULTS_COUNTING ? "counting" : "latency";
+}
+
 bool ml_faults_has_retry(const struct ml_faults *f)
 {
 	return f->done == DONE_FEXIT;
 }
 
+bool ml_faults_has_latency(const struct ml_faults *f)
+{
+	return f->mode == ML_FAULTS_LATENCY && f->entry;
+}
+
 bool ml_faults_has_entry(const struct ml_faults *f)
 {
-	return f->entry;
+	return f->entry || f->mode == ML_FAULTS_COUNTING;
 }
 
 bool ml_faults_has_vmas(const struct ml_faults *f)
 {
 	return f->done == DONE_FEXIT || f->skel->rodata->find_vma;
+}
+
+/* Counting mode: the fields of @t into the counters of @c. */
+static void add_totals(struct fault_counts *c, const struct fault_totals *t)
+{
+	c->minor += t->minor;
+	c->major += t->major;
+	c->populated += t->populated;
+	c->not_charged += t->not_charged;
+	c->mixed += t->mixed;
+	c->unattributed += t->unattributed;
+	c->read += t->read;
+	c->write += t->write;
+	c->exec += t->exec;
+	c->user += t->user;
+	c->kernel += t->kernel;
+	c->notpresent += t->notpresent;
+	c->protection += t->protection;
+}
+
+struct thread_walk {
+	pid_t tgid; /* 0: every process */
+	struct fault_counts *counts;
+	struct ml_vma_faults *vmas;
+	int nr_vmas;
+};
+
+static void add_vma(struct thread_walk *w, const struct fault_vma_slot *s)
+{
+	int i;
+
+	if (!s->minor && !s->major)
+		return;
+	for (i = 0; i < w->nr_vmas; i++)
+		if (w->vmas[i].start == s->start && w->vmas[i].end == s->end)
+			break;
+	if (i == w->nr_vmas) {
+		if (i == FAULTS_MAX_VMAS)
+			return;
+		memset(&w->vmas[i], 0, sizeof(w->vmas[i]));
+		w->vmas[i].start = s->start;
+		w->vmas[i].end = s->end;
+		w->nr_vmas++;
+	}
+	w->vmas[i].minor += s->minor;
+	w->vmas[i].major += s->major;
+}
+
+static void add_thread(const void *rec, void *ctx)
+{
+	const struct fault_thread *t = rec;
+	struct thread_walk *w = ctx;
+	int i;
+
+	if (w->tgid && t->tgid != (__u32)w->tgid)
+		return;
+	if (w->counts)
+		add_totals(w->counts, &t->t);
+	for (i = 0; w->vmas && i < FAULTS_VMA_SLOTS; i++)
+		add_vma(w, &t->slot[i]);
+}
+
+/* Counting mode: what the live threads hold beside the maps. */
+static int walk_threads(struct ml_faults *f, struct thread_walk *w)
+{
+	union bpf_iter_link_info li;
+
+	return ml_bpf_run_iter(f->skel->progs.count_read, iter_task(f, &li), add_thread,
+			       sizeof(struct fault_thread), w);
+}
+
+static int read_counting(struct ml_faults *f, pid_t tgid, struct fault_counts *out)
+{
+	int fd = bpf_map__fd(f->skel->maps.totals), err;
+	struct thread_walk w = { .tgid = tgid, .counts = out };
+	struct fault_totals t;
+	__u32 key, next;
+
+	if (tgid) {
+		key = tgid;
+		if (!bpf_map_lookup_elem(fd, &key, &t))
+			add_totals(out, &t);
+	} else {
+		for (err = bpf_map_get_next_key(fd, NULL, &key); !err;
+		     err = bpf_map_get_next_key(fd, &key, &next), key = next)
+			if (!bpf_map_lookup_elem(fd, &key, &t))
+				add_totals(out, &t);
+	}
+	return walk_threads(f, &w);
 }
 
 static void add_counts(struct fault_counts *sum, const struct fault_counts *c)
@@ -212,6 +406,8 @@ int ml_faults_read(struct ml_faults *f, pid_t tgid, struct fault_counts *out)
 	__u32 key, next;
 
 	memset(out, 0, sizeof(*out));
+	if (f->mode == ML_FAULTS_COUNTING)
+		return read_counting(f, tgid, out);
 	if (tgid)
 		return sum_tgid(fd, tgid, out);
 	for (err = bpf_map_get_next_key(fd, NULL, &key); !err;
@@ -238,6 +434,7 @@ int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
 	struct fault_vma_key key, next;
 	struct fault_vma_val v;
 	struct ml_vma_faults *arr;
+	int i;
 
 	arr = calloc(FAULTS_MAX_VMAS, sizeof(*arr));
 	if (!arr)
@@ -253,6 +450,19 @@ int ml_faults_vmas(struct ml_faults *f, pid_t tgid, struct ml_vma_faults **out)
 		memcpy(arr[n].name, v.name, sizeof(arr[n].name));
 		arr[n].name[sizeof(arr[n].name) - 1] = '\0';
 		n++;
+	}
+	if (f->mode == ML_FAULTS_COUNTING) {
+		struct thread_walk w = { .tgid = tgid, .vmas = arr, .nr_vmas = n };
+
+		err = walk_threads(f, &w);
+		if (err) {
+			free(arr);
+			return err;
+		}
+		/* Entries are made at lookup, named: drop those never counted. */
+		for (i = n = 0; i < w.nr_vmas; i++)
+			if (arr[i].minor || arr[i].major)
+				arr[n++] = arr[i];
 	}
 	qsort(arr, n, sizeof(*arr), by_start);
 	*out = arr;

@@ -75,50 +75,6 @@ static __u64 phys_of(void *p)
 	return (ent & ((1ULL << 55) - 1)) * 4096;
 }
 
-static int run_iter(struct bpf_program *prog, union bpf_iter_link_info *linfo,
-		    void (*rec)(const void *, void *), size_t rec_size, void *ctx)
-{
-	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
-	struct bpf_link *link;
-	char buf[sizeof(struct pgwalk_vma) * 16];
-	size_t have = 0, i;
-	ssize_t n;
-	int fd, err = 0;
-
-	if (linfo) {
-		opts.link_info = linfo;
-		opts.link_info_len = sizeof(*linfo);
-	}
-	if (linfo && !ml_bpf_feat_have(ML_FEAT_ITER_TASK_PID))
-		linfo = NULL; /* no task parameter before 6.1: filter in BPF */
-	link = bpf_program__attach_iter(prog, linfo ? &opts : NULL);
-	if (!link && linfo) {
-		ml_bpf_feat_lose(ML_FEAT_ITER_TASK_PID,
-				 "attaching an iterator to one task failed: %s", strerror(errno));
-		link = bpf_program__attach_iter(prog, NULL);
-	}
-	if (!link)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
-		have += n;
-		for (i = 0; rec && i + rec_size <= have; i += rec_size)
-			rec(buf + i, ctx);
-		memmove(buf, buf + i, have - i);
-		have -= i;
-	}
-	if (n < 0)
-		err = -errno;
-	close(fd);
-out:
-	bpf_link__destroy(link);
-	return err;
-}
-
 /* Find the direct map once: see probe_direct_map() in pgwalk.bpf.c. */
 static int find_direct_map(struct pgwalk_bpf *skel, __u64 pend)
 {
@@ -148,7 +104,7 @@ static int find_direct_map(struct pgwalk_bpf *skel, __u64 pend)
 			-EPERM,
 			"reading physical addresses from /proc/self/pagemap needs CAP_SYS_ADMIN: run as root");
 	}
-	err = run_iter(skel->progs.probe_direct_map, &linfo, NULL, 0, NULL);
+	err = ml_bpf_run_iter(skel->progs.probe_direct_map, &linfo, NULL, 0, NULL);
 	munmap((void *)page, 4096);
 	if (err)
 		return ml_bpf_fail_load(err, "running iter/task probe_direct_map");
@@ -374,7 +330,7 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 	pt->levels = w->levels;
 	memset(&bss->summary, 0, sizeof(bss->summary));
 	memset(bss->last_counted, 0, sizeof(bss->last_counted));
-	err = run_iter(w->skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
+	err = ml_bpf_run_iter(w->skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
 	if (!err && c.err)
 		err = ml_bpf_fail(c.err, "out of memory");
 	else if (err)

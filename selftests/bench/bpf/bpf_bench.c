@@ -2,15 +2,17 @@
 /*
  * BPF benchmarks (not timed tests; ratios within one run):
  *
- *   bpf_bench touch MIB REPS
- *       the fault-heavy workload: REPS times, map MIB MiB, touch it page
- *       by page, unmap; prints "ns faults" of the touching only.
- *   bpf_bench faults MIB REPS RUNS
- *       that workload untraced, counted by memlens' BPF counting mode
- *       (ml_faults_open() on its tgid, as "memlens faults -p"), and under
- *       "perf stat -e page-faults"; best of RUNS each, ratios to
- *       untraced, the added cost per fault, and the BPF programs' own
- *       run time per call from bpf_enable_stats(BPF_STATS_RUN_TIME).
+ *   bpf_bench touch|read MIB REPS
+ *       the fault-heavy workload: REPS times, map MIB MiB, write (touch)
+ *       or read (the zero page) it page by page, unmap; prints the
+ *       touching thread's CPU ns and the number of faults.
+ *   bpf_bench faults MIB REPS PAIRS
+ *       both workloads in PAIRS interleaved untraced/traced pairs per
+ *       row: untraced (the A-vs-A control), empty tp_btf programs (the
+ *       floor), memlens counting and --latency on the workload's tgid (as
+ *       "memlens faults -p"), perf stat -e page-faults; median pair ratio
+ *       with its spread, CPU ns added per fault, and the BPF programs' own
+ *       ns per run from bpf_enable_stats(BPF_STATS_RUN_TIME).
  *   bpf_bench walk MIB RUNS
  *       a process with MIB MiB of touched anonymous memory and sparse
  *       mappings: the BPF page-table walk (one load, RUNS walks) against a
@@ -43,10 +45,26 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int touch(long mib, long reps)
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * The fault-heavy workload: REPS times map MIB MiB, touch each page once
+ * (write: a fresh page each; read: the shared zero page, the cheapest
+ * fault and so the least noisy measure of what a tracer adds), unmap.
+ * Prints the touching thread's CPU time (user + system: the faults are
+ * handled on it) and the number of touches.
+ */
+static int touch(long mib, long reps, bool write)
 {
 	long pages = mib * 256, i, r;
-	double t0 = now();
+	double cpu = 0, t0;
+	volatile char sum = 0;
 
 	for (r = 0; r < reps; r++) {
 		volatile char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
@@ -55,11 +73,17 @@ static int touch(long mib, long reps)
 		if (p == MAP_FAILED)
 			return 1;
 		madvise((void *)p, pages * PAGE, MADV_NOHUGEPAGE);
-		for (i = 0; i < pages; i++)
-			p[i * PAGE] = 1;
+		t0 = thread_cpu_ns();
+		if (write)
+			for (i = 0; i < pages; i++)
+				p[i * PAGE] = 1;
+		else
+			for (i = 0; i < pages; i++)
+				sum += p[i * PAGE];
+		cpu += thread_cpu_ns() - t0;
 		munmap((void *)p, pages * PAGE);
 	}
-	printf("%.0f %ld\n", (now() - t0) * 1e9, pages * reps);
+	printf("%.0f %ld\n", cpu, pages * reps);
 	return 0;
 }
 
@@ -113,18 +137,22 @@ static double job_finish(struct job *j, long *faults)
 	return ns;
 }
 
-enum mode { UNTRACED, BPF_COUNTING, PERF_STAT, NR_MODES };
-static const char *const mode_names[] = { "untraced", "memlens BPF counting", "perf stat -e page-faults" };
+/* The rows: each against untraced runs interleaved with it. */
+enum mode { UNTRACED, EMPTY_PROG, COUNTING, LATENCY, PERF_STAT, NR_MODES };
+static const char *const mode_names[] = {
+	"untraced (A-vs-A control)", "empty tp_btf program (floor)",
+	"memlens counting (default)", "memlens --latency", "perf stat -e page-faults",
+};
 
 struct prog_stat {
 	__u64 ns, cnt;
 };
 
-static void prog_stats(struct ml_faults *f, struct prog_stat *sum)
+static void obj_stats(struct bpf_object *obj, struct prog_stat *sum)
 {
 	struct bpf_program *p;
 
-	bpf_object__for_each_program(p, ml_faults_object(f)) {
+	bpf_object__for_each_program(p, obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(p);
@@ -133,75 +161,194 @@ static void prog_stats(struct ml_faults *f, struct prog_stat *sum)
 			continue;
 		sum->ns += info.run_time_ns;
 		sum->cnt += info.run_cnt;
-		if (info.run_cnt)
-			fprintf(stderr, "#   %s: %llu runs, %.0f ns per run\n",
-				bpf_program__name(p), (unsigned long long)info.run_cnt,
-				(double)info.run_time_ns / info.run_cnt);
 	}
 }
 
-static int bench_faults(const char *self, long mib, long reps, int runs)
+/* What a traced run holds: memlens' loader or the empty object. */
+struct tracer {
+	struct ml_faults *f;
+	struct bpf_object *empty;
+	struct bpf_link *links[2];
+};
+
+static const char *empty_path;
+
+static int tracer_start(struct tracer *t, enum mode m, pid_t pid)
 {
-	double best[NR_MODES] = { 0 };
+	struct bpf_program *p;
+	int n = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (m == COUNTING || m == LATENCY) {
+		if (ml_faults_open_mode(&t->f, pid,
+					m == COUNTING ? ML_FAULTS_COUNTING : ML_FAULTS_LATENCY)) {
+			fprintf(stderr, "bpf_bench: %s\n", ml_bpf_error());
+			return -1;
+		}
+		return 0;
+	}
+	if (m != EMPTY_PROG)
+		return 0;
+	t->empty = bpf_object__open_file(empty_path, NULL);
+	if (!t->empty || bpf_object__load(t->empty)) {
+		fprintf(stderr, "bpf_bench: loading %s: %s\n", empty_path, strerror(errno));
+		return -1;
+	}
+	bpf_object__for_each_program(p, t->empty) {
+		t->links[n] = bpf_program__attach(p);
+		if (!t->links[n++]) {
+			fprintf(stderr, "bpf_bench: attaching %s: %s\n", bpf_program__name(p),
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void tracer_stop(struct tracer *t, struct prog_stat *st, long *counted, pid_t pid)
+{
+	struct fault_counts c;
+	int i;
+
+	if (t->f) {
+		if (counted && !ml_faults_read(t->f, pid, &c))
+			*counted = c.minor + c.major;
+		if (st)
+			obj_stats(ml_faults_object(t->f), st);
+		ml_faults_close(t->f);
+	}
+	if (t->empty) {
+		if (st)
+			obj_stats(t->empty, st);
+		for (i = 0; i < 2; i++)
+			bpf_link__destroy(t->links[i]);
+		bpf_object__close(t->empty);
+	}
+}
+
+/* One run of the workload in mode @m: the touching thread's CPU ns. */
+static double run_once(const char *self, const char *wl, long mib, long reps, enum mode m,
+		       long *faults, struct prog_stat *st, long *counted)
+{
 	char smib[16], sreps[16];
-	long faults = 0, counted = 0;
-	struct prog_stat st = { 0 };
-	int stats_fd, run, m;
+	char *plain[] = { (char *)self, (char *)wl, smib, sreps, NULL };
+	char *perf[] = { "perf", "stat", "-e", "page-faults", "-x,", "-o", "/dev/null",
+			 "--", (char *)self, (char *)wl, smib, sreps, NULL };
+	struct tracer t;
+	struct job j;
+	double ns;
 
 	snprintf(smib, sizeof(smib), "%ld", mib);
 	snprintf(sreps, sizeof(sreps), "%ld", reps);
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	for (run = 0; run < runs; run++) {
-		for (m = 0; m < NR_MODES; m++) {
-			if (m == PERF_STAT && access("/usr/bin/perf", X_OK))
-				continue;	/* no linux-perf (the guests) */
-			char *plain[] = { (char *)self, "touch", smib, sreps, NULL };
-			char *perf[] = { "perf", "stat", "-e", "page-faults", "-x,", "-o",
-					 "/dev/null", "--", (char *)self, "touch", smib, sreps, NULL };
-			struct ml_faults *f = NULL;
-			struct fault_counts c;
-			struct job j;
-			double ns;
+	if (job_start(&j, m == PERF_STAT ? perf : plain))
+		return -1;
+	if (tracer_start(&t, m, j.pid)) {
+		kill(j.pid, SIGKILL);
+		waitpid(j.pid, NULL, 0);
+		return -1;
+	}
+	ns = job_finish(&j, faults);
+	tracer_stop(&t, st, counted, j.pid);
+	return ns;
+}
 
-			if (job_start(&j, m == PERF_STAT ? perf : plain))
-				return 1;
-			if (m == BPF_COUNTING && ml_faults_open(&f, j.pid)) {
-				fprintf(stderr, "bpf_bench: %s\n", ml_bpf_error());
-				kill(j.pid, SIGKILL);
-				return 1;
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @q quantile of the sorted @v[@n] (nearest rank). */
+static double quantile(const double *v, int n, double q)
+{
+	int i = (int)(q * (n - 1) + 0.5);
+
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/*
+ * @pairs interleaved pairs per row: untraced then traced, then traced
+ * then untraced (so that drift does not favour either), each pair's
+ * ratio traced/untraced; the median ratio with its 25-75 % and min-max
+ * spread, and the median of the CPU time added per fault.  The control
+ * row pairs untraced with untraced.  Then, in a second pass with
+ * bpf_enable_stats() on (it adds two clock reads to every program run,
+ * so never during the pairs), the programs' own ns per run.
+ */
+static int bench_faults(const char *self, long mib, long reps, int pairs)
+{
+	static const char *const workloads[] = { "touch", "read" };
+	static double ratio[NR_MODES][256], added[NR_MODES][256];
+	long faults = 0, counted = 0;
+	bool have_perf = !access("/usr/bin/perf", X_OK);
+	int w, m, k, stats_fd;
+
+	if (pairs > 256)
+		pairs = 256;
+	printf("CPU time of the touching thread; %d interleaved pairs per row; "
+	       "ratio = traced / untraced of the same pair.\n\n",
+	       pairs);
+	printf("| workload | row | median ratio | 25-75 %% | min-max | added ns/fault | BPF ns/run |\n");
+	printf("|---|---|---|---|---|---|---|\n");
+	for (w = 0; w < 2; w++) {
+		double base_med = 0;
+
+		for (k = 0; k < pairs; k++)
+			for (m = 0; m < NR_MODES; m++) {
+				double a, b;
+				bool first = k & 1;
+
+				if (m == PERF_STAT && !have_perf)
+					continue; /* no linux-perf (the guests) */
+				a = first ? -1 : run_once(self, workloads[w], mib, reps, UNTRACED,
+							  &faults, NULL, NULL);
+				b = run_once(self, workloads[w], mib, reps, m, &faults, NULL,
+					     m == COUNTING ? &counted : NULL);
+				if (first)
+					a = run_once(self, workloads[w], mib, reps, UNTRACED,
+						     &faults, NULL, NULL);
+				if (a <= 0 || b <= 0)
+					return 1;
+				ratio[m][k] = b / a;
+				added[m][k] = (b - a) / faults;
+				if (!m)
+					base_med += a / pairs; /* mean, for the header */
 			}
-			ns = job_finish(&j, &faults);
-			if (ns < 0) {
-				fprintf(stderr, "bpf_bench: %s run failed\n", mode_names[m]);
-				return 1;
+		for (m = 0; m < NR_MODES; m++) {
+			struct prog_stat st = { 0 };
+			char runs[32] = "-";
+			double r[256], d[256];
+
+			if (m == PERF_STAT && !have_perf)
+				continue;
+			memcpy(r, ratio[m], sizeof(double) * pairs);
+			memcpy(d, added[m], sizeof(double) * pairs);
+			qsort(r, pairs, sizeof(double), cmp_double);
+			qsort(d, pairs, sizeof(double), cmp_double);
+			if (m == EMPTY_PROG || m == COUNTING || m == LATENCY) {
+				stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+				for (k = 0; k < 5 && stats_fd >= 0; k++)
+					run_once(self, workloads[w], mib, reps, m, &faults, &st,
+						 NULL);
+				if (stats_fd >= 0)
+					close(stats_fd);
+				if (st.cnt)
+					snprintf(runs, sizeof(runs), "%.0f (%.1f runs/fault)",
+						 (double)st.ns / st.cnt,
+						 (double)st.cnt / (5.0 * faults));
+				else
+					snprintf(runs, sizeof(runs), "unavailable");
 			}
-			if (f) {
-				if (!ml_faults_read(f, j.pid, &c))
-					counted = c.minor + c.major;
-				if (run == runs - 1)
-					prog_stats(f, &st);
-				if (run == 0)
-					fprintf(stderr, "# %s\n", ml_faults_path(f));
-				ml_faults_close(f);
-			}
-			if (!best[m] || ns < best[m])
-				best[m] = ns;
+			printf("| %s %ld MiB x%ld (%ld faults, untraced %.0f ns/fault) | %s | %.3fx | %.3f-%.3f | %.3f-%.3f | %.0f | %s |\n",
+			       w ? "read" : "write", mib, reps, faults, base_med / faults,
+			       mode_names[m], quantile(r, pairs, 0.5), quantile(r, pairs, 0.25),
+			       quantile(r, pairs, 0.75), r[0], r[pairs - 1],
+			       quantile(d, pairs, 0.5), runs);
 		}
 	}
-	printf("| workload | mode | best of %d | ratio | added ns/fault |\n|---|---|---|---|---|\n", runs);
-	for (m = 0; m < NR_MODES; m++)
-		if (best[m])
-			printf("| touch %ld MiB x%ld (%ld faults) | %s | %.3f s | %.3fx | %.0f |\n",
-			       mib, reps, faults, mode_names[m], best[m] / 1e9,
-			       best[m] / best[UNTRACED], (best[m] - best[UNTRACED]) / faults);
-	printf("\nBPF counted %ld faults of the workload's %ld touches (last run).\n",
+	printf("\nmemlens counting counted %ld faults in its last write run (%ld touches).\n",
 	       counted, faults);
-	if (stats_fd >= 0 && st.cnt)
-		printf("bpf_enable_stats: %llu program runs in the last counted run, %.0f ns per run, %.0f ns per fault (all programs)\n",
-		       (unsigned long long)st.cnt, (double)st.ns / st.cnt,
-		       (double)st.ns / (counted ? counted : 1));
-	else
-		printf("bpf_enable_stats: unavailable (%s)\n", strerror(errno));
 	return 0;
 }
 
@@ -327,12 +474,23 @@ static int bench_walk(long mib, int runs)
 
 int main(int argc, char **argv)
 {
+	static char empty[4096];
+
 	if (argc == 4 && !strcmp(argv[1], "touch"))
-		return touch(atol(argv[2]), atol(argv[3]));
-	if (argc == 5 && !strcmp(argv[1], "faults"))
+		return touch(atol(argv[2]), atol(argv[3]), true);
+	if (argc == 4 && !strcmp(argv[1], "read"))
+		return touch(atol(argv[2]), atol(argv[3]), false);
+	if (argc == 5 && !strcmp(argv[1], "faults")) {
+		/* bench_empty.bpf.o sits beside this program. */
+		snprintf(empty, sizeof(empty), "%s", argv[0]);
+		snprintf(strrchr(empty, '/') ? strrchr(empty, '/') + 1 : empty,
+			 sizeof(empty) - (strrchr(empty, '/') ? strrchr(empty, '/') + 1 - empty : 0),
+			 "bench_empty.bpf.o");
+		empty_path = empty;
 		return bench_faults(argv[0], atol(argv[2]), atol(argv[3]), atoi(argv[4]));
+	}
 	if (argc == 4 && !strcmp(argv[1], "walk"))
 		return bench_walk(atol(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: bpf_bench touch MIB REPS | faults MIB REPS RUNS | walk MIB RUNS\n");
+	fprintf(stderr, "usage: bpf_bench touch|read MIB REPS | faults MIB REPS PAIRS | walk MIB RUNS\n");
 	return 2;
 }

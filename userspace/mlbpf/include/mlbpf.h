@@ -86,8 +86,24 @@ void ml_bpf_feat_forget(void);
 
 struct ml_faults;
 
-/* @tgid: count only this process (0: every process). */
+/* docs/bpf.md: counting (the default) or latency (opt-in, costlier). */
+enum ml_faults_mode {
+	ML_FAULTS_COUNTING,
+	ML_FAULTS_LATENCY,
+};
+
+/* @tgid: count only this process (0: every process).  Counting mode. */
 int ml_faults_open(struct ml_faults **out, pid_t tgid);
+/*
+ * In @mode; counting falls back to latency where the kernel lacks the
+ * exceptions tracepoints (ml_faults_mode() says which runs).
+ */
+int ml_faults_open_mode(struct ml_faults **out, pid_t tgid, enum ml_faults_mode mode);
+enum ml_faults_mode ml_faults_mode(const struct ml_faults *f);
+/* "counting" or "latency". */
+const char *ml_faults_mode_name(const struct ml_faults *f);
+/* True in latency mode with entry tracepoints: the lat_* histograms. */
+bool ml_faults_has_latency(const struct ml_faults *f);
 /* Attach points chosen, e.g. "entry tp_btf/page_fault_{user,kernel}; ..." */
 const char *ml_faults_path(const struct ml_faults *f);
 /* False where minor/major come from perf events (no retry count there). */
