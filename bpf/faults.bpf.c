@@ -335,7 +335,6 @@ int perf_fault_major(struct bpf_perf_event_data *ctx)
 	return perf_fault(ctx, true);
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Counting mode                                                       */
 /* ------------------------------------------------------------------ */
@@ -579,7 +578,7 @@ static __always_inline bool slot_valid(struct fault_vma_slot *s, __u32 seq)
 }
 
 /* The slot (+ 1) of the VMA holding @addr; 0 if none. */
-static __u32 vma_slot(struct task_struct *task, struct fault_thread *st, __u64 addr)
+static __always_inline __u32 vma_slot(struct task_struct *task, struct fault_thread *st, __u64 addr)
 {
 	struct mm_struct *mm = task->mm;
 	struct slot_ctx sc = { .st = st, .mm = (__u64)mm };
@@ -604,7 +603,7 @@ static __u32 vma_slot(struct task_struct *task, struct fault_thread *st, __u64 a
  * count this one's error code, find its VMA (cached) and leave it pending.
  * Faults on kernel addresses are not the process's memory: skipped.
  */
-static int count_entry(unsigned long address, unsigned long error_code, bool user)
+static __always_inline int count_entry(unsigned long address, unsigned long error_code, bool user)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fault_thread *st;

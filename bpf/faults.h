@@ -100,7 +100,7 @@ struct fault_vma_slot {
 	__u64 end;
 	__u64 minor; /* counts not yet flushed */
 	__u64 major;
-	__u32 seq;   /* mm_lock_seq when last validated */
+	__u32 seq; /* mm_lock_seq when last validated */
 	__u32 pad;
 };
 
@@ -127,10 +127,10 @@ struct fault_thread {
 	__u64 maj_seen;
 	__u32 tgid;
 	__u32 tid;
-	__u32 pending;  /* a fault entry not yet classified */
+	__u32 pending;   /* a fault entry not yet classified */
 	__u32 pend_slot; /* its VMA: slot + 1, 0 when not found */
 	__u32 next_slot; /* round-robin victim */
-	__u32 flushed;  /* sched_process_exit flushed it once */
+	__u32 flushed;   /* sched_process_exit flushed it once */
 	struct fault_vma_slot slot[FAULTS_VMA_SLOTS];
 };
 

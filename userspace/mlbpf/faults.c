@@ -150,11 +150,13 @@ static int attach_counting(struct ml_faults *f)
 	s->links.count_fault_user = bpf_program__attach(s->progs.count_fault_user);
 	s->links.count_fault_kernel = bpf_program__attach(s->progs.count_fault_kernel);
 	if (!s->links.count_fault_user || !s->links.count_fault_kernel)
-		return ml_bpf_fail_load(-errno, "attaching tp_btf/page_fault_user+page_fault_kernel");
+		return ml_bpf_fail_load(-errno,
+					"attaching tp_btf/page_fault_user+page_fault_kernel");
 	s->links.count_exit = bpf_program__attach(s->progs.count_exit);
 	s->links.count_free = bpf_program__attach(s->progs.count_free);
 	if (!s->links.count_exit || !s->links.count_free)
-		return ml_bpf_fail_load(-errno, "attaching tp_btf/sched_process_exit+sched_process_free");
+		return ml_bpf_fail_load(-errno,
+					"attaching tp_btf/sched_process_exit+sched_process_free");
 	err = ml_bpf_run_iter(s->progs.count_seed, iter_task(f, &li), NULL, 1, NULL);
 	if (err)
 		return ml_bpf_fail_load(err, "running the faults seed iterator (iter/task)");

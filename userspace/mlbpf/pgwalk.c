@@ -330,7 +330,8 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 	pt->levels = w->levels;
 	memset(&bss->summary, 0, sizeof(bss->summary));
 	memset(bss->last_counted, 0, sizeof(bss->last_counted));
-	err = ml_bpf_run_iter(w->skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma), &c);
+	err = ml_bpf_run_iter(w->skel->progs.walk_vmas, &linfo, add_vma, sizeof(struct pgwalk_vma),
+			      &c);
 	if (!err && c.err)
 		err = ml_bpf_fail(c.err, "out of memory");
 	else if (err)
