@@ -395,8 +395,12 @@ TEST_F(count, exact)
 			EXPECT_LE(NPAGES, c1.kernel - self->c0.kernel);
 		break;
 	case SC_POPULATE:
-		/* GUP charged them: populated, never a VMA's. */
-		EXPECT_LE(2 * NPAGES, c1.populated - self->c0.populated);
+		/*
+		 * GUP charged them: populated, never a VMA's.  How many the
+		 * kernel charges varies (6.1: both regions' pages; 6.12: one
+		 * region's); the totals above equal its counters either way.
+		 */
+		EXPECT_LE(NPAGES, c1.populated - self->c0.populated);
 		EXPECT_EQ(0, minor + major);
 		vma_of(self->f, self->child, sh->region2, &minor, &major);
 		EXPECT_EQ(0, minor + major);

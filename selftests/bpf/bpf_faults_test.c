@@ -411,6 +411,8 @@ TEST(modes_say_what_they_give)
 	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
 	EXPECT_EQ(0, strncmp(r.out, "mode latency\n", 13)) TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\nlat_minor_ns_")) TH_LOG("%s", r.out);
+	/* Its own cost beside the histograms, measured by the kernel. */
+	EXPECT_NE(NULL, strstr(r.out, "\nlat_cost_bpf_ns_per_run ")) TH_LOG("%s", r.out);
 	EXPECT_EQ(NULL, strstr(r.out, "unavailable"));
 	EXPECT_EQ(NULL, strstr(r.out, "\npopulated "));
 }

@@ -113,6 +113,25 @@ static void print_hist(const char *name, const __u64 *h)
 }
 
 /*
+ * What the latency mode cost, beside its histograms: the mean run time of
+ * its programs in this run, measured by the kernel (bpf_enable_stats).
+ * Every process's faults run them (the filter is inside); a fault of the
+ * target runs two or three; the perf-event path around them on hosts
+ * without fexit is not included (docs/benchmarks.md has the whole cost).
+ */
+static void print_cost(struct ml_faults *f)
+{
+	__u64 ns, runs;
+
+	if (ml_faults_cost(f, &ns, &runs) || !runs) {
+		printf("lat_cost unavailable: no BPF run-time statistics (bpf_enable_stats)\n");
+		return;
+	}
+	printf("lat_cost_bpf_ns_per_run %llu\n", (unsigned long long)(ns / runs));
+	printf("lat_cost_bpf_runs %llu\n", (unsigned long long)runs);
+}
+
+/*
  * The counters in the order of the module's faults file, after the mode.
  * retry, retry_returns and errors need the return of handle_mm_fault(),
  * the latency the latency mode: "unavailable" in counting mode, left out
@@ -158,6 +177,7 @@ void ml_print_faults(const struct fault_counts *c, struct ml_faults *f)
 	}
 	if (!ml_faults_has_latency(f))
 		return; /* latency is stamped at the entry */
+	print_cost(f);
 	print_hist("minor", c->lat_minor);
 	print_hist("major", c->lat_major);
 }

@@ -39,6 +39,7 @@ struct ml_faults {
 	enum completion done;
 	bool entry;
 	pid_t tgid;
+	int stats_fd; /* bpf_enable_stats() in latency mode, or -1 */
 	int nr_links;
 	struct bpf_link *links[2 * 1024];
 	char path[256];
@@ -227,6 +228,7 @@ int ml_faults_open_mode(struct ml_faults **out, pid_t tgid, enum ml_faults_mode 
 		return ml_bpf_fail(-ENOMEM, "out of memory");
 	f->mode = mode;
 	f->tgid = tgid;
+	f->stats_fd = -1;
 	f->skel = faults_bpf__open();
 	if (!f->skel) {
 		err = ml_bpf_fail_load(-errno, "opening the faults BPF object");
@@ -243,6 +245,9 @@ int ml_faults_open_mode(struct ml_faults **out, pid_t tgid, enum ml_faults_mode 
 	err = attach_programs(f);
 	if (err)
 		goto fail;
+	/* The latency mode shows what it costs: its programs' own run time. */
+	if (f->mode == ML_FAULTS_LATENCY)
+		f->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	describe(f);
 	*out = f;
 	return 0;
@@ -476,12 +481,34 @@ struct bpf_object *ml_faults_object(const struct ml_faults *f)
 	return f->skel->obj;
 }
 
+int ml_faults_cost(const struct ml_faults *f, __u64 *ns, __u64 *runs)
+{
+	struct bpf_program *p;
+
+	*ns = *runs = 0;
+	if (f->stats_fd < 0)
+		return -EOPNOTSUPP;
+	bpf_object__for_each_program(p, f->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		*ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+	return 0;
+}
+
 void ml_faults_close(struct ml_faults *f)
 {
 	int i;
 
 	if (!f)
 		return;
+	if (f->stats_fd >= 0)
+		close(f->stats_fd);
 	for (i = 0; i < f->nr_links; i++)
 		bpf_link__destroy(f->links[i]);
 	faults_bpf__destroy(f->skel);

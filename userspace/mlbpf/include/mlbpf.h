@@ -104,6 +104,12 @@ enum ml_faults_mode ml_faults_mode(const struct ml_faults *f);
 const char *ml_faults_mode_name(const struct ml_faults *f);
 /* True in latency mode with entry tracepoints: the lat_* histograms. */
 bool ml_faults_has_latency(const struct ml_faults *f);
+/*
+ * Latency mode: the run time of its programs so far and their runs, from
+ * bpf_enable_stats() (every process's faults run them; the perf-event
+ * path around them is not included).  -EOPNOTSUPP without run stats.
+ */
+int ml_faults_cost(const struct ml_faults *f, __u64 *ns, __u64 *runs);
 /* Attach points chosen, e.g. "entry tp_btf/page_fault_{user,kernel}; ..." */
 const char *ml_faults_path(const struct ml_faults *f);
 /* False where minor/major come from perf events (no retry count there). */
