@@ -133,11 +133,7 @@ static const struct argp compare_argp = {
 	       "  memlens compare --allocators glibc,mlalloc -- sort -n numbers.txt\n"
 	       "  memlens compare --allocators glibc,mlalloc,jemalloc,tcmalloc,mimalloc \\\n"
 	       "      -n 5 --plot allocators.svg -- python3 bench.py\n"
-	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app\n"
-	       "\n"
-	       "Exit status: 0 when every run exited 0, 1 when some run failed (the\n"
-	       "table shows how many), 2 usage error or unknown allocator, 7 backend\n"
-	       "unavailable.",
+	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app",
 	.children = compare_children,
 };
 
@@ -454,5 +450,6 @@ static int run_compare(int argc, char **argv)
 
 const struct ml_command ml_cmd_compare = {
 	.name = "compare",
+	.summary = "one command under several allocators, side by side",
 	.run = run_compare,
 };

@@ -17,65 +17,9 @@
 #include "mlbpf.h"
 #include "cmd_bpf.h"
 
-struct faults_args {
-	pid_t pid;
-	double duration;
-	bool verbose;
-	int cmd_index; /* argv index of CMD after "--", or 0 */
-};
-
-static const struct argp_option faults_options[] = {
-	{ "pid", 'p', "PID", 0, "Count the faults of this running process", 0 },
-	{ "duration", 'd', "SECONDS", 0,
-	  "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{ 0 }
-};
-
-static error_t parse_faults(int key, char *arg, struct argp_state *state)
-{
-	struct faults_args *a = state->input;
-
-	switch (key) {
-	case 'p':
-		if (ml_parse_pid(arg, &a->pid)) {
-			argp_error(state, "invalid PID '%s'", arg);
-			return EINVAL;
-		}
-		return 0;
-	case 'd': {
-		char *end;
-
-		errno = 0;
-		a->duration = strtod(arg, &end);
-		if (errno || *end || a->duration <= 0) {
-			argp_error(state, "invalid duration '%s'", arg);
-			return EINVAL;
-		}
-		return 0;
-	}
-	case 'v':
-		a->verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		/* The first non-option starts the command to run. */
-		a->cmd_index = state->next - 1;
-		state->next = state->argc;
-		return 0;
-	case ARGP_KEY_END:
-		if (a->pid && a->cmd_index) {
-			argp_error(state, "give either -p PID or a command, not both");
-			return EINVAL;
-		}
-		return 0;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-}
-
 static const struct argp faults_argp = {
-	.options = faults_options,
-	.parser = parse_faults,
+	.options = ml_count_options,
+	.parser = ml_count_parse,
 	.args_doc = "[-p PID | -- CMD [ARGS...]]",
 	.doc = "Count page faults with BPF (no module needed) and print them in the "
 	       "format of the module's faults and vma_faults files: minor, major, "
@@ -140,6 +84,29 @@ void ml_print_faults(const struct fault_counts *c, bool has_retry, bool has_entr
 	print_hist("major", c->lat_major);
 }
 
+/*
+ * One row per VMA: the counters are keyed by (start, end) as the fault saw
+ * the VMA, so a VMA that grew (the heap after brk(), a stack) has several
+ * rows with one start.  They are one VMA: summed, with the largest end.
+ * @v is sorted by start; returns the new count.
+ */
+static int merge_grown_vmas(struct ml_vma_faults *v, int n)
+{
+	int i, out = 0;
+
+	for (i = 0; i < n; i++) {
+		if (out && v[out - 1].start == v[i].start) {
+			v[out - 1].minor += v[i].minor;
+			v[out - 1].major += v[i].major;
+			if (v[i].end > v[out - 1].end)
+				v[out - 1].end = v[i].end;
+			continue;
+		}
+		v[out++] = v[i];
+	}
+	return out;
+}
+
 /* The per-VMA table, as the module's pid/PID/vma_faults prints it. */
 static void print_vma_faults(struct ml_faults *f, pid_t pid)
 {
@@ -150,6 +117,7 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	n = ml_faults_vmas(f, pid, &v);
 	if (n < 0)
 		return;
+	n = merge_grown_vmas(v, n);
 	printf("start end minor major name\n");
 	for (i = 0; i < n; i++) {
 		if (ml_maps_name(pid, v[i].start, name, sizeof(name)))
@@ -161,66 +129,61 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	free(v);
 }
 
-static int run_faults(int argc, char **argv)
+static int open_faults(pid_t tgid, void *ctx)
 {
-	struct faults_args a = { 0 };
-	struct fault_counts c;
-	struct ml_faults *f;
-	pid_t child = 0, target;
-	int ret, err, release = -1;
+	struct ml_faults **f = ctx;
+	int err = ml_faults_open(f, tgid);
 
-	ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
-	if (ret != ML_PARSED)
-		return ret;
-	ml_bpf_set_verbose(a.verbose);
-	if (a.pid && ml_check_pid("faults", a.pid))
-		return ML_EXIT_ERROR;
-	if (a.cmd_index) {
-		child = ml_spawn_waiting("faults", argv + a.cmd_index, &release);
-		if (child < 0) {
-			fprintf(stderr, "memlens faults: fork: %s\n", strerror(errno));
-			return ML_EXIT_ERROR;
-		}
-	}
-	target = child ? child : a.pid;
-	err = ml_faults_open(&f, target);
-	if (err) {
-		fprintf(stderr, "memlens faults: %s\n", ml_bpf_error());
-		if (child) {
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
-		}
-		return ML_EXIT_ERROR;
-	}
-	/* Handlers first: once the line below is out, Ctrl-C reports. */
-	ml_catch_stop_signals();
-	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
+	if (err)
+		return err;
+	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(*f));
 	ml_bpf_print_losses(stderr, "memlens faults");
-	if (child) {
-		if (write(release, "g", 1) != 1)
-			kill(child, SIGKILL);
-		close(release);
-	}
-	ret = ml_wait_end("faults", child, target, a.duration);
-	if (child && ret)
-		fprintf(stderr, "memlens faults: %s exited with status %d\n", argv[a.cmd_index],
-			ret);
-	err = ml_faults_read(f, target, &c);
+	return 0;
+}
+
+static int report_faults(pid_t tgid, void *ctx)
+{
+	struct ml_faults *f = *(struct ml_faults **)ctx;
+	struct fault_counts c;
+	int err = ml_faults_read(f, tgid, &c);
+
 	if (err) {
 		fprintf(stderr, "memlens faults: reading the counters: %s\n", strerror(-err));
-		ml_faults_close(f);
 		return ML_EXIT_ERROR;
 	}
 	ml_print_faults(&c, ml_faults_has_retry(f), ml_faults_has_entry(f));
-	if (target && ml_faults_has_vmas(f)) {
+	if (tgid && ml_faults_has_vmas(f)) {
 		printf("\n");
-		print_vma_faults(f, target);
+		print_vma_faults(f, tgid);
 	}
-	ml_faults_close(f);
-	return ML_EXIT_OK;
+	return 0;
+}
+
+static void close_faults(void *ctx)
+{
+	ml_faults_close(*(struct ml_faults **)ctx);
+	*(struct ml_faults **)ctx = NULL;
+}
+
+static const struct ml_count_ops faults_ops = {
+	.open = open_faults,
+	.report = report_faults,
+	.close = close_faults,
+};
+
+static int run_faults(int argc, char **argv)
+{
+	struct ml_count_args a = { 0 };
+	struct ml_faults *f = NULL;
+	int ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
+
+	if (ret != ML_PARSED)
+		return ret;
+	return ml_count_run("faults", &a, argv, &faults_ops, &f);
 }
 
 const struct ml_command ml_cmd_faults = {
 	.name = "faults",
+	.summary = "count page faults with BPF (-p PID, -- CMD, or all)",
 	.run = run_faults,
 };

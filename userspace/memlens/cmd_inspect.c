@@ -13,21 +13,9 @@
 #include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
+#include "target.h"
 
 #define DTLB_MS 100 /* how long dTLB misses are counted */
-
-int ml_target_pid(const char *s, pid_t *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
-		return -EINVAL;
-	*out = (pid_t)v;
-	return 0;
-}
 
 int ml_fail(int code, const char *msg)
 {
@@ -267,11 +255,7 @@ static const struct argp inspect_argp = {
 	       "  memlens inspect 1234\n"
 	       "  memlens inspect --no-vmas $(pidof myserver)\n"
 	       "  memlens inspect --json 1234 | python3 -m json.tool\n"
-	       "  memlens inspect --prometheus 1234 > /var/lib/node_exporter/memlens.prom\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 error, 2 usage, 3 no such process, 4 kernel thread,\n"
-	       "5 process exited mid-way (partial report), 6 permission denied,\n"
-	       "7 backend unavailable.",
+	       "  memlens inspect --prometheus 1234 > /var/lib/node_exporter/memlens.prom",
 	.children = inspect_children,
 };
 
@@ -289,10 +273,13 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_parse(&inspect_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_target_pid(a.pid, &pid)) {
+	if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens inspect: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}
+	ret = ml_target_check("inspect", &pid);
+	if (ret)
+		return ret;
 	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
 	if (ret)
 		return ret;
@@ -332,5 +319,6 @@ static int run_inspect(int argc, char **argv)
 
 const struct ml_command ml_cmd_inspect = {
 	.name = "inspect",
+	.summary = "a snapshot of a process: memory, page tables, TLB, swap, arenas",
 	.run = run_inspect,
 };

@@ -101,11 +101,7 @@ static const struct argp run_argp = {
 	       "Examples:\n"
 	       "  memlens run -- sort -S 200M bigfile\n"
 	       "  memlens run --allocator mlalloc -- python3 script.py\n"
-	       "  memlens run --allocator /opt/lib/libfoo.so --json -o report.json -- ./server --bench\n"
-	       "\n"
-	       "Exit status: the command's own (128 + signal if killed, 127 if it\n"
-	       "could not be run) after the report; 1 runtime error, 2 usage error or\n"
-	       "unknown allocator, 7 backend unavailable.",
+	       "  memlens run --allocator /opt/lib/libfoo.so --json -o report.json -- ./server --bench",
 	.children = run_children,
 };
 
@@ -187,5 +183,6 @@ static int run_run(int argc, char **argv)
 
 const struct ml_command ml_cmd_run = {
 	.name = "run",
+	.summary = "run a command (under an allocator) and report its memory",
 	.run = run_run,
 };
