@@ -224,4 +224,116 @@ TEST(help_has_examples)
 	EXPECT_NE(NULL, strstr(res.out, "--plot"));
 }
 
+/* --json on stdout: the command's stdout goes to stderr, the JSON parses. */
+TEST(run_json_keeps_the_commands_output_out)
+{
+	char *json[] = { "memlens", "run", "--json", "--", "echo", "hello", NULL };
+	char *prom[] = { "memlens", "run", "--prometheus", "--", "echo", "hello", NULL };
+	struct jval *doc;
+	char why[160];
+
+	ASSERT_EQ(0, ml_run(&res, json));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, res.out);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("echo hello", jstr(doc, "run.command"));
+	EXPECT_NE(NULL, strstr(res.err, "hello\n"));
+	ASSERT_EQ(0, ml_run(&res, prom));
+	EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+	/* (the command line is in a "# command: echo hello" comment) */
+	EXPECT_EQ(NULL, strstr(res.out, "\nhello\n"));
+	EXPECT_NE(0, strncmp(res.out, "hello\n", 6));
+	EXPECT_NE(NULL, strstr(res.err, "hello\n"));
+}
+
+/*
+ * An allocator LD_PRELOAD cannot load is refused before anything runs:
+ * not a shared library, a static command, a command set-uid to another
+ * user.  The command here would create @flag: it must not exist after.
+ */
+TEST(allocator_that_cannot_load_is_refused)
+{
+	char dir[] = "/tmp/memlens-suid-XXXXXX", touch[64], flag[64], cmd[256];
+	char *notlib[] = { "memlens", "run", "--allocator", "/etc/passwd", "--", "true", NULL };
+	char *stat_[] = { "memlens", "run", "--allocator", "mlalloc", "--", "/sbin/ldconfig",
+			  "-p", NULL };
+	char *suid[] = { "memlens", "run", "--allocator", "mlalloc", "--", touch, flag, NULL };
+	char *csuid[] = { "memlens", "compare", "--allocators", "glibc,mlalloc", "-n", "1",
+			  "--", touch, flag, NULL };
+	char *cnotlib[] = { "memlens", "compare", "--allocators", "glibc,/etc/passwd", "--",
+			    "true", NULL };
+
+	expect_error(_metadata, notlib, 2, "is not a shared library");
+	expect_error(_metadata, cnotlib, 2, "is not a shared library");
+	/* Debian's ldconfig is static-pie */
+	if (!access("/sbin/ldconfig", X_OK))
+		expect_error(_metadata, stat_, 2, "a static binary");
+	if (geteuid())
+		SKIP(return, "needs root to make a set-uid copy owned by nobody");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(touch, sizeof(touch), "%s/touch", dir);
+	snprintf(flag, sizeof(flag), "%s/flag", dir);
+	snprintf(cmd, sizeof(cmd), "cp /usr/bin/touch %s && chown 65534 %s && chmod 4755 %s",
+		 touch, touch, touch);
+	ASSERT_EQ(0, system(cmd));
+	expect_error(_metadata, suid, 2, "setuid (secure-execution mode");
+	expect_error(_metadata, csuid, 2, "setuid (secure-execution mode");
+	EXPECT_NE(0, access(flag, F_OK)) TH_LOG("the command ran");
+	unlink(touch);
+	rmdir(dir);
+}
+
+/* Loaded: seen in /proc/PID/maps; not loaded (ld.so ignored it): refused. */
+TEST(allocator_load_is_checked_in_the_child)
+{
+	char lib[4096];
+	char *ok[] = { "memlens", "run", "--json", "--allocator", lib, "--", "sleep", "0.3", NULL };
+	char *pie[] = { "memlens", "run", "--allocator", "/usr/bin/true", "--", "sleep", "0.3",
+			NULL };
+	char *cpie[] = { "memlens", "compare", "--allocators", "glibc,/usr/bin/true", "-n", "1",
+			 "--", "sleep", "0.3", NULL };
+	struct jval *doc;
+
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, ml_run(&res, ok));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("yes (its library in /proc/PID/maps)", jstr(doc, "run.allocator_loaded"));
+	/* a PIE is ET_DYN, but ld.so refuses to preload it and goes on */
+	expect_error(_metadata, pie, 1, "was not loaded into sleep");
+	expect_error(_metadata, cpie, 1, "was not loaded into sleep");
+	EXPECT_STREQ("", res.out);
+}
+
+/* An unwritable --plot is an error before the first run. */
+TEST(compare_plot_checked_before_running)
+{
+	char dir[] = "/tmp/memlens-plot-XXXXXX", flag[64];
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc", "-n", "1",
+			 "--plot", "/nonexistent/dir/p.svg", "--", "touch", flag, NULL };
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(flag, sizeof(flag), "%s/flag", dir);
+	expect_error(_metadata, argv, 1, "cannot write /nonexistent/dir/p.svg");
+	EXPECT_NE(0, access(flag, F_OK)) TH_LOG("a run happened first");
+	unlink(flag);
+	rmdir(dir);
+}
+
+/* compare's JSON keeps the whole command line. */
+TEST(compare_json_keeps_the_arguments)
+{
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc", "-n", "1", "--json",
+			 "--", "sh", "-c", "true", NULL };
+	struct jval *doc;
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("sh -c true", jstr(doc, "compare.command"));
+}
+
 TEST_HARNESS_MAIN

@@ -172,7 +172,7 @@ static struct ml_val ratio(struct ml_val v, struct ml_val base)
 }
 
 /* Split "a,b,c" and find each allocator before anything runs. */
-static int find_allocators(char *list, struct outcome *o, int *n)
+static int find_allocators(char *list, struct outcome *o, int *n, char **cmd)
 {
 	char why[512], *save, *name;
 	int ret;
@@ -182,6 +182,8 @@ static int find_allocators(char *list, struct outcome *o, int *n)
 		if (*n == MAX_ALLOCS)
 			return ml_fail(ML_EXIT_USAGE, "at most 8 allocators");
 		ret = ml_allocator_find(name, &o[*n].alloc, why, sizeof(why));
+		if (!ret)
+			ret = ml_allocator_check(&o[*n].alloc, cmd, why, sizeof(why));
 		if (ret)
 			return ml_fail(ret, why);
 		(*n)++;
@@ -338,13 +340,11 @@ static void svg_panel(FILE *f, int x, int y, const char *title, enum ml_unit uni
 	}
 }
 
-static int write_svg(const char *path, const struct outcome *o, int n, char **cmd)
+/* @f: opened before the first run, so that a bad path costs no run. */
+static int write_svg(FILE *f, const struct outcome *o, int n, char **cmd)
 {
 	int ph = 40 + 26 * n, w = 960, h = 70 + 2 * ph;
-	FILE *f = fopen(path, "we");
 
-	if (!f)
-		return -errno;
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 		"font-family=\"sans-serif\" font-size=\"13\">\n",
@@ -381,6 +381,10 @@ static int run_compare(int argc, char **argv)
 	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
 	struct outcome o[MAX_ALLOCS] = { 0 };
 	bool tty = isatty(2), failed = false;
+	enum ml_child_out child_out = ML_CHILD_OUT_NULL;
+	FILE *plot = NULL;
+	char cmdline[1024] = "";
+	size_t o_len = 0;
 	struct ml_report r;
 	enum ml_backend be;
 	char why[512];
@@ -389,12 +393,21 @@ static int run_compare(int argc, char **argv)
 	ret = ml_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	ret = find_allocators(a.allocators, o, &n);
+	ret = find_allocators(a.allocators, o, &n, a.cmd);
 	if (ret)
 		return ret;
 	ret = ml_proc_only(&a.common, "compare");
 	if (ret)
 		return ret;
+	if (a.plot) {
+		plot = fopen(a.plot, "we");
+		if (!plot) {
+			snprintf(why, sizeof(why), "cannot write %s: %s", a.plot, strerror(errno));
+			return ml_fail(ML_EXIT_ERROR, why);
+		}
+	}
+	if (a.show_output)
+		child_out = a.common.format == ML_FMT_TEXT ? ML_CHILD_OUT_KEEP : ML_CHILD_OUT_STDERR;
 	be = ML_BACKEND_PROC;
 	signal(SIGINT, SIG_IGN);
 	for (int run = 0; run < a.runs; run++)
@@ -403,13 +416,22 @@ static int run_compare(int argc, char **argv)
 
 			if (tty)
 				progress(run * n + i, a.runs * n, o[i].alloc.name);
-			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false,
-					     !a.show_output, res);
-			if (ret || res->exec_errno) {
+			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false, child_out,
+					     res);
+			if (ret || res->exec_errno || !res->alloc_loaded) {
 				if (tty)
 					fputs("\r\033[K", stderr);
-				snprintf(why, sizeof(why), "cannot run %s: %s", a.cmd[0],
-					 strerror(ret ? -ret : res->exec_errno));
+				if (ret || res->exec_errno)
+					snprintf(why, sizeof(why), "cannot run %s: %s", a.cmd[0],
+						 strerror(ret ? -ret : res->exec_errno));
+				else
+					snprintf(why, sizeof(why),
+						 "allocator %.64s was not loaded into %.256s: libc appeared in /proc/PID/maps, its library never did",
+						 o[i].alloc.name, a.cmd[0]);
+				if (plot) {
+					fclose(plot);
+					unlink(a.plot);
+				}
 				return ml_fail(ML_EXIT_ERROR, why);
 			}
 			failed |= res->status != 0;
@@ -418,6 +440,9 @@ static int run_compare(int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	for (int i = 0; i < n; i++)
 		summarize(&o[i], results[i], a.runs);
+	for (char **p = a.cmd; *p && o_len < sizeof(cmdline); p++)
+		o_len += snprintf(cmdline + o_len, sizeof(cmdline) - o_len, "%s%s",
+				  o_len ? " " : "", *p);
 	ml_report_begin(&r, stdout, a.common.format, "compare");
 	if (r.fmt == ML_FMT_TEXT) {
 		printf("memlens compare: %d run%s each, backend %s:", a.runs, a.runs > 1 ? "s" : "",
@@ -428,7 +453,7 @@ static int run_compare(int argc, char **argv)
 	} else {
 		ml_report_section(&r, "compare", NULL);
 		ml_report_int(&r, "runs", "runs", a.runs);
-		ml_report_str(&r, "command", "command", a.cmd[0]);
+		ml_report_str(&r, "command", "command", cmdline);
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
 		ml_report_section_end(&r);
 	}
@@ -436,8 +461,8 @@ static int run_compare(int argc, char **argv)
 	if (r.fmt == ML_FMT_TEXT)
 		footnotes(stdout, &o[0]);
 	ml_report_end(&r);
-	if (a.plot) {
-		ret = write_svg(a.plot, o, n, a.cmd);
+	if (plot) {
+		ret = write_svg(plot, o, n, a.cmd);
 		if (ret) {
 			snprintf(why, sizeof(why), "cannot write %s: %s", a.plot, strerror(-ret));
 			return ml_fail(ML_EXIT_ERROR, why);

@@ -26,7 +26,7 @@ static const struct ml_command *commands[] = {
 const struct ml_exit_code ml_exit_codes[] = {
 	{ "0", "success (watch and the -p of faults, tlb, swap: also when it ended)" },
 	{ "1", "runtime error; compare: some run failed" },
-	{ "2", "usage error: bad option, not a PID, unknown backend or allocator" },
+	{ "2", "usage error: bad option or PID, unknown backend, unusable allocator" },
 	{ "3", "no such process" },
 	{ "4", "the PID is a kernel thread (no user memory)" },
 	{ "5", "the process exited while being read (partial report), or is a zombie" },
