@@ -138,8 +138,7 @@ static int resolve_cmd(const char *cmd, char *out, size_t len)
 	}
 	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; p; p = colon ? colon + 1 : NULL) {
 		colon = strchr(p, ':');
-		snprintf(out, len, "%.*s/%s", colon ? (int)(colon - p) : (int)strlen(p),
-			 p, cmd);
+		snprintf(out, len, "%.*s/%s", colon ? (int)(colon - p) : (int)strlen(p), p, cmd);
 		if (!access(out, X_OK))
 			return 0;
 	}
@@ -169,8 +168,7 @@ static int script_interp(const char *path, char *out, size_t len)
 	return ret;
 }
 
-int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why,
-		       size_t len)
+int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why, size_t len)
 {
 	char file[PATH_MAX], interp[PATH_MAX];
 	struct stat st;
@@ -190,15 +188,17 @@ int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], cha
 		snprintf(file, sizeof(file), "%s", interp);
 	if (!stat(file, &st) && (((st.st_mode & S_ISUID) && st.st_uid != getuid()) ||
 				 ((st.st_mode & S_ISGID) && st.st_gid != getgid()))) {
-		snprintf(why, len,
-			 "allocator %s cannot load into %s: set%cid (secure-execution mode: the loader ignores LD_PRELOAD)",
-			 alloc->name, file, (st.st_mode & S_ISUID) ? 'u' : 'g');
+		snprintf(
+			why, len,
+			"allocator %s cannot load into %s: set%cid (secure-execution mode: the loader ignores LD_PRELOAD)",
+			alloc->name, file, (st.st_mode & S_ISUID) ? 'u' : 'g');
 		return ML_EXIT_USAGE;
 	}
 	if (!elf_facts(file, &type, &has_interp) && !has_interp) {
-		snprintf(why, len,
-			 "allocator %s cannot load into %s: a static binary (no ELF interpreter: LD_PRELOAD has no effect)",
-			 alloc->name, file);
+		snprintf(
+			why, len,
+			"allocator %s cannot load into %s: a static binary (no ELF interpreter: LD_PRELOAD has no effect)",
+			alloc->name, file);
 		return ML_EXIT_USAGE;
 	}
 	return 0;

@@ -130,9 +130,11 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 	}
 	ml_report_str(&r, "preload", "LD_PRELOAD", alloc->path[0] ? alloc->path : "(none)");
 	ml_report_str(&r, "allocator_loaded", "allocator loaded",
-		      !alloc->path[0]	      ? "nothing to load (glibc)" :
-		      res->alloc_loaded > 0 ? "yes (its library in /proc/PID/maps)" :
-					      "not verified (exited before /proc/PID/maps showed its libraries)");
+		      !alloc->path[0] ?
+			      "nothing to load (glibc)" :
+		      res->alloc_loaded > 0 ?
+			      "yes (its library in /proc/PID/maps)" :
+			      "not verified (exited before /proc/PID/maps showed its libraries)");
 	if (r.fmt != ML_FMT_TEXT)
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
 	ml_report_section_end(&r);
@@ -190,9 +192,10 @@ static int run_run(int argc, char **argv)
 		return ml_fail(127, why);
 	}
 	if (!res.alloc_loaded) {
-		snprintf(why, sizeof(why),
-			 "allocator %.64s was not loaded into %.256s: libc appeared in /proc/PID/maps, its library never did",
-			 alloc.name, a.cmd[0]);
+		snprintf(
+			why, sizeof(why),
+			"allocator %.64s was not loaded into %.256s: libc appeared in /proc/PID/maps, its library never did",
+			alloc.name, a.cmd[0]);
 		if (out != stdout)
 			fclose(out);
 		return ml_fail(ML_EXIT_ERROR, why);

@@ -14,6 +14,7 @@
  * peak resident is the larger of ru_maxrss and the VmHWM samples.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -274,4 +275,43 @@ void ml_emit_run(struct ml_report *r, const struct ml_run_result *res)
 	ml_report_val(r, "tlb_flushes_total", "TLB flushes", ML_UNIT_TOTAL, res->tlb_flushes);
 	ml_report_int(r, "samples", "/proc samples", res->samples);
 	ml_report_section_end(r);
+}
+
+void ml_stats_of(const struct ml_val *v, int n, struct ml_stats *out)
+{
+	double sum = 0, sq = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->why = n ? v[0].why : "no run";
+	for (int i = 0; i < n; i++) {
+		if (!ml_known(v[i]))
+			continue;
+		if (!out->n || v[i].v < out->min)
+			out->min = v[i].v;
+		if (!out->n || v[i].v > out->max)
+			out->max = v[i].v;
+		out->n++;
+		sum += v[i].v;
+		out->src = v[i].src;
+	}
+	if (!out->n)
+		return;
+	out->mean = sum / out->n;
+	for (int i = 0; i < n; i++)
+		if (ml_known(v[i]))
+			sq += (v[i].v - out->mean) * (v[i].v - out->mean);
+	out->sd = out->n > 1 ? sqrt(sq / (out->n - 1)) : 0;
+}
+
+int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base)
+{
+	double lo, hi;
+
+	if (a->n < 2 || base->n < 2 || base->mean <= 0)
+		return -1;
+	lo = (a->mean - a->sd) / (base->mean + base->sd);
+	if (base->mean - base->sd <= 0)
+		return lo > 1.0; /* the upper end is unbounded */
+	hi = (a->mean + a->sd) / (base->mean - base->sd);
+	return lo > 1.0 || hi < 1.0;
 }

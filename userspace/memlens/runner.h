@@ -30,8 +30,7 @@ int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, siz
  * @why, when the library is not a shared library, or the command (or its
  * #! interpreter) is static or set[ug]id to someone else (allocator.c).
  */
-int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why,
-		       size_t len);
+int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why, size_t len);
 /* @lib in /proc/@pid/maps: 1; not, though libc is mapped: 0; cannot tell: -1. */
 int ml_allocator_mapped(pid_t pid, const char *lib);
 
@@ -69,5 +68,21 @@ struct ml_run_result {
 int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
 		   bool progress, enum ml_child_out out, struct ml_run_result *res);
 void ml_emit_run(struct ml_report *r, const struct ml_run_result *res);
+
+/* Mean, sample standard deviation, min and max of the known values. */
+struct ml_stats {
+	int n; /* known values */
+	double mean, sd, min, max;
+	enum ml_src src;
+	const char *why; /* n == 0: the first value's reason */
+};
+
+void ml_stats_of(const struct ml_val *v, int n, struct ml_stats *out);
+/*
+ * @a over @base (means): 1 significant, 0 not (the ratio's spread, from
+ * (mean - sd) / (base + sd) to (mean + sd) / (base - sd), holds 1.0), -1
+ * unknown (a mean unavailable or zero, or fewer than two runs).
+ */
+int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base);
 
 #endif /* MEMLENS_RUNNER_H */

@@ -10,7 +10,7 @@
 #include "backend.h"
 #include "target.h"
 
-#define ML_PID_MAX 4194304 /* PID_MAX_LIMIT on 64-bit */
+#define ML_PID_MAX 4194304    /* PID_MAX_LIMIT on 64-bit */
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 
 int ml_pid_parse(const char *s, pid_t *out)
@@ -43,8 +43,9 @@ int ml_target_check(const char *cmd, pid_t *pid)
 		return ML_EXIT_NOPROC;
 	}
 	if (!ml_proc_status_kb(*pid, "Tgid", &tgid) && tgid && (pid_t)tgid != *pid) {
-		fprintf(stderr, "memlens %s: %d is a thread of process %llu: reporting the process\n",
-			cmd, *pid, (unsigned long long)tgid);
+		fprintf(stderr,
+			"memlens %s: %d is a thread of process %llu: reporting the process\n", cmd,
+			*pid, (unsigned long long)tgid);
 		*pid = (pid_t)tgid;
 		return ml_target_check(cmd, pid);
 	}
