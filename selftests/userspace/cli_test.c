@@ -9,8 +9,12 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
+#include <sys/prctl.h>
+
 #include "kselftest_harness.h"
 #include "ml_test.h"
+#include "ml_json.h"
+#include "ml_prom.h"
 
 static struct ml_result r;
 
@@ -556,6 +560,92 @@ TEST(tlb_swap_per_process_part)
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+}
+
+/*
+ * Prometheus: a process name holding ", \\ and a newline is escaped into
+ * a valid exposition; memlens_up closes it; per-VMA series only with
+ * --per-vma; counters end in _total (the checker enforces it).
+ */
+TEST(prometheus_escapes_every_byte_and_says_up)
+{
+	char spid[16], why[160];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--prometheus", spid, NULL };
+	char *per_vma[] = { "memlens", "inspect", "--backend", "proc", "--prometheus", "--per-vma",
+			    spid, NULL };
+	char *kthread[] = { "memlens", "inspect", "--prometheus", "2", NULL };
+	int ready[2];
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	if (!child) {
+		/* 15 bytes: quote, backslash, newline, a byte that is not UTF-8 */
+		prctl(PR_SET_NAME, "a\"b\\c\nd\xff" "e", 0, 0, 0);
+		ml_ready_then_pause(ready[1], 1);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	snprintf(spid, sizeof(spid), "%d", child);
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(r.out, "comm=\"a\\\"b\\\\c\\nd\xef\xbf\xbd" "e\"")) TH_LOG("%.600s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_up{pid=\"")) TH_LOG("%.300s", r.out);
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+	EXPECT_EQ(NULL, strstr(r.out, "memlens_vmas_"));
+	EXPECT_NE(NULL, strstr(r.out, "memlens_faults_minor_total{"));
+	ASSERT_EQ(0, ml_run(&r, per_vma));
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_vmas_resident_bytes{"));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	/* nothing measured: still an exposition, saying why */
+	ASSERT_EQ(0, ml_run(&r, kthread));
+	EXPECT_EQ(4, r.status);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(0, prom_value(r.out, "memlens_up", NULL)) TH_LOG("%s", r.out);
+	EXPECT_EQ(1, prom_value(r.out, "memlens_scrape_error", "reason=\"kernel_thread\""));
+}
+
+/* compare's counters get _total too: its exposition passes the checker. */
+TEST(prometheus_counters_end_in_total)
+{
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc", "-r", "2", "--prometheus",
+			 "--", "true", NULL };
+	char why[160];
+
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_allocators_minor_faults_total{"));
+}
+
+/* Every JSON document: schema, command, tool version, UTC timestamp, hostname. */
+TEST(json_says_version_time_and_host)
+{
+	char spid[16], host[256] = "", stamp[32], err[160];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--json", "--no-vmas", spid, NULL };
+	time_t before = time(NULL), at;
+	struct jval *doc;
+	struct tm tm = { 0 };
+
+	snprintf(spid, sizeof(spid), "%d", getpid());
+	ASSERT_EQ(0, gethostname(host, sizeof(host) - 1));
+	ASSERT_EQ(0, ml_run(&r, argv));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\":\"memlens/1\",\"command\":\"inspect\",\"version\":",
+			     strlen("{\"schema\":\"memlens/1\",\"command\":\"inspect\",\"version\":")));
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ(MEMLENS_VERSION, jstr(doc, "version"));
+	EXPECT_STREQ(host, jstr(doc, "hostname"));
+	snprintf(stamp, sizeof(stamp), "%s", jstr(doc, "timestamp"));
+	ASSERT_NE(NULL, strptime(stamp, "%Y-%m-%dT%H:%M:%SZ", &tm)) TH_LOG("%s", stamp);
+	at = timegm(&tm);
+	EXPECT_LE(before, at);
+	EXPECT_GE(time(NULL), at);
 }
 
 TEST_HARNESS_MAIN

@@ -208,15 +208,20 @@ void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 struct inspect_args {
 	struct ml_common_opts common;
 	const char *pid;
-	bool no_vmas;
+	bool no_vmas, per_vma;
 };
 
 enum {
-	OPT_NO_VMAS = 0x3000
+	OPT_NO_VMAS = 0x3000,
+	OPT_PER_VMA
 };
 
 static const struct argp_option inspect_options[] = {
-	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 }, { 0 }
+	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 },
+	{ "per-vma", OPT_PER_VMA, NULL, 0,
+	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
+	  0 },
+	{ 0 }
 };
 
 static error_t parse_inspect(int key, char *arg, struct argp_state *state)
@@ -229,6 +234,9 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_NO_VMAS:
 		a->no_vmas = true;
+		return 0;
+	case OPT_PER_VMA:
+		a->per_vma = true;
 		return 0;
 	case ARGP_KEY_ARG:
 	case ARGP_KEY_END:
@@ -261,7 +269,7 @@ static const struct argp inspect_argp = {
 
 static int run_inspect(int argc, char **argv)
 {
-	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false };
+	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false };
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
 	struct ml_report r;
@@ -278,13 +286,19 @@ static int run_inspect(int argc, char **argv)
 		return ML_EXIT_USAGE;
 	}
 	ret = ml_target_check("inspect", &pid);
-	if (ret)
+	if (ret) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret,
+				  "the target was refused (see stderr)");
 		return ret;
+	}
 	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
-	if (ret)
+	if (ret) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret, why);
 		return ret;
+	}
 	ret = ml_snapshot_best(pid, be, &ss, why, sizeof(why));
 	if (ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD || ret == ML_EXIT_BACKEND) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret, ss.errmsg);
 		ml_snapshot_free(&ss);
 		return ml_fail(ret, ss.errmsg);
 	}
@@ -299,16 +313,15 @@ static int run_inspect(int argc, char **argv)
 	ml_report_begin(&r, stdout, a.common.format, "inspect");
 	ml_emit_process(&r, &ss, why);
 	ml_emit_summary(&r, &ss);
-	if (!a.no_vmas)
+	/* per-VMA series are labelled by ASLR addresses: churn, unless asked for */
+	if (!a.no_vmas && (a.common.format != ML_FMT_PROM || a.per_vma))
 		ml_emit_vmas(&r, &ss);
+	else if (!a.no_vmas)
+		fputs("# per-VMA series left out (memlens inspect --per-vma adds them)\n", r.out);
 	if (!ret)
 		ml_alloc_report(&r, &av);
-	if (ret) {
-		ml_report_section(&r, "error", NULL);
-		ml_report_int(&r, "exit_code", "exit code", ret);
-		ml_report_str(&r, "message", "error", ss.errmsg);
-		ml_report_section_end(&r);
-	}
+	if (ret)
+		ml_report_error(&r, ret, ss.errmsg);
 	ml_report_end(&r);
 	ml_alloc_free(&av);
 	ml_snapshot_free(&ss);
