@@ -303,7 +303,7 @@ TEST(unprivileged_gets_one_line_naming_the_capability)
 	ml_copy_remove(&bin);
 	ASSERT_TRUE(WIFEXITED(st));
 	ASSERT_EQ(0, WEXITSTATUS(st));
-	EXPECT_EQ(1, r->status);
+	EXPECT_EQ(6, r->status);	/* permission denied (docs/inspector.md) */
 	EXPECT_NE(NULL, strstr(r->err, "CAP_BPF")) TH_LOG("stderr: %s", r->err);
 	EXPECT_EQ(NULL, strchr(r->err, '\n') ? strchr(strchr(r->err, '\n') + 1, '\n') : NULL)
 		TH_LOG("more than one line: %s", r->err);
@@ -421,13 +421,16 @@ TEST(bad_input)
 {
 	static struct ml_result r;
 	char *nopid[] = { "memlens", "faults", "-p", "2147483646", NULL };
+	char *nopid_free[] = { "memlens", "faults", "-p", "4194304", NULL };
 	char *garbage[] = { "memlens", "faults", "-p", "x1", NULL };
 	char *both[] = { "memlens", "faults", "-p", "1", "--", "true", NULL };
 	char *dur[] = { "memlens", "faults", "-d", "-3", NULL };
 
 	ASSERT_EQ(0, ml_run(&r, nopid));
-	EXPECT_EQ(1, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "No such process")) TH_LOG("%s", r.err);
+	EXPECT_EQ(2, r.status);	/* above PID_MAX_LIMIT: not a PID */
+	ASSERT_EQ(0, ml_run(&r, nopid_free));
+	EXPECT_EQ(3, r.status);	/* no such process */
+	EXPECT_NE(NULL, strstr(r.err, "no such process")) TH_LOG("%s", r.err);
 	ASSERT_EQ(0, ml_run(&r, garbage));
 	EXPECT_EQ(2, r.status);
 	ASSERT_EQ(0, ml_run(&r, both));

@@ -224,4 +224,226 @@ TEST(help_has_examples)
 	EXPECT_NE(NULL, strstr(res.out, "--plot"));
 }
 
+/* --json on stdout: the command's stdout goes to stderr, the JSON parses. */
+TEST(run_json_keeps_the_commands_output_out)
+{
+	char *json[] = { "memlens", "run", "--json", "--", "echo", "hello", NULL };
+	char *prom[] = { "memlens", "run", "--prometheus", "--", "echo", "hello", NULL };
+	struct jval *doc;
+	char why[160];
+
+	ASSERT_EQ(0, ml_run(&res, json));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, res.out);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("echo hello", jstr(doc, "run.command"));
+	EXPECT_NE(NULL, strstr(res.err, "hello\n"));
+	ASSERT_EQ(0, ml_run(&res, prom));
+	EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+	/* (the command line is in a "# command: echo hello" comment) */
+	EXPECT_EQ(NULL, strstr(res.out, "\nhello\n"));
+	EXPECT_NE(0, strncmp(res.out, "hello\n", 6));
+	EXPECT_NE(NULL, strstr(res.err, "hello\n"));
+}
+
+/*
+ * An allocator LD_PRELOAD cannot load is refused before anything runs:
+ * not a shared library, a static command, a command set-uid to another
+ * user.  The command here would create @flag: it must not exist after.
+ */
+TEST(allocator_that_cannot_load_is_refused)
+{
+	char dir[] = "/tmp/memlens-suid-XXXXXX", touch[64], flag[64], cmd[256];
+	char *notlib[] = { "memlens", "run", "--allocator", "/etc/passwd", "--", "true", NULL };
+	char *stat_[] = { "memlens", "run", "--allocator", "mlalloc", "--", "/sbin/ldconfig",
+			  "-p", NULL };
+	char *suid[] = { "memlens", "run", "--allocator", "mlalloc", "--", touch, flag, NULL };
+	char *csuid[] = { "memlens", "compare", "--allocators", "glibc,mlalloc", "-n", "1",
+			  "--", touch, flag, NULL };
+	char *cnotlib[] = { "memlens", "compare", "--allocators", "glibc,/etc/passwd", "--",
+			    "true", NULL };
+
+	expect_error(_metadata, notlib, 2, "is not a shared library");
+	expect_error(_metadata, cnotlib, 2, "is not a shared library");
+	/* Debian's ldconfig is static-pie */
+	if (!access("/sbin/ldconfig", X_OK))
+		expect_error(_metadata, stat_, 2, "a static binary");
+	if (geteuid())
+		SKIP(return, "needs root to make a set-uid copy owned by nobody");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(touch, sizeof(touch), "%s/touch", dir);
+	snprintf(flag, sizeof(flag), "%s/flag", dir);
+	snprintf(cmd, sizeof(cmd), "cp /usr/bin/touch %s && chown 65534 %s && chmod 4755 %s",
+		 touch, touch, touch);
+	ASSERT_EQ(0, system(cmd));
+	expect_error(_metadata, suid, 2, "setuid (secure-execution mode");
+	expect_error(_metadata, csuid, 2, "setuid (secure-execution mode");
+	EXPECT_NE(0, access(flag, F_OK)) TH_LOG("the command ran");
+	unlink(touch);
+	rmdir(dir);
+}
+
+/* Loaded: seen in /proc/PID/maps; not loaded (ld.so ignored it): refused. */
+TEST(allocator_load_is_checked_in_the_child)
+{
+	char lib[4096];
+	char *ok[] = { "memlens", "run", "--json", "--allocator", lib, "--", "sleep", "0.3", NULL };
+	char *pie[] = { "memlens", "run", "--allocator", "/usr/bin/true", "--", "sleep", "0.3",
+			NULL };
+	char *cpie[] = { "memlens", "compare", "--allocators", "glibc,/usr/bin/true", "-n", "1",
+			 "--", "sleep", "0.3", NULL };
+	struct jval *doc;
+
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, ml_run(&res, ok));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("yes (its library in /proc/PID/maps)", jstr(doc, "run.allocator_loaded"));
+	/* a PIE is ET_DYN, but ld.so refuses to preload it and goes on */
+	expect_error(_metadata, pie, 1, "was not loaded into sleep");
+	expect_error(_metadata, cpie, 1, "was not loaded into sleep");
+	EXPECT_STREQ("", res.out);
+}
+
+/* An unwritable --plot is an error before the first run. */
+TEST(compare_plot_checked_before_running)
+{
+	char dir[] = "/tmp/memlens-plot-XXXXXX", flag[64];
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc", "-n", "1",
+			 "--plot", "/nonexistent/dir/p.svg", "--", "touch", flag, NULL };
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(flag, sizeof(flag), "%s/flag", dir);
+	expect_error(_metadata, argv, 1, "cannot write /nonexistent/dir/p.svg");
+	EXPECT_NE(0, access(flag, F_OK)) TH_LOG("a run happened first");
+	unlink(flag);
+	rmdir(dir);
+}
+
+/* compare's JSON keeps the whole command line. */
+TEST(compare_json_keeps_the_arguments)
+{
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc", "-n", "1", "--json",
+			 "--", "sh", "-c", "true", NULL };
+	struct jval *doc;
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_STREQ("sh -c true", jstr(doc, "compare.command"));
+}
+
+/* Within the 6 significant digits the JSON numbers carry. */
+#define NEAR(a, b) (fabs((a) - (b)) <= 1e-5 * fabs(b) + 1e-9)
+
+/*
+ * compare -r N as perf stat -r: one warm-up round not counted (the
+ * command logs each run to a file: (N + 1) x allocators lines), N runs
+ * interleaved; mean, stddev, min, max and the ratio's significance
+ * recomputed here from the JSON's own per-run table.
+ */
+TEST(compare_repeats_with_warmup_mean_and_spread)
+{
+	char dir[] = "/tmp/memlens-runs-XXXXXX", script[256], logf[64], lib[4096], allocs[4200];
+	char *argv[] = { "memlens", "compare", "--allocators", allocs, "-r", "4", "--json", "--",
+			 "sh", "-c", script, NULL };
+	static const char *const figs[] = { "wall", "peak_resident", "minor_faults", "pagetable" };
+	static const char *const runcol[] = { "wall_seconds", "peak_resident_bytes",
+					      "minor_faults", "pagetable_bytes" };
+	static const char *const unit[] = { "_seconds", "_bytes", "", "_bytes" };
+	const char *names[2] = { "glibc", NULL };
+	double mean[2][4], sd[2][4];
+	const struct jval *rows, *runs;
+	struct jval *doc;
+	char buf[4096], key[96];
+	int lines = 0;
+
+	mlalloc_path(lib, sizeof(lib));
+	snprintf(allocs, sizeof(allocs), "glibc,%s", lib);
+	names[1] = lib;
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(logf, sizeof(logf), "%s/log", dir);
+	snprintf(script, sizeof(script), "echo run >> %s; head -c 3000000 /dev/zero | wc -c", logf);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	ASSERT_LT(0, ml_read_file(logf, buf, sizeof(buf)));
+	for (char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	EXPECT_EQ((4 + 1) * 2, lines);
+	unlink(logf);
+	rmdir(dir);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(4, jnum(doc, "compare.runs"));
+	EXPECT_EQ(1, jnum(doc, "compare.warmup"));
+	rows = jget(jpath(doc, "allocators"), "rows");
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(2, rows->n);
+	ASSERT_EQ(8, runs->n);
+	for (int a = 0; a < 2; a++)
+		for (int f = 0; f < 4; f++) {
+			double x[4], sum = 0, sq = 0, lo = 1e300, hi = -1e300;
+			int k = 0;
+
+			for (int i = 0; i < runs->n; i++)
+				if (!strcmp(jstr(runs->items[i], "allocator"), names[a]))
+					x[k++] = jnum(runs->items[i], runcol[f]);
+			ASSERT_EQ(4, k);
+			for (int i = 0; i < 4; i++) {
+				sum += x[i];
+				lo = x[i] < lo ? x[i] : lo;
+				hi = x[i] > hi ? x[i] : hi;
+			}
+			mean[a][f] = sum / 4;
+			for (int i = 0; i < 4; i++)
+				sq += (x[i] - mean[a][f]) * (x[i] - mean[a][f]);
+			snprintf(key, sizeof(key), "%s_mean%s", figs[f], unit[f]);
+			EXPECT_TRUE(NEAR(jnum(rows->items[a], key), mean[a][f]))
+				TH_LOG("%s %s: %g vs %g", names[a], key, jnum(rows->items[a], key), mean[a][f]);
+			/* the sample variance (no libm here): stddev squared */
+			snprintf(key, sizeof(key), "%s_stddev%s", figs[f], unit[f]);
+			sd[a][f] = jnum(rows->items[a], key);
+			EXPECT_TRUE(fabs(sd[a][f] * sd[a][f] - sq / 3) <= 3e-5 * (sq / 3) + 1e-12)
+				TH_LOG("%s %s: %g^2 vs %g", names[a], key, sd[a][f], sq / 3);
+			snprintf(key, sizeof(key), "%s_min%s", figs[f], unit[f]);
+			EXPECT_TRUE(NEAR(jnum(rows->items[a], key), lo)) TH_LOG("%s", key);
+			snprintf(key, sizeof(key), "%s_max%s", figs[f], unit[f]);
+			EXPECT_TRUE(NEAR(jnum(rows->items[a], key), hi)) TH_LOG("%s", key);
+		}
+	/* the ratio of the means, significant unless its spread holds 1.0 */
+	for (int f = 0; f < 4; f++) {
+		double r = mean[1][f] / mean[0][f];
+		double rlo = (mean[1][f] - sd[1][f]) / (mean[0][f] + sd[0][f]);
+		double rhi = mean[0][f] - sd[0][f] > 0 ?
+				     (mean[1][f] + sd[1][f]) / (mean[0][f] - sd[0][f]) : 1e300;
+
+		snprintf(key, sizeof(key), "%s_mean_ratio", figs[f]);
+		EXPECT_TRUE(NEAR(jnum(rows->items[1], key), r)) TH_LOG("%s", key);
+		snprintf(key, sizeof(key), "%s_ratio_significant", figs[f]);
+		/* not decided here when the spread's end is within rounding of 1.0 */
+		if (fabs(rlo - 1) > 1e-4 && fabs(rhi - 1) > 1e-4)
+			EXPECT_EQ(rlo > 1 || rhi < 1, jnum(rows->items[1], key))
+				TH_LOG("%s: %g..%g", key, rlo, rhi);
+	}
+}
+
+/* Text: the spread per figure, a "not significant" mark where it applies. */
+TEST(compare_text_shows_the_spread)
+{
+	char *argv[] = { "memlens", "compare", "--allocators", "glibc,glibc", "-r", "3", "--",
+			 "sh", "-c", "true", NULL };
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_NE(NULL, strstr(res.out, "3 runs each after 1 warm-up round")) TH_LOG("%s", res.out);
+	EXPECT_NE(NULL, strstr(res.out, "\nwall time: mean +- stddev (min - max), ratio of the means\n"));
+	EXPECT_NE(NULL, strstr(res.out, "\nminor faults: mean +- stddev"));
+}
+
 TEST_HARNESS_MAIN

@@ -10,10 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Is [s, end) UTF-8? */
+static inline int prom_utf8_ok(const unsigned char *s, const unsigned char *end)
+{
+	while (s < end) {
+		int n = s[0] < 0x80 ? 1 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 :
+			s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+		if (!n || s + n > end)
+			return 0;
+		for (int i = 1; i < n; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+		s += n;
+	}
+	return 1;
+}
+
 /*
  * A checker of the text exposition format (version 0.0.4): every line is
  * blank, a comment, HELP/TYPE for a metric not described before, or a
  * sample "name{l="v",...} value" whose metric's samples are contiguous.
+ * A counter's name ends in _total; label values use only the escapes
+ * \\, \" and \n and are UTF-8; every line is UTF-8.
  */
 static inline int prom_check(const char *text, char *why, size_t len)
 {
@@ -31,6 +50,10 @@ static inline int prom_check(const char *text, char *why, size_t len)
 			snprintf(why, len, "line %d: no final newline", lineno);
 			return -1;
 		}
+		if (!prom_utf8_ok((const unsigned char *)l, (const unsigned char *)nl)) {
+			snprintf(why, len, "line %d: not UTF-8", lineno);
+			return -1;
+		}
 		if (!strncmp(l, "# HELP ", 7) || !strncmp(l, "# TYPE ", 7)) {
 			if (sscanf(l + 7, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 || l[7 + n] != ' ') {
 				snprintf(why, len, "line %d: bad HELP/TYPE", lineno);
@@ -40,6 +63,12 @@ static inline int prom_check(const char *text, char *why, size_t len)
 				if (sscanf(l + 8 + n, "%15s", type) != 1 ||
 				    (strcmp(type, "gauge") && strcmp(type, "counter"))) {
 					snprintf(why, len, "line %d: bad type", lineno);
+					return -1;
+				}
+				if (!strcmp(type, "counter") &&
+				    (strlen(name) < 6 || strcmp(name + strlen(name) - 6, "_total"))) {
+					snprintf(why, len, "line %d: counter %s without _total", lineno,
+						 name);
 					return -1;
 				}
 				for (int i = 0; i < nseen; i++)
@@ -71,8 +100,14 @@ static inline int prom_check(const char *text, char *why, size_t len)
 						return -1;
 					}
 					p += k + 2;
-					while (*p && *p != '"' && *p != '\n')
+					while (*p && *p != '"' && *p != '\n') {
+						if (*p == '\\' && p[1] != '\\' && p[1] != '"' &&
+						    p[1] != 'n') {
+							snprintf(why, len, "line %d: bad escape", lineno);
+							return -1;
+						}
 						p += *p == '\\' ? 2 : 1;
+					}
 					if (*p != '"') {
 						snprintf(why, len, "line %d: unterminated label", lineno);
 						return -1;

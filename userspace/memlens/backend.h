@@ -19,14 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Exit codes of the inspector's commands, beyond memlens.h's 0, 1 and 2. */
-enum {
-	ML_EXIT_NOPROC = 3,   /* no such process */
-	ML_EXIT_KTHREAD = 4,  /* a kernel thread: no user memory */
-	ML_EXIT_VANISHED = 5, /* the process exited mid-way; partial report */
-	ML_EXIT_PERM = 6,     /* permission denied (not root); partial report */
-	ML_EXIT_BACKEND = 7,  /* the requested backend is unavailable */
-};
+#include "memlens.h" /* the exit codes */
 
 /* Who produced a number. */
 enum ml_src {

@@ -14,27 +14,8 @@
 #include <sys/wait.h>
 
 #include "cmd_bpf.h"
-
-int ml_parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-		return -1;
-	*pid = v;
-	return 0;
-}
-
-int ml_check_pid(const char *cmd, pid_t pid)
-{
-	if (kill(pid, 0) == 0 || errno == EPERM)
-		return 0;
-	fprintf(stderr, "memlens %s: no process with PID %d (%s)\n", cmd, pid, strerror(ESRCH));
-	return -1;
-}
+#include "memlens.h"
+#include "target.h"
 
 bool ml_pid_alive(pid_t pid)
 {
@@ -93,28 +74,44 @@ void ml_catch_stop_signals(void)
 	signal(SIGTERM, on_signal);
 }
 
-/* Start CMD stopped on a pipe, so that counting starts before its exec. */
-pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release)
+/*
+ * Start CMD stopped on a pipe, so that counting starts before its exec.
+ * *@execd is the read end of a close-on-exec pipe: EOF once the exec
+ * happened, or the exec's errno if it failed.
+ */
+pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release, int *execd)
 {
-	int p[2];
+	int p[2], e[2];
 	pid_t pid;
 	char c;
 
 	if (pipe(p))
 		return -1;
+	if (pipe2(e, O_CLOEXEC)) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		int err;
+
 		close(p[1]);
+		close(e[0]);
 		if (read(p[0], &c, 1) != 1)
-			_exit(127);
+			_exit(ML_EXIT_NOEXEC);
 		execvp(argv[0], argv);
-		fprintf(stderr, "memlens %s: cannot run %s: %s\n", cmd, argv[0], strerror(errno));
-		_exit(127);
+		err = errno;
+		if (write(e[1], &err, sizeof(err)) != sizeof(err))
+			_exit(ML_EXIT_NOEXEC);
+		_exit(ML_EXIT_NOEXEC);
 	}
 	close(p[0]);
+	close(e[1]);
 	*release = p[1];
+	*execd = e[0];
 	return pid;
 }
 
@@ -176,7 +173,7 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		if (ml_parse_pid(arg, &a->pid)) {
+		if (ml_pid_parse(arg, &a->pid)) {
 			argp_error(state, "invalid PID '%s'", arg);
 			return EINVAL;
 		}
@@ -207,45 +204,88 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 	}
 }
 
+/* The exit code for a BPF load that failed with @err (-errno). */
+int ml_bpf_exit_code(int err)
+{
+	if ((err == -EPERM || err == -EACCES) && !ml_bpf_privileged())
+		return ML_EXIT_PERM;
+	return ML_EXIT_ERROR;
+}
+
+void ml_count_close_tlbswap(void *ctx)
+{
+	ml_tlbswap_close(*(struct ml_tlbswap **)ctx);
+	*(struct ml_tlbswap **)ctx = NULL;
+}
+
+/* Release CMD; 0 once it exec'd, else ML_EXIT_NOEXEC after one line. */
+static int release_child(const char *cmd, pid_t child, int release, int execd, char **argv)
+{
+	int err = 0;
+
+	if (write(release, "g", 1) != 1)
+		kill(child, SIGKILL);
+	close(release);
+	if (read(execd, &err, sizeof(err)) != sizeof(err))
+		err = 0; /* EOF: the exec happened */
+	close(execd);
+	if (!err)
+		return 0;
+	fprintf(stderr, "memlens %s: cannot run %s: %s\n", cmd, argv[0], strerror(err));
+	waitpid(child, NULL, 0);
+	return ML_EXIT_NOEXEC;
+}
+
 int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
-		 int (*open)(pid_t tgid, void *ctx), void (*report)(pid_t tgid, void *ctx),
-		 void *ctx)
+		 const struct ml_count_ops *ops, void *ctx)
 {
 	pid_t child = 0, target;
-	int release = -1, ret;
+	int release = -1, execd = -1, ret, err;
 	char who[64];
 
 	ml_bpf_set_verbose(a->verbose);
-	if (a->pid && ml_check_pid(cmd, a->pid))
-		return 1;
+	if (a->pid) {
+		ret = ml_target_check(cmd, &a->pid);
+		if (ret)
+			return ret;
+	}
 	if (a->cmd_index) {
-		child = ml_spawn_waiting(cmd, argv + a->cmd_index, &release);
+		child = ml_spawn_waiting(cmd, argv + a->cmd_index, &release, &execd);
 		if (child < 0) {
 			fprintf(stderr, "memlens %s: fork: %s\n", cmd, strerror(errno));
-			return 1;
+			return ML_EXIT_ERROR;
 		}
 	}
 	target = child ? child : a->pid;
 	ml_catch_stop_signals(); /* before @open says it is counting */
-	if (open(target, ctx)) {
+	err = ops->open(target, ctx);
+	if (err) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
 		snprintf(who, sizeof(who), "memlens %s", cmd);
-		ml_bpf_print_losses(stderr, who);
+		/* what a load that was refused outright would have lost: beside the point */
+		if (ml_bpf_exit_code(err) != ML_EXIT_PERM)
+			ml_bpf_print_losses(stderr, who);
 		if (child) {
 			kill(child, SIGKILL);
 			waitpid(child, NULL, 0);
 		}
-		return 1;
+		return ml_bpf_exit_code(err);
 	}
 	if (child) {
-		if (write(release, "g", 1) != 1)
-			kill(child, SIGKILL);
-		close(release);
+		ret = release_child(cmd, child, release, execd, argv + a->cmd_index);
+		if (ret) {
+			ops->close(ctx);
+			return ret;
+		}
 	}
 	ret = ml_wait_end(cmd, child, target, a->duration);
 	if (child && ret)
 		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd, argv[a->cmd_index],
 			ret);
-	report(target, ctx);
-	return 0;
+	err = ops->report(target, ctx);
+	ops->close(ctx);
+	if (err)
+		return err;
+	/* the command's own status, as perf stat and time(1) give it */
+	return child ? ret : ML_EXIT_OK;
 }

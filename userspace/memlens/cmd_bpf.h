@@ -12,10 +12,6 @@
 
 #include "mlbpf.h"
 
-/* A decimal PID > 0; non-zero on anything else. */
-int ml_parse_pid(const char *s, pid_t *pid);
-/* Does @pid exist?  If not, says so ("memlens CMD: ...") and returns -1. */
-int ml_check_pid(const char *cmd, pid_t pid);
 /* Is @pid running (not gone, not a zombie)? */
 bool ml_pid_alive(pid_t pid);
 /* The name /proc/PID/maps shows for the VMA starting at @start; 0 if found. */
@@ -27,7 +23,7 @@ int ml_maps_name(pid_t pid, unsigned long long start, char *buf, size_t size);
  * @duration seconds (0: no limit).  ml_wait_end() returns the child's
  * exit status, or 0.
  */
-pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release);
+pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release, int *execd);
 void ml_catch_stop_signals(void);
 int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration);
 /* -p PID, -d SECONDS, -v, -- CMD: the options of every counting command. */
@@ -40,14 +36,26 @@ struct ml_count_args {
 
 extern const struct argp_option ml_count_options[];
 int ml_count_parse(int key, char *arg, struct argp_state *state);
+struct ml_count_ops {
+	/* load and attach for the target tgid (0: system-wide); -errno */
+	int (*open)(pid_t tgid, void *ctx);
+	/* print the counts; 0 or an exit code */
+	int (*report)(pid_t tgid, void *ctx);
+	void (*close)(void *ctx);
+};
+
+/* The close of tlb and swap: @ctx is a struct ml_tlbswap **. */
+void ml_count_close_tlbswap(void *ctx);
+/* ML_EXIT_PERM for a BPF load refused for want of privileges, else ML_EXIT_ERROR. */
+int ml_bpf_exit_code(int err);
 /*
- * Run a counting command: check the PID or start CMD, call @open with the
- * target tgid (0: system-wide), release CMD, wait for the end, then call
- * @report.  Returns an exit code.
+ * Run a counting command: check the PID (target.h) or start CMD, open,
+ * release CMD (127 if it cannot be executed), wait for the end, report,
+ * close.  Returns an exit code: CMD's own status with -- CMD (the
+ * documented table in memlens.h).
  */
 int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
-		 int (*open)(pid_t tgid, void *ctx), void (*report)(pid_t tgid, void *ctx),
-		 void *ctx);
+		 const struct ml_count_ops *ops, void *ctx);
 void ml_print_faults(const struct fault_counts *c, struct ml_faults *f);
 
 #endif /* MEMLENS_CMD_BPF_H */

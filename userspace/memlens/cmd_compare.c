@@ -25,7 +25,7 @@ struct compare_args {
 	struct ml_common_opts common;
 	char *allocators;
 	const char *plot;
-	int runs, interval_ms;
+	int runs, warmup, interval_ms;
 	bool show_output;
 	char **cmd;
 };
@@ -35,6 +35,19 @@ struct outcome {
 	struct ml_allocator alloc;
 	int ok, failed;
 	struct ml_val wall, rss, minflt, majflt, pte, thp, dtlb, flushes;
+	/* over the successful runs: wall, peak rss, minor faults, page tables */
+	struct ml_stats st[4];
+};
+
+/* The figures with a spread: key prefix, text title, unit. */
+static const struct {
+	const char *key, *title;
+	enum ml_unit unit;
+} spread_figs[4] = {
+	{ "wall", "wall time", ML_UNIT_SECONDS },
+	{ "peak_resident", "peak resident", ML_UNIT_BYTES },
+	{ "minor_faults", "minor faults", ML_UNIT_TOTAL },
+	{ "pagetable", "peak page tables", ML_UNIT_BYTES },
 };
 
 enum {
@@ -42,14 +55,19 @@ enum {
 	OPT_RUNS = 'n',
 	OPT_PLOT = 0x4000,
 	OPT_INTERVAL = 'i',
-	OPT_SHOW = 0x4001
+	OPT_SHOW = 0x4001,
+	OPT_WARMUP = 0x4002
 };
 
 static const struct argp_option compare_options[] = {
 	{ "allocators", OPT_ALLOCS, "A,B,...", 0,
 	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths); the first is the baseline",
 	  0 },
-	{ "runs", OPT_RUNS, "N", 0, "runs per allocator (default 3); medians are shown", 0 },
+	{ "runs", OPT_RUNS, "N", 0,
+	  "runs per allocator (default 5): mean, standard deviation, min and max, and medians", 0 },
+	{ "repeat", 'r', "N", OPTION_ALIAS, NULL, 0 },
+	{ "warmup", OPT_WARMUP, "N", 0,
+	  "rounds (every allocator once) run first and not counted (default 1)", 0 },
 	{ "plot", OPT_PLOT, "FILE.svg", 0, "also write a bar chart as SVG", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "/proc sampling interval (default 20)", 0 },
 	{ "show-output", OPT_SHOW, NULL, 0, "keep the command's stdout (default: /dev/null)", 0 },
@@ -80,6 +98,13 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 	case OPT_ALLOCS:
 		a->allocators = arg;
 		return 0;
+	case OPT_WARMUP:
+		if (parse_int(arg, 0, 10, &a->warmup)) {
+			argp_error(state, "--warmup wants a number from 0 to 10");
+			return EINVAL;
+		}
+		return 0;
+	case 'r':
 	case OPT_RUNS:
 		if (parse_int(arg, 1, MAX_RUNS, &a->runs)) {
 			argp_error(state, "--runs wants a number from 1 to %d", MAX_RUNS);
@@ -133,11 +158,7 @@ static const struct argp compare_argp = {
 	       "  memlens compare --allocators glibc,mlalloc -- sort -n numbers.txt\n"
 	       "  memlens compare --allocators glibc,mlalloc,jemalloc,tcmalloc,mimalloc \\\n"
 	       "      -n 5 --plot allocators.svg -- python3 bench.py\n"
-	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app\n"
-	       "\n"
-	       "Exit status: 0 when every run exited 0, 1 when some run failed (the\n"
-	       "table shows how many), 2 usage error or unknown allocator, 7 backend\n"
-	       "unavailable.",
+	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app",
 	.children = compare_children,
 };
 
@@ -176,7 +197,7 @@ static struct ml_val ratio(struct ml_val v, struct ml_val base)
 }
 
 /* Split "a,b,c" and find each allocator before anything runs. */
-static int find_allocators(char *list, struct outcome *o, int *n)
+static int find_allocators(char *list, struct outcome *o, int *n, char **cmd)
 {
 	char why[512], *save, *name;
 	int ret;
@@ -186,6 +207,8 @@ static int find_allocators(char *list, struct outcome *o, int *n)
 		if (*n == MAX_ALLOCS)
 			return ml_fail(ML_EXIT_USAGE, "at most 8 allocators");
 		ret = ml_allocator_find(name, &o[*n].alloc, why, sizeof(why));
+		if (!ret)
+			ret = ml_allocator_check(&o[*n].alloc, cmd, why, sizeof(why));
 		if (ret)
 			return ml_fail(ret, why);
 		(*n)++;
@@ -218,6 +241,10 @@ static void summarize(struct outcome *o, const struct ml_run_result *r, int n)
 		dt[i] = ok_only(&r[i], r[i].dtlb_misses);
 		fl[i] = r[i].tlb_flushes;
 	}
+	ml_stats_of(w, n, &o->st[0]);
+	ml_stats_of(rss, n, &o->st[1]);
+	ml_stats_of(mn, n, &o->st[2]);
+	ml_stats_of(pte, n, &o->st[3]);
 	o->wall = median(w, n);
 	o->rss = median(rss, n);
 	o->minflt = median(mn, n);
@@ -246,10 +273,72 @@ static const struct ml_col cols[] = {
 	{ "dtlb_misses", "dtlb miss", ML_UNIT_TOTAL },
 };
 
+/* JSON and Prometheus: per figure of spread_figs, these six columns. */
+static const char *const spread_cols[6] = { "mean", "stddev",     "min",
+					    "max",  "mean_ratio", "ratio_significant" };
+
+static struct ml_val stat_cell(const struct ml_stats *st, int c, const struct ml_stats *base)
+{
+	int sig;
+
+	if (!st->n)
+		return ml_none(st->why ? st->why : "no successful run");
+	switch (c) {
+	case 0:
+		return ml_have(st->mean, st->src);
+	case 1:
+		return st->n > 1 ? ml_have(st->sd, st->src) : ml_none("one run: no spread");
+	case 2:
+		return ml_have(st->min, st->src);
+	case 3:
+		return ml_have(st->max, st->src);
+	case 4:
+		return base->n && base->mean ? ml_have(st->mean / base->mean, st->src) :
+					       ml_none("baseline unavailable or zero");
+	default:
+		sig = ml_stats_significant(st, base);
+		return sig < 0 ? ml_none("fewer than two runs, or a mean unavailable or zero") :
+				 ml_have(sig, st->src);
+	}
+}
+
+/* Each run's figures (JSON only): what the statistics were computed from. */
+static const struct ml_col run_cols[] = {
+	{ "allocator", "allocator", ML_UNIT_TEXT },
+	{ "run", "run", ML_UNIT_ID },
+	{ "exit_status", "status", ML_UNIT_ID },
+	{ "wall_seconds", "wall", ML_UNIT_SECONDS },
+	{ "peak_resident_bytes", "peak rss", ML_UNIT_BYTES },
+	{ "minor_faults", "minflt", ML_UNIT_TOTAL },
+	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
+};
+
 static void table(struct ml_report *r, const struct outcome *o, int n)
 {
-	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)", cols,
-			sizeof(cols) / sizeof(cols[0]), ML_SRC_RUSAGE);
+	static struct ml_col all[sizeof(cols) / sizeof(cols[0]) + 24];
+	static char names[24][64];
+	int ncols = sizeof(cols) / sizeof(cols[0]);
+
+	memcpy(all, cols, sizeof(cols));
+	if (r->fmt != ML_FMT_TEXT)
+		for (int f = 0; f < 4; f++)
+			for (int c = 0; c < 6; c++) {
+				const char *unit = c >= 4 ? "" :
+						   spread_figs[f].unit == ML_UNIT_SECONDS ?
+							    "_seconds" :
+						   spread_figs[f].unit == ML_UNIT_BYTES ? "_bytes" :
+											  "";
+				struct ml_col *col = &all[ncols++];
+
+				snprintf(names[f * 6 + c], sizeof(names[0]), "%s_%s%s",
+					 spread_figs[f].key, spread_cols[c], unit);
+				col->key = col->title = names[f * 6 + c];
+				col->unit = c == 4 ? ML_UNIT_RATIO :
+					    c == 5 ? ML_UNIT_COUNT :
+						     spread_figs[f].unit;
+			}
+	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)", all,
+			ncols, ML_SRC_RUSAGE);
 	for (int i = 0; i < n; i++) {
 		ml_report_cell_str(r, o[i].alloc.name);
 		ml_report_cell(r, ml_have(o[i].ok, ML_SRC_RUSAGE));
@@ -266,8 +355,57 @@ static void table(struct ml_report *r, const struct outcome *o, int n)
 		ml_report_cell(r, o[i].thp);
 		ml_report_cell(r, o[i].flushes);
 		ml_report_cell(r, o[i].dtlb);
+		if (r->fmt != ML_FMT_TEXT)
+			for (int f = 0; f < 4; f++)
+				for (int c = 0; c < 6; c++)
+					ml_report_cell(r, stat_cell(&o[i].st[f], c, &o[0].st[f]));
 	}
 	ml_report_table_end(r);
+}
+
+/* "0.079 s" / "52.5 MiB" / "13143" */
+static const char *fmt_fig(char *buf, size_t len, enum ml_unit unit, double v)
+{
+	if (unit == ML_UNIT_BYTES)
+		return ml_fmt_bytes(buf, len, v);
+	if (unit == ML_UNIT_SECONDS)
+		snprintf(buf, len, "%.3f s", v);
+	else
+		snprintf(buf, len, "%.0f", v);
+	return buf;
+}
+
+/* Text: mean +- sd, min-max and the ratio of the means, per figure. */
+static void spread_text(FILE *out, const struct outcome *o, int n)
+{
+	char m[32], sd[32], lo[32], hi[32];
+
+	for (int f = 0; f < 4; f++) {
+		fprintf(out, "\n%s: mean +- stddev (min - max), ratio of the means\n",
+			spread_figs[f].title);
+		for (int i = 0; i < n; i++) {
+			const struct ml_stats *st = &o[i].st[f], *b = &o[0].st[f];
+			int sig = ml_stats_significant(st, b);
+
+			if (!st->n) {
+				fprintf(out, "  %-10s unavailable: %s\n", o[i].alloc.name,
+					st->why ? st->why : "no successful run");
+				continue;
+			}
+			fprintf(out, "  %-10s %10s +- %-10s (%s - %s)", o[i].alloc.name,
+				fmt_fig(m, sizeof(m), spread_figs[f].unit, st->mean),
+				fmt_fig(sd, sizeof(sd), spread_figs[f].unit, st->sd),
+				fmt_fig(lo, sizeof(lo), spread_figs[f].unit, st->min),
+				fmt_fig(hi, sizeof(hi), spread_figs[f].unit, st->max));
+			if (b->n && b->mean)
+				fprintf(out, "  %.2fx%s", st->mean / b->mean,
+					!i       ? "" :
+					sig == 0 ? "  not significant (spread holds 1.0)" :
+					sig < 0  ? "  (one run: no spread)" :
+						   "");
+			fputc('\n', out);
+		}
+	}
 }
 
 /* Why a column is blank, once, under the table (text only). */
@@ -342,13 +480,11 @@ static void svg_panel(FILE *f, int x, int y, const char *title, enum ml_unit uni
 	}
 }
 
-static int write_svg(const char *path, const struct outcome *o, int n, char **cmd)
+/* @f: opened before the first run, so that a bad path costs no run. */
+static int write_svg(FILE *f, const struct outcome *o, int n, char **cmd)
 {
 	int ph = 40 + 26 * n, w = 960, h = 70 + 2 * ph;
-	FILE *f = fopen(path, "we");
 
-	if (!f)
-		return -errno;
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 		"font-family=\"sans-serif\" font-size=\"13\">\n",
@@ -380,11 +516,15 @@ static void progress(int done, int total, const char *name)
 static int run_compare(int argc, char **argv)
 {
 	struct compare_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 3, 20, false, NULL
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 5, 1, 20, false, NULL
 	};
 	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
 	struct outcome o[MAX_ALLOCS] = { 0 };
 	bool tty = isatty(2), failed = false;
+	enum ml_child_out child_out = ML_CHILD_OUT_NULL;
+	FILE *plot = NULL;
+	char cmdline[1024] = "";
+	size_t o_len = 0;
 	struct ml_report r;
 	enum ml_backend be;
 	char why[512];
@@ -393,38 +533,65 @@ static int run_compare(int argc, char **argv)
 	ret = ml_parse(&compare_argp, argc, argv, ARGP_IN_ORDER, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	ret = find_allocators(a.allocators, o, &n);
+	ret = find_allocators(a.allocators, o, &n, a.cmd);
 	if (ret)
 		return ret;
 	ret = ml_proc_only(&a.common, "compare");
 	if (ret)
 		return ret;
+	if (a.plot) {
+		plot = fopen(a.plot, "we");
+		if (!plot) {
+			snprintf(why, sizeof(why), "cannot write %s: %s", a.plot, strerror(errno));
+			return ml_fail(ML_EXIT_ERROR, why);
+		}
+	}
+	if (a.show_output)
+		child_out = a.common.format == ML_FMT_TEXT ? ML_CHILD_OUT_KEEP :
+							     ML_CHILD_OUT_STDERR;
 	be = ML_BACKEND_PROC;
 	signal(SIGINT, SIG_IGN);
-	for (int run = 0; run < a.runs; run++)
+	/* warm-up rounds first (page cache, CPU frequency), then the counted ones */
+	for (int run = -a.warmup; run < a.runs; run++)
 		for (int i = 0; i < n; i++) {
-			struct ml_run_result *res = &results[i][run];
+			struct ml_run_result warm, *res = run < 0 ? &warm : &results[i][run];
 
 			if (tty)
-				progress(run * n + i, a.runs * n, o[i].alloc.name);
-			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false,
-					     !a.show_output, res);
-			if (ret || res->exec_errno) {
+				progress((run + a.warmup) * n + i, (a.runs + a.warmup) * n,
+					 o[i].alloc.name);
+			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false, child_out,
+					     res);
+			if (ret || res->exec_errno || !res->alloc_loaded) {
 				if (tty)
 					fputs("\r\033[K", stderr);
-				snprintf(why, sizeof(why), "cannot run %s: %s", a.cmd[0],
-					 strerror(ret ? -ret : res->exec_errno));
+				if (ret || res->exec_errno)
+					snprintf(why, sizeof(why), "cannot run %s: %s", a.cmd[0],
+						 strerror(ret ? -ret : res->exec_errno));
+				else
+					snprintf(
+						why, sizeof(why),
+						"allocator %.64s was not loaded into %.256s: libc appeared in /proc/PID/maps, its library never did",
+						o[i].alloc.name, a.cmd[0]);
+				if (plot) {
+					fclose(plot);
+					unlink(a.plot);
+				}
 				return ml_fail(ML_EXIT_ERROR, why);
 			}
-			failed |= res->status != 0;
+			if (run >= 0)
+				failed |= res->status != 0;
 		}
 	if (tty)
 		fputs("\r\033[K", stderr);
 	for (int i = 0; i < n; i++)
 		summarize(&o[i], results[i], a.runs);
+	for (char **p = a.cmd; *p && o_len < sizeof(cmdline); p++)
+		o_len += snprintf(cmdline + o_len, sizeof(cmdline) - o_len, "%s%s",
+				  o_len ? " " : "", *p);
 	ml_report_begin(&r, stdout, a.common.format, "compare");
 	if (r.fmt == ML_FMT_TEXT) {
-		printf("memlens compare: %d run%s each, backend %s:", a.runs, a.runs > 1 ? "s" : "",
+		printf("memlens compare: %d run%s each after %d warm-up round%s, backend %s:",
+		       a.runs, a.runs > 1 ? "s" : "", a.warmup, a.warmup == 1 ? "" : "s",
 		       ml_backend_name(be));
 		for (char **p = a.cmd; *p; p++)
 			printf(" %s", *p);
@@ -432,16 +599,36 @@ static int run_compare(int argc, char **argv)
 	} else {
 		ml_report_section(&r, "compare", NULL);
 		ml_report_int(&r, "runs", "runs", a.runs);
-		ml_report_str(&r, "command", "command", a.cmd[0]);
+		ml_report_int(&r, "warmup", "warm-up rounds", a.warmup);
+		ml_report_str(&r, "command", "command", cmdline);
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
 		ml_report_section_end(&r);
 	}
 	table(&r, o, n);
-	if (r.fmt == ML_FMT_TEXT)
+	if (r.fmt == ML_FMT_TEXT) {
 		footnotes(stdout, &o[0]);
+		spread_text(stdout, o, n);
+	}
+	if (r.fmt == ML_FMT_JSON) {
+		ml_report_table(&r, "runs", "Runs", run_cols,
+				sizeof(run_cols) / sizeof(run_cols[0]), ML_SRC_RUSAGE);
+		for (int run = 0; run < a.runs; run++)
+			for (int i = 0; i < n; i++) {
+				const struct ml_run_result *x = &results[i][run];
+
+				ml_report_cell_str(&r, o[i].alloc.name);
+				ml_report_cell(&r, ml_have(run, ML_SRC_CLOCK));
+				ml_report_cell(&r, ml_have(x->status, ML_SRC_RUSAGE));
+				ml_report_cell(&r, x->wall);
+				ml_report_cell(&r, x->peak_rss);
+				ml_report_cell(&r, x->minflt);
+				ml_report_cell(&r, x->peak_pgtable);
+			}
+		ml_report_table_end(&r);
+	}
 	ml_report_end(&r);
-	if (a.plot) {
-		ret = write_svg(a.plot, o, n, a.cmd);
+	if (plot) {
+		ret = write_svg(plot, o, n, a.cmd);
 		if (ret) {
 			snprintf(why, sizeof(why), "cannot write %s: %s", a.plot, strerror(-ret));
 			return ml_fail(ML_EXIT_ERROR, why);
@@ -454,5 +641,6 @@ static int run_compare(int argc, char **argv)
 
 const struct ml_command ml_cmd_compare = {
 	.name = "compare",
+	.summary = "one command under several allocators, side by side",
 	.run = run_compare,
 };

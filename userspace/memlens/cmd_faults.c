@@ -17,66 +17,25 @@
 #include "mlbpf.h"
 #include "cmd_bpf.h"
 
+/* The counting commands' arguments (first: ml_count_parse's input) and -L. */
 struct faults_args {
-	pid_t pid;
-	double duration;
-	bool verbose;
+	struct ml_count_args c;
 	bool latency;
-	int cmd_index; /* argv index of CMD after "--", or 0 */
+	struct ml_faults *f;
 };
 
-static const struct argp_option faults_options[] = {
-	{ "pid", 'p', "PID", 0, "Count the faults of this running process", 0 },
-	{ "duration", 'd', "SECONDS", 0,
-	  "Stop after this long (default: until the process exits or Ctrl-C)", 0 },
-	{ "latency", 'L', NULL, 0,
-	  "Also time each fault and count retries (costlier: docs/benchmarks.md)", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{ 0 }
-};
+/* ml_count_options and --latency, filled in by run_faults(). */
+static struct argp_option faults_options[16];
 
 static error_t parse_faults(int key, char *arg, struct argp_state *state)
 {
 	struct faults_args *a = state->input;
 
-	switch (key) {
-	case 'p':
-		if (ml_parse_pid(arg, &a->pid)) {
-			argp_error(state, "invalid PID '%s'", arg);
-			return EINVAL;
-		}
-		return 0;
-	case 'd': {
-		char *end;
-
-		errno = 0;
-		a->duration = strtod(arg, &end);
-		if (errno || *end || a->duration <= 0) {
-			argp_error(state, "invalid duration '%s'", arg);
-			return EINVAL;
-		}
-		return 0;
-	}
-	case 'v':
-		a->verbose = true;
-		return 0;
-	case 'L':
+	if (key == 'L') {
 		a->latency = true;
 		return 0;
-	case ARGP_KEY_ARG:
-		/* The first non-option starts the command to run. */
-		a->cmd_index = state->next - 1;
-		state->next = state->argc;
-		return 0;
-	case ARGP_KEY_END:
-		if (a->pid && a->cmd_index) {
-			argp_error(state, "give either -p PID or a command, not both");
-			return EINVAL;
-		}
-		return 0;
-	default:
-		return ARGP_ERR_UNKNOWN;
 	}
+	return ml_count_parse(key, arg, state);
 }
 
 static const struct argp faults_argp = {
@@ -182,6 +141,29 @@ void ml_print_faults(const struct fault_counts *c, struct ml_faults *f)
 	print_hist("major", c->lat_major);
 }
 
+/*
+ * One row per VMA: the counters are keyed by (start, end) as the fault saw
+ * the VMA, so a VMA that grew (the heap after brk(), a stack) has several
+ * rows with one start.  They are one VMA: summed, with the largest end.
+ * @v is sorted by start; returns the new count.
+ */
+static int merge_grown_vmas(struct ml_vma_faults *v, int n)
+{
+	int i, out = 0;
+
+	for (i = 0; i < n; i++) {
+		if (out && v[out - 1].start == v[i].start) {
+			v[out - 1].minor += v[i].minor;
+			v[out - 1].major += v[i].major;
+			if (v[i].end > v[out - 1].end)
+				v[out - 1].end = v[i].end;
+			continue;
+		}
+		v[out++] = v[i];
+	}
+	return out;
+}
+
 /* The per-VMA table, as the module's pid/PID/vma_faults prints it. */
 static void print_vma_faults(struct ml_faults *f, pid_t pid)
 {
@@ -192,6 +174,7 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	n = ml_faults_vmas(f, pid, &v);
 	if (n < 0)
 		return;
+	n = merge_grown_vmas(v, n);
 	printf("start end minor major name\n");
 	for (i = 0; i < n; i++) {
 		if (ml_maps_name(pid, v[i].start, name, sizeof(name)))
@@ -203,66 +186,75 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	free(v);
 }
 
-static int run_faults(int argc, char **argv)
+static int open_faults(pid_t tgid, void *ctx)
 {
-	struct faults_args a = { 0 };
-	struct fault_counts c;
-	struct ml_faults *f;
-	pid_t child = 0, target;
-	int ret, err, release = -1;
+	struct faults_args *a = ctx;
+	int err = ml_faults_open_mode(&a->f, tgid,
+				      a->latency ? ML_FAULTS_LATENCY : ML_FAULTS_COUNTING);
 
-	ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
-	if (ret != ML_PARSED)
-		return ret;
-	ml_bpf_set_verbose(a.verbose);
-	if (a.pid && ml_check_pid("faults", a.pid))
-		return ML_EXIT_ERROR;
-	if (a.cmd_index) {
-		child = ml_spawn_waiting("faults", argv + a.cmd_index, &release);
-		if (child < 0) {
-			fprintf(stderr, "memlens faults: fork: %s\n", strerror(errno));
-			return ML_EXIT_ERROR;
-		}
-	}
-	target = child ? child : a.pid;
-	err = ml_faults_open_mode(&f, target, a.latency ? ML_FAULTS_LATENCY : ML_FAULTS_COUNTING);
-	if (err) {
-		fprintf(stderr, "memlens faults: %s\n", ml_bpf_error());
-		if (child) {
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
-		}
-		return ML_EXIT_ERROR;
-	}
-	/* Handlers first: once the line below is out, Ctrl-C reports. */
-	ml_catch_stop_signals();
-	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(f));
+	if (err)
+		return err;
+	fprintf(stderr, "memlens faults: %s\n", ml_faults_path(a->f));
 	ml_bpf_print_losses(stderr, "memlens faults");
-	if (child) {
-		if (write(release, "g", 1) != 1)
-			kill(child, SIGKILL);
-		close(release);
-	}
-	ret = ml_wait_end("faults", child, target, a.duration);
-	if (child && ret)
-		fprintf(stderr, "memlens faults: %s exited with status %d\n", argv[a.cmd_index],
-			ret);
-	err = ml_faults_read(f, target, &c);
+	return 0;
+}
+
+static int report_faults(pid_t tgid, void *ctx)
+{
+	struct ml_faults *f = ((struct faults_args *)ctx)->f;
+	struct fault_counts c;
+	int err = ml_faults_read(f, tgid, &c);
+
 	if (err) {
 		fprintf(stderr, "memlens faults: reading the counters: %s\n", strerror(-err));
-		ml_faults_close(f);
 		return ML_EXIT_ERROR;
 	}
 	ml_print_faults(&c, f);
-	if (target && ml_faults_has_vmas(f)) {
+	if (tgid && ml_faults_has_vmas(f)) {
 		printf("\n");
-		print_vma_faults(f, target);
+		print_vma_faults(f, tgid);
 	}
-	ml_faults_close(f);
-	return ML_EXIT_OK;
+	return 0;
+}
+
+static void close_faults(void *ctx)
+{
+	struct faults_args *a = ctx;
+
+	ml_faults_close(a->f);
+	a->f = NULL;
+}
+
+static const struct ml_count_ops faults_ops = {
+	.open = open_faults,
+	.report = report_faults,
+	.close = close_faults,
+};
+
+static int run_faults(int argc, char **argv)
+{
+	static const struct argp_option latency = {
+		"latency",
+		'L',
+		NULL,
+		0,
+		"Also time each fault and count retries (costlier: docs/benchmarks.md)",
+		0
+	};
+	struct faults_args a = { 0 };
+	int n, ret;
+
+	for (n = 0; ml_count_options[n].name; n++)
+		faults_options[n] = ml_count_options[n];
+	faults_options[n] = latency;
+	ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
+	if (ret != ML_PARSED)
+		return ret;
+	return ml_count_run("faults", &a.c, argv, &faults_ops, &a);
 }
 
 const struct ml_command ml_cmd_faults = {
 	.name = "faults",
+	.summary = "count page faults with BPF (-p PID, -- CMD, or all)",
 	.run = run_faults,
 };

@@ -13,21 +13,9 @@
 #include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
+#include "target.h"
 
 #define DTLB_MS 100 /* how long dTLB misses are counted */
-
-int ml_target_pid(const char *s, pid_t *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
-		return -EINVAL;
-	*out = (pid_t)v;
-	return 0;
-}
 
 int ml_fail(int code, const char *msg)
 {
@@ -220,15 +208,20 @@ void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 struct inspect_args {
 	struct ml_common_opts common;
 	const char *pid;
-	bool no_vmas;
+	bool no_vmas, per_vma;
 };
 
 enum {
-	OPT_NO_VMAS = 0x3000
+	OPT_NO_VMAS = 0x3000,
+	OPT_PER_VMA
 };
 
 static const struct argp_option inspect_options[] = {
-	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 }, { 0 }
+	{ "no-vmas", OPT_NO_VMAS, NULL, 0, "leave the VMA table out", 0 },
+	{ "per-vma", OPT_PER_VMA, NULL, 0,
+	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
+	  0 },
+	{ 0 }
 };
 
 static error_t parse_inspect(int key, char *arg, struct argp_state *state)
@@ -241,6 +234,9 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_NO_VMAS:
 		a->no_vmas = true;
+		return 0;
+	case OPT_PER_VMA:
+		a->per_vma = true;
 		return 0;
 	case ARGP_KEY_ARG:
 	case ARGP_KEY_END:
@@ -267,17 +263,13 @@ static const struct argp inspect_argp = {
 	       "  memlens inspect 1234\n"
 	       "  memlens inspect --no-vmas $(pidof myserver)\n"
 	       "  memlens inspect --json 1234 | python3 -m json.tool\n"
-	       "  memlens inspect --prometheus 1234 > /var/lib/node_exporter/memlens.prom\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 error, 2 usage, 3 no such process, 4 kernel thread,\n"
-	       "5 process exited mid-way (partial report), 6 permission denied,\n"
-	       "7 backend unavailable.",
+	       "  memlens inspect --prometheus 1234 > /var/lib/node_exporter/memlens.prom",
 	.children = inspect_children,
 };
 
 static int run_inspect(int argc, char **argv)
 {
-	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false };
+	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false };
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
 	struct ml_report r;
@@ -289,15 +281,24 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_parse(&inspect_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_target_pid(a.pid, &pid)) {
+	if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens inspect: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}
-	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
-	if (ret)
+	ret = ml_target_check("inspect", &pid);
+	if (ret) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret,
+				  "the target was refused (see stderr)");
 		return ret;
+	}
+	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
+	if (ret) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret, why);
+		return ret;
+	}
 	ret = ml_snapshot_best(pid, be, &ss, why, sizeof(why));
 	if (ret == ML_EXIT_NOPROC || ret == ML_EXIT_KTHREAD || ret == ML_EXIT_BACKEND) {
+		ml_report_failure(stdout, a.common.format, "inspect", pid, ret, ss.errmsg);
 		ml_snapshot_free(&ss);
 		return ml_fail(ret, ss.errmsg);
 	}
@@ -312,16 +313,15 @@ static int run_inspect(int argc, char **argv)
 	ml_report_begin(&r, stdout, a.common.format, "inspect");
 	ml_emit_process(&r, &ss, why);
 	ml_emit_summary(&r, &ss);
-	if (!a.no_vmas)
+	/* per-VMA series are labelled by ASLR addresses: churn, unless asked for */
+	if (!a.no_vmas && (a.common.format != ML_FMT_PROM || a.per_vma))
 		ml_emit_vmas(&r, &ss);
+	else if (!a.no_vmas)
+		fputs("# per-VMA series left out (memlens inspect --per-vma adds them)\n", r.out);
 	if (!ret)
 		ml_alloc_report(&r, &av);
-	if (ret) {
-		ml_report_section(&r, "error", NULL);
-		ml_report_int(&r, "exit_code", "exit code", ret);
-		ml_report_str(&r, "message", "error", ss.errmsg);
-		ml_report_section_end(&r);
-	}
+	if (ret)
+		ml_report_error(&r, ret, ss.errmsg);
 	ml_report_end(&r);
 	ml_alloc_free(&av);
 	ml_snapshot_free(&ss);
@@ -332,5 +332,6 @@ static int run_inspect(int argc, char **argv)
 
 const struct ml_command ml_cmd_inspect = {
 	.name = "inspect",
+	.summary = "a snapshot of a process: memory, page tables, TLB, swap, arenas",
 	.run = run_inspect,
 };

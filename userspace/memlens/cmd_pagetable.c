@@ -11,6 +11,7 @@
 
 #include "memlens.h"
 #include "cmd_bpf.h"
+#include "target.h"
 
 struct walk_args {
 	pid_t pid;
@@ -35,7 +36,7 @@ static error_t parse_walk(int key, char *arg, struct argp_state *state)
 			argp_error(state, "one PID only");
 			return EINVAL;
 		}
-		if (ml_parse_pid(arg, &a->pid)) {
+		if (ml_pid_parse(arg, &a->pid)) {
 			argp_error(state, "invalid PID '%s'", arg);
 			return EINVAL;
 		}
@@ -142,11 +143,13 @@ static int run_walk(int argc, char **argv, const struct argp *argp, const char *
 	if (ret != ML_PARSED)
 		return ret;
 	ml_bpf_set_verbose(a.verbose);
-	if (ml_check_pid(cmd, a.pid))
-		return ML_EXIT_ERROR;
-	if (ml_pagetable_walk(a.pid, &pt)) {
+	ret = ml_target_check(cmd, &a.pid);
+	if (ret)
+		return ret;
+	ret = ml_pagetable_walk(a.pid, &pt);
+	if (ret) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
-		return ML_EXIT_ERROR;
+		return ml_bpf_exit_code(ret);
 	}
 	snprintf(who, sizeof(who), "memlens %s", cmd);
 	ml_bpf_print_losses(stderr, who);
@@ -155,13 +158,12 @@ static int run_walk(int argc, char **argv, const struct argp *argp, const char *
 			"memlens %s: %d-level paging; direct map %s; %llu unreadable tables\n", cmd,
 			pt.levels, ml_pagetable_method(), (unsigned long long)pt.sum.read_errors);
 	if (!pt.sum.vmas) {
-		/* Gone meanwhile, a kernel thread, or a zombie: no mm to walk. */
-		if (!ml_check_pid(cmd, a.pid))
-			fprintf(stderr,
-				"memlens %s: process %d has no user address space (kernel thread or zombie)\n",
-				cmd, a.pid);
+		/* Checked above: it exited (or became a zombie) meanwhile. */
 		ml_pagetable_free(&pt);
-		return ML_EXIT_ERROR;
+		ret = ml_target_check(cmd, &a.pid);
+		if (!ret)
+			fprintf(stderr, "memlens %s: process %d has no VMAs\n", cmd, a.pid);
+		return ret ? ret : ML_EXIT_ERROR;
 	}
 	if (vmas)
 		print_vmas(&pt);
@@ -183,10 +185,12 @@ static int run_vmas(int argc, char **argv)
 
 const struct ml_command ml_cmd_pagetable = {
 	.name = "pagetable",
+	.summary = "a process's page-table summary, walked from BPF",
 	.run = run_pagetable,
 };
 
 const struct ml_command ml_cmd_vmas = {
 	.name = "vmas",
+	.summary = "a process's VMAs with resident/THP/swap/PTE tables, BPF",
 	.run = run_vmas,
 };

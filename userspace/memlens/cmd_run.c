@@ -97,15 +97,15 @@ static const struct argp run_argp = {
 	       "to exit: wall and CPU time, peak resident, minor and major faults\n"
 	       "(wait4), peak page-table bytes, swap and THP share (sampled from\n"
 	       "/proc), dTLB misses (perf, when the CPU has a PMU).  No ptrace.  A\n"
-	       "progress line shows on a terminal after one second.\v"
+	       "progress line shows on a terminal after one second.  With --json or\n"
+	       "--prometheus on stdout (no -o), the command's stdout goes to stderr.\n"
+	       "An allocator that LD_PRELOAD cannot load (not a shared library, a\n"
+	       "static or set[ug]id command) is refused before the run, one that did\n"
+	       "not load (libc mapped, the allocator not) after it.\v"
 	       "Examples:\n"
 	       "  memlens run -- sort -S 200M bigfile\n"
 	       "  memlens run --allocator mlalloc -- python3 script.py\n"
-	       "  memlens run --allocator /opt/lib/libfoo.so --json -o report.json -- ./server --bench\n"
-	       "\n"
-	       "Exit status: the command's own (128 + signal if killed, 127 if it\n"
-	       "could not be run) after the report; 1 runtime error, 2 usage error or\n"
-	       "unknown allocator, 7 backend unavailable.",
+	       "  memlens run --allocator /opt/lib/libfoo.so --json -o report.json -- ./server --bench",
 	.children = run_children,
 };
 
@@ -129,6 +129,12 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 		ml_report_str(&r, "allocator", "allocator", alloc->name);
 	}
 	ml_report_str(&r, "preload", "LD_PRELOAD", alloc->path[0] ? alloc->path : "(none)");
+	ml_report_str(&r, "allocator_loaded", "allocator loaded",
+		      !alloc->path[0] ?
+			      "nothing to load (glibc)" :
+		      res->alloc_loaded > 0 ?
+			      "yes (its library in /proc/PID/maps)" :
+			      "not verified (exited before /proc/PID/maps showed its libraries)");
 	if (r.fmt != ML_FMT_TEXT)
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
 	ml_report_section_end(&r);
@@ -150,6 +156,8 @@ static int run_run(int argc, char **argv)
 	if (ret != ML_PARSED)
 		return ret;
 	ret = ml_allocator_find(a.allocator, &alloc, why, sizeof(why));
+	if (!ret)
+		ret = ml_allocator_check(&alloc, a.cmd, why, sizeof(why));
 	if (ret)
 		return ml_fail(ret, why);
 	ret = ml_proc_only(&a.common, "run");
@@ -167,7 +175,11 @@ static int run_run(int argc, char **argv)
 	/* Ctrl-C is for the command (same process group); we report after. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	ret = ml_run_measure(a.cmd, &alloc, a.interval_ms, isatty(2), false, &res);
+	/* JSON or Prometheus on stdout: the command's output must not mix in */
+	ret = ml_run_measure(a.cmd, &alloc, a.interval_ms, isatty(2),
+			     !a.output && a.common.format != ML_FMT_TEXT ? ML_CHILD_OUT_STDERR :
+									   ML_CHILD_OUT_KEEP,
+			     &res);
 	if (ret) {
 		snprintf(why, sizeof(why), "cannot start %s: %s", a.cmd[0], strerror(-ret));
 		return ml_fail(ML_EXIT_ERROR, why);
@@ -179,6 +191,15 @@ static int run_run(int argc, char **argv)
 			fclose(out);
 		return ml_fail(127, why);
 	}
+	if (!res.alloc_loaded) {
+		snprintf(
+			why, sizeof(why),
+			"allocator %.64s was not loaded into %.256s: libc appeared in /proc/PID/maps, its library never did",
+			alloc.name, a.cmd[0]);
+		if (out != stdout)
+			fclose(out);
+		return ml_fail(ML_EXIT_ERROR, why);
+	}
 	report(out, &a, &alloc, &res, be);
 	if (out != stdout)
 		fclose(out);
@@ -187,5 +208,6 @@ static int run_run(int argc, char **argv)
 
 const struct ml_command ml_cmd_run = {
 	.name = "run",
+	.summary = "run a command (under an allocator) and report its memory",
 	.run = run_run,
 };

@@ -18,9 +18,12 @@ static const struct argp swap_argp = {
 	       "and writes (pswpin, pswpout), swap-in faults that read the device "
 	       "(swapin_major) or found the page in the swap cache "
 	       "(swapcache_minor), with the swap devices of /proc/swaps, as the "
-	       "module's swap file.  With -p or a command, also that process's "
-	       "swap_entries (page-table walk), swapin_major and swapcache_minor, "
-	       "as pid/PID/swap.\\v"
+	       "module's swap file.  With -p or a command, after an empty line, "
+	       "that process's swapin_major and swapcache_minor (where the kernel "
+	       "lets them be counted) and, with -p for a process still running at "
+	       "the end, its swap_entries (page-table walk), as pid/PID/swap.  "
+	       "Counters this kernel cannot give are left out and named on "
+	       "stderr.\v"
 	       "Examples:\n"
 	       "  memlens swap -d 5\n"
 	       "  memlens swap -- ./a.out\n"
@@ -70,7 +73,7 @@ static int open_swap(pid_t tgid, void *ctx)
 	return 0;
 }
 
-static void report_swap(pid_t tgid, void *ctx)
+static int report_swap(pid_t tgid, void *ctx)
 {
 	struct ml_tlbswap *t = *(struct ml_tlbswap **)ctx;
 	unsigned int ev = ml_tlbswap_swap_events(t);
@@ -90,7 +93,14 @@ static void report_swap(pid_t tgid, void *ctx)
 			       (unsigned long long)all.swapcache_minor);
 		if (tgid) {
 			printf("\n");
-			if (ml_pid_alive(tgid) && !ml_pagetable_walk(tgid, &pt)) {
+			if (!ml_pid_alive(tgid)) {
+				fprintf(stderr,
+					"memlens swap: no swap_entries: process %d has exited (its page tables are gone)\n",
+					tgid);
+			} else if (ml_pagetable_walk(tgid, &pt)) {
+				fprintf(stderr, "memlens swap: no swap_entries: %s\n",
+					ml_bpf_error());
+			} else {
 				printf("swap_entries %llu\n",
 				       (unsigned long long)pt.sum.swap_entries);
 				ml_pagetable_free(&pt);
@@ -99,14 +109,20 @@ static void report_swap(pid_t tgid, void *ctx)
 				printf("swapin_major %llu\nswapcache_minor %llu\n",
 				       (unsigned long long)mine.swapin_major,
 				       (unsigned long long)mine.swapcache_minor);
+			else
+				fprintf(stderr,
+					"memlens swap: no swapin_major, swapcache_minor for process %d: no swap fault events on this kernel\n",
+					tgid);
 		}
 	}
-	if (ev != (ML_SWAP_IN | ML_SWAP_OUT | ML_SWAP_FAULTS))
-		fprintf(stderr,
-			"memlens swap: some swap events are not counted on this kernel: %s\n",
-			ml_tlbswap_path(t));
-	ml_tlbswap_close(t);
+	return 0;
 }
+
+static const struct ml_count_ops swap_ops = {
+	.open = open_swap,
+	.report = report_swap,
+	.close = ml_count_close_tlbswap,
+};
 
 static int run_swap(int argc, char **argv)
 {
@@ -116,10 +132,11 @@ static int run_swap(int argc, char **argv)
 
 	if (ret != ML_PARSED)
 		return ret;
-	return ml_count_run("swap", &a, argv, open_swap, report_swap, &t);
+	return ml_count_run("swap", &a, argv, &swap_ops, &t);
 }
 
 const struct ml_command ml_cmd_swap = {
 	.name = "swap",
+	.summary = "count swap-ins, swap-outs and swap faults with BPF",
 	.run = run_swap,
 };

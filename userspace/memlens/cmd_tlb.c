@@ -4,6 +4,7 @@
  * tlb file (totals, then per CPU) and, for a process, pid/PID/tlb.
  */
 #include <argp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,8 +24,10 @@ static const struct argp tlb_argp = {
 	       "(no module needed), by reason, pages flushed and full flushes, "
 	       "in total and per CPU (cpuN_ lines), as the module's tlb file.  "
 	       "With -p or a command, also that process's flushes (those that "
-	       "fire while one of its threads is current) and its TLB reach "
-	       "from a page-table walk, as pid/PID/tlb.\\v"
+	       "fire while one of its threads is current), after an empty line, "
+	       "as pid/PID/tlb; with -p, for a process still running at the end, "
+	       "its TLB reach from a page-table walk (tlb_entries_needed, "
+	       "tlb_entries_needed_4k).\v"
 	       "Examples:\n"
 	       "  memlens tlb -d 1\n"
 	       "  memlens tlb -- ./a.out\n"
@@ -55,12 +58,13 @@ static int open_tlb(pid_t tgid, void *ctx)
 		fprintf(stderr,
 			"memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush)\n");
 		ml_tlbswap_close(*t);
-		return -1;
+		*t = NULL;
+		return -ENOENT;
 	}
 	return 0;
 }
 
-static void report_tlb(pid_t tgid, void *ctx)
+static int report_tlb(pid_t tgid, void *ctx)
 {
 	struct ml_tlbswap *t = *(struct ml_tlbswap **)ctx;
 	struct tlb_counts all, *percpu;
@@ -80,7 +84,13 @@ static void report_tlb(pid_t tgid, void *ctx)
 	if (tgid && !ml_tlb_read_tgid(t, &all)) {
 		printf("\n");
 		print_tlb("", &all);
-		if (ml_pid_alive(tgid) && !ml_pagetable_walk(tgid, &pt)) {
+		if (!ml_pid_alive(tgid)) {
+			fprintf(stderr,
+				"memlens tlb: no TLB reach: process %d has exited (its page tables are gone)\n",
+				tgid);
+		} else if (ml_pagetable_walk(tgid, &pt)) {
+			fprintf(stderr, "memlens tlb: no TLB reach: %s\n", ml_bpf_error());
+		} else {
 			printf("tlb_entries_needed %llu\ntlb_entries_needed_4k %llu\n",
 			       (unsigned long long)(pt.sum.leaf_4k + pt.sum.leaf_2m +
 						    pt.sum.leaf_1g),
@@ -89,8 +99,14 @@ static void report_tlb(pid_t tgid, void *ctx)
 			ml_pagetable_free(&pt);
 		}
 	}
-	ml_tlbswap_close(t);
+	return 0;
 }
+
+static const struct ml_count_ops tlb_ops = {
+	.open = open_tlb,
+	.report = report_tlb,
+	.close = ml_count_close_tlbswap,
+};
 
 static int run_tlb(int argc, char **argv)
 {
@@ -100,10 +116,11 @@ static int run_tlb(int argc, char **argv)
 
 	if (ret != ML_PARSED)
 		return ret;
-	return ml_count_run("tlb", &a, argv, open_tlb, report_tlb, &t);
+	return ml_count_run("tlb", &a, argv, &tlb_ops, &t);
 }
 
 const struct ml_command ml_cmd_tlb = {
 	.name = "tlb",
+	.summary = "count TLB flushes by reason and CPU with BPF",
 	.run = run_tlb,
 };

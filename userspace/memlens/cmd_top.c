@@ -114,9 +114,7 @@ static const struct argp top_argp = {
 	       "  memlens top\n"
 	       "  memlens top -n 5 --sort pgtables\n"
 	       "  memlens top --sort swap -n 0 --json\n"
-	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 /proc unreadable, 2 usage, 7 backend unavailable.",
+	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom",
 	.children = top_children,
 };
 
@@ -290,5 +288,6 @@ static int run_top(int argc, char **argv)
 
 const struct ml_command ml_cmd_top = {
 	.name = "top",
+	.summary = "processes ranked by fault rate, swap or page-table bytes",
 	.run = run_top,
 };

@@ -17,7 +17,7 @@
 static const struct argp version_argp = {
 	.doc = "Print the CLI version, libmlalloc's when the dynamic loader "
 	       "finds libmlalloc.so.1, and the module's when it is loaded.\v"
-	       "Example:\n  memlens version",
+	       "Examples:\n  memlens version\n  memlens --version",
 };
 
 #define ML_LIBMLALLOC "libmlalloc.so.1"
@@ -71,5 +71,6 @@ static int run_version(int argc, char **argv)
 
 const struct ml_command ml_cmd_version = {
 	.name = "version",
+	.summary = "print the versions of the CLI, libmlalloc and the module",
 	.run = run_version,
 };

@@ -106,11 +106,7 @@ static const struct argp watch_argp = {
 	       "  memlens watch 1234\n"
 	       "  memlens watch -i 0.5 $(pidof myserver)\n"
 	       "  memlens watch -n 60 1234 > rss.log\n"
-	       "  memlens watch --prometheus -i 15 -o /var/lib/node_exporter/memlens.prom 1234\n"
-	       "\n"
-	       "Exit status: 0 when stopped or when the process ended, 2 usage,\n"
-	       "3 no such process, 4 kernel thread, 6 permission denied, 7 backend\n"
-	       "unavailable.",
+	       "  memlens watch --prometheus -i 15 -o /var/lib/node_exporter/memlens.prom 1234",
 	.children = watch_children,
 };
 
@@ -450,10 +446,13 @@ static int run_watch(int argc, char **argv)
 	ret = ml_parse(&watch_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_target_pid(a.pid, &pid)) {
+	if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens watch: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}
+	ret = ml_target_check("watch", &pid);
+	if (ret)
+		return ret;
 	ret = ml_choose_or_fail(&a.common, &be, why, sizeof(why));
 	if (ret)
 		return ret;
@@ -480,5 +479,6 @@ static int run_watch(int argc, char **argv)
 
 const struct ml_command ml_cmd_watch = {
 	.name = "watch",
+	.summary = "a live view of a process, refreshed in place",
 	.run = run_watch,
 };

@@ -11,9 +11,7 @@
 #include "arena.h"
 #include "backend.h"
 #include "report.h"
-
-/* A PID argument: a positive decimal number; -EINVAL otherwise. */
-int ml_target_pid(const char *s, pid_t *out);
+#include "target.h"
 
 /*
  * Resolve opts->backend; on failure print the reason and return

@@ -23,29 +23,46 @@ static const struct ml_command *commands[] = {
 	&ml_cmd_vmas,    &ml_cmd_tlb,     &ml_cmd_swap,
 };
 
+const struct ml_exit_code ml_exit_codes[] = {
+	{ "0", "success (watch and the -p of faults, tlb, swap: also when it ended)" },
+	{ "1", "runtime error; compare: some run failed" },
+	{ "2", "usage error: bad option or PID, unknown backend, unusable allocator" },
+	{ "3", "no such process" },
+	{ "4", "the PID is a kernel thread (no user memory)" },
+	{ "5", "the process exited while being read (partial report), or is a zombie" },
+	{ "6", "permission denied (not root, not the owner); partial report if any" },
+	{ "7", "the backend asked for is unavailable (the reason on stderr)" },
+	{ "127", "-- CMD could not be executed (one line, no report)" },
+	{ "other", "-- CMD (run, faults, tlb, swap): its exit status, 128 + signal" },
+	{ NULL, NULL },
+};
+
 static const char doc[] =
 	"memlens -- what really happens to a process's memory: page tables, page\n"
-	"faults, TLB flushes and swap, next to what its allocator believes.\n"
-	"\n"
-	"Commands:\n"
-	"  version      print the versions of the CLI, libmlalloc and the module\n"
-	"  inspect      a snapshot of a process: memory, page tables, TLB, swap, arenas\n"
-	"  run          run a command (under an allocator) and report its memory\n"
-	"  compare      one command under several allocators, side by side\n"
-	"  watch        a live view of a process, refreshed in place\n"
-	"  top          processes ranked by fault rate, swap or page-table bytes\n"
-	"  faults       count page faults with BPF (-p PID, -- CMD, or all)\n"
-	"  pagetable    a process's page-table summary, walked from BPF\n"
-	"  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
-	"  tlb          count TLB flushes by reason and CPU with BPF\n"
-	"  swap         count swap-ins, swap-outs and swap faults with BPF\n"
-	"\n"
+	"faults, TLB flushes and swap, next to what its allocator believes.\v"
 	"Examples:\n"
 	"  memlens --version\n"
 	"  memlens version\n"
-	"  memlens COMMAND --help\n"
-	"\v"
-	"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.";
+	"  memlens COMMAND --help";
+
+/* The command list after the description: from the command table. */
+static char *top_help_filter(int key, const char *text, void *input)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	if (key != ARGP_KEY_HELP_PRE_DOC || !text)
+		return (char *)text;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return (char *)text;
+	fprintf(f, "%s\n\nCommands:", text);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "\n  %-11s  %s", commands[i]->name, commands[i]->summary);
+	fclose(f);
+	return buf;
+}
 
 struct global_args {
 	int cmd_index;
@@ -73,6 +90,7 @@ static const struct argp global_argp = {
 	.parser = parse_global,
 	.args_doc = "COMMAND [ARGS...]",
 	.doc = doc,
+	.help_filter = top_help_filter,
 };
 
 int main(int argc, char **argv)
@@ -99,7 +117,6 @@ int main(int argc, char **argv)
 			return commands[i]->run(argc - g.cmd_index, argv + g.cmd_index);
 		}
 
-	fprintf(stderr, "memlens: unknown command '%s'\n", name);
-	fprintf(stderr, "Try 'memlens --help' for the list of commands.\n");
+	fprintf(stderr, "memlens: unknown command '%s' (memlens --help lists them)\n", name);
 	return ML_EXIT_USAGE;
 }

@@ -5,12 +5,30 @@
 #ifndef MEMLENS_CLI_H
 #define MEMLENS_CLI_H
 
-/* Exit codes every command uses; documented in docs/inspector.md. */
+/*
+ * Exit codes every command uses.  ml_exit_codes[] (memlens.c) describes
+ * them for every --help; docs/inspector.md has the same table (cli_test
+ * checks both).
+ */
 enum {
 	ML_EXIT_OK = 0,
-	ML_EXIT_ERROR = 1, /* runtime error: nothing, or part, measured */
-	ML_EXIT_USAGE = 2, /* bad option or argument */
+	ML_EXIT_ERROR = 1,    /* runtime error: nothing, or part, measured */
+	ML_EXIT_USAGE = 2,    /* bad option or argument */
+	ML_EXIT_NOPROC = 3,   /* no such process */
+	ML_EXIT_KTHREAD = 4,  /* a kernel thread: no user memory */
+	ML_EXIT_VANISHED = 5, /* exited mid-way (partial report), or a zombie */
+	ML_EXIT_PERM = 6,     /* permission denied (not root); partial report */
+	ML_EXIT_BACKEND = 7,  /* the requested backend is unavailable */
+	ML_EXIT_NOEXEC = 127, /* -- CMD could not be executed */
 };
+
+struct ml_exit_code {
+	const char *code; /* "0" ... "127", or "other" */
+	const char *meaning;
+};
+
+/* Every exit code, in order, NULL-terminated: the one table of them. */
+extern const struct ml_exit_code ml_exit_codes[];
 
 /* ml_parse(): parsed, carry on (any other value is an exit code). */
 #define ML_PARSED (-1)
@@ -22,6 +40,7 @@ int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
 
 struct ml_command {
 	const char *name;
+	const char *summary; /* one line for memlens --help */
 	/* argv[0] is the command's name; returns an exit code. */
 	int (*run)(int argc, char **argv);
 };

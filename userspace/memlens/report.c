@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "report.h"
 
@@ -88,23 +90,57 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Prometheus label values escape backslash, quote and newline. */
-static void prom_escape(char *dst, size_t len, const char *s)
+/* Length of the valid UTF-8 sequence at @s, or 0. */
+static int utf8_len(const unsigned char *s)
 {
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * Prometheus label values and HELP/comment text: backslash, quote (labels
+ * only) and newline escaped, the only escapes the format has; bytes that
+ * are not UTF-8, and control bytes but tab, become U+FFFD, so that any
+ * process name gives a valid exposition.
+ */
+static void prom_escape_as(char *dst, size_t len, const char *src, bool quote)
+{
+	const unsigned char *s = (const unsigned char *)src;
 	size_t o = 0;
 
-	for (; *s && o + 3 < len; s++) {
-		if (*s == '\\' || *s == '"') {
+	while (*s && o + 4 < len) {
+		int n = utf8_len(s);
+
+		if (*s == '\\' || (quote && *s == '"')) {
 			dst[o++] = '\\';
-			dst[o++] = *s;
+			dst[o++] = *s++;
 		} else if (*s == '\n') {
 			dst[o++] = '\\';
 			dst[o++] = 'n';
+			s++;
+		} else if (!n || (*s < 0x20 && *s != '\t')) {
+			memcpy(dst + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			s++;
 		} else {
-			dst[o++] = *s;
+			memcpy(dst + o, s, n);
+			o += n;
+			s += n;
 		}
 	}
 	dst[o] = '\0';
+}
+
+static void prom_escape(char *dst, size_t len, const char *s)
+{
+	prom_escape_as(dst, len, s, true);
 }
 
 static void json_key(struct ml_report *r, const char *key)
@@ -137,6 +173,15 @@ static const char *prom_type(enum ml_unit unit)
 	return unit == ML_UNIT_TOTAL ? "counter" : "gauge";
 }
 
+/* Counters end in _total (the exposition's convention and OpenMetrics' rule). */
+static void prom_counter_suffix(char *name, size_t len, enum ml_unit unit)
+{
+	size_t n = strlen(name);
+
+	if (unit == ML_UNIT_TOTAL && (n < 6 || strcmp(name + n - 6, "_total")))
+		snprintf(name + n, len - n, "_total");
+}
+
 void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const char *command)
 {
 	memset(r, 0, sizeof(*r));
@@ -144,17 +189,83 @@ void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const c
 	r->out = out;
 	r->path[0] = command;
 	if (fmt == ML_FMT_JSON) {
+		char host[256] = "", stamp[32] = "";
+		time_t t = time(NULL);
+		struct tm tm;
+
+		if (gethostname(host, sizeof(host) - 1))
+			host[0] = '\0';
+		if (gmtime_r(&t, &tm))
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fputs("{\"schema\":\"" ML_SCHEMA "\",\"command\":", out);
 		json_str(out, command);
+		fputs(",\"version\":\"" MEMLENS_VERSION "\",\"timestamp\":", out);
+		json_str(out, stamp);
+		fputs(",\"hostname\":", out);
+		json_str(out, host);
 		r->comma[0] = true;
 	}
+}
+
+const char *ml_exit_reason(int code)
+{
+	switch (code) {
+	case ML_EXIT_NOPROC:
+		return "no_such_process";
+	case ML_EXIT_KTHREAD:
+		return "kernel_thread";
+	case ML_EXIT_VANISHED:
+		return "process_exited";
+	case ML_EXIT_PERM:
+		return "permission_denied";
+	case ML_EXIT_BACKEND:
+		return "backend_unavailable";
+	default:
+		return "error";
+	}
+}
+
+void ml_report_error(struct ml_report *r, int code, const char *message)
+{
+	r->error = code;
+	ml_report_section(r, "error", NULL);
+	ml_report_int(r, "exit_code", "exit code", code);
+	ml_report_str(r, "reason", "reason", ml_exit_reason(code));
+	ml_report_str(r, "message", "error", message);
+	ml_report_section_end(r);
 }
 
 void ml_report_end(struct ml_report *r)
 {
 	if (r->fmt == ML_FMT_JSON)
 		fputs("}\n", r->out);
+	if (r->fmt == ML_FMT_PROM) {
+		fprintf(r->out,
+			"# HELP memlens_up 1 when memlens measured its target, 0 when it failed\n"
+			"# TYPE memlens_up gauge\nmemlens_up{%s} %d\n",
+			r->labels, !r->error);
+		if (r->error)
+			fprintf(r->out,
+				"# HELP memlens_scrape_error 1 with the reason the report is partial or empty\n"
+				"# TYPE memlens_scrape_error gauge\nmemlens_scrape_error{%s%sreason=\"%s\"} 1\n",
+				r->labels, r->labels[0] ? "," : "", ml_exit_reason(r->error));
+	}
 	fflush(r->out);
+}
+
+void ml_report_failure(FILE *out, enum ml_format fmt, const char *command, pid_t pid, int code,
+		       const char *message)
+{
+	struct ml_report r;
+	char spid[16];
+
+	if (fmt != ML_FMT_PROM)
+		return;
+	ml_report_begin(&r, out, fmt, command);
+	snprintf(spid, sizeof(spid), "%d", (int)pid);
+	ml_report_label(&r, "pid", spid);
+	ml_report_error(&r, code, message);
+	ml_report_end(&r);
 }
 
 void ml_report_label(struct ml_report *r, const char *key, const char *value)
@@ -197,7 +308,10 @@ void ml_report_str(struct ml_report *r, const char *key, const char *label, cons
 	} else if (r->fmt == ML_FMT_TEXT) {
 		fprintf(r->out, "  %-28s %s\n", label, value);
 	} else {
-		fprintf(r->out, "# %s: %s\n", label, value);
+		char esc[1024];
+
+		prom_escape_as(esc, sizeof(esc), value, false);
+		fprintf(r->out, "# %s: %s\n", label, esc);
 	}
 }
 
@@ -243,6 +357,7 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label, enum
 		break;
 	case ML_FMT_PROM:
 		prom_name(r, name, sizeof(name), NULL, key);
+		prom_counter_suffix(name, sizeof(name), unit);
 		if (!ml_known(v)) {
 			fprintf(r->out, "# UNAVAILABLE %s: %s\n", name, v.why ? v.why : "unknown");
 			break;
@@ -414,6 +529,7 @@ static void table_prom(struct ml_report *r)
 		if (unit == ML_UNIT_TEXT || unit == ML_UNIT_ADDR || unit == ML_UNIT_ID)
 			continue;
 		prom_name(r, name, sizeof(name), r->tkey, r->cols[c].key);
+		prom_counter_suffix(name, sizeof(name), unit);
 		fprintf(r->out, "# HELP %s %s: %s\n# TYPE %s %s\n", name, r->ttitle,
 			r->cols[c].title, name, prom_type(unit));
 		for (int row = 0; row < r->nrows; row++) {

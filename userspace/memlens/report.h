@@ -19,6 +19,7 @@
 #include <argp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "backend.h"
 
@@ -69,6 +70,7 @@ struct ml_report {
 	int ncols, nrows, ncells, cap;
 	enum ml_src tsrc;
 	struct ml_cell *cells;
+	int error; /* ml_report_error()'s exit code: memlens_up 0 */
 };
 
 /* Common options of every inspector command (argp child). */
@@ -88,7 +90,18 @@ extern const struct argp ml_common_argp;
 error_t ml_parse_one_pid(struct argp_state *state, int key, char *arg, const char **pid);
 
 void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const char *command);
+/* Prometheus: memlens_up (and memlens_scrape_error) close the exposition. */
 void ml_report_end(struct ml_report *r);
+/* The error section (exit_code, reason, message); memlens_up 0. */
+void ml_report_error(struct ml_report *r, int code, const char *message);
+/* "no_such_process", "kernel_thread", ... for an ML_EXIT_* code. */
+const char *ml_exit_reason(int code);
+/*
+ * --prometheus only: an exposition for a command that measured nothing
+ * (memlens_up 0, memlens_scrape_error{reason}), so that a scrape sees why.
+ */
+void ml_report_failure(FILE *out, enum ml_format fmt, const char *command, pid_t pid, int code,
+		       const char *message);
 /* Add label="value" to every Prometheus sample from here on. */
 void ml_report_label(struct ml_report *r, const char *key, const char *value);
 

@@ -14,6 +14,7 @@
  * peak resident is the larger of ru_maxrss and the VmHWM samples.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,87 +33,6 @@
 #include "backend.h"
 #include "memlens.h"
 #include "runner.h"
-
-static const char *const lib_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
-	"/lib/x86_64-linux-gnu",     NULL
-};
-
-static const struct {
-	const char *name;
-	const char *files[3];
-} known[] = {
-	{ "jemalloc", { "libjemalloc.so.2", "libjemalloc.so" } },
-	{ "tcmalloc", { "libtcmalloc_minimal.so.4", "libtcmalloc.so.4" } },
-	{ "mimalloc", { "libmimalloc.so.2", "libmimalloc.so" } },
-};
-
-/* libmlalloc.so next to this memlens: bin/../lib/libmlalloc.so. */
-static int find_mlalloc(char *path, size_t len)
-{
-	char exe[3072];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0)
-		return -1;
-	exe[n] = '\0';
-	if (strrchr(exe, '/'))
-		*strrchr(exe, '/') = '\0';
-	snprintf(path, len, "%s/../lib/libmlalloc.so", exe);
-	if (!access(path, R_OK))
-		return 0;
-	for (int d = 0; lib_dirs[d]; d++) {
-		snprintf(path, len, "%s/libmlalloc.so", lib_dirs[d]);
-		if (!access(path, R_OK))
-			return 0;
-	}
-	return -1;
-}
-
-int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len)
-{
-	struct stat st;
-
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	if (!strcmp(name, "glibc"))
-		return 0;
-	if (!strcmp(name, "mlalloc")) {
-		if (!find_mlalloc(out->path, sizeof(out->path)))
-			return 0;
-		snprintf(why, len,
-			 "allocator mlalloc not found (build/lib/libmlalloc.so: run make)");
-		return ML_EXIT_ERROR;
-	}
-	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
-		if (strcmp(name, known[k].name))
-			continue;
-		for (int f = 0; known[k].files[f]; f++)
-			for (int d = 0; lib_dirs[d]; d++) {
-				snprintf(out->path, sizeof(out->path), "%s/%s", lib_dirs[d],
-					 known[k].files[f]);
-				if (!access(out->path, R_OK))
-					return 0;
-			}
-		snprintf(why, len,
-			 "allocator %s is not installed (no %s in the library directories)", name,
-			 known[k].files[0]);
-		return ML_EXIT_ERROR;
-	}
-	if (!strchr(name, '/')) {
-		snprintf(
-			why, len,
-			"unknown allocator '%s' (glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a .so)",
-			name);
-		return ML_EXIT_USAGE;
-	}
-	if (stat(name, &st) || !S_ISREG(st.st_mode) || access(name, R_OK)) {
-		snprintf(why, len, "allocator '%s': not a readable file", name);
-		return ML_EXIT_USAGE;
-	}
-	snprintf(out->path, sizeof(out->path), "%s", name);
-	return 0;
-}
 
 static double now(void)
 {
@@ -192,17 +112,19 @@ static void progress_line(pid_t pid, double elapsed, const struct sampler *s)
 }
 
 static void child(char *const argv[], const struct ml_allocator *alloc, int go, int report,
-		  bool quiet)
+		  enum ml_child_out out)
 {
 	char c;
 
-	if (quiet) {
+	if (out == ML_CHILD_OUT_NULL) {
 		int null = open("/dev/null", O_WRONLY);
 
 		if (null >= 0 && null != 1) {
 			dup2(null, 1);
 			close(null);
 		}
+	} else if (out == ML_CHILD_OUT_STDERR) {
+		dup2(2, 1);
 	}
 	if (read(go, &c, 1) != 1)
 		_exit(127);
@@ -248,7 +170,7 @@ static void fill_result(struct ml_run_result *res, const struct rusage *ru, cons
 }
 
 int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
-		   bool progress, bool quiet, struct ml_run_result *res)
+		   bool progress, enum ml_child_out out, struct ml_run_result *res)
 {
 	int go[2], report[2], perf, pidfd, st = 0;
 	struct sampler s = { 0 };
@@ -260,6 +182,7 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 	char c;
 
 	memset(res, 0, sizeof(*res));
+	res->alloc_loaded = alloc->path[0] ? -1 : 1;
 	res->tlb_flushes = ml_none("per-process TLB flushes need the module or BPF backend");
 	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
 		return -errno;
@@ -267,7 +190,7 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 	if (pid < 0)
 		return -errno;
 	if (!pid)
-		child(argv, alloc, go[0], report[1], quiet);
+		child(argv, alloc, go[0], report[1], out);
 	close(go[0]);
 	close(report[1]);
 	perf = ml_perf_open_dtlb(pid, true);
@@ -296,6 +219,9 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 		if (w < 0 && errno != EINTR)
 			return -errno;
 		sample(pid, &s);
+		/* until the library shows, or libc shows without it */
+		if (res->alloc_loaded < 0)
+			res->alloc_loaded = ml_allocator_mapped(pid, alloc->path);
 		if (progress && now() - t0 >= 1.0) {
 			progress_line(pid, now() - t0, &s);
 			shown = true;
@@ -349,4 +275,43 @@ void ml_emit_run(struct ml_report *r, const struct ml_run_result *res)
 	ml_report_val(r, "tlb_flushes_total", "TLB flushes", ML_UNIT_TOTAL, res->tlb_flushes);
 	ml_report_int(r, "samples", "/proc samples", res->samples);
 	ml_report_section_end(r);
+}
+
+void ml_stats_of(const struct ml_val *v, int n, struct ml_stats *out)
+{
+	double sum = 0, sq = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->why = n ? v[0].why : "no run";
+	for (int i = 0; i < n; i++) {
+		if (!ml_known(v[i]))
+			continue;
+		if (!out->n || v[i].v < out->min)
+			out->min = v[i].v;
+		if (!out->n || v[i].v > out->max)
+			out->max = v[i].v;
+		out->n++;
+		sum += v[i].v;
+		out->src = v[i].src;
+	}
+	if (!out->n)
+		return;
+	out->mean = sum / out->n;
+	for (int i = 0; i < n; i++)
+		if (ml_known(v[i]))
+			sq += (v[i].v - out->mean) * (v[i].v - out->mean);
+	out->sd = out->n > 1 ? sqrt(sq / (out->n - 1)) : 0;
+}
+
+int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base)
+{
+	double lo, hi;
+
+	if (a->n < 2 || base->n < 2 || base->mean <= 0)
+		return -1;
+	lo = (a->mean - a->sd) / (base->mean + base->sd);
+	if (base->mean - base->sd <= 0)
+		return lo > 1.0; /* the upper end is unbounded */
+	hi = (a->mean + a->sd) / (base->mean - base->sd);
+	return lo > 1.0 || hi < 1.0;
 }

@@ -7,6 +7,8 @@
 #define MEMLENS_RUNNER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "backend.h"
 #include "report.h"
@@ -23,6 +25,21 @@ struct ml_allocator {
  * @why says which, in one line.
  */
 int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len);
+/*
+ * Can LD_PRELOAD load @alloc into @argv?  ML_EXIT_USAGE, with the reason in
+ * @why, when the library is not a shared library, or the command (or its
+ * #! interpreter) is static or set[ug]id to someone else (allocator.c).
+ */
+int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why, size_t len);
+/* @lib in /proc/@pid/maps: 1; not, though libc is mapped: 0; cannot tell: -1. */
+int ml_allocator_mapped(pid_t pid, const char *lib);
+
+/* Where the command's stdout goes while memlens measures it. */
+enum ml_child_out {
+	ML_CHILD_OUT_KEEP,   /* memlens' stdout (a text report follows it) */
+	ML_CHILD_OUT_NULL,   /* /dev/null (compare) */
+	ML_CHILD_OUT_STDERR, /* memlens' stderr: the report on stdout is JSON or Prometheus */
+};
 
 struct ml_run_result {
 	int status;     /* exit code, 128 + signal, 127 exec failed */
@@ -36,18 +53,36 @@ struct ml_run_result {
 	struct ml_val thp_coverage;   /* AnonHugePages / Rss at the RSS peak */
 	struct ml_val dtlb_misses;    /* perf, from exec to exit */
 	struct ml_val tlb_flushes;
+	/* the allocator's library seen in /proc/PID/maps: 1, 0 not loaded, -1 not seen either way */
+	int alloc_loaded;
 };
 
 /*
  * Run @argv with @alloc preloaded, sampling /proc/PID every @interval_ms
  * ms; with @progress, a progress line on stderr after one second; with
- * @quiet, the command's stdout goes to /dev/null.  Never
+ * @out, where the command's stdout goes.  Never
  * ptraces: the counters come from wait4() and perf (enable_on_exec).
  * Returns 0 once the command ran (whatever its exit status), or -errno
  * when it could not be started at all.
  */
 int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
-		   bool progress, bool quiet, struct ml_run_result *res);
+		   bool progress, enum ml_child_out out, struct ml_run_result *res);
 void ml_emit_run(struct ml_report *r, const struct ml_run_result *res);
+
+/* Mean, sample standard deviation, min and max of the known values. */
+struct ml_stats {
+	int n; /* known values */
+	double mean, sd, min, max;
+	enum ml_src src;
+	const char *why; /* n == 0: the first value's reason */
+};
+
+void ml_stats_of(const struct ml_val *v, int n, struct ml_stats *out);
+/*
+ * @a over @base (means): 1 significant, 0 not (the ratio's spread, from
+ * (mean - sd) / (base + sd) to (mean + sd) / (base - sd), holds 1.0), -1
+ * unknown (a mean unavailable or zero, or fewer than two runs).
+ */
+int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base);
 
 #endif /* MEMLENS_RUNNER_H */
