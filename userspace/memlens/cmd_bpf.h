@@ -16,6 +16,8 @@
 int ml_parse_pid(const char *s, pid_t *pid);
 /* Does @pid exist?  If not, says so ("memlens CMD: ...") and returns -1. */
 int ml_check_pid(const char *cmd, pid_t pid);
+/* Is @pid a kernel thread (PF_KTHREAD in /proc/PID/stat)? */
+bool ml_is_kthread(pid_t pid);
 /* Is @pid running (not gone, not a zombie)? */
 bool ml_pid_alive(pid_t pid);
 /* The name /proc/PID/maps shows for the VMA starting at @start; 0 if found. */

@@ -20,7 +20,7 @@ const char *argp_program_bug_address = "the memlens issue tracker";
 static const struct ml_command *commands[] = {
 	&ml_cmd_version, &ml_cmd_inspect, &ml_cmd_run,    &ml_cmd_compare,
 	&ml_cmd_watch,   &ml_cmd_top,     &ml_cmd_faults, &ml_cmd_pagetable,
-	&ml_cmd_vmas,    &ml_cmd_tlb,     &ml_cmd_swap,
+	&ml_cmd_vmas,    &ml_cmd_tlb,     &ml_cmd_swap, &ml_cmd_kcost,
 };
 
 static const char doc[] =
@@ -39,6 +39,7 @@ static const char doc[] =
 	"  vmas         a process's VMAs with resident/THP/swap/PTE tables, BPF\n"
 	"  tlb          count TLB flushes by reason and CPU with BPF\n"
 	"  swap         count swap-ins, swap-outs and swap faults with BPF\n"
+	"  kcost        a process's memory syscalls, their TLB flushes, its refaults\n"
 	"\n"
 	"Examples:\n"
 	"  memlens --version\n"
