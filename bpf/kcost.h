@@ -16,8 +16,8 @@ enum kc_call {
 	KC_MREMAP,
 	KC_BRK,
 	KC_MPROTECT,
-	KC_MADVISE,                        /* + advice, advice < KC_ADVICES */
-	KC_MADV_OTHER = KC_MADVISE + 32,   /* advice >= 32 (MADV_HWPOISON...) */
+	KC_MADVISE,                      /* + advice, advice < KC_ADVICES */
+	KC_MADV_OTHER = KC_MADVISE + 32, /* advice >= 32 (MADV_HWPOISON...) */
 	KC_CALLS
 };
 
@@ -39,11 +39,11 @@ struct kc_call_stats {
 #define KC_AGE_BUCKETS 5
 
 struct kc_fault_stats {
-	__u64 first_touch;          /* not-present faults on pages not given back */
-	__u64 protection;           /* faults on present pages (COW, write to zero page) */
+	__u64 first_touch;             /* not-present faults on pages not given back */
+	__u64 protection;              /* faults on present pages (COW, write to zero page) */
 	__u64 refault[KC_AGE_BUCKETS]; /* not-present faults on given-back pages */
-	__u64 given_back;           /* bytes given back: munmap, MADV_DONTNEED/FREE, brk shrink */
-	__u64 untracked;            /* ... not kept as intervals (map full, too big) */
+	__u64 given_back; /* bytes given back: munmap, MADV_DONTNEED/FREE, brk shrink */
+	__u64 untracked;  /* ... not kept as intervals (map full, too big) */
 };
 
 /*

@@ -10,4 +10,5 @@ $(KCOST_BENCH): selftests/bench/kcost/kcost_bench.c $(MLBPF_LIB)
 
 .PHONY: bench-kcost
 bench-kcost: $(KCOST_BENCH)
-	$(KCOST_BENCH) $(or $(PAIRS),31)
+	$(KCOST_BENCH) $(or $(PAIRS),31) 100000 64
+	$(KCOST_BENCH) $(or $(PAIRS),31) 10000000 0

@@ -95,12 +95,14 @@ static const struct argp kcost_argp = {
 };
 
 static const char *const advice_names[KC_ADVICES] = {
-	[0] = "normal",        [1] = "random",       [2] = "sequential",  [3] = "willneed",
-	[4] = "dontneed",      [8] = "free",         [9] = "remove",      [10] = "dontfork",
-	[11] = "dofork",       [12] = "mergeable",   [13] = "unmergeable", [14] = "hugepage",
-	[15] = "nohugepage",   [16] = "dontdump",    [17] = "dodump",     [18] = "wipeonfork",
-	[19] = "keeponfork",   [20] = "cold",        [21] = "pageout",    [22] = "populate_read",
-	[23] = "populate_write", [24] = "dontneed_locked", [25] = "collapse", [26] = "guard_install",
+	[0] = "normal",           [1] = "random",         [2] = "sequential",
+	[3] = "willneed",         [4] = "dontneed",       [8] = "free",
+	[9] = "remove",           [10] = "dontfork",      [11] = "dofork",
+	[12] = "mergeable",       [13] = "unmergeable",   [14] = "hugepage",
+	[15] = "nohugepage",      [16] = "dontdump",      [17] = "dodump",
+	[18] = "wipeonfork",      [19] = "keeponfork",    [20] = "cold",
+	[21] = "pageout",         [22] = "populate_read", [23] = "populate_write",
+	[24] = "dontneed_locked", [25] = "collapse",      [26] = "guard_install",
 	[27] = "guard_remove",
 };
 
@@ -152,13 +154,11 @@ static struct ml_val tlb_val(const struct ml_kcost *k, __u64 v)
 				     ml_none("no tlb:tlb_flush tracepoint");
 }
 
-static void emit_calls(struct ml_report *r, const struct ml_kcost *k,
-		       const struct kc_call_stats *c)
+static void emit_calls(struct ml_report *r, const struct ml_kcost *k, const struct kc_call_stats *c)
 {
 	char name[64];
 
-	ml_report_table(r, "syscalls", "Memory syscalls", call_cols, NCOLS(call_cols),
-			ML_SRC_BPF);
+	ml_report_table(r, "syscalls", "Memory syscalls", call_cols, NCOLS(call_cols), ML_SRC_BPF);
 	for (int i = 0; i < KC_CALLS; i++) {
 		if (!c[i].calls)
 			continue;
@@ -176,8 +176,7 @@ static void emit_calls(struct ml_report *r, const struct ml_kcost *k,
 	ml_report_table_end(r);
 }
 
-static void emit_tlb(struct ml_report *r, const struct ml_kcost *k,
-		     const struct kc_call_stats *c)
+static void emit_tlb(struct ml_report *r, const struct ml_kcost *k, const struct kc_call_stats *c)
 {
 	struct ml_col cols[1 + TLB_REASONS];
 	char name[64];
@@ -298,11 +297,11 @@ static void report_kcost(pid_t tgid, void *ctx)
 	ml_report_section(&r, "kcost", NULL);
 	ml_report_int(&r, "pid", "pid", tgid);
 	ml_report_str(&r, "attach", "attached to", ml_kcost_path(a->k));
-	ml_report_section_end(&r);
 	emit_calls(&r, a->k, c);
 	emit_tlb(&r, a->k, c);
 	emit_hist(&r, c);
 	emit_faults(&r, &f);
+	ml_report_section_end(&r);
 	ml_report_end(&r);
 	free(c);
 	ml_kcost_close(a->k);

@@ -44,9 +44,10 @@ static void kcost_choose(struct ml_kcost *k)
 	pick(s->progs.fault_kernel_btf, s->progs.fault_kernel_raw, tp_fault);
 	k->tlb = ml_bpf_have_attach("tlb_flush", BPF_TRACE_RAW_TP);
 	tlb = pick(s->progs.tlb_flush_btf, s->progs.tlb_flush_raw, k->tlb);
-	snprintf(k->path, sizeof(k->path),
-		 "syscalls %s/sys_{enter,exit}; faults %s/page_fault_{user,kernel}; tlb %s/tlb_flush",
-		 sys, flt, tlb);
+	snprintf(
+		k->path, sizeof(k->path),
+		"syscalls %s/sys_{enter,exit}; faults %s/page_fault_{user,kernel}; tlb %s/tlb_flush",
+		sys, flt, tlb);
 }
 
 int ml_kcost_open(struct ml_kcost **out, pid_t tgid)

@@ -4,11 +4,12 @@
  * tgid) on an allocation-heavy workload (not a timed test: ratios within
  * one run).
  *
- *   kcost_bench [PAIRS [OPS]]
- *   (kcost_bench --work OPS: one run of the workload, its CPU time on fd 3)
+ *   kcost_bench [PAIRS [OPS [BIGEVERY]]]
+ *   (kcost_bench --work OPS BIGEVERY: one run, its CPU time on fd 3)
  *
  * The workload: one thread does OPS malloc/free operations on 512 live
- * slots, 8-1024 B, and every 64th one a 256 KiB block whose pages it
+ * slots, 8-1024 B, and every BIGEVERY-th (default 64; 0: none) a 256 KiB
+ * block whose pages it
  * touches, in a freshly exec'd process; with M_MMAP_THRESHOLD fixed at 128 KiB and M_TRIM_THRESHOLD
  * at 64 KiB, each big block is an mmap, faults and a munmap, and frees
  * trim the heap with brk.  Its cost is the CPU time (user + system) of
@@ -46,7 +47,7 @@ static double thread_cpu(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double workload(long ops)
+static double workload(long ops, long big)
 {
 	static char *slot[SLOTS];
 	unsigned int seed = 1;
@@ -58,7 +59,7 @@ static double workload(long ops)
 	t0 = thread_cpu();
 	for (i = 0; i < ops; i++) {
 		int s = rand_r(&seed) % SLOTS;
-		size_t n = (i % 64 == 0) ? BIG : 8 + rand_r(&seed) % 1017;
+		size_t n = (big && i % big == 0) ? BIG : 8 + rand_r(&seed) % 1017;
 
 		free(slot[s]);
 		slot[s] = malloc(n);
@@ -73,7 +74,7 @@ static double workload(long ops)
 }
 
 /* One run in a fresh child; @trace: kcost attached first.  CPU seconds. */
-static double run(long ops, int trace, struct ml_kcost **keep)
+static double run(long ops, long big, int trace, struct ml_kcost **keep)
 {
 	int go[2], res[2], st;
 	struct ml_kcost *k = NULL;
@@ -87,13 +88,14 @@ static double run(long ops, int trace, struct ml_kcost **keep)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		char sops[32];
+		char sops[32], sbig[32];
 
 		/* a fresh exec: the parent's heap (libbpf's) would change glibc's choices */
 		snprintf(sops, sizeof(sops), "%ld", ops);
+		snprintf(sbig, sizeof(sbig), "%ld", big);
 		if (read(go[0], &c, 1) != 1 || dup2(res[1], 3) != 3)
 			_exit(1);
-		execl("/proc/self/exe", "kcost_bench", "--work", sops, NULL);
+		execl("/proc/self/exe", "kcost_bench", "--work", sops, sbig, NULL);
 		_exit(127);
 	}
 	close(go[0]);
@@ -143,7 +145,8 @@ static void row(const char *name, double *r, int n)
 int main(int argc, char **argv)
 {
 	int pairs = argc > 1 ? atoi(argv[1]) : 31, i, j;
-	long ops = argc > 2 ? atol(argv[2]) : 400000;
+	long ops = argc > 2 ? atol(argv[2]) : 100000;
+	long big = argc > 3 ? atol(argv[3]) : 64;
 	double *ra = calloc(pairs, sizeof(double)), *rt = calloc(pairs, sizeof(double));
 	double *ta = calloc(pairs, sizeof(double)), *tt = calloc(pairs, sizeof(double));
 	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
@@ -151,13 +154,13 @@ int main(int argc, char **argv)
 	struct kc_fault_stats f;
 	__u64 refaults = 0;
 
-	if (argc == 3 && !strcmp(argv[1], "--work")) {
-		double t = workload(atol(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "--work")) {
+		double t = workload(atol(argv[2]), atol(argv[3]));
 
 		return write(3, &t, sizeof(t)) == sizeof(t) ? 0 : 1;
 	}
-	if (pairs < 1 || ops < 1 || !ra || !rt || !ta || !tt || !c) {
-		fprintf(stderr, "usage: kcost_bench [PAIRS [OPS]]\n");
+	if (pairs < 1 || ops < 1 || big < 0 || !ra || !rt || !ta || !tt || !c) {
+		fprintf(stderr, "usage: kcost_bench [PAIRS [OPS [BIGEVERY]]]\n");
 		return 2;
 	}
 	for (i = 0; i < pairs; i++) {
@@ -167,7 +170,7 @@ int main(int argc, char **argv)
 		for (j = 0; j < 3; j++) {
 			int which = (i + j) % 3;
 
-			t[which] = run(ops, which == 2, &last);
+			t[which] = run(ops, big, which == 2, &last);
 			if (t[which] <= 0) {
 				fprintf(stderr, "kcost_bench: a run failed\n");
 				return 1;
@@ -182,8 +185,8 @@ int main(int argc, char **argv)
 	}
 	qsort(ta, pairs, sizeof(*ta), cmp);
 	qsort(tt, pairs, sizeof(*tt), cmp);
-	printf("kcost_bench: %d rounds, %ld ops; median CPU of the working thread: untraced %.3f s, traced %.3f s\n\n",
-	       pairs, ops, quant(ta, pairs, 0.5), quant(tt, pairs, 0.5));
+	printf("kcost_bench: %d rounds, %ld ops, a 256 KiB block every %ld; median CPU of the working thread: untraced %.3f s, traced %.3f s\n\n",
+	       pairs, ops, big, quant(ta, pairs, 0.5), quant(tt, pairs, 0.5));
 	printf("| ratio | median | p10-p90 | min-max |\n|---|---|---|---|\n");
 	row("A'/A (control)", ra, pairs);
 	row("traced/A", rt, pairs);
