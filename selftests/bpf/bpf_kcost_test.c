@@ -13,6 +13,9 @@
  *    over the same window.
  *  - the same workload run whole under "memlens kcost --json --" and
  *    under "strace -f -c": the calls of each memory syscall are equal.
+ *  - glibc, jemalloc, tcmalloc, mimalloc and libmlalloc running
+ *    alloc-bench large, each one run seen by strace -f -c -p and kcost at
+ *    once: equal calls per memory syscall (host: strace).
  *  - bad input: a kernel thread, no such PID, no target, an unprivileged
  *    user: one line and the documented exit code; a PID that exits
  *    mid-trace: the report of what was counted, exit 0.  (The guest
@@ -263,6 +266,140 @@ TEST(command_counts_equal_strace)
 	}
 	EXPECT_EQ(strace_calls(buf, "madvise"), madv);
 	EXPECT_EQ(N_ROUNDS + 2 + C_CYCLES, madv);
+}
+
+/* TracerPid of /proc/@pid/status; -1 if unreadable. */
+static int tracer_of(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "TracerPid:");
+	return p ? atoi(p + 10) : -1;
+}
+
+/*
+ * One allocator (@preload, "" for glibc) running alloc-bench large, seen
+ * at once by strace -f -c -p and by kcost, both attached while it waits:
+ * the same run, so even time-based purging (jemalloc's decay, mimalloc's
+ * purge delay) gives both the same calls.
+ */
+static void allocator_vs_strace(struct __test_metadata *_metadata, const char *name,
+				const char *bench, const char *preload)
+{
+	static const char *const calls[] = { "mmap", "munmap", "mremap", "brk", "mprotect" };
+	char out[] = "/tmp/kcost-alloc.XXXXXX", buf[16384], spid[16], env[2 * PATH_MAX];
+	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
+	long long madv = 0, sv, total = 0;
+	struct kc_fault_stats f;
+	struct ml_kcost *k;
+	pid_t pid, tracer;
+	int go[2], fd, st, i;
+	char ch;
+
+	ASSERT_NE(NULL, c);
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *argv[] = { (char *)bench, "large", NULL };
+		char *envp[] = { env, NULL };
+
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
+		close(go[1]);
+		if (read(go[0], &ch, 1) != 1)
+			_exit(10);
+		execve(bench, argv, envp);
+		_exit(127);
+	}
+	close(go[0]);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	tracer = fork();
+	ASSERT_LE(0, tracer);
+	if (tracer == 0) {
+		char *argv[] = { "strace", "-f", "-c", "-U", "name,calls", "-o", out, "-p", spid, NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (i = 0; i < 1000 && tracer_of(pid) <= 0; i++)
+		usleep(10 * 1000);
+	ASSERT_LT(0, tracer_of(pid));
+	ASSERT_EQ(0, ml_kcost_open(&k, pid)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	waitpid(pid, &st, 0);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("%s: status %d", name, st);
+	waitpid(tracer, &st, 0);
+	ASSERT_EQ(0, ml_kcost_read(k, c, &f));
+	ml_kcost_close(k);
+	ASSERT_LT(0, ml_read_file(out, buf, sizeof(buf)));
+	unlink(out);
+	for (i = 0; i < (int)(sizeof(calls) / sizeof(calls[0])); i++) {
+		int idx[] = { KC_MMAP, KC_MUNMAP, KC_MREMAP, KC_BRK, KC_MPROTECT };
+
+		sv = strace_calls(buf, calls[i]);
+		EXPECT_EQ(sv < 0 ? 0 : sv, (long long)c[idx[i]].calls)
+			TH_LOG("%s %s: strace %lld kcost %llu", name, calls[i], sv,
+			       (unsigned long long)c[idx[i]].calls);
+		total += c[idx[i]].calls;
+	}
+	for (i = KC_MADVISE; i <= KC_MADV_OTHER; i++)
+		madv += c[i].calls;
+	sv = strace_calls(buf, "madvise");
+	EXPECT_EQ(sv < 0 ? 0 : sv, madv) TH_LOG("%s madvise: strace %lld kcost %lld", name, sv, madv);
+	TH_LOG("%-8s memory syscalls %lld (madvise %lld, dontneed %llu), given back %llu MiB, refaults %llu, first touches %llu",
+	       name, total + madv, madv, (unsigned long long)c[KC_MADVISE + MADV_DONTNEED].calls,
+	       (unsigned long long)(f.given_back >> 20),
+	       (unsigned long long)(f.refault[0] + f.refault[1] + f.refault[2] + f.refault[3] +
+				    f.refault[4]),
+	       (unsigned long long)f.first_touch);
+	free(c);
+}
+
+TEST(five_allocators_equal_strace_on_one_run)
+{
+	static const char *const libs[][2] = {
+		{ "glibc", "" },
+		{ "jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" },
+		{ "tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4" },
+		{ "mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2" },
+		{ "mlalloc", NULL },
+	};
+	char self[PATH_MAX], bench[PATH_MAX + 32], ml[PATH_MAX + 32], *d;
+	ssize_t n;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	if (access("/usr/bin/strace", X_OK))
+		SKIP(return, "no strace here (the host has it: scripts/deps)");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_LT(0, n);
+	self[n] = '\0';
+	d = strrchr(self, '/');
+	ASSERT_NE(NULL, d);
+	*d = '\0'; /* build/selftests */
+	snprintf(bench, sizeof(bench), "%s/../bench/alloc-bench", self);
+	snprintf(ml, sizeof(ml), "%s/../lib/libmlalloc.so", self);
+	if (access(bench, X_OK))
+		SKIP(return, "no build/bench/alloc-bench here (make all builds it)");
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		const char *lib = libs[i][1] ? libs[i][1] : ml;
+
+		if (lib[0] && access(lib, R_OK)) {
+			TH_LOG("%s: %s missing, not run", libs[i][0], lib);
+			continue;
+		}
+		allocator_vs_strace(_metadata, libs[i][0], bench, lib);
+	}
 }
 
 static void expect_one_line(struct __test_metadata *_metadata, const struct ml_result *r)
