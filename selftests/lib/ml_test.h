@@ -182,6 +182,37 @@ static inline int ml_copy_for_all(const char *name, struct ml_copy *c)
 	return err;
 }
 
+/*
+ * Run "memlens ARGS..." (@args: NULL-terminated, without the program) as
+ * user nobody, from a copy nobody can reach (ml_copy_for_all()), into @r,
+ * which must be shared memory (MAP_SHARED: the run happens in a child).
+ * 0, or -1 if it could not be run.  Needs root.
+ */
+static inline int ml_run_memlens_as_nobody(struct ml_result *r, char *const args[])
+{
+	struct ml_copy bin;
+	char *argv[16];
+	int i, st;
+	pid_t pid;
+
+	if (ml_copy_for_all("memlens", &bin))
+		return -1;
+	argv[0] = bin.path;
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(ml_run(r, argv) ? 3 : 0);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	ml_copy_remove(&bin);
+	return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 /* Read a whole (small) file into buf; returns bytes read or -errno. */
 static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 {
