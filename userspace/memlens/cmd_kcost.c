@@ -271,9 +271,9 @@ static int open_kcost(pid_t tgid, void *ctx)
 	err = ml_kcost_open(&a->k, tgid);
 	if (err)
 		return err;
+	/* No feature losses to print: each tp_btf program has a raw_tp twin. */
 	if (a->count.verbose)
 		fprintf(stderr, "memlens kcost: %s\n", ml_kcost_path(a->k));
-	ml_bpf_print_losses(stderr, "memlens kcost");
 	return 0;
 }
 
