@@ -7,7 +7,9 @@
  *    with K of them touched again T ms later, C munmap/mmap cycles of P
  *    pages at the same address (MAP_FIXED_NOREPLACE) touched again, and
  *    B brk() steps of one page each, touched.  Calls, bytes and errors per
- *    syscall equal what the workload made; refaults equal N*K + C*P in
+ *    syscall equal what the workload made; TLB flushes by reason (but
+ *    task switches) equal a tracefs instance's for the thread; refaults
+ *    equal N*K + C*P in
  *    the age buckets the sleeps put them in; first touches + protection
  *    faults + refaults equal the minflt+majflt delta of /proc/PID/stat
  *    over the same window.
@@ -115,6 +117,10 @@ static void window_check(struct __test_metadata *_metadata, bool raw)
 	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
 	struct kc_fault_stats f;
 	unsigned long long min0, maj0, min1, maj1, faults, refaults = 0;
+	unsigned long long traced[TLB_REASONS] = { 0 };
+	struct ml_tlb_trace trace;
+	char filter[64];
+	int have_trace;
 	struct ml_kcost *k;
 	pid_t pid;
 	char ch;
@@ -147,6 +153,10 @@ static void window_check(struct __test_metadata *_metadata, bool raw)
 	ml_bpf_feat_forget();
 	TH_LOG("%s", ml_kcost_path(k));
 	EXPECT_NE(NULL, strstr(ml_kcost_path(k), raw ? "faults raw_tp/" : "faults tp_btf/"));
+	snprintf(filter, sizeof(filter), "common_pid == %d", pid);
+	have_trace = ml_tlb_trace_setup(&trace, filter);
+	if (!have_trace)
+		have_trace = ml_tlb_trace_enable(&trace, true);
 	/* the child is blocked in read(): nothing of it runs until "go" */
 	ASSERT_EQ(0, ml_stat_faults(pid, &min0, &maj0));
 	ASSERT_EQ(1, write(go[1], "g", 1));
@@ -154,6 +164,10 @@ static void window_check(struct __test_metadata *_metadata, bool raw)
 	EXPECT_EQ('d', ch);
 	ASSERT_EQ(0, ml_stat_faults(pid, &min1, &maj1));
 	ASSERT_EQ(0, ml_kcost_read(k, c, &f));
+	if (!have_trace) {
+		ml_tlb_trace_enable(&trace, false);
+		have_trace = ml_tlb_trace_count(&trace, traced, TLB_REASONS);
+	}
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	waitpid(pid, &st, 0);
 	EXPECT_EQ(0, WEXITSTATUS(st));
@@ -184,6 +198,24 @@ static void window_check(struct __test_metadata *_metadata, bool raw)
 		for (int r = 0; r < TLB_REASONS; r++)
 			fl += c[KC_MADVISE + MADV_DONTNEED].tlb[r];
 		EXPECT_LE(N_ROUNDS, fl);
+	}
+	/*
+	 * tracefs saw every flush of the thread; all but the task switches
+	 * (in usleep and the reads around the window) fire inside the memory
+	 * syscalls: equal by reason.
+	 */
+	if (have_trace) {
+		TH_LOG("no tracefs tlb:tlb_flush here (%d): not compared", have_trace);
+	} else {
+		for (int r = 1; r < TLB_REASONS; r++) {
+			__u64 in_calls = 0;
+
+			for (int i = 0; i < KC_CALLS; i++)
+				in_calls += c[i].tlb[r];
+			TH_LOG("TLB reason %d: kcost %llu tracefs %llu", r,
+			       (unsigned long long)in_calls, traced[r]);
+			EXPECT_EQ(traced[r], in_calls);
+		}
 	}
 	for (int b = 0; b < KC_AGE_BUCKETS; b++)
 		refaults += f.refault[b];
