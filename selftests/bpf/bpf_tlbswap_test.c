@@ -27,7 +27,6 @@
 
 #define PAGE	4096UL
 #define NPAGES	256
-#define TRACEFS	"/sys/kernel/tracing"
 
 struct shared {
 	pid_t tid[2];
@@ -99,17 +98,6 @@ static void tlb_child(void)
 		pause();
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
 /* Is thread @tid asleep (off CPU, nothing more to trace)? */
 static void wait_asleep(pid_t pid, pid_t tid)
 {
@@ -128,28 +116,11 @@ static void wait_asleep(pid_t pid, pid_t tid)
 	usleep(100 * 1000);	/* and has been switched out */
 }
 
-/* Count tlb_flush lines of a tracefs trace by the reason number "(N)". */
-static void count_trace(const char *trace, unsigned long long *by_reason)
-{
-	const char *p = trace;
-	int r;
-
-	while ((p = strstr(p, "tlb_flush: "))) {
-		const char *q = strchr(p, '(');
-		const char *eol = strchr(p, '\n');
-
-		if (q && (!eol || q < eol) && sscanf(q, "(%d)", &r) == 1 &&
-		    r >= 0 && r < TLB_REASONS)
-			by_reason[r]++;
-		p += 10;
-	}
-}
-
 TEST(tlb_per_process_equals_tracefs)
 {
-	static char trace[1 << 20];
 	unsigned long long traced[TLB_REASONS] = { 0 };
-	char inst[128], path[192], filter[128], c;
+	struct ml_tlb_trace trace;
+	char filter[128], c;
 	struct tlb_counts c0, c1;
 	struct ml_tlbswap *t;
 	int go[2], done[2], r, err;
@@ -157,9 +128,9 @@ TEST(tlb_per_process_equals_tracefs)
 
 	if (!ml_bpf_privileged())
 		SKIP(return, "BPF needs root");
-	if (access(TRACEFS "/instances", F_OK))
-		mount("nodev", TRACEFS, "tracefs", 0, NULL);
-	if (access(TRACEFS "/events/tlb/tlb_flush", F_OK))
+	if (access(ML_TRACEFS "/instances", F_OK))
+		mount("nodev", ML_TRACEFS, "tracefs", 0, NULL);
+	if (access(ML_TRACEFS "/events/tlb/tlb_flush", F_OK))
 		SKIP(return, "no tracefs tlb:tlb_flush to compare with");
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_EQ(0, pipe(go));
@@ -175,19 +146,13 @@ TEST(tlb_per_process_equals_tracefs)
 	wait_asleep(child, sh->tid[1]);
 	wait_asleep(child, sh->tid[0]);
 
-	snprintf(inst, sizeof(inst), TRACEFS "/instances/ml_bpf_%d", getpid());
-	ASSERT_EQ(0, mkdir(inst, 0700));
-	snprintf(path, sizeof(path), "%s/events/tlb/tlb_flush/filter", inst);
 	snprintf(filter, sizeof(filter), "common_pid == %d || common_pid == %d",
 		 sh->tid[0], sh->tid[1]);
-	EXPECT_EQ(0, write_file(path, filter));
-	snprintf(path, sizeof(path), "%s/buffer_size_kb", inst);
-	write_file(path, "4096");
+	EXPECT_EQ(0, ml_tlb_trace_setup(&trace, filter));
 	err = ml_tlbswap_open(&t, child);
 	ASSERT_EQ(0, err) TH_LOG("%s", ml_bpf_error());
 	ASSERT_TRUE(ml_tlbswap_has_tlb(t));
-	snprintf(path, sizeof(path), "%s/events/tlb/tlb_flush/enable", inst);
-	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(0, ml_tlb_trace_enable(&trace, true));
 	ASSERT_EQ(0, ml_tlb_read_tgid(t, &c0));
 
 	ASSERT_EQ(1, write(go[1], "g", 1));
@@ -196,14 +161,11 @@ TEST(tlb_per_process_equals_tracefs)
 	wait_asleep(child, sh->tid[0]);
 
 	ASSERT_EQ(0, ml_tlb_read_tgid(t, &c1));
-	ASSERT_EQ(0, write_file(path, "0"));
-	snprintf(path, sizeof(path), "%s/trace", inst);
-	ASSERT_LE(0, ml_read_file(path, trace, sizeof(trace)));
-	count_trace(trace, traced);
+	ASSERT_EQ(0, ml_tlb_trace_enable(&trace, false));
+	ASSERT_EQ(0, ml_tlb_trace_count(&trace, traced, TLB_REASONS));
 	ml_tlbswap_close(t);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	rmdir(inst);
 
 	for (r = 0; r < TLB_REASONS; r++) {
 		TH_LOG("reason %d: BPF +%llu tracefs %llu", r,

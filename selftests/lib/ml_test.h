@@ -10,10 +10,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/klog.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -182,6 +184,37 @@ static inline int ml_copy_for_all(const char *name, struct ml_copy *c)
 	return err;
 }
 
+/*
+ * Run "memlens ARGS..." (@args: NULL-terminated, without the program) as
+ * user nobody, from a copy nobody can reach (ml_copy_for_all()), into @r,
+ * which must be shared memory (MAP_SHARED: the run happens in a child).
+ * 0, or -1 if it could not be run.  Needs root.
+ */
+static inline int ml_run_memlens_as_nobody(struct ml_result *r, char *const args[])
+{
+	struct ml_copy bin;
+	char *argv[16];
+	int i, st;
+	pid_t pid;
+
+	if (ml_copy_for_all("memlens", &bin))
+		return -1;
+	argv[0] = bin.path;
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(ml_run(r, argv) ? 3 : 0);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	ml_copy_remove(&bin);
+	return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 /* Read a whole (small) file into buf; returns bytes read or -errno. */
 static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 {
@@ -197,6 +230,81 @@ static inline ssize_t ml_read_file(const char *path, char *buf, size_t size)
 		return -errno;
 	buf[len] = '\0';
 	return len;
+}
+
+/* Write @s to the file @path (tracefs, sysfs): 0 or -errno. */
+static inline int ml_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * tlb:tlb_flush in a private tracefs instance, filtered (@filter, e.g.
+ * "common_pid == 123"), counted by reason: the independent count the TLB
+ * tests compare BPF's with.  ml_tlb_trace_setup() makes the instance,
+ * ml_tlb_trace_enable() starts and stops recording, ml_tlb_trace_count()
+ * adds the recorded flushes by reason number "(N)" to @by_reason[@n] and
+ * removes the instance.  -ENOENT where the kernel has no such event.
+ */
+#define ML_TRACEFS "/sys/kernel/tracing"
+
+struct ml_tlb_trace {
+	char inst[128];
+};
+
+static inline int ml_tlb_trace_setup(struct ml_tlb_trace *t, const char *filter)
+{
+	char path[192];
+	int err;
+
+	if (access(ML_TRACEFS "/instances", F_OK))
+		mount("nodev", ML_TRACEFS, "tracefs", 0, NULL);
+	if (access(ML_TRACEFS "/events/tlb/tlb_flush", F_OK))
+		return -ENOENT;
+	snprintf(t->inst, sizeof(t->inst), ML_TRACEFS "/instances/ml_tlb_%d", getpid());
+	if (mkdir(t->inst, 0700))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/events/tlb/tlb_flush/filter", t->inst);
+	err = ml_write_file(path, filter);
+	snprintf(path, sizeof(path), "%s/buffer_size_kb", t->inst);
+	ml_write_file(path, "4096");
+	return err;
+}
+
+static inline int ml_tlb_trace_enable(struct ml_tlb_trace *t, bool on)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/events/tlb/tlb_flush/enable", t->inst);
+	return ml_write_file(path, on ? "1" : "0");
+}
+
+static inline int ml_tlb_trace_count(struct ml_tlb_trace *t, unsigned long long *by_reason,
+				     int n)
+{
+	static char trace[1 << 20];
+	const char *p = trace;
+	char path[192];
+	int r, err;
+
+	snprintf(path, sizeof(path), "%s/trace", t->inst);
+	err = ml_read_file(path, trace, sizeof(trace)) < 0 ? -errno : 0;
+	while (!err && (p = strstr(p, "tlb_flush: "))) {
+		const char *q = strchr(p, '(');
+		const char *eol = strchr(p, '\n');
+
+		if (q && (!eol || q < eol) && sscanf(q, "(%d)", &r) == 1 && r >= 0 && r < n)
+			by_reason[r]++;
+		p += 10;
+	}
+	rmdir(t->inst);
+	return err;
 }
 
 /* minflt and majflt of /proc/@pid/stat (as the kernel charges them); 0 or -1. */

@@ -99,6 +99,8 @@ $(MLT_OUT)/mlalloc_check_debug_test: $(MLT_DIR)/check_test.c $(B)/lib/libmlalloc
 MLB_DIR		:= selftests/bench/alloc
 MLB_BIN		:= $(B)/bench/alloc-bench
 MLB_CPUTIME	:= $(B)/bench/cputime
+# bpf_kcost runs alloc-bench under the five allocators: built by make all.
+SELFTEST_TARGETS += $(MLB_BIN)
 
 $(MLB_BIN): $(MLB_DIR)/alloc_bench.c
 	@mkdir -p $(@D)

@@ -17,23 +17,36 @@
 #include "memlens.h"
 #include "target.h"
 
-bool ml_pid_alive(pid_t pid)
+/* /proc/PID/stat of @pid, from the state field on (after "comm) "). */
+static int read_stat(pid_t pid, char *buf, size_t size, char **after_comm)
 {
-	char path[64], buf[512], *p;
+	char path[64], *p;
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
+	if (!p || !p[1] || !p[2])
+		return -1;
+	*after_comm = p + 2;
+	return 0;
+}
+
+bool ml_pid_alive(pid_t pid)
+{
+	char buf[512], *p;
+
+	if (read_stat(pid, buf, sizeof(buf), &p))
+		return false;
 	/* A zombie (Z) or dead (X) process has no memory left to fault. */
-	return p && p[1] && p[2] != 'Z' && p[2] != 'X';
+	return *p != 'Z' && *p != 'X';
 }
 
 int ml_maps_name(pid_t pid, unsigned long long start, char *buf, size_t size)

@@ -57,5 +57,6 @@ extern const struct ml_command ml_cmd_pagetable;
 extern const struct ml_command ml_cmd_vmas;
 extern const struct ml_command ml_cmd_tlb;
 extern const struct ml_command ml_cmd_swap;
+extern const struct ml_command ml_cmd_kcost;
 
 #endif /* MEMLENS_CLI_H */

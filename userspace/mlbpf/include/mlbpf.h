@@ -4,7 +4,7 @@
  * loaders, a C API over the programs in bpf/, separate from any printing.
  * The CLI, the tests and the benchmarks link it; this is its one public
  * header (the types it shares with the BPF programs are in bpf/: faults.h,
- * pgwalk.h, tlbswap.h).
+ * pgwalk.h, tlbswap.h, kcost.h).
  *
  * Every loader probes what the running kernel offers, loads only the
  * programs that can attach there (bpf_program__set_autoload) and says in
@@ -24,6 +24,7 @@
 #include "faults.h"
 #include "pgwalk.h"
 #include "tlbswap.h"
+#include "kcost.h"
 
 struct bpf_object;
 
@@ -185,5 +186,20 @@ int ml_tlb_read(struct ml_tlbswap *t, struct tlb_counts *all, struct tlb_counts 
 int ml_tlb_read_tgid(struct ml_tlbswap *t, struct tlb_counts *out);
 int ml_swap_read(struct ml_tlbswap *t, struct swap_counts *all, struct swap_counts *tgid);
 void ml_tlbswap_close(struct ml_tlbswap *t);
+
+/* --- memory syscalls, their TLB flushes and refaults (kcost.c) --- */
+
+struct ml_kcost;
+
+/* Count the memory syscalls and faults of process @tgid (> 0). */
+int ml_kcost_open(struct ml_kcost **out, pid_t tgid);
+/* Attach points chosen, e.g. "syscalls tp_btf/sys_{enter,exit}; ..." */
+const char *ml_kcost_path(const struct ml_kcost *k);
+/* False where the kernel has no tlb:tlb_flush tracepoint (not x86). */
+bool ml_kcost_has_tlb(const struct ml_kcost *k);
+/* Counters summed over CPUs: @calls has KC_CALLS entries (enum kc_call). */
+int ml_kcost_read(struct ml_kcost *k, struct kc_call_stats *calls, struct kc_fault_stats *faults);
+struct bpf_object *ml_kcost_object(const struct ml_kcost *k);
+void ml_kcost_close(struct ml_kcost *k);
 
 #endif /* MLBPF_H */

@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memlens kcost (bpf/kcost.bpf.c through its loader and the CLI) against
+ * independent sources:
+ *  - a workload this test controls, counted over a window in which it is
+ *    the only thing the process does: N madvise(MADV_DONTNEED) of M pages
+ *    with K of them touched again T ms later, C munmap/mmap cycles of P
+ *    pages at the same address (MAP_FIXED_NOREPLACE) touched again, and
+ *    B brk() steps of one page each, touched.  Calls, bytes and errors per
+ *    syscall equal what the workload made; TLB flushes by reason (but
+ *    task switches) equal a tracefs instance's for the thread; refaults
+ *    equal N*K + C*P in
+ *    the age buckets the sleeps put them in; first touches + protection
+ *    faults + refaults equal the minflt+majflt delta of /proc/PID/stat
+ *    over the same window.
+ *  - the same workload run whole under "memlens kcost --json --" and
+ *    under "strace -f -c": the calls of each memory syscall are equal.
+ *  - glibc, jemalloc, tcmalloc, mimalloc and libmlalloc running
+ *    alloc-bench large, each one run seen by strace -f -c -p and kcost at
+ *    once: equal calls per memory syscall (host: strace).
+ *  - bad input: a kernel thread, no such PID, no target, an unprivileged
+ *    user: one line and the documented exit code; a PID that exits
+ *    mid-trace: the report of what was counted, exit 0.  (The guest
+ *    runner checks the kernel log after the suite.)
+ */
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <bpf/bpf.h>
+
+#include "kselftest_harness.h"
+#include "ml_test.h"
+#include "mlbpf.h"
+
+#define PAGE 4096UL
+#define N_ROUNDS 5
+#define M_PAGES 64
+#define K_PAGES 24
+#define T_MS 200
+#define C_CYCLES 8
+#define P_PAGES 16
+#define B_STEPS 10
+
+/* The workload, steps as in the header: setup (not counted), then run. */
+static char *ws_r, *ws_q;
+
+static int workload_setup(void)
+{
+	ws_r = mmap(NULL, M_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ws_q = mmap(NULL, P_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (ws_r == MAP_FAILED || ws_q == MAP_FAILED)
+		return 1;
+	if (madvise(ws_r, M_PAGES * PAGE, MADV_NOHUGEPAGE) ||
+	    madvise(ws_q, P_PAGES * PAGE, MADV_NOHUGEPAGE))
+		return 2;
+	for (int i = 0; i < M_PAGES; i++)
+		ws_r[i * PAGE] = 1;
+	for (int i = 0; i < P_PAGES; i++)
+		ws_q[i * PAGE] = 1;
+	return 0;
+}
+
+/* The counted part: only raw syscalls, no allocation. */
+static int workload_run(void)
+{
+	unsigned long brk0 = syscall(SYS_brk, 0), b;
+	int n, i;
+
+	for (n = 0; n < N_ROUNDS; n++) {
+		if (madvise(ws_r, M_PAGES * PAGE, MADV_DONTNEED))
+			return 3;
+		usleep(T_MS * 1000);
+		for (i = 0; i < K_PAGES; i++)
+			ws_r[i * PAGE] = 2;
+	}
+	for (n = 0; n < C_CYCLES; n++) {
+		if (munmap(ws_q, P_PAGES * PAGE))
+			return 4;
+		if (mmap(ws_q, P_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != ws_q)
+			return 5;
+		if (madvise(ws_q, P_PAGES * PAGE, MADV_NOHUGEPAGE))
+			return 6;
+		for (i = 0; i < P_PAGES; i++)
+			ws_q[i * PAGE] = 3;
+	}
+	for (n = 1; n <= B_STEPS; n++) {
+		b = syscall(SYS_brk, brk0 + n * PAGE);
+		if (b != brk0 + n * PAGE)
+			return 7;
+		((char *)brk0)[(n - 1) * PAGE] = 4;
+	}
+	return 0;
+}
+
+/* KCOST_WORKLOAD=1: this program is the workload of the strace test. */
+__attribute__((constructor)) static void maybe_workload(void)
+{
+	int err;
+
+	if (!getenv("KCOST_WORKLOAD"))
+		return;
+	err = workload_setup();
+	_exit(err ? err : workload_run());
+}
+
+/*
+ * The window check; @raw: with tp_page_fault masked (MEMLENS_BPF_MASK), so
+ * that the faults come from the raw_tp programs, as on a kernel whose BTF
+ * lacks the exceptions tracepoints.
+ */
+static void window_check(struct __test_metadata *_metadata, bool raw)
+{
+	int go[2], ready[2], st;
+	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
+	struct kc_fault_stats f;
+	unsigned long long min0, maj0, min1, maj1, faults, refaults = 0;
+	unsigned long long traced[TLB_REASONS] = { 0 };
+	struct ml_tlb_trace trace;
+	char filter[64];
+	int have_trace;
+	struct ml_kcost *k;
+	pid_t pid;
+	char ch;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int err = workload_setup();
+
+		if (err || write(ready[1], "r", 1) != 1 || read(go[0], &ch, 1) != 1)
+			_exit(err ? err : 10);
+		err = workload_run();
+		if (write(ready[1], err ? "e" : "d", 1) != 1)
+			_exit(11);
+		if (read(go[0], &ch, 1) != 1)
+			_exit(12);
+		_exit(err);
+	}
+	ASSERT_EQ(1, read(ready[0], &ch, 1));
+	if (raw)
+		setenv("MEMLENS_BPF_MASK", "tp_page_fault", 1);
+	ml_bpf_feat_forget();
+	ASSERT_EQ(0, ml_kcost_open(&k, pid)) TH_LOG("%s", ml_bpf_error());
+	unsetenv("MEMLENS_BPF_MASK");
+	ml_bpf_feat_forget();
+	TH_LOG("%s", ml_kcost_path(k));
+	EXPECT_NE(NULL, strstr(ml_kcost_path(k), raw ? "faults raw_tp/" : "faults tp_btf/"));
+	snprintf(filter, sizeof(filter), "common_pid == %d", pid);
+	have_trace = ml_tlb_trace_setup(&trace, filter);
+	if (!have_trace)
+		have_trace = ml_tlb_trace_enable(&trace, true);
+	/* the child is blocked in read(): nothing of it runs until "go" */
+	ASSERT_EQ(0, ml_stat_faults(pid, &min0, &maj0));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(1, read(ready[0], &ch, 1));
+	EXPECT_EQ('d', ch);
+	ASSERT_EQ(0, ml_stat_faults(pid, &min1, &maj1));
+	ASSERT_EQ(0, ml_kcost_read(k, c, &f));
+	if (!have_trace) {
+		ml_tlb_trace_enable(&trace, false);
+		have_trace = ml_tlb_trace_count(&trace, traced, TLB_REASONS);
+	}
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	waitpid(pid, &st, 0);
+	EXPECT_EQ(0, WEXITSTATUS(st));
+
+	EXPECT_EQ(N_ROUNDS, c[KC_MADVISE + MADV_DONTNEED].calls);
+	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE, c[KC_MADVISE + MADV_DONTNEED].bytes);
+	EXPECT_EQ(C_CYCLES, c[KC_MADVISE + MADV_NOHUGEPAGE].calls);
+	EXPECT_EQ(C_CYCLES, c[KC_MUNMAP].calls);
+	EXPECT_EQ(C_CYCLES * P_PAGES * PAGE, c[KC_MUNMAP].bytes);
+	EXPECT_EQ(C_CYCLES, c[KC_MMAP].calls);
+	EXPECT_EQ(C_CYCLES * P_PAGES * PAGE, c[KC_MMAP].bytes);
+	EXPECT_EQ(B_STEPS + 1, c[KC_BRK].calls); /* + the brk(0) query */
+	EXPECT_EQ(B_STEPS * PAGE, c[KC_BRK].bytes);
+	EXPECT_EQ(0, c[KC_MPROTECT].calls);
+	EXPECT_EQ(0, c[KC_MREMAP].calls);
+	for (int i = 0; i < KC_CALLS; i++) {
+		__u64 h = 0;
+
+		EXPECT_EQ(0, c[i].errors);
+		for (int s = 0; s < KC_HIST_SLOTS; s++)
+			h += c[i].hist[s];
+		EXPECT_EQ(c[i].calls, h) TH_LOG("call %d: histogram != calls", i);
+	}
+	/* each DONTNEED of present pages flushes them from this CPU's TLB */
+	if (ml_kcost_has_tlb(k)) {
+		__u64 fl = 0;
+
+		for (int r = 0; r < TLB_REASONS; r++)
+			fl += c[KC_MADVISE + MADV_DONTNEED].tlb[r];
+		EXPECT_LE(N_ROUNDS, fl);
+	}
+	/*
+	 * tracefs saw every flush of the thread; all but the task switches
+	 * (in usleep and the reads around the window) fire inside the memory
+	 * syscalls: equal by reason.
+	 */
+	if (have_trace) {
+		TH_LOG("no tracefs tlb:tlb_flush here (%d): not compared", have_trace);
+	} else {
+		for (int r = 1; r < TLB_REASONS; r++) {
+			__u64 in_calls = 0;
+
+			for (int i = 0; i < KC_CALLS; i++)
+				in_calls += c[i].tlb[r];
+			TH_LOG("TLB reason %d: kcost %llu tracefs %llu", r,
+			       (unsigned long long)in_calls, traced[r]);
+			EXPECT_EQ(traced[r], in_calls);
+		}
+	}
+	for (int b = 0; b < KC_AGE_BUCKETS; b++)
+		refaults += f.refault[b];
+	TH_LOG("refaults %llu %llu %llu %llu %llu, first touch %llu, protection %llu",
+	       (unsigned long long)f.refault[0], (unsigned long long)f.refault[1],
+	       (unsigned long long)f.refault[2], (unsigned long long)f.refault[3],
+	       (unsigned long long)f.refault[4], (unsigned long long)f.first_touch,
+	       (unsigned long long)f.protection);
+	EXPECT_EQ(N_ROUNDS * K_PAGES + C_CYCLES * P_PAGES, refaults);
+	/*
+	 * The DONTNEED refaults come T_MS (100 ms - 1 s) after, the others at
+	 * once: under 10 ms on the host, up to tens of ms in a loaded TCG guest.
+	 */
+	EXPECT_EQ(N_ROUNDS * K_PAGES, f.refault[3]);
+	EXPECT_EQ(C_CYCLES * P_PAGES, f.refault[0] + f.refault[1] + f.refault[2]);
+	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE + C_CYCLES * P_PAGES * PAGE, f.given_back);
+	EXPECT_EQ(0, f.untracked);
+	EXPECT_LE(B_STEPS, f.first_touch);
+	faults = f.first_touch + f.protection + refaults;
+	TH_LOG("/proc/PID/stat minflt +%llu majflt +%llu; kcost faults %llu", min1 - min0,
+	       maj1 - maj0, faults);
+	EXPECT_EQ((min1 - min0) + (maj1 - maj0), faults);
+	ml_kcost_close(k);
+	free(c);
+}
+
+TEST(window_counts_equal_the_workload_and_stat)
+{
+	window_check(_metadata, false);
+}
+
+TEST(window_counts_with_raw_tp_faults)
+{
+	window_check(_metadata, true);
+}
+
+/* "name calls" of strace -c -U name,calls output; -1 if absent. */
+static long long strace_calls(const char *out, const char *name)
+{
+	const char *p = out;
+	char n[64];
+	long long v;
+
+	while (p && *p) {
+		if (sscanf(p, " %63s %lld", n, &v) == 2 && !strcmp(n, name))
+			return v;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return -1;
+}
+
+/* The "calls" of row @name of the JSON syscalls table; 0 if absent. */
+static long long json_calls(const char *json, const char *name)
+{
+	char key[96];
+	const char *p;
+	long long v;
+
+	snprintf(key, sizeof(key), "{\"call\":\"%s\",\"calls\":", name);
+	p = strstr(json, key);
+	if (!p || sscanf(p + strlen(key), "%lld", &v) != 1)
+		return 0;
+	return v;
+}
+
+TEST(command_counts_equal_strace)
+{
+	static struct ml_result r, s;
+	static const char *const calls[] = { "mmap", "munmap", "mremap", "brk", "mprotect" };
+	char self[PATH_MAX], out[] = "/tmp/kcost-strace.XXXXXX", buf[16384];
+	char *kargv[] = { "memlens", "kcost", "--json", "--", self, NULL };
+	char *sargv[] = { "strace", "-f", "-c", "-U", "name,calls", "-o", out, "--", self, NULL };
+	long long madv = 0, sv;
+	int fd;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	if (access("/usr/bin/strace", X_OK))
+		SKIP(return, "no strace here (the host has it: scripts/deps)");
+	ASSERT_LT(0, readlink("/proc/self/exe", self, sizeof(self) - 1));
+	self[readlink("/proc/self/exe", self, sizeof(self) - 1)] = '\0';
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, kargv));
+	ASSERT_EQ(0, ml_run(&s, sargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, s.status) TH_LOG("%s", s.err);
+	ASSERT_LT(0, ml_read_file(out, buf, sizeof(buf)));
+	unlink(out);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		sv = strace_calls(buf, calls[i]);
+		TH_LOG("%s: strace %lld kcost %lld", calls[i], sv, json_calls(r.out, calls[i]));
+		EXPECT_EQ(sv < 0 ? 0 : sv, json_calls(r.out, calls[i]));
+	}
+	/* the syscalls table's madvise rows: {"call":"madvise_X","calls":N */
+	for (const char *p = r.out; (p = strstr(p, "{\"call\":\"madvise_")); p++) {
+		const char *q = strchr(p + 9, '"');
+		long long v;
+
+		if (q && sscanf(q, "\",\"calls\":%lld", &v) == 1)
+			madv += v;
+	}
+	EXPECT_EQ(strace_calls(buf, "madvise"), madv);
+	EXPECT_EQ(N_ROUNDS + 2 + C_CYCLES, madv);
+}
+
+/* TracerPid of /proc/@pid/status; -1 if unreadable. */
+static int tracer_of(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "TracerPid:");
+	return p ? atoi(p + 10) : -1;
+}
+
+/*
+ * One allocator (@preload, "" for glibc) running alloc-bench large, seen
+ * at once by strace -f -c -p and by kcost, both attached while it waits:
+ * the same run, so even time-based purging (jemalloc's decay, mimalloc's
+ * purge delay) gives both the same calls.
+ */
+static void allocator_vs_strace(struct __test_metadata *_metadata, const char *name,
+				const char *bench, const char *preload)
+{
+	static const char *const calls[] = { "mmap", "munmap", "mremap", "brk", "mprotect" };
+	char out[] = "/tmp/kcost-alloc.XXXXXX", buf[16384], spid[16], env[2 * PATH_MAX];
+	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
+	long long madv = 0, sv, total = 0;
+	struct kc_fault_stats f;
+	struct ml_kcost *k;
+	pid_t pid, tracer;
+	int go[2], fd, st, i;
+	char ch;
+
+	ASSERT_NE(NULL, c);
+	fd = mkstemp(out);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *argv[] = { (char *)bench, "large", NULL };
+		char *envp[] = { env, NULL };
+
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s", preload);
+		close(go[1]);
+		if (read(go[0], &ch, 1) != 1)
+			_exit(10);
+		execve(bench, argv, envp);
+		_exit(127);
+	}
+	close(go[0]);
+	snprintf(spid, sizeof(spid), "%d", pid);
+	tracer = fork();
+	ASSERT_LE(0, tracer);
+	if (tracer == 0) {
+		char *argv[] = { "strace", "-f", "-c", "-U", "name,calls", "-o", out, "-p", spid, NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (i = 0; i < 1000 && tracer_of(pid) <= 0; i++)
+		usleep(10 * 1000);
+	ASSERT_LT(0, tracer_of(pid));
+	ASSERT_EQ(0, ml_kcost_open(&k, pid)) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	waitpid(pid, &st, 0);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("%s: status %d", name, st);
+	waitpid(tracer, &st, 0);
+	ASSERT_EQ(0, ml_kcost_read(k, c, &f));
+	ml_kcost_close(k);
+	ASSERT_LT(0, ml_read_file(out, buf, sizeof(buf)));
+	unlink(out);
+	for (i = 0; i < (int)(sizeof(calls) / sizeof(calls[0])); i++) {
+		int idx[] = { KC_MMAP, KC_MUNMAP, KC_MREMAP, KC_BRK, KC_MPROTECT };
+
+		sv = strace_calls(buf, calls[i]);
+		EXPECT_EQ(sv < 0 ? 0 : sv, (long long)c[idx[i]].calls)
+			TH_LOG("%s %s: strace %lld kcost %llu", name, calls[i], sv,
+			       (unsigned long long)c[idx[i]].calls);
+		total += c[idx[i]].calls;
+	}
+	for (i = KC_MADVISE; i <= KC_MADV_OTHER; i++)
+		madv += c[i].calls;
+	sv = strace_calls(buf, "madvise");
+	EXPECT_EQ(sv < 0 ? 0 : sv, madv) TH_LOG("%s madvise: strace %lld kcost %lld", name, sv, madv);
+	TH_LOG("%-8s memory syscalls %lld (madvise %lld, dontneed %llu), given back %llu MiB, refaults %llu, first touches %llu",
+	       name, total + madv, madv, (unsigned long long)c[KC_MADVISE + MADV_DONTNEED].calls,
+	       (unsigned long long)(f.given_back >> 20),
+	       (unsigned long long)(f.refault[0] + f.refault[1] + f.refault[2] + f.refault[3] +
+				    f.refault[4]),
+	       (unsigned long long)f.first_touch);
+	free(c);
+}
+
+TEST(five_allocators_equal_strace_on_one_run)
+{
+	static const char *const libs[][2] = {
+		{ "glibc", "" },
+		{ "jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" },
+		{ "tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4" },
+		{ "mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2" },
+		{ "mlalloc", NULL },
+	};
+	char self[PATH_MAX], bench[PATH_MAX + 32], ml[PATH_MAX + 32], *d;
+	ssize_t n;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	if (access("/usr/bin/strace", X_OK))
+		SKIP(return, "no strace here (the host has it: scripts/deps)");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_LT(0, n);
+	self[n] = '\0';
+	d = strrchr(self, '/');
+	ASSERT_NE(NULL, d);
+	*d = '\0'; /* build/selftests */
+	snprintf(bench, sizeof(bench), "%s/../bench/alloc-bench", self);
+	snprintf(ml, sizeof(ml), "%s/../lib/libmlalloc.so", self);
+	if (access(bench, X_OK))
+		SKIP(return, "no build/bench/alloc-bench here (make all builds it)");
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		const char *lib = libs[i][1] ? libs[i][1] : ml;
+
+		if (lib[0] && access(lib, R_OK)) {
+			TH_LOG("%s: %s missing, not run", libs[i][0], lib);
+			continue;
+		}
+		allocator_vs_strace(_metadata, libs[i][0], bench, lib);
+	}
+}
+
+static void expect_one_line(struct __test_metadata *_metadata, const struct ml_result *r)
+{
+	const char *nl = strchr(r->err, '\n');
+
+	EXPECT_NE(NULL, nl);
+	EXPECT_EQ(NULL, nl ? strchr(nl + 1, '\n') : NULL) TH_LOG("more than one line: %s", r->err);
+	EXPECT_EQ(0, r->out[0]);
+}
+
+TEST(kernel_thread_is_refused_in_one_line)
+{
+	static struct ml_result r;
+	char *argv[] = { "memlens", "kcost", "-p", "2", NULL }; /* kthreadd */
+
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(4, r.status); /* ML_EXIT_KTHREAD */
+	EXPECT_NE(NULL, strstr(r.err, "kernel thread")) TH_LOG("%s", r.err);
+	expect_one_line(_metadata, &r);
+}
+
+TEST(no_such_pid_and_no_target)
+{
+	static struct ml_result r;
+	char *argv[] = { "memlens", "kcost", "-p", "4194304", NULL }; /* > pid_max */
+	char *none[] = { "memlens", "kcost", NULL };
+
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(3, r.status); /* ML_EXIT_NOPROC */
+	EXPECT_NE(NULL, strstr(r.err, "no such process")) TH_LOG("%s", r.err);
+	expect_one_line(_metadata, &r);
+	ASSERT_EQ(0, ml_run(&r, none));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "give -p PID or a command")) TH_LOG("%s", r.err);
+}
+
+TEST(unprivileged_gets_one_line_naming_the_capability)
+{
+	struct ml_result *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *args[] = { "kcost", "--", "true", NULL };
+
+	ASSERT_NE(MAP_FAILED, r);
+	if (geteuid())
+		SKIP(return, "needs root to drop to nobody");
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, args));
+	EXPECT_EQ(6, r->status); /* ML_EXIT_PERM */
+	EXPECT_NE(NULL, strstr(r->err, "CAP_BPF")) TH_LOG("stderr: %s", r->err);
+	expect_one_line(_metadata, r);
+}
+
+/* The highest BPF program id now, and whether @name has one above @above. */
+static __u32 prog_max_id(void)
+{
+	__u32 id = 0, next;
+
+	while (!bpf_prog_get_next_id(id, &next))
+		id = next;
+	return id;
+}
+
+static bool prog_loaded_since(__u32 above, const char *name)
+{
+	struct bpf_prog_info info;
+	__u32 id = above, len;
+	bool found = false;
+	int fd;
+
+	while (!found && !bpf_prog_get_next_id(id, &id)) {
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		found = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strncmp(info.name, name, 8);
+		close(fd);
+	}
+	return found;
+}
+
+/*
+ * -p on a process that exits while counted: exit 0, one line that says so,
+ * and the report of what was counted.  The process makes a DONTNEED call
+ * every 10 ms until it is told to exit, 300 ms after kcost's sys_exit
+ * program appeared (the load takes seconds in a TCG guest).
+ */
+TEST(target_exit_mid_trace_gives_final_report)
+{
+	struct ml_result *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char spid[16];
+	char *argv[] = { "memlens", "kcost", "--json", "-p", spid, "-d", "120", NULL };
+	__u32 above = prog_max_id();
+	pid_t pid, runner;
+	long long n;
+	int i;
+
+	ASSERT_NE(MAP_FAILED, r);
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		signal(SIGUSR1, _exit); /* _exit(SIGUSR1): the status is not checked */
+		for (i = 0; i < 10000 && p != MAP_FAILED; i++) {
+			madvise(p, PAGE, MADV_DONTNEED);
+			usleep(10 * 1000);
+		}
+		_exit(1);
+	}
+	snprintf(spid, sizeof(spid), "%d", pid);
+	runner = fork();
+	ASSERT_LE(0, runner);
+	if (runner == 0)
+		_exit(ml_run(r, argv) ? 3 : 0);
+	for (i = 0; i < 1200 && !prog_loaded_since(above, "sys_exit"); i++)
+		usleep(100 * 1000);
+	EXPECT_GT(1200, i) TH_LOG("kcost's programs did not appear in 120 s");
+	usleep(300 * 1000);
+	kill(pid, SIGUSR1);
+	waitpid(runner, NULL, 0); /* the child stays a zombie until then */
+	waitpid(pid, NULL, 0);
+	EXPECT_EQ(0, r->status) TH_LOG("stderr: %s", r->err);
+	EXPECT_NE(NULL, strstr(r->err, "exited"));
+	EXPECT_NE(NULL, strstr(r->out, "\"command\":\"kcost\"")) TH_LOG("%s", r->out);
+	n = json_calls(r->out, "madvise_dontneed");
+	TH_LOG("DONTNEED calls counted: %lld", n);
+	EXPECT_LT(0, n);
+}
+
+TEST_HARNESS_MAIN
