@@ -21,6 +21,7 @@
  * MM_PEER_ONLY=NAME runs test NAME alone (the others skip).
  */
 #include <dirent.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -44,15 +45,27 @@ struct peer_run {
 	unsigned long long flt_stat;	/* minflt + majflt growth, /proc */
 	unsigned long long flt_memlens;	/* minor + major, pid/PID/faults */
 	unsigned long long minor, major;	/* memlens' split */
+	double secs;			/* wall time, exec to exit */
 };
 
 /* Shared with the reader processes. */
 struct peer_readers {
 	volatile int stop;
 	volatile unsigned long passes[2];	/* debugfs, BPF walker */
+	volatile unsigned long started[2];	/* reads begun, */
+	volatile unsigned long reads[2];	/* and done: files, walker commands */
 	volatile unsigned long errors[2];
+	unsigned long reads_run[2];		/* reads done while the test ran */
+	bool busy_at_exit[2];			/* a read under way at its exit */
+	/* Reads of pid/PID/pagetable: how many, wall and thread CPU time. */
+	volatile unsigned long long pt_reads, pt_wall_ns, pt_cpu_ns;
+	volatile unsigned long long pt_max_wall_ns;
 	char error[2][256];			/* the first error of each */
 };
+
+/* Per test: PEER_ANY_OUTCOME, PEER_IDLE_READERS (see peer_compare()). */
+#define PEER_ANY_OUTCOME	1
+#define PEER_IDLE_READERS	2
 
 /* The directory of the mm test binaries: mm/ beside this program. */
 static const char *peer_dir(void)
@@ -122,37 +135,92 @@ static void reader_error(struct peer_readers *r, int k, const char *what, int er
 			 strerror(err));
 }
 
+static unsigned long long clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Read one file to its end; a read of pagetable is timed. */
+static void read_one(struct peer_readers *r, const char *path, bool pt)
+{
+	unsigned long long w0 = clock_ns(CLOCK_MONOTONIC);
+	unsigned long long c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	static char buf[1 << 16];
+	ssize_t n;
+	int fd;
+
+	r->started[0]++;
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		reader_error(r, 0, path, errno);
+		r->reads[0]++;
+		return;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		reader_error(r, 0, path, errno);
+	close(fd);
+	r->reads[0]++;
+	if (pt) {
+		unsigned long long wall = clock_ns(CLOCK_MONOTONIC) - w0;
+
+		r->pt_reads++;
+		r->pt_wall_ns += wall;
+		r->pt_cpu_ns += clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+		if (wall > r->pt_max_wall_ns)
+			r->pt_max_wall_ns = wall;
+	}
+}
+
+/*
+ * MM_PEER_READERS=pagetable: the debugfs reader reads pid/PID/pagetable
+ * alone (the BPF walker is off); MM_PEER_READER_SLEEP_MS=N: it sleeps N ms
+ * after each read.  Both for measuring (docs/mm_peer.md, soft-dirty).
+ */
+static bool pagetable_only(void)
+{
+	const char *v = getenv("MM_PEER_READERS");
+
+	return v && !strcmp(v, "pagetable");
+}
+
+static void reader_sleep(void)
+{
+	const char *v = getenv("MM_PEER_READER_SLEEP_MS");
+
+	if (v && atoi(v) > 0)
+		usleep(atoi(v) * 1000);
+}
+
 /* Read every file of pid/PID/ to its end, once. */
 static void read_debugfs_pass(struct peer_readers *r, pid_t pid)
 {
 	char dir[64], path[PATH_MAX];
-	static char buf[1 << 16];
 	struct dirent *e;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", pid);
+	if (pagetable_only()) {
+		snprintf(path, sizeof(path), "%s/pagetable", dir);
+		read_one(r, path, true);
+		reader_sleep();
+		return;
+	}
 	d = opendir(dir);
 	if (!d) {
 		reader_error(r, 0, dir, errno);
 		return;
 	}
 	while ((e = readdir(d))) {
-		ssize_t n;
-		int fd;
-
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0) {
-			reader_error(r, 0, path, errno);
-			continue;
-		}
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			;
-		if (n < 0)
-			reader_error(r, 0, path, errno);
-		close(fd);
+		read_one(r, path, !strcmp(e->d_name, "pagetable"));
+		reader_sleep();
 	}
 	closedir(d);
 }
@@ -174,34 +242,58 @@ static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
 		pid_t w;
 		int st;
 
+		r->started[1]++;
 		if (posix_spawnp(&w, "memlens", &fa, NULL, argv, environ)) {
 			reader_error(r, 1, "spawn memlens", errno);
+			r->reads[1]++;
 			continue;
 		}
 		if (waitpid(w, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 			reader_error(r, 1, cmds[i], EIO);
+		r->reads[1]++;
+		reader_sleep();
 	}
 	posix_spawn_file_actions_destroy(&fa);
 }
 
 /*
  * Is reader k (0: debugfs, 1: BPF walker) on?  MM_PEER_READERS=debugfs,
- * bpf or none narrows them, to tell which one changes an outcome.
+ * bpf or none narrows them, to tell which one changes an outcome
+ * (pagetable: the debugfs reader on pagetable alone).
  */
 static bool reader_on(int k)
 {
 	const char *v = getenv("MM_PEER_READERS");
 
+	if (pagetable_only())
+		return k == 0;
 	return !v || !strcmp(v, k ? "bpf" : "debugfs");
 }
 
-/* Reader k loops until told to stop (one pass, counted, when it is off). */
-static pid_t start_reader(struct peer_readers *r, int k, pid_t pid)
+/*
+ * Do the readers run as SCHED_IDLE, taking only CPU time nobody else
+ * wants?  PEER_IDLE_READERS (the KSM tests: see peer_compare());
+ * MM_PEER_SCHED=idle|normal overrides, to measure either way.
+ */
+static bool readers_idle(int flags)
 {
+	const char *sched = getenv("MM_PEER_SCHED");
+
+	if (sched)
+		return !strcmp(sched, "idle");
+	return flags & PEER_IDLE_READERS;
+}
+
+/* Reader k loops until told to stop (one pass, counted, when it is off). */
+static pid_t start_reader(struct peer_readers *r, int k, pid_t pid, bool idle)
+{
+	struct sched_param sp = { 0 };
 	pid_t c = fork();
 
 	if (c)
 		return c;
+	if (idle && sched_setscheduler(0, SCHED_IDLE, &sp))
+		reader_error(r, k, "SCHED_IDLE", errno);
 	if (!reader_on(k)) {
 		r->passes[k]++;
 		_exit(0);
@@ -287,9 +379,10 @@ static void settle_memory(void)
  * after limit seconds when limit > 0.  Tracked: see the file comment.
  */
 static int peer_exec(struct peer_run *run, char *const argv[], int limit,
-		     bool tracked, struct peer_readers *r)
+		     int flags, bool tracked, struct peer_readers *r)
 {
-	int out = memfd_create("peer-out", 0), st, sig, ret = -1;
+	unsigned long long t0 = 0, reads0[2] = { 0, 0 };
+	int out = memfd_create("peer-out", 0), st, sig, k, ret = -1;
 	unsigned long long base = 0;
 	char path[PATH_MAX], spid[16];
 	pid_t pid, rd[2] = { 0, 0 };
@@ -324,11 +417,16 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 		if (stat_faults(pid, &base) || write_str(ML_DIR "/track", spid))
 			goto kill;
 		memset(r, 0, sizeof(*r));
-		rd[0] = start_reader(r, 0, pid);
-		rd[1] = start_reader(r, 1, pid);
+		rd[0] = start_reader(r, 0, pid, readers_idle(flags));
+		rd[1] = start_reader(r, 1, pid, readers_idle(flags));
 		wait_first_passes(r);
+		reads0[0] = r->reads[0];
+		reads0[1] = r->reads[1];
+		r->pt_reads = r->pt_wall_ns = r->pt_cpu_ns = 0;
+		r->pt_max_wall_ns = 0;
 		ptrace(PTRACE_CONT, pid, 0, 0);
 	}
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (limit > 0)
 		deadline = time(NULL) + limit;
 	for (;;) {
@@ -349,6 +447,11 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 			break;
 		/* Only a tracked process stops: its exit, or a signal. */
 		if (st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			run->secs = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+			for (k = 0; k < 2; k++) {
+				r->reads_run[k] = r->reads[k] - reads0[k];
+				r->busy_at_exit[k] = r->started[k] != r->reads[k];
+			}
 			r->stop = 1;
 			waitpid(rd[0], NULL, 0);
 			waitpid(rd[1], NULL, 0);
@@ -361,6 +464,8 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 		ptrace(PTRACE_CONT, pid, 0, sig);
 	}
 	run->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (!tracked)
+		run->secs = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 	ret = 0;
 	goto out;
 kill:
@@ -408,32 +513,26 @@ FIXTURE_TEARDOWN(peer)
 	munmap(self->r, sizeof(*self->r));
 }
 
-/*
- * Run argv plain and tracked and compare.  limit: seconds before SIGTERM
- * (0: runs to its end).  same_outcome: its exit status and TAP lines must
- * be the same both times; false for a test whose outcome differs between
- * two runs in one guest without memlens too (khugepaged: whether a 2 MiB
- * page can be allocated depends on what ran before; ksm_tests -N), which
- * still must give exact counts and no kernel problem.
- */
-static void peer_compare(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(peer) *self, char *const argv[], int limit,
-			 bool same_outcome)
+/* One plain/tracked pair: see peer_compare(). */
+static void peer_check(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(peer) *self, char *const argv[], int flags)
 {
-	const char *only = getenv("MM_PEER_ONLY");
 	struct peer_readers *r = self->r;
-	const char *problem;
+	int k;
 
-	if (only && strcmp(only, _metadata->name))
-		SKIP(return, "MM_PEER_ONLY=%s", only);
-	ASSERT_EQ(0, peer_exec(&self->plain, argv, limit, false, NULL));
-	ASSERT_EQ(0, peer_exec(&self->tracked, argv, limit, true, r));
-	ksft_print_msg("%s: plain exit %d, tracked exit %d; reads while tracked: %lu debugfs passes, %lu BPF walks; faults: memlens %llu (minor %llu, major %llu), /proc %llu\n",
-		       argv[0], self->plain.status, self->tracked.status,
-		       r->passes[0], r->passes[1] * 2, self->tracked.flt_memlens,
-		       self->tracked.minor, self->tracked.major,
-		       self->tracked.flt_stat);
-	if (same_outcome) {
+	ksft_print_msg("%s: plain exit %d in %.1f s, tracked exit %d in %.1f s; reads while tracked: %lu debugfs passes, %lu BPF walks; while it ran: %lu debugfs reads, %lu BPF walks (+%d, %d under way)%s; faults: memlens %llu (minor %llu, major %llu), /proc %llu\n",
+		       argv[0], self->plain.status, self->plain.secs,
+		       self->tracked.status, self->tracked.secs, r->passes[0],
+		       r->passes[1] * 2, r->reads_run[0], r->reads_run[1],
+		       r->busy_at_exit[0], r->busy_at_exit[1],
+		       readers_idle(flags) ? " (readers SCHED_IDLE)" : "",
+		       self->tracked.flt_memlens, self->tracked.minor,
+		       self->tracked.major, self->tracked.flt_stat);
+	if (r->pt_reads)
+		ksft_print_msg("%s: %llu pagetable reads while it ran: wall %.3f s (max %.1f ms), reader CPU %.3f s\n",
+			       argv[0], r->pt_reads, r->pt_wall_ns / 1e9,
+			       r->pt_max_wall_ns / 1e6, r->pt_cpu_ns / 1e9);
+	if (!(flags & PEER_ANY_OUTCOME)) {
 		EXPECT_EQ(self->plain.status, self->tracked.status)
 			TH_LOG("plain:\n%s\ntracked:\n%s", self->plain.tail,
 			       self->tracked.tail);
@@ -444,20 +543,74 @@ static void peer_compare(struct __test_metadata *_metadata,
 	}
 	EXPECT_EQ(0, r->errors[0]) TH_LOG("debugfs reader: %s", r->error[0]);
 	EXPECT_EQ(0, r->errors[1]) TH_LOG("BPF walker: %s", r->error[1]);
+	/*
+	 * The readers must have read while the test ran, not only before:
+	 * a read done while it ran, or one under way when it exited (a
+	 * BPF walk takes seconds, longer than the shortest tests run).
+	 */
+	for (k = 0; k < 2; k++) {
+		if (!reader_on(k))
+			continue;
+		EXPECT_LT(0, r->reads_run[k] + r->busy_at_exit[k]) {
+			TH_LOG("reader %d did not read while the test ran", k);
+		}
+	}
 	EXPECT_LT(0, self->tracked.flt_stat);
 	EXPECT_EQ(self->tracked.flt_stat, self->tracked.flt_memlens);
+}
+
+/*
+ * Run argv plain and tracked and compare.  limit: seconds before SIGTERM
+ * (0: runs to its end).  flags:
+ *  - PEER_ANY_OUTCOME: exit status and TAP lines are not compared, for a
+ *    test whose outcome differs between two runs in one guest without
+ *    memlens too (khugepaged: whether a 2 MiB page can be allocated
+ *    depends on what ran before; ksm_tests -N); its counts, readers and
+ *    kernel log are still checked;
+ *  - PEER_IDLE_READERS: the readers run as SCHED_IDLE (the KSM tests).
+ *    ksm_tests -U waits for full_scans to grow by one after writing its
+ *    two merged pages; a full scan counted just after ksmd passed the
+ *    first page but before it reached the second leaves that page's
+ *    stale stable-tree item, and the test fails.  ksmd runs at nice 5,
+ *    so readers at nice 0 preempt it mid-scan, which widens that window
+ *    (6.12, once in the full check).  As SCHED_IDLE they do not preempt
+ *    ksmd or the test, yet still read while the test runs (asserted:
+ *    reads while it ran > 0).
+ * MM_PEER_REPEAT=N repeats the pair N times (to measure flakiness).
+ */
+static void peer_compare(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(peer) *self, char *const argv[], int limit,
+			 int flags)
+{
+	const char *only = getenv("MM_PEER_ONLY");
+	const char *rep = getenv("MM_PEER_REPEAT");
+	int i, n = rep && atoi(rep) > 0 ? atoi(rep) : 1;
+	const char *problem;
+
+	if (only && strcmp(only, _metadata->name))
+		SKIP(return, "MM_PEER_ONLY=%s", only);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, peer_exec(&self->plain, argv, limit, flags, false,
+				       NULL));
+		ASSERT_EQ(0, peer_exec(&self->tracked, argv, limit, flags, true,
+				       self->r));
+		peer_check(_metadata, self, argv, flags);
+	}
 	problem = ml_kernel_problem();
 	EXPECT_EQ(NULL, problem) TH_LOG("kernel log: %s", problem);
 }
 
-#define PEER_TEST(name, limit, timeout, same, ...)			\
+#define PEER_TEST(name, limit, timeout, flags, ...)			\
 	TEST_F_TIMEOUT(peer, name, timeout)				\
 	{								\
 		char *const argv[] = { __VA_ARGS__, NULL };		\
-		peer_compare(_metadata, self, argv, limit, same);	\
+		peer_compare(_metadata, self, argv, limit, flags);	\
 	}
 #define PEER(name, limit, timeout, ...) \
-	PEER_TEST(name, limit, timeout, true, __VA_ARGS__)
+	PEER_TEST(name, limit, timeout, 0, __VA_ARGS__)
+#define PEER_KSM(name, flags, ...)					\
+	PEER_TEST(name, 0, 300, PEER_IDLE_READERS | (flags), "ksm_tests", \
+		  __VA_ARGS__)
 
 PEER(mremap_test, 0, 600, "mremap_test")
 PEER(mremap_dontunmap, 0, 300, "mremap_dontunmap")
@@ -466,17 +619,17 @@ PEER(soft_dirty, 0, 900, "soft-dirty")
 PEER(mlock2_tests, 0, 300, "mlock2-tests")
 PEER(map_fixed_noreplace, 0, 300, "map_fixed_noreplace")
 PEER(split_huge_page_test, 0, 300, "split_huge_page_test")
-PEER_TEST(khugepaged_madvise_anon, 0, 900, false, "khugepaged", "madvise:anon")
+PEER_TEST(khugepaged_madvise_anon, 0, 900, PEER_ANY_OUTCOME, "khugepaged", "madvise:anon")
 PEER(hugepage_mremap, 0, 300, "hugepage-mremap", "32", HUGE_DIR "/huge_mremap")
 PEER(map_hugetlb, 0, 300, "map_hugetlb", "32")
 PEER(userfaultfd_anon, 0, 600, "userfaultfd", "anon", "16", "4")
 PEER(userfaultfd_shmem, 0, 600, "userfaultfd", "shmem", "16", "4")
 PEER(userfaultfd_hugetlb, 0, 600, "userfaultfd", "hugetlb", "16", "4")
-PEER(ksm_merge, 0, 300, "ksm_tests", "-M", "-p", "10")
-PEER(ksm_unmerge, 0, 300, "ksm_tests", "-U")
-PEER(ksm_zero_pages, 0, 300, "ksm_tests", "-Z", "-p", "10", "-z", "0")
+PEER_KSM(ksm_merge, 0, "-M", "-p", "10")
+PEER_KSM(ksm_unmerge, 0, "-U")
+PEER_KSM(ksm_zero_pages, 0, "-Z", "-p", "10", "-z", "0")
 /* -N: its result varied between runs without memlens (6.12: 1 and 1; newest: 1 plain, 0 tracked) */
-PEER_TEST(ksm_numa_merge, 0, 300, false, "ksm_tests", "-N", "-m", "1")
+PEER_KSM(ksm_numa_merge, PEER_ANY_OUTCOME, "-N", "-m", "1")
 PEER(migration, 0, 600, "migration")
 PEER(transhuge_stress, 10, 300, "transhuge-stress", "32")
 
