@@ -217,6 +217,12 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 	}
 }
 
+/* The counting options as an argp child, for commands with options of their own. */
+const struct argp ml_count_argp = {
+	.options = ml_count_options,
+	.parser = ml_count_parse,
+};
+
 /* The exit code for a BPF load that failed with @err (-errno). */
 int ml_bpf_exit_code(int err)
 {

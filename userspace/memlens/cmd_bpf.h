@@ -36,6 +36,11 @@ struct ml_count_args {
 
 extern const struct argp_option ml_count_options[];
 int ml_count_parse(int key, char *arg, struct argp_state *state);
+/*
+ * Both as an argp child: the parent's parser sets state->child_inputs[0]
+ * to its struct ml_count_args at ARGP_KEY_INIT.
+ */
+extern const struct argp ml_count_argp;
 struct ml_count_ops {
 	/* load and attach for the target tgid (0: system-wide); -errno */
 	int (*open)(pid_t tgid, void *ctx);

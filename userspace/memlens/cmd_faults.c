@@ -17,30 +17,44 @@
 #include "mlbpf.h"
 #include "cmd_bpf.h"
 
-/* The counting commands' arguments (first: ml_count_parse's input) and -L. */
+/* The counting commands' arguments (ml_count_argp's input) and -L. */
 struct faults_args {
 	struct ml_count_args c;
 	bool latency;
 	struct ml_faults *f;
 };
 
-/* ml_count_options and --latency, filled in by run_faults(). */
-static struct argp_option faults_options[16];
+static const struct argp_option faults_options[] = {
+	{ "latency", 'L', NULL, 0,
+	  "Also time each fault and count retries (costlier: docs/benchmarks.md)", 0 },
+	{ 0 }
+};
 
 static error_t parse_faults(int key, char *arg, struct argp_state *state)
 {
 	struct faults_args *a = state->input;
 
-	if (key == 'L') {
+	switch (key) {
+	case 'L':
 		a->latency = true;
 		return 0;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &a->c;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
 	}
-	return ml_count_parse(key, arg, state);
 }
+
+static const struct argp_child faults_children[] = {
+	{ &ml_count_argp, 0, NULL, 0 },
+	{ 0 },
+};
 
 static const struct argp faults_argp = {
 	.options = faults_options,
 	.parser = parse_faults,
+	.children = faults_children,
 	.args_doc = "[-p PID | -- CMD [ARGS...]]",
 	.doc = "Count page faults with BPF (no module needed) and print them in the "
 	       "format of the module's faults and vma_faults files: the mode, minor, "
@@ -233,21 +247,9 @@ static const struct ml_count_ops faults_ops = {
 
 static int run_faults(int argc, char **argv)
 {
-	static const struct argp_option latency = {
-		"latency",
-		'L',
-		NULL,
-		0,
-		"Also time each fault and count retries (costlier: docs/benchmarks.md)",
-		0
-	};
 	struct faults_args a = { 0 };
-	int n, ret;
+	int ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
 
-	for (n = 0; ml_count_options[n].name; n++)
-		faults_options[n] = ml_count_options[n];
-	faults_options[n] = latency;
-	ret = ml_parse(&faults_argp, argc, argv, ARGP_IN_ORDER, &a);
 	if (ret != ML_PARSED)
 		return ret;
 	return ml_count_run("faults", &a.c, argv, &faults_ops, &a);

@@ -61,13 +61,8 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp count_argp = {
-	.options = ml_count_options,
-	.parser = ml_count_parse,
-};
-
 static const struct argp_child kcost_children[] = {
-	{ &count_argp, 0, NULL, 0 },
+	{ &ml_count_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
