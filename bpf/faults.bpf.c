@@ -93,6 +93,44 @@ static struct fault_counts *counts_of(__u32 tgid)
 	return ml_lookup_or_init(&counts, &tgid, c);
 }
 
+/*
+ * Count one exception's x86 error code in @c, a struct fault_counts or a
+ * struct fault_totals (both modes: the same field names): user or kernel
+ * by tracepoint; W -> write, else I -> exec, else read; P -> protection,
+ * else notpresent.
+ */
+#define count_error_code(c, error_code, user)       \
+	do {                                        \
+		if (user)                           \
+			(c)->user++;                \
+		else                                \
+			(c)->kernel++;              \
+		if ((error_code)&X86_PF_WRITE)      \
+			(c)->write++;               \
+		else if ((error_code)&X86_PF_INSTR) \
+			(c)->exec++;                \
+		else                                \
+			(c)->read++;                \
+		if ((error_code)&X86_PF_PROT)       \
+			(c)->protection++;          \
+		else                                \
+			(c)->notpresent++;          \
+	} while (0)
+
+/*
+ * The bounds and mm of a VMA a thread cached earlier, read fault-safely:
+ * VMAs are freed by RCU and their slab is type-safe, so a stale pointer
+ * reads as some VMA or fails the read (non-zero).  The caller trusts it
+ * only if it belongs to the right mm and covers the address.
+ */
+static __always_inline long read_vma(struct vm_area_struct *vma, __u64 *start, __u64 *end,
+				     __u64 *mm)
+{
+	return bpf_probe_read_kernel(start, sizeof(*start), &vma->vm_start) ||
+	       bpf_probe_read_kernel(end, sizeof(*end), &vma->vm_end) ||
+	       bpf_probe_read_kernel(mm, sizeof(*mm), &vma->vm_mm);
+}
+
 static int fault_entry(unsigned long error_code, bool user)
 {
 	__u32 tgid = ml_current_tgid();
@@ -104,20 +142,7 @@ static int fault_entry(unsigned long error_code, bool user)
 	c = counts_of(tgid);
 	if (!c)
 		return 0;
-	if (user)
-		c->user++;
-	else
-		c->kernel++;
-	if (error_code & X86_PF_WRITE)
-		c->write++;
-	else if (error_code & X86_PF_INSTR)
-		c->exec++;
-	else
-		c->read++;
-	if (error_code & X86_PF_PROT)
-		c->protection++;
-	else
-		c->notpresent++;
+	count_error_code(c, error_code, user);
 	in = thread_state();
 	if (in)
 		in->entry_ns = bpf_ktime_get_ns();
@@ -270,23 +295,18 @@ static long count_found_vma(struct task_struct *task, struct vm_area_struct *vma
 
 /*
  * Is the VMA this thread faulted in last time still the one holding
- * @addr?  VMAs are freed by RCU and their slab is type-safe, so a stale
- * pointer reads as some VMA or fails the read; it is only trusted if it
- * belongs to our mm and covers @addr now.
+ * @addr (read_vma(): only if it belongs to our mm and covers @addr now)?
  */
 static bool cached_vma(struct perf_fault_ctx *pc, __u64 addr)
 {
 	struct vm_area_struct *vma;
-	__u64 start, end;
-	void *mm;
+	__u64 start, end, mm;
 
 	if (!pc->in || !pc->in->last_vma)
 		return false;
 	vma = (void *)pc->in->last_vma;
-	if (bpf_probe_read_kernel(&start, sizeof(start), &vma->vm_start) ||
-	    bpf_probe_read_kernel(&end, sizeof(end), &vma->vm_end) ||
-	    bpf_probe_read_kernel(&mm, sizeof(mm), &vma->vm_mm) ||
-	    mm != bpf_get_current_task_btf()->mm || addr < start || addr >= end)
+	if (read_vma(vma, &start, &end, &mm) || mm != (__u64)bpf_get_current_task_btf()->mm ||
+	    addr < start || addr >= end)
 		return false;
 	count_vma(pc->tgid, vma, pc->major);
 	return true;
@@ -556,20 +576,16 @@ fill:
 /*
  * Is slot @s still the VMA of [start, end)?  Without a change of
  * mm_lock_seq no writer has touched the mm's VMAs.  Otherwise read the
- * VMA again: vm_area_structs are freed by RCU (type-safe slab on newer
- * kernels), so a stale pointer reads as some VMA or fails the read; it is
- * trusted only if it still has our mm and the same bounds.
+ * VMA again (read_vma()): trusted only if it still has our mm and the
+ * same bounds.
  */
 static __always_inline bool slot_valid(struct fault_vma_slot *s, __u32 seq)
 {
-	struct vm_area_struct *vma = (void *)s->vma;
 	__u64 start, end, mm;
 
 	if (seq == s->seq && !(seq & 1))
 		return true;
-	if (bpf_probe_read_kernel(&start, sizeof(start), &vma->vm_start) ||
-	    bpf_probe_read_kernel(&end, sizeof(end), &vma->vm_end) ||
-	    bpf_probe_read_kernel(&mm, sizeof(mm), &vma->vm_mm))
+	if (read_vma((void *)s->vma, &start, &end, &mm))
 		return false;
 	if (start != s->start || end != s->end || mm != s->mm)
 		return false;
@@ -616,20 +632,7 @@ static __always_inline int count_entry(unsigned long address, unsigned long erro
 	if (!st)
 		return 0;
 	settle(task, st);
-	if (user)
-		st->t.user++;
-	else
-		st->t.kernel++;
-	if (error_code & X86_PF_WRITE)
-		st->t.write++;
-	else if (error_code & X86_PF_INSTR)
-		st->t.exec++;
-	else
-		st->t.read++;
-	if (error_code & X86_PF_PROT)
-		st->t.protection++;
-	else
-		st->t.notpresent++;
+	count_error_code(&st->t, error_code, user);
 	st->pend_slot = vma_slot(task, st, address);
 	st->pending = 1;
 	return 0;
