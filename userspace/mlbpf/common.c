@@ -250,3 +250,20 @@ out:
 	bpf_link__destroy(link);
 	return err;
 }
+
+void ml_bpf_run_stats(struct bpf_object *obj, __u64 *ns, __u64 *runs)
+{
+	struct bpf_program *p;
+
+	*ns = *runs = 0;
+	bpf_object__for_each_program(p, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		*ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+}

@@ -483,21 +483,10 @@ struct bpf_object *ml_faults_object(const struct ml_faults *f)
 
 int ml_faults_cost(const struct ml_faults *f, __u64 *ns, __u64 *runs)
 {
-	struct bpf_program *p;
-
 	*ns = *runs = 0;
 	if (f->stats_fd < 0)
 		return -EOPNOTSUPP;
-	bpf_object__for_each_program(p, f->skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
-
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		*ns += info.run_time_ns;
-		*runs += info.run_cnt;
-	}
+	ml_bpf_run_stats(f->skel->obj, ns, runs);
 	return 0;
 }
 

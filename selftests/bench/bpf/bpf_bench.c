@@ -148,20 +148,14 @@ struct prog_stat {
 	__u64 ns, cnt;
 };
 
+/* Add the run time and runs of @obj's programs to @sum. */
 static void obj_stats(struct bpf_object *obj, struct prog_stat *sum)
 {
-	struct bpf_program *p;
+	__u64 ns, runs;
 
-	bpf_object__for_each_program(p, obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
-
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		sum->ns += info.run_time_ns;
-		sum->cnt += info.run_cnt;
-	}
+	ml_bpf_run_stats(obj, &ns, &runs);
+	sum->ns += ns;
+	sum->cnt += runs;
 }
 
 /* What a traced run holds: memlens' loader or the empty object. */
@@ -482,10 +476,10 @@ int main(int argc, char **argv)
 		return touch(atol(argv[2]), atol(argv[3]), false);
 	if (argc == 5 && !strcmp(argv[1], "faults")) {
 		/* bench_empty.bpf.o sits beside this program. */
-		snprintf(empty, sizeof(empty), "%s", argv[0]);
-		snprintf(strrchr(empty, '/') ? strrchr(empty, '/') + 1 : empty,
-			 sizeof(empty) - (strrchr(empty, '/') ? strrchr(empty, '/') + 1 - empty : 0),
-			 "bench_empty.bpf.o");
+		const char *slash = strrchr(argv[0], '/');
+
+		snprintf(empty, sizeof(empty), "%.*sbench_empty.bpf.o",
+			 slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
 		empty_path = empty;
 		return bench_faults(argv[0], atol(argv[2]), atol(argv[3]), atoi(argv[4]));
 	}

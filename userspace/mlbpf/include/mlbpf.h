@@ -83,6 +83,12 @@ void ml_bpf_print_losses(FILE *f, const char *cmd);
 /* Forget every probe result (tests; memlens features). */
 void ml_bpf_feat_forget(void);
 
+/*
+ * The run time and runs of every loaded program of @obj, as counted while
+ * bpf_enable_stats(BPF_STATS_RUN_TIME) is held (0 otherwise).
+ */
+void ml_bpf_run_stats(struct bpf_object *obj, __u64 *ns, __u64 *runs);
+
 /* --- faults (faults.c) --- */
 
 struct ml_faults;
