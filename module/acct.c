@@ -15,11 +15,16 @@
 #include "acct.h"
 #include "memlens.h"
 
-/* Only "1" (with an optional newline) is accepted. */
-static ssize_t reset_write(struct file *file, const char __user *ubuf,
-			   size_t count, loff_t *ppos)
+/**
+ * memlens_parse_bit - parse a write of "0" or "1", with an optional newline
+ * @ubuf: the user's buffer
+ * @count: its length
+ * @bit: set to 0 or 1
+ *
+ * Return: 0, -EFAULT, or -EINVAL for anything else ("1 ", "01", "1\0").
+ */
+int memlens_parse_bit(const char __user *ubuf, size_t count, int *bit)
 {
-	bool one;
 	char buf[4];
 
 	if (!count || count > 2)
@@ -28,8 +33,23 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf,
 		return -EFAULT;
 	buf[count] = '\0';
 	/* a NUL inside ("1\0") makes strlen() shorter than @count */
-	one = strlen(buf) == count && (!strcmp(buf, "1") || !strcmp(buf, "1\n"));
-	if (!one)
+	if (strlen(buf) != count || (count == 2 && buf[1] != '\n') ||
+	    (buf[0] != '0' && buf[0] != '1'))
+		return -EINVAL;
+	*bit = buf[0] - '0';
+	return 0;
+}
+
+/* Only "1" (with an optional newline) is accepted. */
+static ssize_t reset_write(struct file *file, const char __user *ubuf,
+			   size_t count, loff_t *ppos)
+{
+	int bit, ret;
+
+	ret = memlens_parse_bit(ubuf, count, &bit);
+	if (ret)
+		return ret;
+	if (!bit)
 		return -EINVAL;
 	memlens_faults_reset();
 	memlens_tlb_reset();
@@ -72,8 +92,7 @@ err_tlb:
 	memlens_tlb_exit();
 err_faults:
 	memlens_faults_exit();
-	unregister_kretprobe(memlens_faults_kretprobe());
-	synchronize_srcu(&tracepoint_srcu);
+	tracepoint_synchronize_unregister();
 	return ret;
 }
 
@@ -83,19 +102,14 @@ err_faults:
  * Called after the debugfs files are removed (no reader is left).  On
  * return no probe runs any more.  Grace periods are few, as load/unload is
  * slow under emulation: the tracepoint probes go first, so the RCU grace
- * period that unregister_kretprobes() waits for also covers them (what is
- * left of tracepoint_synchronize_unregister() is the SRCU part), and the
- * kretprobes and the kprobes go in one batch each.
+ * period that unregister_kretprobe() waits for also covers them (what is
+ * left of tracepoint_synchronize_unregister() is the SRCU part).
  */
 void memlens_acct_exit(void)
 {
-	struct kretprobe *rps[] = {
-		memlens_faults_kretprobe(), memlens_swap_kretprobe(),
-	};
-
 	memlens_tlb_exit();
 	memlens_faults_exit();
-	unregister_kretprobes(rps, ARRAY_SIZE(rps));
+	unregister_kretprobe(memlens_swap_kretprobe());
 	memlens_swap_exit();
 	synchronize_srcu(&tracepoint_srcu);
 }

@@ -15,7 +15,6 @@ void memlens_tp_unregister(const char *name, void *probe, void *data);
 struct kretprobe;
 
 int memlens_faults_init(void);
-struct kretprobe *memlens_faults_kretprobe(void);
 void memlens_faults_exit(void);
 void memlens_faults_reset(void);
 
@@ -28,6 +27,7 @@ struct kretprobe *memlens_swap_kretprobe(void);
 void memlens_swap_exit(void);
 void memlens_swap_reset(void);
 
+int memlens_parse_bit(const char __user *ubuf, size_t count, int *bit);
 int memlens_acct_init(void);
 void memlens_acct_exit(void);
 

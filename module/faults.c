@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memlens: system-wide page-fault accounting, debugfs "faults".
+ * memlens: page-fault accounting, debugfs "faults", "latency" and
+ * pid/PID/faults.
  *
- * Two sources, counted per CPU with no lock on the fault path:
+ * Two modes, switched by writing "latency" while nothing is tracked:
+ *
+ * - counting (the default): nothing runs when a fault completes; the
+ *   minor and major faults of tracked processes and of their VMAs come
+ *   from their threads' own counters (fcount.c);
+ *
+ * - latency: a kretprobe on handle_mm_fault() also classifies every
+ *   fault of every process by its result and times it, as below.
+ *
+ * The sources, counted per CPU with no lock on the fault path:
  *
  * - the x86 exceptions:page_fault_user and exceptions:page_fault_kernel
  *   tracepoints: every page-fault exception, classified by its hardware
  *   error code (user, kernel, read, write, exec, notpresent, protection);
  *
- * - a kretprobe on handle_mm_fault(): its return value classifies each
+ * - (latency mode) a kretprobe on handle_mm_fault(): its return value
+ *   classifies each
  *   fault the way mm_account_fault() does for the task's min_flt/maj_flt
  *   (and so /proc/PID/stat) on 6.1 and 6.12: VM_FAULT_RETRY and
  *   VM_FAULT_ERROR returns are not counted, a fault is major when it
@@ -37,6 +48,7 @@
 #include <asm/trap_pf.h>
 
 #include "acct.h"
+#include "fcount.h"
 #include "memlens.h"
 #include "stats.h"
 #include "vma_faults.h"
@@ -86,10 +98,18 @@ static DEFINE_PER_CPU(struct fault_stats[2], fault_pcpu);
 static int fault_base_missed;	/* under fault_group.lock */
 static struct memlens_stats_group fault_group;
 
+/*
+ * The mode: true while the kretprobe is registered.  Changed only with
+ * memlens_track_mutex held and nothing tracked, so a tracked process is
+ * counted in one mode from its start to its end.
+ */
+static bool fault_latency;
+
 /* Per tracked process (slot MEMLENS_SLOT_FAULTS). */
 struct proc_faults {
 	struct memlens_proc_stats ps;	/* struct fault_stats */
 	struct memlens_vma_faults vf;
+	struct memlens_fcount *fc;	/* counting mode */
 };
 
 static struct fault_stats __percpu *proc_fault_pcpu(struct proc_faults *pf)
@@ -131,28 +151,50 @@ static void count_exception(struct fault_stats __percpu *fs,
 		this_cpu_inc(fs->stat[FS_NOTPRESENT]);
 }
 
-static void exception(enum fault_stat mode, unsigned long error_code)
+static void exception(enum fault_stat mode, unsigned long address,
+		      unsigned long error_code)
 {
 	struct proc_faults *pf;
 
 	count_exception(&fault_pcpu[0], mode, error_code);
 	rcu_read_lock();
 	pf = proc_faults_current();
-	if (pf)
+	if (pf) {
+		struct memlens_fcount *fc = READ_ONCE(pf->vf.fc);
+
 		count_exception(proc_fault_pcpu(pf), mode, error_code);
+		if (fc)
+			memlens_fcount_entry(fc, &pf->vf, address);
+	}
 	rcu_read_unlock();
 }
 
 static void probe_fault_user(void *data, unsigned long address,
 			     struct pt_regs *regs, unsigned long error_code)
 {
-	exception(FS_USER, error_code);
+	exception(FS_USER, address, error_code);
 }
 
 static void probe_fault_kernel(void *data, unsigned long address,
 			       struct pt_regs *regs, unsigned long error_code)
 {
-	exception(FS_KERNEL, error_code);
+	exception(FS_KERNEL, address, error_code);
+}
+
+/* sched_process_free: a thread's last exception, in counting mode. */
+static void probe_task_free(void *data, struct task_struct *task)
+{
+	struct memlens_proc *p;
+	struct proc_faults *pf;
+
+	if (!memlens_nr_tracked())
+		return;
+	rcu_read_lock();
+	p = memlens_proc_find(task->tgid);
+	pf = p ? p->data[MEMLENS_SLOT_FAULTS] : NULL;
+	if (pf && READ_ONCE(pf->vf.fc))
+		memlens_fcount_task_free(pf->fc, &pf->vf, task);
+	rcu_read_unlock();
 }
 
 /* handle_mm_fault(vma, address, flags, regs): runs with preemption off. */
@@ -227,10 +269,9 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 /*
  * Faults sleep in handle_mm_fault() (I/O, locks), so many may be in
  * flight at once; a fault finding no free instance is counted in "missed".
- * .maxactive is set at init from the number of CPUs.
+ * .kp and .maxactive are set by latency_on().
  */
 static struct kretprobe fault_kretprobe = {
-	.kp.symbol_name = "handle_mm_fault",
 	.entry_handler = fault_entry,
 	.handler = fault_return,
 	.data_size = sizeof(struct fault_call),
@@ -250,11 +291,38 @@ static void show_latency(struct seq_file *m, const char *kind, const u64 *lat)
 	}
 }
 
-/* @st since the last reset; "missed" (shared by all) only when @missed. */
+static void show_unavailable(struct seq_file *m, bool minor_major)
+{
+	static const char * const keys[] = {
+		"minor", "major", "retry", "retry_returns", "errors", "latency",
+	};
+	int i;
+
+	for (i = minor_major ? 0 : 2; i < ARRAY_SIZE(keys); i++)
+		seq_printf(m, "%s unavailable: needs latency\n", keys[i]);
+}
+
+static void show_fcount(struct seq_file *m, const struct memlens_fcount *fc,
+			const struct memlens_fcount_totals *t)
+{
+	seq_printf(m, "minor %llu\nmajor %llu\npopulated %llu\n",
+		   t->minor, t->major, t->populated);
+	seq_printf(m, "not_charged %llu\nmixed %llu\nunattributed %llu\n",
+		   t->not_charged, t->mixed, t->unattributed);
+	seq_printf(m, "no_slot %d\n", atomic_read(&fc->no_slot));
+}
+
+/*
+ * @st since the last reset in the mode of the file: for a tracked
+ * process, counting if it has @fc; system-wide (@global), the current
+ * one, with "missed" in latency mode.
+ */
 static int show_stats(struct seq_file *m, const struct memlens_stats *st,
-		      bool missed)
+		      struct memlens_fcount *fc, bool global)
 {
 	struct fault_stats *s = kmalloc(sizeof(*s), GFP_KERNEL);
+	bool latency = global ? READ_ONCE(fault_latency) : !fc;
+	struct memlens_fcount_totals t;
 	int i, nmissed;
 
 	if (!s)
@@ -262,10 +330,23 @@ static int show_stats(struct seq_file *m, const struct memlens_stats *st,
 	mutex_lock(&fault_group.lock);
 	memlens_stats_read(&fault_group, st, (u64 *)s);
 	nmissed = READ_ONCE(fault_kretprobe.nmissed) - fault_base_missed;
+	if (fc)
+		memlens_fcount_read(fc, &t, NULL);
 	mutex_unlock(&fault_group.lock);
-	for (i = 0; i < FS_NR; i++)
+	seq_printf(m, "mode %s\n", latency ? "latency" : "counting");
+	if (fc)
+		show_fcount(m, fc, &t);
+	for (i = 0; i < FS_NR; i++) {
+		if (!latency && i < FS_USER)
+			continue;
 		seq_printf(m, "%s %llu\n", fault_stat_names[i], s->stat[i]);
-	if (missed)
+	}
+	if (!latency) {
+		show_unavailable(m, !fc);
+		kfree(s);
+		return 0;
+	}
+	if (global)
 		seq_printf(m, "missed %d\n", nmissed);
 	show_latency(m, "minor", s->lat_minor);
 	show_latency(m, "major", s->lat_major);
@@ -275,7 +356,7 @@ static int show_stats(struct seq_file *m, const struct memlens_stats *st,
 
 static int faults_show(struct seq_file *m, void *v)
 {
-	return show_stats(m, &fault_group.global, true);
+	return show_stats(m, &fault_group.global, NULL, true);
 }
 DEFINE_SHOW_ATTRIBUTE(faults);
 
@@ -283,7 +364,7 @@ static int proc_faults_show(struct seq_file *m, void *v)
 {
 	struct proc_faults *pf = m->private;
 
-	return show_stats(m, &pf->ps.stats, false);
+	return show_stats(m, &pf->ps.stats, READ_ONCE(pf->vf.fc), false);
 }
 DEFINE_SHOW_ATTRIBUTE(proc_faults);
 
@@ -308,7 +389,15 @@ static int proc_faults_attach(struct memlens_proc *p)
 				       &proc_faults_fops);
 	if (IS_ERR(pf))
 		return PTR_ERR(pf);
-	ret = memlens_vma_faults_create(&pf->vf);
+	pf->fc = memlens_fcount_alloc(p);
+	ret = pf->fc ? memlens_vma_faults_create(&pf->vf) : -ENOMEM;
+	/*
+	 * No probe sees @p before it is hashed, after this; a reset or a
+	 * read may, and finds the counting state whole or NULL.  The mode
+	 * cannot change while @p is tracked (memlens_track_mutex is held).
+	 */
+	if (!ret && !READ_ONCE(fault_latency))
+		WRITE_ONCE(pf->vf.fc, pf->fc);
 	if (ret) {
 		/* waits for any reader of the file made above */
 		debugfs_lookup_and_remove("faults", p->dir);
@@ -320,7 +409,11 @@ static int proc_faults_attach(struct memlens_proc *p)
 /* Hook: the files are gone and no probe sees @p any more. */
 static void proc_faults_detach(struct memlens_proc *p)
 {
+	struct proc_faults *pf = p->data[MEMLENS_SLOT_FAULTS];
+	struct memlens_fcount *fc = pf->fc;
+
 	memlens_proc_stats_detach(p, MEMLENS_SLOT_FAULTS, &fault_group);
+	memlens_fcount_free(fc);
 }
 
 static const struct memlens_proc_hooks proc_faults_hooks = {
@@ -336,8 +429,11 @@ static void fault_reset(struct memlens_stats_group *g)
 
 	lockdep_assert_held(&g->lock);
 	fault_base_missed = READ_ONCE(fault_kretprobe.nmissed);
-	list_for_each_entry(pf, &g->procs, ps.stats.node)
+	list_for_each_entry(pf, &g->procs, ps.stats.node) {
 		memlens_vma_faults_reset(&pf->vf);
+		if (pf->vf.fc)
+			memlens_fcount_reset(pf->fc);
+	}
 }
 
 /**
@@ -352,6 +448,67 @@ void memlens_faults_reset(void)
 	memlens_stats_reset(&fault_group);
 }
 
+/* handle_mm_fault() is probed again for each switch to the latency mode. */
+static int latency_on(void)
+{
+	int ret;
+
+	memset(&fault_kretprobe.kp, 0, sizeof(fault_kretprobe.kp));
+	fault_kretprobe.kp.symbol_name = "handle_mm_fault";
+	fault_kretprobe.maxactive = max(256U, 32 * num_possible_cpus());
+	ret = register_kretprobe(&fault_kretprobe);
+	if (ret)
+		pr_err("cannot probe handle_mm_fault: %d\n", ret);
+	return ret;
+}
+
+static int latency_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%d\n", READ_ONCE(fault_latency));
+	return 0;
+}
+
+static int latency_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, latency_show, NULL);
+}
+
+/*
+ * "1": the latency mode, "0": counting; -EBUSY while a process is
+ * tracked.  Either way the fault counters start again from zero.
+ */
+static ssize_t latency_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	int bit, ret;
+
+	ret = memlens_parse_bit(ubuf, count, &bit);
+	if (ret)
+		return ret;
+	ret = memlens_track_lock_untracked();
+	if (ret)
+		return ret;
+	if (bit && !fault_latency)
+		ret = latency_on();
+	else if (!bit && fault_latency)
+		unregister_kretprobe(&fault_kretprobe);
+	if (!ret) {
+		WRITE_ONCE(fault_latency, bit);
+		memlens_faults_reset();
+	}
+	memlens_track_unlock();
+	return ret ? ret : count;
+}
+
+static const struct file_operations latency_fops = {
+	.owner = THIS_MODULE,
+	.open = latency_open,
+	.read = seq_read,
+	.write = latency_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 int memlens_faults_init(void)
 {
 	int ret;
@@ -364,23 +521,23 @@ int memlens_faults_init(void)
 	ret = memlens_tp_register("page_fault_kernel", probe_fault_kernel, NULL);
 	if (ret)
 		goto err_user;
-	fault_kretprobe.maxactive = max(256U, 32 * num_possible_cpus());
-	ret = register_kretprobe(&fault_kretprobe);
-	if (ret) {
-		pr_err("cannot probe handle_mm_fault: %d\n", ret);
+	ret = memlens_tp_register("sched_process_free", probe_task_free, NULL);
+	if (ret)
 		goto err_kernel;
-	}
 	ret = memlens_debugfs_file("faults", 0400, memlens_debugfs_root, NULL,
 				   &faults_fops);
 	if (!ret)
+		ret = memlens_debugfs_file("latency", 0600,
+					   memlens_debugfs_root, NULL,
+					   &latency_fops);
+	if (!ret)
 		ret = memlens_proc_hooks_register(&proc_faults_hooks);
 	if (ret)
-		goto err_kretprobe;
+		goto err_free;
 	return 0;
 
-err_kretprobe:
-	unregister_kretprobe(&fault_kretprobe);
-
+err_free:
+	memlens_tp_unregister("sched_process_free", probe_task_free, NULL);
 err_kernel:
 	memlens_tp_unregister("page_fault_kernel", probe_fault_kernel, NULL);
 err_user:
@@ -388,15 +545,16 @@ err_user:
 	return ret;
 }
 
-/* For memlens_acct_exit(), which unregisters it with the others. */
-struct kretprobe *memlens_faults_kretprobe(void)
-{
-	return &fault_kretprobe;
-}
-
-/* The tracepoint probes; the kretprobe is memlens_acct_exit()'s. */
+/*
+ * The probes; the caller waits for the tracepoint probes to finish
+ * (memlens_acct_exit()).  Nothing is tracked any more.
+ */
 void memlens_faults_exit(void)
 {
+	memlens_tp_unregister("sched_process_free", probe_task_free, NULL);
 	memlens_tp_unregister("page_fault_kernel", probe_fault_kernel, NULL);
 	memlens_tp_unregister("page_fault_user", probe_fault_user, NULL);
+	if (fault_latency)
+		unregister_kretprobe(&fault_kretprobe);
+	fault_latency = false;
 }

@@ -114,6 +114,13 @@ int memlens_nr_tracked(void);
 /* mm of a process from any live thread (mmput() it), or NULL; track.c. */
 struct mm_struct *memlens_get_mm(struct pid *tgid_pid);
 
+/*
+ * Hold memlens_track_mutex while nothing is tracked, for what may change
+ * only then (the fault mode): 0 with the mutex held, or -EBUSY.
+ */
+int memlens_track_lock_untracked(void);
+void memlens_track_unlock(void);
+
 int memlens_track_init(void);
 void memlens_track_exit(void);
 

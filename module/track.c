@@ -423,6 +423,20 @@ static const struct file_operations track_fops = {
 	.release	= single_release,
 };
 
+int memlens_track_lock_untracked(void)
+{
+	mutex_lock(&memlens_track_mutex);
+	if (list_empty(&memlens_procs))
+		return 0;
+	mutex_unlock(&memlens_track_mutex);
+	return -EBUSY;
+}
+
+void memlens_track_unlock(void)
+{
+	mutex_unlock(&memlens_track_mutex);
+}
+
 static void memlens_find_exit_tp(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))

@@ -2,7 +2,7 @@
 /*
  * memlens: faults of a tracked process by VMA, debugfs pid/PID/vma_faults.
  *
- * The fault path (faults.c) passes the VMA's bounds as they were when the
+ * The fault path (faults.c, fcount.c) passes the VMA's bounds as they were when the
  * fault started; they key a small table, so a VMA that is later split,
  * merged or unmapped keeps its old line.  Names are looked up when the
  * file is read: the VMA that now starts at that address, if any.
@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
+#include "fcount.h"
 #include "memlens.h"
 #include "pgwalk.h"
 #include "vma_faults.h"
@@ -24,43 +25,40 @@ void memlens_vma_faults_init(struct memlens_vma_faults *vf, struct memlens_proc 
 {
 	vf->proc = p;
 	spin_lock_init(&vf->lock);
-	vf->nr = 0;
-	vf->last = 0;
-	vf->other_minor = 0;
-	vf->other_major = 0;
+	vf->t.nr = 0;
+	vf->t.last = 0;
+	vf->t.other_minor = 0;
+	vf->t.other_major = 0;
+	vf->fc = NULL;
 }
 
 /**
- * memlens_vma_faults_count - count one completed fault in VMA [start, end)
- * @vf: the process's table
+ * memlens_vma_fault_table_count - count one fault in VMA [start, end)
+ * @t: the table, locked by its owner
  * @start: vm_start of the VMA when the fault began
  * @end: vm_end likewise
  * @major: counted as a major fault
- *
- * Called from the kretprobe handler of handle_mm_fault(); takes vf->lock
- * (irq-safe, never held for more than a scan of the table).
  */
-void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start,
-			      unsigned long end, bool major)
+void memlens_vma_fault_table_count(struct memlens_vma_fault_table *t,
+				   unsigned long start, unsigned long end,
+				   bool major)
 {
 	struct memlens_vma_fault_count *c = NULL;
-	unsigned long flags;
 	int i;
 
-	spin_lock_irqsave(&vf->lock, flags);
 	/* Faults come in runs in one VMA: try the last one first. */
-	i = vf->last;
-	if (i < vf->nr && vf->slot[i].start == start && vf->slot[i].end == end)
-		c = &vf->slot[i];
-	for (i = 0; !c && i < vf->nr; i++) {
-		if (vf->slot[i].start == start && vf->slot[i].end == end) {
-			c = &vf->slot[i];
-			vf->last = i;
+	i = t->last;
+	if (i < t->nr && t->slot[i].start == start && t->slot[i].end == end)
+		c = &t->slot[i];
+	for (i = 0; !c && i < t->nr; i++) {
+		if (t->slot[i].start == start && t->slot[i].end == end) {
+			c = &t->slot[i];
+			t->last = i;
 		}
 	}
-	if (!c && vf->nr < MEMLENS_VMA_FAULT_SLOTS) {
-		vf->last = vf->nr;
-		c = &vf->slot[vf->nr++];
+	if (!c && t->nr < MEMLENS_VMA_FAULT_SLOTS) {
+		t->last = t->nr;
+		c = &t->slot[t->nr++];
 		c->start = start;
 		c->end = end;
 		c->minor = 0;
@@ -71,9 +69,28 @@ void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start
 	else if (c)
 		c->minor++;
 	else if (major)
-		vf->other_major++;
+		t->other_major++;
 	else
-		vf->other_minor++;
+		t->other_minor++;
+}
+
+/**
+ * memlens_vma_faults_count - count one completed fault in VMA [start, end)
+ * @vf: the process's table
+ * @start: vm_start of the VMA when the fault began
+ * @end: vm_end likewise
+ * @major: counted as a major fault
+ *
+ * Called from the fault probes (faults.c, fcount.c); takes vf->lock
+ * (irq-safe, never held for more than a scan of the table).
+ */
+void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start,
+			      unsigned long end, bool major)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&vf->lock, flags);
+	memlens_vma_fault_table_count(&vf->t, start, end, major);
 	spin_unlock_irqrestore(&vf->lock, flags);
 }
 
@@ -82,10 +99,10 @@ void memlens_vma_faults_reset(struct memlens_vma_faults *vf)
 	unsigned long flags;
 
 	spin_lock_irqsave(&vf->lock, flags);
-	vf->nr = 0;
-	vf->last = 0;
-	vf->other_minor = 0;
-	vf->other_major = 0;
+	vf->t.nr = 0;
+	vf->t.last = 0;
+	vf->t.other_minor = 0;
+	vf->t.other_major = 0;
 	spin_unlock_irqrestore(&vf->lock, flags);
 }
 
@@ -144,14 +161,14 @@ static void show_one(struct seq_file *m, struct mm_struct *mm,
 static int vma_faults_show(struct seq_file *m, void *v)
 {
 	struct memlens_vma_faults *vf = m->private;
-	struct memlens_vma_fault_count *copy;
+	struct memlens_vma_fault_table *copy;
+	struct memlens_fcount *fc;
 	struct mm_struct *mm;
-	u64 other_minor, other_major;
 	unsigned long flags;
 	char *buf;
-	int i, nr;
+	int i;
 
-	copy = kmalloc_array(MEMLENS_VMA_FAULT_SLOTS, sizeof(*copy), GFP_KERNEL);
+	copy = kmalloc(sizeof(*copy), GFP_KERNEL);
 	buf = kmalloc(PATH_MAX, GFP_KERNEL);
 	if (!copy || !buf) {
 		kfree(copy);
@@ -159,21 +176,22 @@ static int vma_faults_show(struct seq_file *m, void *v)
 		return -ENOMEM;
 	}
 	spin_lock_irqsave(&vf->lock, flags);
-	nr = vf->nr;
-	memcpy(copy, vf->slot, nr * sizeof(*copy));
-	other_minor = vf->other_minor;
-	other_major = vf->other_major;
+	memcpy(copy, &vf->t, sizeof(*copy));
 	spin_unlock_irqrestore(&vf->lock, flags);
-	sort(copy, nr, sizeof(*copy), cmp_start, NULL);
+	fc = READ_ONCE(vf->fc);
+	if (fc)
+		memlens_fcount_read(fc, NULL, copy);
+	sort(copy->slot, copy->nr, sizeof(copy->slot[0]), cmp_start, NULL);
 
 	seq_puts(m, "start end minor major name\n");
 	mm = memlens_proc_lock_mm(vf->proc);
-	for (i = 0; i < nr; i++)
-		show_one(m, IS_ERR(mm) ? NULL : mm, &copy[i], buf);
+	for (i = 0; i < copy->nr; i++)
+		show_one(m, IS_ERR(mm) ? NULL : mm, &copy->slot[i], buf);
 	if (!IS_ERR(mm))
 		memlens_proc_unlock_mm(mm);
-	if (other_minor || other_major)
-		seq_printf(m, "0 0 %llu %llu [other]\n", other_minor, other_major);
+	if (copy->other_minor || copy->other_major)
+		seq_printf(m, "0 0 %llu %llu [other]\n", copy->other_minor,
+			   copy->other_major);
 	kfree(buf);
 	kfree(copy);
 	return 0;

@@ -19,15 +19,27 @@ struct memlens_vma_fault_count {
 	u64 minor, major;
 };
 
-struct memlens_vma_faults {
-	struct memlens_proc *proc;	/* whose faults */
-	spinlock_t lock;	/* guards everything below */
+/* The lines of the file, or a copy of them being read. */
+struct memlens_vma_fault_table {
 	int nr;
 	int last;		/* slot of the last fault: checked first */
 	struct memlens_vma_fault_count slot[MEMLENS_VMA_FAULT_SLOTS];
 	u64 other_minor, other_major;	/* faults in VMAs beyond the slots */
 };
 
+struct memlens_fcount;
+
+struct memlens_vma_faults {
+	struct memlens_proc *proc;	/* whose faults */
+	spinlock_t lock;	/* guards @t */
+	struct memlens_vma_fault_table t;
+	/* counting mode: its threads' pending faults are added when read */
+	struct memlens_fcount *fc;
+};
+
+void memlens_vma_fault_table_count(struct memlens_vma_fault_table *t,
+				   unsigned long start, unsigned long end,
+				   bool major);
 void memlens_vma_faults_count(struct memlens_vma_faults *vf, unsigned long start,
 			      unsigned long end, bool major);
 void memlens_vma_faults_init(struct memlens_vma_faults *vf, struct memlens_proc *p);

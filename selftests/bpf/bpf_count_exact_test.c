@@ -13,6 +13,10 @@
  * memlens' totals must equal them), and the number of pages the case
  * touched in a region it mapped for itself (exact per VMA).  Host and
  * every guest kernel.
+ *
+ * Built twice: as bpf_count_exact_test for the BPF programs, and with
+ * ML_COUNT_MODULE as module_count_exact_test for memlens.ko's counting
+ * mode (module/fcount.c), read from debugfs (pid/PID/faults, vma_faults).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -49,6 +53,151 @@ struct shared {
 };
 
 static struct shared *sh;
+
+#ifdef ML_COUNT_MODULE
+#define ML_DIR "/sys/kernel/debug/memlens"
+
+struct counter {
+	pid_t pid;
+};
+
+static const char *cnt_error(void)
+{
+	return strerror(errno);
+}
+
+/* The value of "KEY N" in @buf, or -1 (absent, or "KEY unavailable:"). */
+static long long file_key(const char *buf, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p;
+
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, kl) && p[kl] == ' ' && isdigit(p[kl + 1]))
+			return strtoll(p + kl + 1, NULL, 10);
+	return -1;
+}
+
+/* Track @pid in the counting mode. */
+static int cnt_open(struct counter **c, pid_t pid)
+{
+	char s[32];
+
+	if (write_str(ML_DIR "/latency", "0"))
+		return -1;
+	snprintf(s, sizeof(s), "%d", pid);
+	if (write_str(ML_DIR "/track", s))
+		return -1;
+	*c = calloc(1, sizeof(**c));
+	if (!*c)
+		return -1;
+	(*c)->pid = pid;
+	return 0;
+}
+
+static bool cnt_counting(struct counter *c)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof(path), ML_DIR "/pid/%d/faults", c->pid);
+	return ml_read_file(path, buf, sizeof(buf)) > 0 &&
+	       !strncmp(buf, "mode counting\n", 14);
+}
+
+static int cnt_read(struct counter *c, pid_t pid, struct fault_counts *out)
+{
+	static char buf[1 << 14];
+	char path[64];
+	const struct {
+		const char *key;
+		__u64 *v;
+	} kv[] = {
+		{ "minor", &out->minor }, { "major", &out->major },
+		{ "populated", &out->populated }, { "not_charged", &out->not_charged },
+		{ "mixed", &out->mixed }, { "unattributed", &out->unattributed },
+		{ "user", &out->user }, { "kernel", &out->kernel },
+		{ "read", &out->read }, { "write", &out->write },
+		{ "exec", &out->exec }, { "notpresent", &out->notpresent },
+		{ "protection", &out->protection },
+	};
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), ML_DIR "/pid/%d/faults", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		long long v = file_key(buf, kv[i].key);
+
+		if (v < 0)
+			return -1;
+		*kv[i].v = v;
+	}
+	return 0;
+}
+
+static int cnt_vmas(struct counter *c, pid_t pid, struct ml_vma_faults **out)
+{
+	static char buf[1 << 16];
+	struct ml_vma_faults *v;
+	char path[64], *line;
+	int n = 0;
+
+	snprintf(path, sizeof(path), ML_DIR "/pid/%d/vma_faults", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	v = calloc(256, sizeof(*v));
+	if (!v)
+		return -1;
+	line = strchr(buf, '\n');	/* after the header */
+	while (line && line[1] && n < 256) {
+		unsigned long long start, end, minor, major;
+
+		if (sscanf(line + 1, "%llx %llx %llu %llu", &start, &end, &minor, &major) == 4) {
+			v[n].start = start;
+			v[n].end = end;
+			v[n].minor = minor;
+			v[n].major = major;
+			n++;
+		}
+		line = strchr(line + 1, '\n');
+	}
+	*out = v;
+	return n;
+}
+
+static void cnt_close(struct counter *c)
+{
+	char s[32];
+
+	if (!c)
+		return;
+	snprintf(s, sizeof(s), "-%d", c->pid);
+	write_str(ML_DIR "/track", s);	/* fails once it exited: fine */
+	free(c);
+}
+#else
+#define counter ml_faults
+
+static const char *cnt_error(void)
+{
+	return ml_bpf_error();
+}
+
+static int cnt_open(struct ml_faults **f, pid_t pid)
+{
+	return ml_faults_open(f, pid);
+}
+
+static bool cnt_counting(struct ml_faults *f)
+{
+	return ml_faults_mode(f) == ML_FAULTS_COUNTING;
+}
+
+#define cnt_read ml_faults_read
+#define cnt_vmas ml_faults_vmas
+#define cnt_close ml_faults_close
+#endif
 
 static char *fresh(size_t pages)
 {
@@ -179,6 +328,9 @@ static void exec_touch(void)
 		_exit(6);
 	/* The new image touches NPAGES and exits (ml_touch.h). */
 	setenv("ML_TOUCH_PAGES", "512", 1);
+#ifdef ML_COUNT_MODULE
+	setenv("ML_TOUCH_STOP", "1", 1);
+#endif
 	execv(argv[0], argv);
 	_exit(7);
 }
@@ -201,7 +353,7 @@ static void child_main(int go, int done, enum scenario sc)
 FIXTURE(count) {
 	pid_t child;
 	int go, done;
-	struct ml_faults *f;
+	struct counter *f;
 	unsigned long long min0, maj0;
 	struct fault_counts c0;
 };
@@ -266,12 +418,36 @@ static int major_source(char *path, size_t size, int *keep)
 
 static int major_fd = -1;
 
+/*
+ * Wait until @pid sleeps in read() (syscall 0 in /proc/PID/syscall): the
+ * child faults on its way there after fork(), and the window the test
+ * compares must hold only the case's own work.
+ */
+static int wait_blocked_in_read(pid_t pid)
+{
+	char path[64], buf[256];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	for (i = 0; i < 3000; i++) {
+		if (ml_read_file(path, buf, sizeof(buf)) > 0 && !strncmp(buf, "0 ", 2))
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
 FIXTURE_SETUP(count)
 {
 	int go[2], done[2];
 
+#ifdef ML_COUNT_MODULE
+	if (geteuid())
+		SKIP(return, "memlens.ko's debugfs files need root");
+#else
 	if (!ml_bpf_privileged())
 		SKIP(return, "loading BPF needs CAP_BPF and CAP_PERFMON (run as root)");
+#endif
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh);
 	if (variant->sc == SC_MAJOR)
@@ -285,10 +461,11 @@ FIXTURE_SETUP(count)
 		child_main(go[0], done[1], variant->sc);
 	self->go = go[1];
 	self->done = done[0];
-	ASSERT_EQ(0, ml_faults_open(&self->f, self->child)) TH_LOG("%s", ml_bpf_error());
-	ASSERT_EQ(ML_FAULTS_COUNTING, ml_faults_mode(self->f));
+	ASSERT_EQ(0, wait_blocked_in_read(self->child));
+	ASSERT_EQ(0, cnt_open(&self->f, self->child)) TH_LOG("%s", cnt_error());
+	ASSERT_TRUE(cnt_counting(self->f));
 	ASSERT_EQ(0, ml_stat_faults(self->child, &self->min0, &self->maj0));
-	ASSERT_EQ(0, ml_faults_read(self->f, self->child, &self->c0));
+	ASSERT_EQ(0, cnt_read(self->f, self->child, &self->c0));
 }
 
 FIXTURE_TEARDOWN(count)
@@ -297,7 +474,7 @@ FIXTURE_TEARDOWN(count)
 		kill(self->child, SIGKILL);
 		waitpid(self->child, NULL, 0);
 	}
-	ml_faults_close(self->f);
+	cnt_close(self->f);
 	if (major_fd >= 0)
 		close(major_fd);
 	major_fd = -1;
@@ -306,14 +483,14 @@ FIXTURE_TEARDOWN(count)
 }
 
 /* The counts of @v's VMA starting at @start (zero if none). */
-static void vma_of(struct ml_faults *f, pid_t pid, unsigned long start,
+static void vma_of(struct counter *f, pid_t pid, unsigned long start,
 		   unsigned long long *minor, unsigned long long *major)
 {
 	struct ml_vma_faults *v;
 	int n, i;
 
 	*minor = *major = 0;
-	n = ml_faults_vmas(f, pid, &v);
+	n = cnt_vmas(f, pid, &v);
 	for (i = 0; i < n; i++)
 		if (v[i].start == start) {
 			*minor += v[i].minor;
@@ -324,12 +501,12 @@ static void vma_of(struct ml_faults *f, pid_t pid, unsigned long start,
 }
 
 /* How many of @pid's VMAs have exactly @minor minor and no major faults. */
-static int vmas_with(struct ml_faults *f, pid_t pid, unsigned long long minor)
+static int vmas_with(struct counter *f, pid_t pid, unsigned long long minor)
 {
 	struct ml_vma_faults *v;
 	int n, i, hits = 0;
 
-	n = ml_faults_vmas(f, pid, &v);
+	n = cnt_vmas(f, pid, &v);
 	for (i = 0; i < n; i++)
 		hits += v[i].minor == minor && !v[i].major;
 	if (n >= 0)
@@ -371,7 +548,7 @@ static void run_live(struct __test_metadata *_metadata, FIXTURE_DATA(count) *sel
 	ASSERT_EQ(1, write(self->go, "g", 1));
 	ASSERT_EQ(1, read(self->done, &c, 1));
 	ASSERT_EQ(0, ml_stat_faults(self->child, &min1, &maj1));
-	ASSERT_EQ(0, ml_faults_read(self->f, self->child, c1));
+	ASSERT_EQ(0, cnt_read(self->f, self->child, c1));
 	check_totals(_metadata, &self->c0, c1, min1 - self->min0, maj1 - self->maj0);
 }
 
@@ -416,17 +593,31 @@ TEST_F(count, exact)
 		EXPECT_EQ(NPAGES, minor + major);
 		break;
 	case SC_FORK_EXEC:
+#ifdef ML_COUNT_MODULE
+		/*
+		 * The module stops tracking a process when it exits: the new
+		 * image stops itself after its work (ML_TOUCH_STOP), its last
+		 * fault still pending.
+		 */
+		ASSERT_EQ(1, write(self->go, "g", 1));
+		ASSERT_EQ(0, waitid(P_PID, self->child, &si, WSTOPPED));
+		ASSERT_EQ(0, ml_stat_faults(self->child, &min1, &maj1));
+		ASSERT_EQ(0, cnt_read(self->f, self->child, &c1));
+		check_totals(_metadata, &self->c0, &c1, min1 - self->min0, maj1 - self->maj0);
+		EXPECT_EQ(1, vmas_with(self->f, self->child, NPAGES));
+		break;
+#endif
 		/* At the zombie: its stat is final, its state not yet freed. */
 		ASSERT_EQ(1, write(self->go, "g", 1));
 		ASSERT_EQ(0, waitid(P_PID, self->child, &si, WEXITED | WNOWAIT));
 		ASSERT_EQ(0, si.si_status);
 		ASSERT_EQ(0, ml_stat_faults(self->child, &min1, &maj1));
-		ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c1));
+		ASSERT_EQ(0, cnt_read(self->f, self->child, &c1));
 		check_totals(_metadata, &self->c0, &c1, min1 - self->min0, maj1 - self->maj0);
 		/* Reaped: the rest is flushed when the task is freed (RCU). */
 		ASSERT_EQ(self->child, waitpid(self->child, NULL, 0));
 		for (i = 0; i < 100; i++) {
-			ASSERT_EQ(0, ml_faults_read(self->f, self->child, &c1));
+			ASSERT_EQ(0, cnt_read(self->f, self->child, &c1));
 			if (c1.minor - self->c0.minor == min1 - self->min0)
 				break;
 			usleep(10000);

@@ -144,10 +144,19 @@ static int track(pid_t pid, bool on)
 	return ret;
 }
 
+/* Both backends in one fault mode: the module's "latency" file, BPF's open. */
+FIXTURE_VARIANT(side) {
+	bool latency;
+};
+
+FIXTURE_VARIANT_ADD(side, counting) { .latency = false };
+FIXTURE_VARIANT_ADD(side, latency) { .latency = true };
+
 FIXTURE_SETUP(side)
 {
 	if (access(ML_DIR "/track", W_OK))
 		SKIP(return, "memlens.ko not loaded (this suite runs with insmod)");
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", variant->latency ? "1" : "0"));
 	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	self->child = fork();
@@ -214,19 +223,24 @@ TEST_F(side, pagetable_and_vmas_files_are_equal)
 	EXPECT_STREQ(mod, r.out);
 }
 
+/* The first three are the latency mode's, the last three the counting mode's. */
 static const char *const fault_keys[] = {
-	"minor", "major", "retry", "retry_returns", "errors", "user", "kernel",
-	"read", "write", "exec", "notpresent", "protection",
+	"retry", "retry_returns", "errors", "minor", "major", "user", "kernel",
+	"read", "write", "exec", "notpresent", "protection", "populated",
+	"not_charged", "mixed",
 };
 
 static __u64 fault_field(const struct fault_counts *c, int i)
 {
-	const __u64 v[] = { c->minor, c->major, c->retry, c->retry_returns,
-			    c->errors, c->user, c->kernel, c->read, c->write,
-			    c->exec, c->notpresent, c->protection };
+	const __u64 v[] = { c->retry, c->retry_returns, c->errors, c->minor,
+			    c->major, c->user, c->kernel, c->read, c->write,
+			    c->exec, c->notpresent, c->protection, c->populated,
+			    c->not_charged, c->mixed };
 
 	return v[i];
 }
+
+#define NR_FAULT_KEYS (sizeof(fault_keys) / sizeof(fault_keys[0]))
 
 static const char *const tlb_keys[] = {
 	"task_switch", "remote_shootdown", "local_shootdown",
@@ -249,10 +263,12 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	char *line;
 	size_t i;
 
-	ASSERT_EQ(0, ml_faults_open_mode(&f, self->child, ML_FAULTS_LATENCY))
+	ASSERT_EQ(0, ml_faults_open_mode(&f, self->child, variant->latency ?
+					 ML_FAULTS_LATENCY : ML_FAULTS_COUNTING))
 		TH_LOG("%s", ml_bpf_error());
 	ASSERT_EQ(0, ml_tlbswap_open(&t, self->child)) TH_LOG("%s", ml_bpf_error());
-	ASSERT_TRUE(ml_faults_has_retry(f));	/* fexit in the guests */
+	if (variant->latency)
+		ASSERT_TRUE(ml_faults_has_retry(f));	/* fexit in the guests */
 	ASSERT_LT(0, read_pid_file(self->dir, "faults", m0, sizeof(m0)));
 	ASSERT_LT(0, read_pid_file(self->dir, "tlb", t0, sizeof(t0)));
 	ASSERT_EQ(0, ml_faults_read(f, self->child, &c0));
@@ -267,7 +283,9 @@ TEST_F(side, fault_and_tlb_deltas_are_equal)
 	ASSERT_EQ(0, ml_faults_read(f, self->child, &c1));
 	ASSERT_EQ(0, ml_tlb_read_tgid(t, &b1));
 
-	for (i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
+	EXPECT_EQ(0, strncmp(m1, variant->latency ? "mode latency\n" : "mode counting\n",
+			     variant->latency ? 13 : 14));
+	for (i = variant->latency ? 0 : 3; i < NR_FAULT_KEYS - (variant->latency ? 3 : 0); i++) {
 		long long md = key_value(m1, fault_keys[i]) - key_value(m0, fault_keys[i]);
 
 		TH_LOG("%s: module +%lld BPF +%llu", fault_keys[i], md,
@@ -376,6 +394,7 @@ TEST(file_major_faults_and_retries_equal)
 			pause();
 	}
 	ASSERT_EQ(0, wait_stopped(child));
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "1"));	/* retries */
 	ASSERT_EQ(0, track(child, true));
 	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", child);
 	ASSERT_EQ(0, ml_faults_open_mode(&f, child, ML_FAULTS_LATENCY)) TH_LOG("%s", ml_bpf_error());

@@ -423,4 +423,18 @@ static inline void ml_scale_timeouts(void)
 	}
 #endif
 
+/* Write @s to the file @path in one write(): 0 or -errno. */
+static inline int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	n = n < 0 ? -errno : n == (ssize_t)strlen(s) ? 0 : -EIO;
+	close(fd);
+	return n;
+}
+
 #endif /* ML_TEST_H */

@@ -3,11 +3,14 @@
  * A test program that is also its own workload: "memlens faults -- THIS_TEST"
  * with ML_TOUCH_PAGES=N set makes the program, before main(), only touch
  * N fresh 4 KiB pages of a region of its own (no THP) and exit 0, so the
- * faults of that region are known exactly.  Include in one file of a test.
+ * faults of that region are known exactly.  With ML_TOUCH_STOP set too it
+ * stops itself (SIGSTOP) after the work instead, to be read while alive.
+ * Include in one file of a test.
  */
 #ifndef ML_TOUCH_H
 #define ML_TOUCH_H
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -28,6 +31,8 @@ __attribute__((constructor)) static void ml_touch_mode(void)
 	madvise((void *)p, pages * 4096UL, MADV_NOHUGEPAGE);
 	for (i = 0; i < pages; i++)
 		p[i * 4096UL] = 1;
+	if (getenv("ML_TOUCH_STOP"))
+		raise(SIGSTOP);
 	_exit(0);
 }
 

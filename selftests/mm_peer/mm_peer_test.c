@@ -117,17 +117,6 @@ static int memlens_faults(pid_t pid, unsigned long long *minor,
 	return found == 2 ? 0 : -1;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
 static void reader_error(struct peer_readers *r, int k, const char *what, int err)
 {
 	if (!r->errors[k]++)

@@ -119,19 +119,6 @@ static inline void tlb_hist_counts(int64_t out[5])
 	}
 }
 
-static inline int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 static inline int kernel_is_612(void)
 {
 	struct utsname u;

@@ -3,7 +3,9 @@
  * Per-process counters of memlens.ko: pid/PID/faults, vma_faults and tlb
  * of a tracked child, against /proc/PID/stat, the child's own exact work
  * and the tracefs histogram of tlb:tlb_flush filtered to its threads.
- * Runs in a guest with the module loaded (suite flag insmod).
+ * Every test runs in both fault modes (the "latency" file): counting,
+ * the default, and latency.  Runs in a guest with the module loaded
+ * (suite flag insmod).
  */
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -61,8 +63,16 @@ FIXTURE(proc) {
 	struct child c;
 };
 
+FIXTURE_VARIANT(proc) {
+	const char *latency;	/* written to memlens/latency first */
+};
+
+FIXTURE_VARIANT_ADD(proc, counting) { .latency = "0" };
+FIXTURE_VARIANT_ADD(proc, latency) { .latency = "1" };
+
 FIXTURE_SETUP(proc)
 {
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", variant->latency));
 	sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh);
 	memset(sh, 0, sizeof(*sh));
@@ -143,7 +153,18 @@ TEST_F(proc, deltas_equal_proc_stat_over_many_steps)
 	EXPECT_EQ(s1 - s0, acct_key(f1, "minor") - acct_key(f0, "minor"));
 	EXPECT_EQ(j1 - j0, acct_key(f1, "major") - acct_key(f0, "major"));
 	EXPECT_LE(5 * N_PAGES, acct_key(f1, "minor") - acct_key(f0, "minor"));
-	EXPECT_EQ(acct_key(f1, "minor"), acct_sum_prefix(f1, "lat_minor_ns_"));
+	if (variant->latency[0] == '1') {
+		EXPECT_EQ(0, strncmp(f1, "mode latency\n", 13));
+		EXPECT_EQ(acct_key(f1, "minor"), acct_sum_prefix(f1, "lat_minor_ns_"));
+	} else {
+		/* every exception charged one fault or nothing */
+		EXPECT_EQ(0, strncmp(f1, "mode counting\n", 14));
+		EXPECT_EQ(acct_key(f1, "user") + acct_key(f1, "kernel"),
+			  acct_key(f1, "minor") + acct_key(f1, "major") -
+			  acct_key(f1, "populated") + acct_key(f1, "not_charged"));
+		EXPECT_TRUE(strstr(f1, "\nretry unavailable: needs latency\n") != NULL);
+		EXPECT_EQ(0, acct_sum_prefix(f1, "lat_minor_ns_"));
+	}
 	child_stop(&self->c);
 }
 

@@ -35,10 +35,15 @@ TEST(reset_rejects_garbage_and_changes_nothing)
 	};
 	int64_t before, after;
 	struct stat st;
+	struct child c;
 	size_t i;
 
-	before = acct_get(ML_DIR "/faults", "minor");
-	ASSERT_LT(100, before) TH_LOG("boot faults must show up in minor");
+	/* exceptions are counted in both modes: some to reset first */
+	ASSERT_EQ(0, child_start(&c, touch_fresh));
+	ASSERT_EQ(0, child_cmd(&c, 's'));
+	child_stop(&c);
+	before = acct_get(ML_DIR "/faults", "user");
+	ASSERT_LT(N_PAGES, before) TH_LOG("the child's faults must show up in user");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int fd = open(ML_DIR "/reset", O_WRONLY);
 
@@ -55,18 +60,61 @@ TEST(reset_rejects_garbage_and_changes_nothing)
 		}
 		close(fd);
 	}
-	after = acct_get(ML_DIR "/faults", "minor");
+	after = acct_get(ML_DIR "/faults", "user");
 	EXPECT_LE(before, after) TH_LOG("garbage reset the counters");
 	ASSERT_EQ(0, stat(ML_DIR "/reset", &st));
 	EXPECT_EQ(0200U, st.st_mode & 07777);
 
 	ASSERT_EQ(0, write_str(ML_DIR "/reset", "1\n"));
-	after = acct_get(ML_DIR "/faults", "minor");
+	after = acct_get(ML_DIR "/faults", "user");
 	EXPECT_GT(before, after);
-	EXPECT_GT(50, after) TH_LOG("minor right after reset: %lld",
+	EXPECT_GT(50, after) TH_LOG("user right after reset: %lld",
 				    (long long)after);
 	EXPECT_EQ(0, acct_get(ML_DIR "/swap", "pswpout"));
 	ASSERT_EQ(0, write_str(ML_DIR "/reset", "1"));
+}
+
+/*
+ * The mode switch: only "0" or "1", only while nothing is tracked; the
+ * counting mode's system-wide file says what it cannot count.
+ */
+TEST(latency_switch_takes_0_or_1_while_nothing_is_tracked)
+{
+	static const char *const bad[] = { "2", "01", "1 ", "on", "1\n\n", "-0" };
+	static char f[1 << 16];
+	char pid[32];
+	struct child c;
+	size_t i;
+
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "0\n"));
+	ASSERT_LT(0, ml_read_file(ML_DIR "/latency", f, sizeof(f)));
+	EXPECT_STREQ("0\n", f);
+	ASSERT_LT(0, ml_read_file(ML_DIR "/faults", f, sizeof(f)));
+	EXPECT_EQ(0, strncmp(f, "mode counting\n", 14));
+	EXPECT_TRUE(strstr(f, "\nminor unavailable: needs latency\n") != NULL);
+	EXPECT_TRUE(strstr(f, "\nlatency unavailable: needs latency\n") != NULL);
+	EXPECT_EQ(-1, acct_key(f, "missed"));
+	EXPECT_EQ(0, acct_sum_prefix(f, "lat_"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_EQ(-EINVAL, write_str(ML_DIR "/latency", bad[i]))
+			TH_LOG("bad[%zu] accepted", i);
+
+	ASSERT_EQ(0, child_start(&c, touch_fresh));
+	snprintf(pid, sizeof(pid), "%d", c.pid);
+	ASSERT_EQ(0, write_str(ML_DIR "/track", pid));
+	EXPECT_EQ(-EBUSY, write_str(ML_DIR "/latency", "1"));
+	ASSERT_LT(0, ml_read_file(ML_DIR "/faults", f, sizeof(f)));
+	EXPECT_EQ(0, strncmp(f, "mode counting\n", 14));
+	snprintf(pid, sizeof(pid), "-%d", c.pid);
+	ASSERT_EQ(0, write_str(ML_DIR "/track", pid));
+	child_stop(&c);
+
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "1"));
+	ASSERT_LT(0, ml_read_file(ML_DIR "/faults", f, sizeof(f)));
+	EXPECT_EQ(0, strncmp(f, "mode latency\n", 13));
+	EXPECT_LE(0, acct_key(f, "minor"));
+	EXPECT_EQ(0, acct_key(f, "missed"));
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "0"));
 }
 
 /*
@@ -86,6 +134,7 @@ TEST(handle_mm_fault_outcomes_match_vmstat_pgfault)
 	struct child c;
 	int retry_in = !kernel_is_612();
 
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "1"));
 	ASSERT_EQ(0, child_start(&c, touch_fresh));
 	ASSERT_EQ(0, child_cmd(&c, 'n'));
 	/* touch every buffer the reads fill, so they cannot fault */
@@ -118,10 +167,12 @@ TEST(latency_histograms_sum_to_minor_and_major)
 	static char f[1 << 16];
 	struct child c;
 
+	ASSERT_EQ(0, write_str(ML_DIR "/latency", "1"));
 	ASSERT_EQ(0, child_start(&c, touch_fresh));
 	ASSERT_EQ(0, child_cmd(&c, 's'));
 	child_stop(&c);
 	ASSERT_LT(0, ml_read_file(ML_DIR "/faults", f, sizeof(f)));
+	EXPECT_LT(N_PAGES, acct_key(f, "minor"));
 	EXPECT_EQ(acct_key(f, "minor"), acct_sum_prefix(f, "lat_minor_ns_"));
 	EXPECT_EQ(acct_key(f, "major"), acct_sum_prefix(f, "lat_major_ns_"));
 	/* user + kernel exceptions, each either read, write or exec */

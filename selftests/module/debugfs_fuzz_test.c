@@ -62,16 +62,16 @@
 /* Outcomes of a write or read: success or one errno. */
 enum {
 	RS_OK, RS_EINVAL, RS_ERANGE, RS_ESRCH, RS_EEXIST, RS_ENOSPC, RS_ENOENT,
-	RS_EFAULT, RS_EIO, RS_OTHER, RS_NR
+	RS_EFAULT, RS_EIO, RS_EBUSY, RS_OTHER, RS_NR
 };
 
 static const int r_errno[RS_NR] = {
-	0, EINVAL, ERANGE, ESRCH, EEXIST, ENOSPC, ENOENT, EFAULT, EIO, -1
+	0, EINVAL, ERANGE, ESRCH, EEXIST, ENOSPC, ENOENT, EFAULT, EIO, EBUSY, -1
 };
 
 static const char *const r_name[RS_NR] = {
 	"accepted", "EINVAL", "ERANGE", "ESRCH", "EEXIST", "ENOSPC", "ENOENT",
-	"EFAULT", "EIO", "other",
+	"EFAULT", "EIO", "EBUSY", "other",
 };
 
 #define B(r)	(1u << (r))
@@ -87,15 +87,16 @@ static int r_of(int err)
 }
 
 /* The writable files and the errnos docs/debugfs.md allows each. */
-enum { W_TRACK, W_RESET, NR_WFILES };
-static const char *const wfile_name[NR_WFILES] = { "track", "reset" };
+enum { W_TRACK, W_RESET, W_LATENCY, NR_WFILES };
+static const char *const wfile_name[NR_WFILES] = { "track", "reset", "latency" };
 static const unsigned int wfile_doc[NR_WFILES] = {
 	B(RS_OK) | B(RS_EINVAL) | B(RS_ERANGE) | B(RS_ESRCH) | B(RS_EEXIST) |
 		B(RS_ENOSPC) | B(RS_ENOENT) | B(RS_EFAULT),
 	B(RS_OK) | B(RS_EINVAL) | B(RS_EFAULT),
+	B(RS_OK) | B(RS_EINVAL) | B(RS_EBUSY) | B(RS_EFAULT),
 };
 
-static const size_t wfile_max[NR_WFILES] = { TRACK_MAX, 2 };
+static const size_t wfile_max[NR_WFILES] = { TRACK_MAX, 2, 2 };
 
 /*
  * Every file of memlens' debugfs: the one list of this test.  TEST_F(fuzz,
@@ -115,6 +116,7 @@ static const struct ml_dfile dfiles[] = {
 	{ "version",	IN_ROOT,		0400, -1 },
 	{ "track",	IN_ROOT,		0600, W_TRACK },
 	{ "reset",	IN_ROOT,		0200, W_RESET },
+	{ "latency",	IN_ROOT,		0600, W_LATENCY },
 	{ "faults",	IN_ROOT | IN_PID,	0400, -1 },
 	{ "tlb",	IN_ROOT | IN_PID,	0400, -1 },
 	{ "swap",	IN_ROOT | IN_PID,	0400, -1 },
@@ -279,6 +281,18 @@ static unsigned int model_reset(const unsigned char *b, size_t len)
 	memcpy(buf, b, len);
 	buf[len] = '\0';
 	return !strcmp(buf, "1") || !strcmp(buf, "1\n") ? B(RS_OK) : B(RS_EINVAL);
+}
+
+/*
+ * latency takes "0" or "1" with an optional newline; EBUSY while any
+ * process is tracked, which the other writers change at any time.
+ */
+static unsigned int model_latency(const unsigned char *b, size_t len)
+{
+	if (!len || len > 2 || (b[0] != '0' && b[0] != '1') ||
+	    (len == 2 && b[1] != '\n'))
+		return B(RS_EINVAL);
+	return B(RS_OK) | B(RS_EBUSY);
 }
 
 /* What the test knows of a PID it writes. */
@@ -758,6 +772,38 @@ static void make_reset_op(struct writer *w, struct wop *op)
 	op->expect = model_reset(op->buf, op->len);
 }
 
+static void make_latency_op(struct writer *w, struct wop *op)
+{
+	unsigned int r = rnd_below(&w->rng, 100);
+
+	op->file = W_LATENCY;
+	op->readable = true;
+	if (r < 20) {
+		/* "0", "1", "0\n" or "1\n" */
+		op->len = rnd_below(&w->rng, 2) + 1;
+		op->small[0] = '0' + rnd_below(&w->rng, 2);
+		op->small[1] = '\n';
+		op->buf = op->small;
+		op->what = "mode";
+	} else if (r < 45) {
+		const struct bytes *b = &reset_specials[rnd_below(&w->rng,
+						ARRAY_SIZE(reset_specials))];
+
+		memcpy(op->small, b->s, b->len);
+		op->buf = op->small;
+		op->len = b->len;
+		op->what = "latency special";
+	} else if (r < 65) {
+		pool_bytes(w, op);
+	} else if (r < 85) {
+		parser_chars(w, op, 4);
+	} else {
+		bad_buffer(w, op);
+		return;
+	}
+	op->expect = model_latency(op->buf, op->len);
+}
+
 /* "success EINVAL" for a mask of outcomes. */
 static void mask_names(char *out, size_t size, unsigned int mask)
 {
@@ -795,6 +841,7 @@ static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct fuzz *f = w->f;
+	unsigned int r;
 	long i;
 
 	w->tid = gettid();
@@ -806,10 +853,13 @@ static void *writer_main(void *arg)
 		int fd, res, saved;
 		bool cycle = rnd_below(&w->rng, 5) == 0;
 
-		if (rnd_below(&w->rng, 10) < 7)
+		r = rnd_below(&w->rng, 20);
+		if (r < 14)
 			make_track_op(w, &op);
-		else
+		else if (r < 18)
 			make_reset_op(w, &op);
+		else
+			make_latency_op(w, &op);
 		fd = w->fd[op.file];
 		if (cycle) {
 			snprintf(path, sizeof(path), ML_DIR "/%s", wfile_name[op.file]);
@@ -1381,6 +1431,9 @@ TEST_F(fuzz, parser_model)
 	ASSERT_EQ(B(RS_OK), model_reset((const unsigned char *)"1\n", 2));
 	ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"0", 1));
 	ASSERT_EQ(B(RS_EINVAL), model_reset((const unsigned char *)"1\n\n", 3));
+	ASSERT_EQ(B(RS_OK) | B(RS_EBUSY), model_latency((const unsigned char *)"0\n", 2));
+	ASSERT_EQ(B(RS_EINVAL), model_latency((const unsigned char *)"1\0", 2));
+	ASSERT_EQ(B(RS_EINVAL), model_latency((const unsigned char *)"01", 2));
 }
 
 /* The module's files are those of the table, globally and per process. */

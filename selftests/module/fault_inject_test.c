@@ -98,19 +98,6 @@ static unsigned long long fnv(unsigned long long h, const char *s)
 	return h;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 enum count { COUNT_SLAB, COUNT_PAGES };
 
 /*

@@ -46,6 +46,7 @@ TEST(watch_counts_faults_with_bpf)
 	EXPECT_LE(jnum(doc, "rates.minor_faults_per_second.value") * 0.3, m1 - m0);
 	/* the total counted while watched, likewise */
 	EXPECT_GT(jnum(doc, "faults.minor_tracked_total.value"), 0);
+	EXPECT_STREQ("counting", jstr(doc, "faults.tracked_mode"));
 	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
 	EXPECT_EQ(0, wl_stop(&w));
 }

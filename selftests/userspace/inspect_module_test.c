@@ -10,6 +10,7 @@
 #include "inspect_lib.h"
 
 #define TRACK	"/sys/kernel/debug/memlens/track"
+#define ML_DIR_LATENCY "/sys/kernel/debug/memlens/latency"
 
 static char err[256];
 
@@ -109,6 +110,7 @@ TEST(tracked_faults_match_the_workload)
 
 	if (access(TRACK, W_OK))
 		SKIP(return, "memlens.ko is not loaded");
+	ASSERT_EQ(0, write_str(ML_DIR_LATENCY, "0"));	/* the default mode */
 	ASSERT_EQ(0, wl_start(&w, NULL, args));
 	ASSERT_EQ(0, track(w.pid, true));
 	m0 = stat_field(w.pid, 10);
@@ -118,6 +120,7 @@ TEST(tracked_faults_match_the_workload)
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ("module", jstr(doc, "faults.minor_tracked_total.source"));
+	EXPECT_STREQ("counting", jstr(doc, "faults.tracked_mode"));
 	EXPECT_GE(jnum(doc, "faults.minor_tracked_total.value"), 2000);
 	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
 	row = jrow(doc, "vma_faults", "start", (double)w.region);

@@ -110,8 +110,9 @@ struct ml_summary {
 	struct ml_val thp_coverage;              /* PMD-mapped share of resident, % */
 	struct ml_val minflt, majflt;            /* since the process started */
 	struct ml_val tracked_minflt, tracked_majflt; /* since tracking began */
-	struct ml_val dtlb_misses;                    /* hardware dTLB read misses */
-	struct ml_val tlb_flushes;                    /* TLB flushes of this process */
+	char fault_mode[12];       /* what counted them: "counting", "latency"; "" if none */
+	struct ml_val dtlb_misses; /* hardware dTLB read misses */
+	struct ml_val tlb_flushes; /* TLB flushes of this process */
 	struct ml_val threads;
 };
 

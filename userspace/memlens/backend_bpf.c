@@ -118,6 +118,8 @@ static void session_faults(struct ml_bpf_session *s, pid_t pid, struct ml_snapsh
 		return;
 	}
 	ss->sum.tracked_minflt = ml_have((double)c.minor, ML_SRC_BPF);
+	snprintf(ss->sum.fault_mode, sizeof(ss->sum.fault_mode), "%s",
+		 ml_faults_mode_name(s->faults));
 	ss->sum.tracked_majflt = ml_have((double)c.major, ML_SRC_BPF);
 	n = ml_faults_vmas(s->faults, pid, &v);
 	if (n < 0)

@@ -135,6 +135,21 @@ bool ml_module_tracked(pid_t pid)
 	return is_tracked(pid);
 }
 
+/* The first line of pid/PID/faults, "mode counting|latency", into @mode. */
+static void fault_mode(pid_t pid, char *mode, size_t size)
+{
+	char path[128], line[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), ML_DEBUGFS "/pid/%d/faults", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && !strncmp(line, "mode ", 5))
+		snprintf(mode, size, "%.*s", (int)strcspn(line + 5, "\n"), line + 5);
+	fclose(f);
+}
+
 static void fault_figures(pid_t pid, struct ml_summary *s)
 {
 	double minor, major;
@@ -146,6 +161,7 @@ static void fault_figures(pid_t pid, struct ml_summary *s)
 	}
 	s->tracked_minflt = ml_have(minor, ML_SRC_MODULE);
 	s->tracked_majflt = ml_have(major, ML_SRC_MODULE);
+	fault_mode(pid, s->fault_mode, sizeof(s->fault_mode));
 }
 
 /* pid/PID/vma_faults: "start end minor major name" after a header line. */

@@ -119,6 +119,8 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 		      s->tracked_minflt);
 	ml_report_val(r, "major_tracked_total", "major since tracking began", ML_UNIT_TOTAL,
 		      s->tracked_majflt);
+	if (s->fault_mode[0])
+		ml_report_str(r, "tracked_mode", "counted in mode", s->fault_mode);
 	ml_report_section_end(r);
 
 	ml_report_section(r, "tlb", "TLB");

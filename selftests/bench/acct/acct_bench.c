@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fault-accounting overhead of memlens.ko: touch 256 MiB of fresh
- * anonymous memory page by page (65536 minor faults), unmap, repeat; timed
- * with the module unloaded, loaded, and loaded while tracking this
- * process.  The three states alternate round after round so drift in the
- * (shared, emulated) machine hits them alike; per state the best and the
- * median pass are printed with their ratios to "unloaded".  On a machine
- * shared with other work the best pass is the least disturbed one.
+ * Fault-accounting overhead of memlens.ko: touch 64 MiB of fresh
+ * anonymous memory page by page (16384 minor faults), unmap, repeat, in
+ * each state: module unloaded (twice: the second is the A-vs-A control),
+ * loaded and idle, loaded and tracking this process in the counting mode
+ * (the default), and tracking in the latency mode.  The cost is the CPU
+ * time of the touching thread (CLOCK_THREAD_CPUTIME_ID), which the other
+ * work of a shared machine disturbs less than wall time.  Every round
+ * runs every state once, in an order rotated round by round; per state
+ * the median of its per-round ratios to "unloaded" is printed with their
+ * spread (min-max), and the ns it adds per fault.
  *
- * Checks on the way: each pass takes exactly 65536 minor faults by
+ * Checks on the way: each pass takes exactly 16384 minor faults by
  * /proc/self/stat, and while tracked, pid/PID/faults counts exactly as
- * many minor faults as /proc/self/stat did.
+ * many minor faults as /proc/self/stat did, in both modes.
  *
  * usage: acct_bench [ROUNDS [MODULE.ko]]   (root, in a test guest)
  */
@@ -26,7 +29,7 @@
 #include <unistd.h>
 
 #define PAGE	4096UL
-#define SIZE	(256UL << 20)
+#define SIZE	(64UL << 20)
 #define DIR	"/sys/kernel/debug/memlens"
 
 static const char *ko = "/opt/memlens/memlens.ko";
@@ -98,11 +101,12 @@ static int put(const char *path, const char *s)
 	return ok ? 0 : -1;
 }
 
+/* CPU time of this thread: what the faults cost it, user and system. */
 static double now(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
@@ -142,66 +146,91 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum { UNLOADED, LOADED, TRACKING, NSTATES };
-static const char *const names[] = { "unloaded", "loaded", "loaded+tracking" };
+enum { UNLOADED, CONTROL, LOADED, COUNTING, LATENCY, NSTATES };
+static const char *const names[] = {
+	"unloaded", "unloaded again (control)", "loaded, idle",
+	"tracking, counting mode", "tracking, latency mode",
+};
+
+/* One pass in state @s: load, track and unload around it as it needs. */
+static int run_state(int s, const char *me, const char *path, double *t)
+{
+	int64_t m0 = 0, f0 = 0;
+
+	if (s >= LOADED && load()) {
+		fprintf(stderr, "cannot load %s\n", ko);
+		return -1;
+	}
+	if (s == LATENCY && put(DIR "/latency", "1")) {
+		fprintf(stderr, "cannot switch to the latency mode\n");
+		return -1;
+	}
+	if (s >= COUNTING) {
+		if (put(DIR "/track", me))
+			return -1;
+		m0 = key(path, "minor");
+		f0 = minflt();
+	}
+	*t = pass();
+	if (s >= COUNTING) {
+		int64_t dm = key(path, "minor") - m0, df = minflt() - f0;
+
+		/* the two reads of pid/PID/faults fault nothing */
+		if (dm != df) {
+			fprintf(stderr, "%s: tracked minor %lld != minflt %lld\n", names[s],
+				(long long)dm, (long long)df);
+			return -1;
+		}
+	}
+	if (s >= LOADED && unload()) {
+		fprintf(stderr, "cannot unload\n");
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	int rounds = argc > 1 ? atoi(argv[1]) : 7, r, s;
-	double t[NSTATES][64], med[NSTATES];
+	int rounds = argc > 1 ? atoi(argv[1]) : 15, r, s;
+	double t[NSTATES][64], ratio[NSTATES][64];
 	char me[32], path[128];
 
 	if (argc > 2)
 		ko = argv[2];
-	if (rounds < 1 || rounds > 64)
-		rounds = 7;
+	if (rounds < 3 || rounds > 64)
+		rounds = 15;
 	snprintf(me, sizeof(me), "%d", getpid());
 	snprintf(path, sizeof(path), DIR "/pid/%d/faults", getpid());
 	unload();
-	now();		/* map the vDSO data: it faults once */
 	minflt();
 	pass();		/* warm up */
 	for (r = 0; r < rounds; r++) {
 		for (s = 0; s < NSTATES; s++) {
-			int64_t m0 = 0, f0 = 0;
+			int st = (s + r) % NSTATES;
 
-			if (s != UNLOADED && load()) {
-				fprintf(stderr, "cannot load %s\n", ko);
+			if (run_state(st, me, path, &t[st][r]))
 				return 1;
-			}
-			if (s == TRACKING) {
-				if (put(DIR "/track", me))
-					return 1;
-				m0 = key(path, "minor");
-				f0 = minflt();
-			}
-			t[s][r] = pass();
-			if (s == TRACKING) {
-				int64_t dm = key(path, "minor") - m0, df = minflt() - f0;
-
-				/* the two reads of pid/PID/faults fault nothing */
-				if (dm != df) {
-					fprintf(stderr, "tracked minor %lld != minflt %lld\n",
-						(long long)dm, (long long)df);
-					return 1;
-				}
-			}
-			if (s != UNLOADED && unload()) {
-				fprintf(stderr, "cannot unload\n");
-				return 1;
-			}
 		}
+		for (s = 0; s < NSTATES; s++)
+			ratio[s][r] = t[s][r] / t[UNLOADED][r];
 	}
-	printf("| state | best ms | ratio (best) | median ms | ratio (median) | faults/s (best) |\n");
-	printf("|---|---|---|---|---|---|\n");
+	printf("| state | CPU ms (median) | ratio to unloaded (median) | spread (min-max) | ns added per fault |\n");
+	printf("|---|---|---|---|---|\n");
 	for (s = 0; s < NSTATES; s++) {
+		double ms, med, base;
+
+		qsort(ratio[s], rounds, sizeof(double), cmp);
 		qsort(t[s], rounds, sizeof(double), cmp);
-		med[s] = t[s][rounds / 2];
+		ms = t[s][rounds / 2] * 1e3;
+		med = ratio[s][rounds / 2];
+		base = t[UNLOADED][rounds / 2] / (SIZE / PAGE);
+		if (s == UNLOADED)
+			printf("| %s | %.1f | 1 | - | - |\n", names[s], ms);
+		else
+			printf("| %s | %.1f | %.3fx | %.3f-%.3f | %.0f |\n", names[s], ms, med,
+			       ratio[s][0], ratio[s][rounds - 1], (med - 1) * base * 1e9);
 	}
-	for (s = 0; s < NSTATES; s++)
-		printf("| %s | %.1f | %.3fx | %.1f | %.3fx | %.0f |\n", names[s],
-		       t[s][0] * 1e3, t[s][0] / t[UNLOADED][0], med[s] * 1e3,
-		       med[s] / med[UNLOADED], (SIZE / PAGE) / t[s][0]);
-	printf("# %d rounds of 256 MiB (65536 faults) per state\n", rounds);
+	printf("# %d rounds, each state once per round in a rotated order; %lu faults per pass\n",
+	       rounds, SIZE / PAGE);
 	return 0;
 }
