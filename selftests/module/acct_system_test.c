@@ -113,6 +113,7 @@ TEST(latency_switch_takes_0_or_1_while_nothing_is_tracked)
 	ASSERT_LT(0, ml_read_file(ML_DIR "/faults", f, sizeof(f)));
 	EXPECT_EQ(0, strncmp(f, "mode latency\n", 13));
 	EXPECT_LE(0, acct_key(f, "minor"));
+	EXPECT_TRUE(strstr(f, "\nlat_cost unavailable: measured by make bench-acct\n") != NULL);
 	EXPECT_EQ(0, acct_key(f, "missed"));
 	ASSERT_EQ(0, write_str(ML_DIR "/latency", "0"));
 }
