@@ -4,10 +4,14 @@
  * --version, --help (commands and exit codes from one table, the same in
  * docs/inspector.md), one-line usage errors, one PID parser (a thread id
  * resolves to its process, " 123" is refused), and the documented exit
- * codes of the BPF counting commands (faults, tlb, swap, pagetable, vmas).
+ * codes of the BPF counting commands (faults, tlb, swap, pagetable, vmas),
+ * and memlens doctor's verdicts against what this machine says itself.
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
+#include <linux/bpf.h>
+#include <linux/perf_event.h>
 
 #include <sys/prctl.h>
 
@@ -254,6 +258,8 @@ TEST(usage_errors_are_one_line)
 		{ "memlens", "vmas", NULL },
 		{ "memlens", "pagetable", "1", "2", NULL },
 		{ "memlens", "version", "extra", NULL },
+		{ "memlens", "doctor", "--bogus", NULL },
+		{ "memlens", "doctor", "extra", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -646,6 +652,459 @@ TEST(json_says_version_time_and_host)
 	at = timegm(&tm);
 	EXPECT_LE(before, at);
 	EXPECT_GE(time(NULL), at);
+}
+
+/*
+ * memlens doctor: "group" headings, then "  name:   verdict[: text]" lines.
+ * Each verdict is checked against what the machine says when asked
+ * here, without memlens: files, mounts, perf_event_open, bpftool's dump
+ * of the kernel's BTF and a trial fentry/fexit attach by raw bpf(2).
+ */
+struct doc_line {
+	char group[32], name[48], verdict[16], text[1024];
+};
+
+#define DOC_MAX 64
+static struct doc_line doc_lines[DOC_MAX];
+static int doc_n;
+
+/* Parse doctor's text output into doc_lines[]; the count, or -1. */
+static int doctor_parse(const char *out)
+{
+	char group[32] = "", line[1200];
+	const char *p = out, *nl;
+
+	doc_n = 0;
+	if (strncmp(out, "memlens doctor: Linux ", strlen("memlens doctor: Linux ")))
+		return -1;
+	for (p = strchr(p, '\n'); p && p[1]; p = nl) {
+		struct doc_line *d = &doc_lines[doc_n];
+		char *colon, *v;
+
+		p++;
+		nl = strchr(p, '\n');
+		if (!nl)
+			return -1;
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		if (!line[0])
+			continue;
+		if (line[0] != ' ') {
+			snprintf(group, sizeof(group), "%.31s", line);
+			continue;
+		}
+		colon = strchr(line, ':');
+		if (!colon || doc_n == DOC_MAX || !group[0])
+			return -1;
+		*colon = '\0';
+		for (v = colon + 1; *v == ' '; v++)
+			;
+		snprintf(d->group, sizeof(d->group), "%s", group);
+		snprintf(d->name, sizeof(d->name), "%.47s", line + 2);
+		snprintf(d->verdict, sizeof(d->verdict), "%.*s", (int)strcspn(v, ":"), v);
+		snprintf(d->text, sizeof(d->text), "%s",
+			 v[strcspn(v, ":")] ? v + strcspn(v, ":") + 2 : "");
+		doc_n++;
+	}
+	return doc_n;
+}
+
+static const struct doc_line *doc_find(const char *group, const char *name)
+{
+	for (int i = 0; i < doc_n; i++)
+		if (!strcmp(doc_lines[i].group, group) && !strcmp(doc_lines[i].name, name))
+			return &doc_lines[i];
+	return NULL;
+}
+
+/* The line group.name says ok when @ok, unavailable otherwise. */
+#define EXPECT_VERDICT(group, name, ok)                                      \
+	do {                                                                 \
+		const struct doc_line *_l = doc_find(group, name);           \
+		ASSERT_NE(NULL, _l) TH_LOG("no line %s.%s", group, name);    \
+		EXPECT_STREQ((ok) ? "ok" : "unavailable", _l->verdict)       \
+		TH_LOG("%s.%s: %s: %s", group, name, _l->verdict, _l->text); \
+	} while (0)
+
+/* Does "sh -c @cmd" exit 0? */
+static bool sh_ok(const char *cmd)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	static struct ml_result sr;
+
+	return !ml_run(&sr, argv) && sr.status == 0;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	static char buf[1 << 20];
+
+	return ml_read_file(path, buf, sizeof(buf)) > 0 && strstr(buf, needle);
+}
+
+/* The BTF id of function @func, from bpftool's dump of vmlinux (0 if none). */
+static int btf_func_id(const char *func)
+{
+	char cmd[256], *argv[] = { "sh", "-c", cmd, NULL };
+	static struct ml_result br;
+	int id = 0;
+
+	snprintf(cmd, sizeof(cmd),
+		 "bpftool btf dump file /sys/kernel/btf/vmlinux | grep -m1 \"FUNC '%s' \"", func);
+	if (!ml_run(&br, argv) && br.status == 0)
+		sscanf(br.out, "[%d]", &id);
+	return id;
+}
+
+/* Does the kernel load and attach an empty fentry/fexit program on @func (raw bpf(2))? */
+static bool trace_attaches(const char *func, enum bpf_attach_type type)
+{
+	struct bpf_insn insns[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a;
+	int id = btf_func_id(func), prog, link;
+
+	if (id <= 0)
+		return false;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_TRACING;
+	a.insns = (unsigned long)insns;
+	a.insn_cnt = 2;
+	a.license = (unsigned long)"GPL";
+	a.expected_attach_type = type;
+	a.attach_btf_id = id;
+	prog = syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	if (prog < 0)
+		return false;
+	memset(&a, 0, sizeof(a));
+	a.raw_tracepoint.prog_fd = prog;
+	link = syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &a, sizeof(a));
+	if (link >= 0)
+		close(link);
+	close(prog);
+	return link >= 0;
+}
+
+/* The helpers bpftool finds for perf_event programs, one "\t- NAME" a line. */
+#define PERF_HELPERS                                                                    \
+	"bpftool feature probe kernel 2>/dev/null | awk '/^eBPF helpers supported for " \
+	"program type /{on = ($0 ~ / perf_event:$/)} on'"
+
+static int perf_open_self(__u32 type, __u64 config)
+{
+	struct perf_event_attr attr = {
+		.type = type,
+		.size = sizeof(attr),
+		.config = config,
+		.disabled = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static unsigned long long cap_eff_here(void)
+{
+	char buf[4096], *p;
+
+	if (ml_read_file("/proc/self/status", buf, sizeof(buf)) < 0 ||
+	    !(p = strstr(buf, "\nCapEff:")))
+		return 0;
+	return strtoull(p + strlen("\nCapEff:"), NULL, 16);
+}
+
+/* Does "memlens ARGS" exit 0?  Its stderr in r. */
+static bool memlens_ok(char *const argv[])
+{
+	return !ml_run(&r, argv) && r.status == 0;
+}
+
+static int run_doctor(struct __test_metadata *_metadata, char *const argv[])
+{
+	ASSERT_EQ(0, ml_run(&r, argv));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.err);
+	return doctor_parse(r.out);
+}
+
+TEST(doctor_module_perf_kernel_privileges_match_this_machine)
+{
+	char *argv[] = { "memlens", "doctor", NULL };
+	char buf[4096], path[300], *lb, *rb;
+	unsigned long long caps = cap_eff_here();
+	const struct doc_line *l;
+	int n = run_doctor(_metadata, argv), fd, err, swaps = -1;
+	struct utsname u;
+	bool config;
+	FILE *f;
+
+	ASSERT_LE(30, n) TH_LOG("%s", r.out);
+	for (int i = 0; i < n; i++) {
+		EXPECT_TRUE(!strcmp(doc_lines[i].verdict, "ok") ||
+			    !strcmp(doc_lines[i].verdict, "unavailable") ||
+			    !strcmp(doc_lines[i].verdict, "unknown"))
+		TH_LOG("%s.%s: %s", doc_lines[i].group, doc_lines[i].name, doc_lines[i].verdict);
+	}
+
+	/* module */
+	EXPECT_VERDICT("module", "debugfs",
+		       file_has("/proc/mounts", " /sys/kernel/debug debugfs "));
+	EXPECT_VERDICT("module", "modules",
+		       !access("/proc/modules", F_OK) &&
+			       !file_has("/proc/sys/kernel/modules_disabled", "1"));
+	EXPECT_VERDICT("module", "memlens_ko", !access("/sys/module/memlens", F_OK));
+	EXPECT_VERDICT("backends", "module", !access("/sys/kernel/debug/memlens/track", W_OK));
+	EXPECT_VERDICT("backends", "proc", true);
+	if (access("/proc/modules", F_OK)) {
+		/* the host: no module support, so none loaded, and doctor says why */
+		EXPECT_NE(NULL, strstr(doc_find("module", "modules")->text, "cannot load modules"));
+		EXPECT_NE(NULL, strstr(doc_find("module", "memlens_ko")->text, "not loaded"));
+	}
+
+	/* perf and tracing */
+	fd = perf_open_self(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS);
+	EXPECT_VERDICT("perf", "page_faults", fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	fd = perf_open_self(PERF_TYPE_HW_CACHE, PERF_COUNT_HW_CACHE_DTLB |
+							(PERF_COUNT_HW_CACHE_OP_READ << 8) |
+							(PERF_COUNT_HW_CACHE_RESULT_MISS << 16));
+	err = errno;
+	EXPECT_VERDICT("perf", "dtlb_read_misses", fd >= 0);
+	if (fd < 0 && (err == ENOENT || err == EOPNOTSUPP || err == ENODEV)) {
+		EXPECT_EQ(0, strncmp(doc_find("perf", "dtlb_read_misses")->text,
+				     "not supported: no hardware PMU", 30));
+	}
+	if (fd >= 0)
+		close(fd);
+	EXPECT_VERDICT("perf", "tracefs",
+		       file_has("/proc/mounts", " /sys/kernel/tracing tracefs ") ||
+			       file_has("/proc/mounts", " /sys/kernel/debug/tracing tracefs "));
+
+	/* kernel: the config against /proc/vmstat, swap, THP */
+	l = doc_find("kernel", "config_debug_tlbflush");
+	ASSERT_NE(NULL, l);
+	ASSERT_EQ(0, uname(&u));
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	config = !access(path, R_OK) || !access("/proc/config.gz", R_OK);
+	if (config) {
+		EXPECT_VERDICT("kernel", "config_debug_tlbflush",
+			       file_has("/proc/vmstat", "\nnr_tlb_remote_flush "));
+	} else {
+		EXPECT_STREQ("unknown", l->verdict);
+	}
+	f = fopen("/proc/swaps", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(buf, sizeof(buf), f))
+		swaps++;
+	fclose(f);
+	EXPECT_VERDICT("kernel", "swap", swaps > 0);
+	if (swaps > 0) {
+		EXPECT_EQ(swaps, atoi(doc_find("kernel", "swap")->text));
+	}
+	if (ml_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0 &&
+	    (lb = strchr(buf, '[')) && (rb = strchr(lb, ']'))) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "mode %.*s", (int)(rb - lb - 1), lb + 1);
+		EXPECT_VERDICT("kernel", "thp", strcmp(want, "mode never"));
+		EXPECT_STREQ(want, doc_find("kernel", "thp")->text);
+	} else {
+		EXPECT_VERDICT("kernel", "thp", false);
+	}
+
+	/* privileges */
+	EXPECT_VERDICT("privileges", "root", geteuid() == 0);
+	EXPECT_VERDICT("privileges", "cap_bpf", caps >> 39 & 1);
+	EXPECT_VERDICT("privileges", "cap_perfmon", caps >> 38 & 1);
+	EXPECT_VERDICT("privileges", "cap_sys_admin", caps >> 21 & 1);
+}
+
+TEST(doctor_bpf_matches_the_kernel_and_the_commands)
+{
+	char *argv[] = { "memlens", "doctor", NULL };
+	char spid[16], line[1200];
+	char *faults[] = { "memlens", "faults", "--", "true", NULL };
+	char *latency[] = { "memlens", "faults", "--latency", "--", "true", NULL };
+	char *swap[] = { "memlens", "swap", "--", "true", NULL };
+	char *vmas[] = { "memlens", "vmas", spid, NULL };
+	char *kcost[] = { "memlens", "kcost", "--", "true", NULL };
+	char *inspect[] = { "memlens", "inspect", "--backend", "bpf", "--no-vmas", spid, NULL };
+	struct {
+		const char *name;
+		char **argv;
+		const char *path_prefix; /* its stderr line with the attach points */
+	} progs[] = {
+		{ "faults", faults, "memlens faults: " },
+		{ "faults_latency", latency, "memlens faults: " },
+		{ "tlb_swap", swap, "memlens swap: " },
+		{ "pagetable_walk", vmas, NULL },
+		{ "kcost", kcost, NULL },
+	};
+	const struct doc_line *l;
+	char *tracing = file_has("/proc/mounts", " /sys/kernel/tracing tracefs ") ?
+				"/sys/kernel/tracing/events" :
+				NULL;
+	int n;
+
+	snprintf(spid, sizeof(spid), "%d", getpid());
+	n = run_doctor(_metadata, argv);
+	ASSERT_LE(30, n) TH_LOG("%s", r.out);
+	EXPECT_VERDICT("bpf", "btf", !access("/sys/kernel/btf/vmlinux", R_OK));
+	/* every loader: ok exactly when its command runs, with the same attach points */
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct doc_line copy;
+
+		l = doc_find("bpf", progs[i].name);
+		ASSERT_NE(NULL, l) TH_LOG("no bpf.%s", progs[i].name);
+		copy = *l;
+		EXPECT_VERDICT("bpf", progs[i].name, memlens_ok(progs[i].argv));
+		if (progs[i].path_prefix && !strcmp(copy.verdict, "ok")) {
+			snprintf(line, sizeof(line), "%s%s\n", progs[i].path_prefix, copy.text);
+			EXPECT_NE(NULL, strstr(r.err, line))
+			TH_LOG("%s: doctor says %s; the command: %s", progs[i].name, copy.text,
+			       r.err);
+		}
+	}
+	EXPECT_VERDICT("backends", "bpf", memlens_ok(inspect));
+
+	if (geteuid() != 0 || access("/sys/kernel/btf/vmlinux", R_OK) ||
+	    !sh_ok("command -v bpftool >/dev/null"))
+		SKIP(return, "the features need root, BTF and bpftool to be checked");
+	/* the features: BTF as bpftool dumps it, tracefs, kallsyms, trial attaches */
+	EXPECT_VERDICT("bpf_features", "iter_task_vma", btf_func_id("bpf_iter_task_vma") > 0);
+	EXPECT_VERDICT(
+		"bpf_features", "iter_task_pid",
+		sh_ok("bpftool btf dump file /sys/kernel/btf/vmlinux | "
+		      "sed -n \"/UNION 'bpf_iter_link_info'/,/^\\[/p\" | grep -q \"'task'\""));
+	EXPECT_VERDICT("bpf_features", "bpf_loop", sh_ok(PERF_HELPERS "| grep -qx '	- bpf_loop'"));
+	EXPECT_VERDICT("bpf_features", "bpf_find_vma",
+		       sh_ok(PERF_HELPERS "| grep -qx '	- bpf_find_vma'"));
+	EXPECT_VERDICT("bpf_features", "kallsyms_page_offset_base",
+		       sh_ok("grep ' page_offset_base$' /proc/kallsyms | grep -qv '^0* '"));
+	if (tracing) {
+		EXPECT_VERDICT(
+			"bpf_features", "tp_page_fault",
+			!access("/sys/kernel/tracing/events/exceptions/page_fault_user", F_OK) &&
+				!access("/sys/kernel/tracing/events/exceptions/page_fault_kernel",
+					F_OK));
+		EXPECT_VERDICT("bpf_features", "tp_tlb_flush",
+			       !access("/sys/kernel/tracing/events/tlb/tlb_flush", F_OK));
+	}
+	if (!tracing)
+		TH_LOG("tracefs not mounted: tp_page_fault and tp_tlb_flush not checked");
+	EXPECT_VERDICT("bpf_features", "fexit_handle_mm_fault",
+		       trace_attaches("handle_mm_fault", BPF_TRACE_FEXIT));
+	EXPECT_VERDICT("bpf_features", "fentry_swap_writepage",
+		       trace_attaches("__swap_writepage", BPF_TRACE_FENTRY));
+	EXPECT_VERDICT("bpf_features", "fexit_do_swap_page",
+		       trace_attaches("do_swap_page", BPF_TRACE_FEXIT));
+	EXPECT_VERDICT("bpf_features", "fentry_swap_in",
+		       trace_attaches("zswap_folio_swapin", BPF_TRACE_FENTRY) ||
+			       trace_attaches("swap_readpage", BPF_TRACE_FENTRY) ||
+			       trace_attaches("swap_read_folio", BPF_TRACE_FENTRY));
+	/* known only from the walker's trial load: ok needs the walk to load */
+	l = doc_find("bpf_features", "vma_special_names");
+	ASSERT_NE(NULL, l);
+	if (!strcmp(l->verdict, "ok")) {
+		EXPECT_VERDICT("bpf", "pagetable_walk", true);
+	}
+	TH_LOG("vma_special_names (%s) checked only against the walk's load", l->verdict);
+}
+
+/* --json: the schema, the five opening keys, the same verdicts and texts. */
+TEST(doctor_json_has_the_same_verdicts)
+{
+	char *text[] = { "memlens", "doctor", NULL };
+	char *json[] = { "memlens", "doctor", "--json", NULL };
+	char host[256] = "", err[160], key[128];
+	int n = run_doctor(_metadata, text), checks = 0;
+	struct jval *doc;
+
+	ASSERT_LE(30, n) TH_LOG("%s", r.out);
+	ASSERT_EQ(0, gethostname(host, sizeof(host) - 1));
+	ASSERT_EQ(0, ml_run(&r, json));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, r.out);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("doctor", jstr(doc, "command"));
+	EXPECT_STREQ(MEMLENS_VERSION, jstr(doc, "version"));
+	EXPECT_STREQ(host, jstr(doc, "hostname"));
+	EXPECT_NE(NULL, jstr(doc, "timestamp"));
+	EXPECT_NE(NULL, jstr(doc, "kernel_release"));
+	for (int i = 0; i < n; i++) {
+		const struct doc_line *l = &doc_lines[i];
+		bool ok = !strcmp(l->verdict, "ok");
+
+		snprintf(key, sizeof(key), "%s.%s.status", l->group, l->name);
+		EXPECT_STREQ(l->verdict, jstr(doc, key)) TH_LOG("%s", key);
+		snprintf(key, sizeof(key), "%s.%s.%s", l->group, l->name, ok ? "detail" : "reason");
+		if (l->text[0]) {
+			EXPECT_STREQ(l->text, jstr(doc, key)) TH_LOG("%s", key);
+		}
+	}
+	/* no check in JSON that the text lacks */
+	for (int g = 0; g < doc->n; g++)
+		checks += doc->items[g]->t == J_OBJ ? doc->items[g]->n : 0;
+	EXPECT_EQ(n, checks);
+}
+
+/* As nobody: doctor still runs, and says what is missing, from the probes. */
+TEST(doctor_unprivileged_says_why)
+{
+	struct ml_result *res =
+		mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *args[] = { "doctor", NULL };
+
+	ASSERT_NE(MAP_FAILED, res);
+	if (geteuid() != 0)
+		SKIP(return, "needs root to drop to nobody");
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(res, args));
+	EXPECT_EQ(0, res->status) TH_LOG("%s", res->err);
+	ASSERT_LE(30, doctor_parse(res->out)) TH_LOG("%s", res->out);
+	EXPECT_VERDICT("privileges", "root", false);
+	EXPECT_NE(NULL, strstr(doc_find("privileges", "root")->text, "euid 65534"));
+	EXPECT_VERDICT("privileges", "cap_bpf", false);
+	EXPECT_VERDICT("privileges", "cap_sys_admin", false);
+	EXPECT_VERDICT("backends", "bpf", false);
+	EXPECT_VERDICT("bpf", "faults", false);
+	EXPECT_NE(NULL, strstr(doc_find("bpf", "faults")->text, "CAP_BPF"))
+	TH_LOG("%s", doc_find("bpf", "faults")->text);
+	munmap(res, sizeof(*res));
+}
+
+/* The features are libmlbpf's table, docs/bpf.md's rows; a mask is named. */
+TEST(doctor_features_are_the_documented_ones)
+{
+	char *argv[] = { "memlens", "doctor", NULL };
+	static char buf[65536];
+	const char *p;
+	char name[64];
+	int n, rows = 0, features = 0;
+
+	setenv("MEMLENS_BPF_MASK", "bpf_find_vma", 1);
+	n = run_doctor(_metadata, argv);
+	unsetenv("MEMLENS_BPF_MASK");
+	ASSERT_LE(30, n);
+	EXPECT_VERDICT("bpf_features", "bpf_find_vma", false);
+	EXPECT_EQ(0, strncmp(doc_find("bpf_features", "bpf_find_vma")->text,
+			     "masked by MEMLENS_BPF_MASK", 26));
+	for (int i = 0; i < n; i++)
+		features += !strcmp(doc_lines[i].group, "bpf_features");
+	if (ml_read_file("docs/bpf.md", buf, sizeof(buf)) < 0)
+		SKIP(return, "docs/bpf.md not here (run from the source tree)");
+	p = strstr(buf, "\n| feature (`MEMLENS_BPF_MASK` name) |");
+	ASSERT_NE(NULL, p);
+	p = strstr(p, "|---");
+	for (p = strchr(p, '\n') + 1; sscanf(p, "| `%63[^`]` |", name) == 1;
+	     p = strchr(p, '\n') + 1) {
+		EXPECT_NE(NULL, doc_find("bpf_features", name)) TH_LOG("%s", name);
+		rows++;
+	}
+	EXPECT_EQ(features, rows);
 }
 
 TEST_HARNESS_MAIN

@@ -103,8 +103,7 @@ static bool process_error(int ret)
 	       ret == ML_EXIT_PERM;
 }
 
-/* The backends auto tries, best first, and why each cannot run here. */
-static const char *unusable(enum ml_backend b)
+const char *ml_backend_unusable(enum ml_backend b)
 {
 	return b == ML_BACKEND_MODULE ? module_unusable() :
 	       b == ML_BACKEND_BPF    ? bpf_unusable() :
@@ -131,7 +130,7 @@ static int try_auto(ml_try_fn try, void *arg, char *why, size_t len)
 
 	why[0] = '\0';
 	for (i = 0; i < sizeof(auto_order) / sizeof(auto_order[0]); i++) {
-		u = unusable(auto_order[i]);
+		u = ml_backend_unusable(auto_order[i]);
 		if (!u) {
 			reason[0] = '\0';
 			ret = try(auto_order[i], arg, reason, sizeof(reason));

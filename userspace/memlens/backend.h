@@ -78,6 +78,11 @@ struct ml_snapshot;
  */
 int ml_backend_choose(enum ml_backend want, enum ml_backend *out, char *why, size_t len);
 /*
+ * Why backend @b cannot run here (its preconditions: the module's debugfs,
+ * root and BTF for BPF), or NULL when it may be tried (proc: always).
+ */
+const char *ml_backend_unusable(enum ml_backend b);
+/*
  * A snapshot with @want; auto tries module, then BPF, then proc, falling
  * back on any failure that is not the process's own (no such process,
  * kernel thread, exited, permission), and says in @why which it skipped

@@ -18,9 +18,9 @@ const char *argp_program_version = "memlens " MEMLENS_VERSION;
 const char *argp_program_bug_address = "the memlens issue tracker";
 
 static const struct ml_command *commands[] = {
-	&ml_cmd_version, &ml_cmd_inspect, &ml_cmd_run,    &ml_cmd_compare,
-	&ml_cmd_watch,   &ml_cmd_top,     &ml_cmd_faults, &ml_cmd_pagetable,
-	&ml_cmd_vmas,    &ml_cmd_tlb,     &ml_cmd_swap,   &ml_cmd_kcost,
+	&ml_cmd_version, &ml_cmd_doctor, &ml_cmd_inspect, &ml_cmd_run,       &ml_cmd_compare,
+	&ml_cmd_watch,   &ml_cmd_top,    &ml_cmd_faults,  &ml_cmd_pagetable, &ml_cmd_vmas,
+	&ml_cmd_tlb,     &ml_cmd_swap,   &ml_cmd_kcost,
 };
 
 const struct ml_exit_code ml_exit_codes[] = {
@@ -43,6 +43,7 @@ static const char doc[] =
 	"Examples:\n"
 	"  memlens --version\n"
 	"  memlens version\n"
+	"  memlens doctor\n"
 	"  memlens COMMAND --help";
 
 /* The command list after the description: from the command table. */

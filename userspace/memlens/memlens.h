@@ -46,6 +46,7 @@ struct ml_command {
 };
 
 extern const struct ml_command ml_cmd_version;
+extern const struct ml_command ml_cmd_doctor;
 /* the inspector (cmd_inspect.c cmd_watch.c cmd_run.c cmd_compare.c cmd_top.c) */
 extern const struct ml_command ml_cmd_inspect;
 extern const struct ml_command ml_cmd_run;

@@ -34,12 +34,7 @@ int ml_bpf_fail(int err, const char *fmt, ...)
 	return err < 0 ? err : -err;
 }
 
-/*
- * The reason a load or attach failed, for errors every program shares: no
- * privilege, no BTF.  Falls back to @what and the errno text.
- */
-/* Effective capabilities from /proc/self/status. */
-static unsigned long long cap_eff(void)
+unsigned long long ml_bpf_cap_eff(void)
 {
 	unsigned long long caps = 0;
 	char line[128];
@@ -56,12 +51,16 @@ static unsigned long long cap_eff(void)
 
 bool ml_bpf_privileged(void)
 {
-	unsigned long long caps = cap_eff();
+	unsigned long long caps = ml_bpf_cap_eff();
 
 	return (caps >> 21 & 1) ||                     /* CAP_SYS_ADMIN */
 	       ((caps >> 39 & 1) && (caps >> 38 & 1)); /* CAP_BPF + CAP_PERFMON */
 }
 
+/*
+ * The reason a load or attach failed, for errors every program shares: no
+ * privilege, no BTF.  Falls back to @what and the errno text.
+ */
 int ml_bpf_fail_load(int err, const char *what)
 {
 	if (err > 0)

@@ -36,6 +36,8 @@ const char *ml_bpf_error(void);
 void ml_bpf_set_verbose(bool verbose);
 /* May this process load and attach tracing programs (CAP_BPF+PERFMON or SYS_ADMIN)? */
 bool ml_bpf_privileged(void);
+/* This process's effective capabilities (CapEff of /proc/self/status; 0 if unreadable). */
+unsigned long long ml_bpf_cap_eff(void);
 
 /* --- kernel features the programs use (features.c) --- */
 
