@@ -3,7 +3,8 @@
  * memlens: page-fault accounting, debugfs "faults", "latency" and
  * pid/PID/faults.
  *
- * Two modes, switched by writing "latency" while nothing is tracked:
+ * Two modes, switched by writing 0 or 1 to "latency" while nothing is
+ * tracked:
  *
  * - counting (the default): nothing runs when a fault completes; the
  *   minor and major faults of tracked processes and of their VMAs come
@@ -19,12 +20,12 @@
  *   error code (user, kernel, read, write, exec, notpresent, protection);
  *
  * - (latency mode) a kretprobe on handle_mm_fault(): its return value
- *   classifies each
- *   fault the way mm_account_fault() does for the task's min_flt/maj_flt
- *   (and so /proc/PID/stat) on 6.1 and 6.12: VM_FAULT_RETRY and
- *   VM_FAULT_ERROR returns are not counted, a fault is major when it
- *   returned VM_FAULT_MAJOR or had been retried (FAULT_FLAG_TRIED).  The
- *   time spent in handle_mm_fault() goes into log2 histograms.
+ *   classifies each fault the way mm_account_fault() does for the task's
+ *   min_flt/maj_flt (and so /proc/PID/stat) on 6.1 and 6.12:
+ *   VM_FAULT_RETRY and VM_FAULT_ERROR returns are not counted, a fault is
+ *   major when it returned VM_FAULT_MAJOR or had been retried
+ *   (FAULT_FLAG_TRIED).  The time spent in handle_mm_fault() goes into
+ *   log2 histograms.
  *
  * Counters are read as the sum over CPUs minus a baseline taken by
  * "reset", so a reset never races with the fault path.
