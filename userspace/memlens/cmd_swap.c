@@ -6,6 +6,7 @@
 #include <argp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "memlens.h"
 #include "cmd_bpf.h"
@@ -166,9 +167,9 @@ static void report_structured(struct swap_ctx *x, pid_t tgid)
 	struct ml_pagetable pt;
 	struct ml_report r;
 	struct ml_val entries;
-	bool read;
+	int err = ml_swap_read(x->t, &all, &mine);
+	bool read = !err;
 
-	read = !ml_swap_read(x->t, &all, &mine);
 	if (!read)
 		ev = 0;
 	ml_count_report_begin(&r, "swap", &x->a, tgid);
@@ -178,7 +179,7 @@ static void report_structured(struct swap_ctx *x, pid_t tgid)
 	emit_devices(&r);
 	if (!read) {
 		ml_report_str(&r, "counters", "counters",
-			      ml_count_why("unavailable: reading them failed: %s", ml_bpf_error()));
+			      ml_count_why("unavailable: reading them failed: %s", strerror(-err)));
 	} else {
 		ml_report_val(&r, "pswpin_total", "pages read from swap", ML_UNIT_TOTAL,
 			      swap_val(ev & ML_SWAP_IN, all.swapin, ML_FEAT_SWAP_IN,

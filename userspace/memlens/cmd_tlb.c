@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "memlens.h"
 #include "cmd_bpf.h"
@@ -165,15 +166,19 @@ static void report_structured(struct tlb_ctx *x, pid_t tgid)
 {
 	struct tlb_counts all, *percpu = calloc(TLB_MAX_CPUS, sizeof(*percpu));
 	struct ml_report r;
-	int n = 0;
+	int n = 0, err;
 
 	ml_count_report_begin(&r, "tlb", &x->a, tgid);
 	ml_count_report_target(&r, &x->a, tgid);
 	ml_report_str(&r, "attach", "attached to", ml_tlbswap_path(x->t));
 	ml_report_section(&r, "tlb", "TLB flushes");
-	if (percpu && !ml_tlb_read(x->t, &all, percpu, &n)) {
+	err = percpu ? ml_tlb_read(x->t, &all, percpu, &n) : -ENOMEM;
+	if (!err) {
 		emit_counts(&r, &all);
 		emit_percpu(&r, &all, percpu, n);
+	} else {
+		ml_report_str(&r, "counters", "counters",
+			      ml_count_why("unavailable: reading them failed: %s", strerror(-err)));
 	}
 	if (tgid && !ml_tlb_read_tgid(x->t, &all)) {
 		ml_report_section(&r, "process", "Flushes while the process ran");
