@@ -1107,4 +1107,540 @@ TEST(doctor_features_are_the_documented_ones)
 	EXPECT_EQ(features, rows);
 }
 
+/*
+ * --json and --prometheus of the BPF counting commands (faults, tlb,
+ * swap), checked against the text output of the same kind of run and
+ * against what the kernel says without memlens: /proc/PID/stat's minflt
+ * and majflt over the counted window, the exact pages a child touched,
+ * /proc/swaps, /proc/meminfo and smaps_rollup.
+ */
+#define CT_PAGES 1000
+
+struct counted {
+	pid_t child;
+	unsigned long region;		/* the child's fresh region */
+	unsigned long long minflt, majflt;	/* its stat deltas over the window */
+	long long present;			/* its present pages (pagemap), while counted */
+	long long present_after;		/* likewise once memlens exited */
+	char smaps_swap[32];			/* smaps_rollup's Swap, kB, likewise */
+};
+
+/*
+ * Unmap [vvar] and [vvar_vclock] (VM_PFNMAP): the page-table walk counts
+ * their present entries, inherited from the parent's clock reads, and
+ * pagemap cannot see them.  The child makes no clock reads after this.
+ */
+static void drop_vvar(void)
+{
+	unsigned long a[8], b[8];
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && n < 8 && fgets(line, sizeof(line), f))
+		if (strstr(line, "[vvar") && sscanf(line, "%lx-%lx", &a[n], &b[n]) == 2)
+			n++;
+	if (f)
+		fclose(f);
+	for (int i = 0; i < n; i++)
+		munmap((void *)a[i], b[i] - a[i]);
+}
+
+/* Wait until @pid sleeps (S): after its "ready" write, only in pause(). */
+static void wait_sleeping(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (int i = 0; i < 5000; i++) {
+		if (ml_read_file(path, buf, sizeof(buf)) < 0)
+			return;
+		p = strrchr(buf, ')');
+		if (p && p[1] && p[2] == 'S')
+			return;
+		usleep(1000);
+	}
+}
+
+/* Present pages of every VMA of @pid, from /proc/PID/pagemap (root: every entry). */
+static long long pagemap_present_pages(pid_t pid)
+{
+	unsigned long long a, b, e[512];
+	char path[64], line[512];
+	long long present = 0;
+	FILE *maps;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	while (maps && fd >= 0 && fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%llx-%llx", &a, &b) != 2 || strstr(line, "[vsyscall]"))
+			continue;
+		for (unsigned long long va = a; va < b; va += 512 * 4096ULL) {
+			size_t n = (b - va) / 4096 < 512 ? (b - va) / 4096 : 512;
+			ssize_t got = pread(fd, e, n * 8, (off_t)(va / 4096 * 8));
+
+			for (ssize_t i = 0; i < got / 8; i++)
+				present += e[i] >> 63;
+		}
+	}
+	if (maps)
+		fclose(maps);
+	if (fd >= 0)
+		close(fd);
+	return maps && fd >= 0 ? present : -1;
+}
+
+/* smaps_rollup's @key ("Rss:") of @pid, in kB, or -1. */
+static long long rollup_kb(pid_t pid, const char *key)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	if (ml_read_file(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, key)))
+		return -1;
+	return strtoll(p + strlen(key), NULL, 10);
+}
+
+/*
+ * "memlens CMD [OPTS...] -p CHILD": the child touches CT_PAGES fresh
+ * pages once memlens has attached (its first stderr line), and is blocked
+ * in read() or pause() before and after, so that it faults only then;
+ * memlens is stopped with SIGINT after the child's second stat read.
+ * Output and status in r; returns 0 or -1.
+ */
+static int run_counted(const char *cmd, const char *const *opts, bool touch, struct counted *c)
+{
+	int go[2], done[2], errp[2], out, st;
+	unsigned long long min0, maj0, min1, maj1;
+	unsigned long *region;
+	char spid[16], *argv[16], path[] = "/tmp/ml_cli_out.XXXXXX", ch;
+	size_t n = 0, le = 0;
+	ssize_t k;
+	pid_t m;
+
+	region = mmap(NULL, sizeof(*region), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	if (region == MAP_FAILED || pipe(go) || pipe(done) || pipe(errp))
+		return -1;
+	c->child = fork();
+	if (!c->child) {
+		volatile char *p;
+
+		close(errp[0]);
+		close(errp[1]);
+		drop_vvar();
+		if (read(go[0], &ch, 1) != 1)
+			_exit(2);
+		if (touch) {
+			p = mmap(NULL, CT_PAGES * 4096UL, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				_exit(3);
+			madvise((void *)p, CT_PAGES * 4096UL, MADV_NOHUGEPAGE);
+			for (long i = 0; i < CT_PAGES; i++)
+				p[i * 4096UL] = 1;
+			*region = (unsigned long)p;
+		}
+		ml_ready_then_pause(done[1], 4);
+	}
+	snprintf(spid, sizeof(spid), "%d", c->child);
+	argv[n++] = "memlens";
+	argv[n++] = (char *)cmd;
+	for (; opts && *opts; opts++)
+		argv[n++] = (char *)*opts;
+	argv[n++] = "-p";
+	argv[n++] = spid;
+	argv[n] = NULL;
+	out = mkstemp(path);
+	if (out < 0)
+		return -1;
+	unlink(path);
+	m = fork();
+	if (!m) {
+		dup2(out, 1);
+		dup2(errp[1], 2);
+		execvp("memlens", argv);
+		_exit(127);
+	}
+	close(errp[1]);
+	/* attached once its first line is on stderr (the attach points) */
+	while (le < sizeof(r.err) - 1 && (k = read(errp[0], r.err + le, 1)) == 1)
+		if (r.err[le++] == '\n')
+			break;
+	if (ml_stat_faults(c->child, &min0, &maj0) || write(go[1], "g", 1) != 1 ||
+	    read(done[0], &ch, 1) != 1)
+		return -1;
+	wait_sleeping(c->child);
+	if (ml_stat_faults(c->child, &min1, &maj1))
+		return -1;
+	c->region = *region;
+	c->present = pagemap_present_pages(c->child);
+	snprintf(c->smaps_swap, sizeof(c->smaps_swap), "%lld", rollup_kb(c->child, "\nSwap:"));
+	c->minflt = min1 - min0;
+	c->majflt = maj1 - maj0;
+	kill(m, SIGINT);
+	while (le < sizeof(r.err) - 1 && (k = read(errp[0], r.err + le, sizeof(r.err) - 1 - le)) > 0)
+		le += k;
+	r.err[le] = '\0';
+	close(errp[0]);
+	waitpid(m, &st, 0);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	c->present_after = pagemap_present_pages(c->child);
+	k = pread(out, r.out, sizeof(r.out) - 1, 0);
+	r.out[k > 0 ? k : 0] = '\0';
+	close(out);
+	kill(c->child, SIGKILL);
+	waitpid(c->child, NULL, 0);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
+	munmap(region, sizeof(*region));
+	return 0;
+}
+
+/* The value of text line "KEY N" (after a newline or at the start), or -1. */
+static long long text_value(const char *out, const char *key)
+{
+	char pat[96];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "%s ", key);
+	if (!strncmp(out, pat, strlen(pat)))
+		return strtoll(out + strlen(pat), NULL, 10);
+	snprintf(pat, sizeof(pat), "\n%s ", key);
+	p = strstr(out, pat);
+	if (!p || !isdigit((unsigned char)p[strlen(pat)]))
+		return -1;
+	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+/* A field's value, or -1; -2 when it is unavailable with a reason. */
+static double jfield(const struct jval *doc, const char *path)
+{
+	const struct jval *f = jpath(doc, path);
+
+	if (!f || f->t != J_OBJ)
+		return -1;
+	if (jget(f, "value") && jget(f, "value")->t == J_NULL)
+		return jstr(f, "unavailable") && jstr(f, "unavailable")[0] ? -2 : -1;
+	return jnum(f, "value");
+}
+
+static const char *jwhy(const struct jval *doc, const char *path)
+{
+	const char *w = jstr(jpath(doc, path), "unavailable");
+
+	return w ? w : "";
+}
+
+/* The memlens/1 document in r.out: parsed and schema-checked, or NULL. */
+static struct jval *json_doc(struct __test_metadata *_metadata, const char *command)
+{
+	char err[160];
+	struct jval *doc = jparse(r.out, err, sizeof(err));
+
+	EXPECT_NE(NULL, doc) TH_LOG("%s: %s", err, r.out);
+	if (!doc)
+		return NULL;
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ(command, jstr(doc, "command"));
+	EXPECT_STREQ(MEMLENS_VERSION, jstr(doc, "version"));
+	EXPECT_NE(NULL, jstr(doc, "timestamp"));
+	EXPECT_NE(NULL, jstr(doc, "hostname"));
+	return doc;
+}
+
+/* The counters of faults' text and their JSON fields. */
+static const char *const fault_keys[] = { "minor",  "major",	 "populated",  "not_charged",
+					  "mixed",  "retry",	 "retry_returns", "errors",
+					  "user",   "kernel",	 "read",       "write",
+					  "exec",   "notpresent", "protection" };
+
+static void check_faults(struct __test_metadata *_metadata, bool latency)
+{
+	const char *lat[] = { "--latency", NULL }, *lat_json[] = { "--latency", "--json", NULL };
+	const char *json[] = { "--json", NULL };
+	struct counted t, j;
+	struct jval *doc;
+	const struct jval *rows;
+	char text[sizeof(r.out)], key[64], hex[32], hexend[32];
+	int exact = 0;
+	double sum = 0;
+
+	ASSERT_EQ(0, run_counted("faults", latency ? lat : NULL, true, &t));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	memcpy(text, r.out, sizeof(text));
+	/* the text: its minor and major are the stat deltas */
+	EXPECT_EQ((long long)t.minflt, text_value(text, "minor")) TH_LOG("%s", text);
+	EXPECT_EQ((long long)t.majflt, text_value(text, "major"));
+
+	ASSERT_EQ(0, run_counted("faults", latency ? lat_json : json, true, &j));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_doc(_metadata, "faults");
+	ASSERT_NE(NULL, doc);
+	/* the mode first, as in the text */
+	ASSERT_LT(5, doc->n);
+	EXPECT_STREQ("mode", doc->keys[5]);
+	EXPECT_STREQ(latency ? "latency" : "counting", jstr(doc, "mode"));
+	EXPECT_EQ(0, strncmp(text, latency ? "mode latency\n" : "mode counting\n",
+			     latency ? 13 : 14));
+	EXPECT_STREQ("process", jstr(doc, "target.scope"));
+	EXPECT_EQ(j.child, jnum(doc, "target.pid"));
+	EXPECT_EQ((double)j.minflt, jfield(doc, "faults.minor_total")) TH_LOG("%s", r.out);
+	EXPECT_EQ((double)j.majflt, jfield(doc, "faults.major_total"));
+	/* every counter: a number where the text has it, else unavailable with the reason */
+	for (size_t i = 0; i < sizeof(fault_keys) / sizeof(fault_keys[0]); i++) {
+		snprintf(key, sizeof(key), "faults.%s_total", fault_keys[i]);
+		if (text_value(text, fault_keys[i]) >= 0) {
+			EXPECT_LE(0, jfield(doc, key)) TH_LOG("%s", key);
+		} else {
+			EXPECT_EQ(-2, jfield(doc, key)) TH_LOG("%s", key);
+		}
+	}
+	if (!latency) {
+		/* "retry unavailable: needs --latency" and "latency unavailable: ..." */
+		EXPECT_NE(NULL, strstr(text, "\nretry unavailable: needs --latency\n"));
+		EXPECT_STREQ("needs --latency", jwhy(doc, "faults.retry_total"));
+		EXPECT_STREQ("needs --latency", jwhy(doc, "faults.errors_total"));
+		EXPECT_STREQ("needs --latency", jwhy(doc, "fault_latency.timed_minor_total"));
+		EXPECT_STREQ("needs --latency", jwhy(doc, "fault_latency.cost_bpf_ns_per_run"));
+		EXPECT_EQ(NULL, jpath(doc, "fault_latency.histogram"));
+		EXPECT_EQ(t.minflt + t.majflt + text_value(text, "not_charged") -
+				  text_value(text, "populated"),
+			  (unsigned long long)(text_value(text, "user") + text_value(text, "kernel")));
+	} else {
+		EXPECT_EQ(-2, jfield(doc, "faults.populated_total"));
+		if (text_value(text, "retry") < 0)
+			EXPECT_NE(NULL, strstr(jwhy(doc, "faults.retry_total"), "see memlens doctor"))
+			TH_LOG("%s", jwhy(doc, "faults.retry_total"));
+		/* every fault of the window timed: the histogram's rows sum to minflt */
+		EXPECT_EQ((double)j.minflt, jfield(doc, "fault_latency.timed_minor_total"));
+		rows = jget(jpath(doc, "fault_latency.histogram"), "rows");
+		ASSERT_NE(NULL, rows);
+		for (int i = 0; i < rows->n; i++)
+			if (!strcmp(jstr(rows->items[i], "kind"), "minor"))
+				sum += jnum(rows->items[i], "faults_total");
+		EXPECT_EQ((double)j.minflt, sum);
+		EXPECT_LT(0, jfield(doc, "fault_latency.cost_bpf_runs_total"));
+		EXPECT_EQ(text_value(text, "lat_cost_bpf_runs") > 0,
+			  jfield(doc, "fault_latency.cost_bpf_ns_per_run") >= 0);
+	}
+	/* the region's row: hex strings, exactly CT_PAGES minor faults */
+	snprintf(hex, sizeof(hex), "%lx", j.region);
+	snprintf(hexend, sizeof(hexend), "%lx", j.region + CT_PAGES * 4096UL);
+	rows = jget(jpath(doc, "vma_faults"), "rows");
+	ASSERT_NE(NULL, rows) TH_LOG("%s", r.out);
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *row = rows->items[i];
+
+		ASSERT_NE(NULL, jstr(row, "start"));
+		ASSERT_NE(NULL, jstr(row, "end"));
+		if (strcmp(jstr(row, "start"), hex))
+			continue;
+		EXPECT_STREQ(hexend, jstr(row, "end"));
+		EXPECT_EQ(CT_PAGES, jnum(row, "minor_total"));
+		EXPECT_EQ(0, jnum(row, "major_total"));
+		EXPECT_NE(NULL, jstr(row, "name"));
+		exact++;
+	}
+	EXPECT_EQ(1, exact) TH_LOG("%s", r.out);
+	/* the text's row of the same region in its run */
+	snprintf(hex, sizeof(hex), "\n%lx %lx %d 0 ", t.region, t.region + CT_PAGES * 4096UL,
+		 CT_PAGES);
+	EXPECT_NE(NULL, strstr(text, hex)) TH_LOG("%s", text);
+}
+
+TEST(faults_json_counting_equals_text_and_proc)
+{
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	check_faults(_metadata, false);
+}
+
+TEST(faults_json_latency_equals_text_and_proc)
+{
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	check_faults(_metadata, true);
+}
+
+TEST(faults_prometheus)
+{
+	const char *prom[] = { "--prometheus", NULL }, *per_vma[] = { "--prometheus", "--per-vma", NULL };
+	char why[160], has[96];
+	struct counted c;
+
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	ASSERT_EQ(0, run_counted("faults", prom, true, &c));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ((double)c.minflt, prom_value(r.out, "memlens_faults_minor_total", NULL))
+		TH_LOG("%s", r.out);
+	EXPECT_EQ((double)c.majflt, prom_value(r.out, "memlens_faults_major_total", NULL));
+	EXPECT_EQ(0, strncmp(r.out, "# mode: counting\n", 17)) TH_LOG("%.100s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n# UNAVAILABLE memlens_faults_retry_total: needs --latency\n"));
+	EXPECT_EQ(NULL, strstr(r.out, "memlens_vma_faults_"));
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+
+	ASSERT_EQ(0, run_counted("faults", per_vma, true, &c));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	snprintf(has, sizeof(has), "start=\"%lx\"", c.region);
+	EXPECT_EQ(CT_PAGES, prom_value(r.out, "memlens_vma_faults_minor_total", has))
+		TH_LOG("%s", r.out);
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+}
+
+/* tlb: the text's figures, the per-CPU rows summing to the totals, TLB reach. */
+TEST(tlb_json_and_prometheus)
+{
+	const char *json[] = { "--json", NULL }, *prom[] = { "--prometheus", NULL };
+	static const char *const keys[] = { "task_switch", "remote_shootdown", "local_shootdown",
+					     "local_mm_shootdown", "remote_send_ipi",
+					     "pages_flushed", "full_flushes" };
+	char text[sizeof(r.out)], key[96], why[160];
+	const struct jval *rows;
+	struct counted t, j;
+	struct jval *doc;
+
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	ASSERT_EQ(0, run_counted("tlb", NULL, false, &t));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	memcpy(text, r.out, sizeof(text));
+	ASSERT_EQ(0, run_counted("tlb", json, false, &j));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_doc(_metadata, "tlb");
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(j.child, jnum(doc, "target.pid"));
+	rows = jget(jpath(doc, "tlb.per_cpu"), "rows");
+	ASSERT_NE(NULL, rows);
+	EXPECT_LE(1, rows->n);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		double sum = 0;
+
+		snprintf(key, sizeof(key), "%s_total", keys[k]);
+		for (int i = 0; i < rows->n; i++) {
+			EXPECT_EQ(i, jnum(rows->items[i], "cpu"));
+			sum += jnum(rows->items[i], key);
+		}
+		snprintf(key, sizeof(key), "tlb.%s_total", keys[k]);
+		EXPECT_EQ(sum, jfield(doc, key)) TH_LOG("%s", key);
+		/* the same lines in the text, the process's part after the empty line */
+		EXPECT_LE(0, text_value(text, keys[k])) TH_LOG("%s", keys[k]);
+		EXPECT_LE(0, text_value(strstr(text, "\n\n") + 1, keys[k]));
+		snprintf(key, sizeof(key), "tlb.process.%s_total", keys[k]);
+		EXPECT_LE(0, jfield(doc, key)) TH_LOG("%s", key);
+	}
+	/*
+	 * TLB reach of the child, blocked in pause() from the pagemap read to
+	 * the walk: with 4 KiB pages only, one entry per present page.
+	 */
+	EXPECT_EQ(t.present, text_value(text, "tlb_entries_needed_4k"));
+	EXPECT_EQ(j.present, jfield(doc, "tlb.process.entries_4k_only"));
+	EXPECT_LE(1, jfield(doc, "tlb.process.entries_needed"));
+	EXPECT_GE(jfield(doc, "tlb.process.entries_4k_only"),
+		  jfield(doc, "tlb.process.entries_needed"));
+
+	ASSERT_EQ(0, run_counted("tlb", prom, false, &j));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_LE(0, prom_value(r.out, "memlens_tlb_per_cpu_task_switch_total", "cpu=\"0\""));
+	EXPECT_EQ(j.present, prom_value(r.out, "memlens_tlb_process_entries_4k_only", NULL))
+		TH_LOG("present after %lld", j.present_after);
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+}
+
+/* swap: /proc/swaps and /proc/meminfo; what the kernel cannot count says why. */
+TEST(swap_json_and_prometheus)
+{
+	const char *json[] = { "--json", NULL }, *prom[] = { "--prometheus", NULL };
+	static const char *const keys[] = { "pswpin", "pswpout", "swapin_major",
+					    "swapcache_minor" };
+	char text[sizeof(r.out)], key[96], why[160], line[512], name[256];
+	const struct jval *rows;
+	unsigned long long size, total = 0;
+	struct counted t, j;
+	struct jval *doc;
+	int devs = 0;
+	FILE *f;
+
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	ASSERT_EQ(0, run_counted("swap", NULL, false, &t));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	memcpy(text, r.out, sizeof(text));
+	ASSERT_EQ(0, run_counted("swap", json, false, &j));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_doc(_metadata, "swap");
+	ASSERT_NE(NULL, doc);
+	f = fopen("/proc/swaps", "r");
+	ASSERT_NE(NULL, f);
+	rows = jget(jpath(doc, "swap.devices"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+	while (fgets(line, sizeof(line), f) && sscanf(line, "%255s %*s %llu", name, &size) == 2) {
+		ASSERT_LT(devs, rows->n);
+		EXPECT_STREQ(name, jstr(rows->items[devs], "device"));
+		EXPECT_EQ(size * 1024.0, jnum(rows->items[devs], "size_bytes"));
+		total += size;
+		devs++;
+	}
+	fclose(f);
+	EXPECT_EQ(devs, rows->n);
+	EXPECT_EQ(total * 1024.0, jfield(doc, "swap.total_bytes"));
+	EXPECT_EQ(text_value(text, "swap_total_kb") * 1024.0, jfield(doc, "swap.total_bytes"));
+	if (!total)	/* no swap: nothing can be freed or used in between */
+		EXPECT_EQ(0, jfield(doc, "swap.free_bytes"));
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		snprintf(key, sizeof(key), "swap.%s_total", keys[k]);
+		if (text_value(text, keys[k]) >= 0) {
+			EXPECT_LE(0, jfield(doc, key)) TH_LOG("%s", key);
+		} else {
+			EXPECT_EQ(-2, jfield(doc, key)) TH_LOG("%s", key);
+			EXPECT_NE(NULL, strstr(jwhy(doc, key), "see memlens doctor"))
+			TH_LOG("%s: %s", key, jwhy(doc, key));
+		}
+	}
+	/* swap entries: smaps_rollup's Swap in pages, and the text's */
+	EXPECT_EQ(atoll(j.smaps_swap) / 4, jfield(doc, "swap.process.swap_entries"));
+	EXPECT_EQ(text_value(text, "swap_entries"), jfield(doc, "swap.process.swap_entries"));
+
+	ASSERT_EQ(0, run_counted("swap", prom, false, &j));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(total * 1024.0, prom_value(r.out, "memlens_swap_total_bytes", NULL));
+	EXPECT_EQ(atoll(j.smaps_swap) / 4,
+		  prom_value(r.out, "memlens_swap_process_swap_entries", NULL));
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+}
+
+/* A refused target: still an exposition, memlens_up 0 with the reason; JSON prints nothing. */
+TEST(counting_commands_prometheus_on_failure)
+{
+	const char *cmds[] = { "faults", "tlb", "swap" };
+	char why[160];
+
+	if (!bpf_usable())
+		SKIP(return, "needs root and BTF to load BPF programs");
+	for (size_t c = 0; c < 3; c++) {
+		char *prom[] = { "memlens", (char *)cmds[c], "--prometheus", "-p", "2", NULL };
+		char *json[] = { "memlens", (char *)cmds[c], "--json", "-p", "2", NULL };
+
+		ASSERT_EQ(0, ml_run(&r, prom));
+		EXPECT_EQ(4, r.status) TH_LOG("%s: %s", cmds[c], r.err);
+		EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+		EXPECT_EQ(0, prom_value(r.out, "memlens_up", NULL)) TH_LOG("%s", r.out);
+		EXPECT_EQ(1, prom_value(r.out, "memlens_scrape_error", "reason=\"kernel_thread\""));
+		ASSERT_EQ(0, ml_run(&r, json));
+		EXPECT_EQ(4, r.status);
+		EXPECT_TRUE(one_line_error(&r)) TH_LOG("%s: %s", cmds[c], r.err);
+	}
+}
+
 TEST_HARNESS_MAIN

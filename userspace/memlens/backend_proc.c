@@ -159,10 +159,11 @@ void ml_proc_system(struct ml_system *sys)
 		file_val("/proc/meminfo", "SwapFree", 1024, "no SwapFree in /proc/meminfo");
 	sys->pswpin = file_val("/proc/vmstat", "pswpin", 1, "no pswpin in /proc/vmstat");
 	sys->pswpout = file_val("/proc/vmstat", "pswpout", 1, "no pswpout in /proc/vmstat");
-	sys->tlb_remote = file_val("/proc/vmstat", "nr_tlb_remote_flush", 1,
-				   "kernel built without CONFIG_DEBUG_TLBFLUSH");
+	sys->tlb_remote =
+		file_val("/proc/vmstat", "nr_tlb_remote_flush", 1,
+			 "kernel built without CONFIG_DEBUG_TLBFLUSH: see memlens doctor");
 	sys->tlb_local = file_val("/proc/vmstat", "nr_tlb_local_flush_all", 1,
-				  "kernel built without CONFIG_DEBUG_TLBFLUSH");
+				  "kernel built without CONFIG_DEBUG_TLBFLUSH: see memlens doctor");
 }
 
 /*
@@ -204,10 +205,11 @@ struct ml_val ml_perf_dtlb(pid_t pid, int ms)
 		case EOPNOTSUPP:
 		case ENODEV:
 			return ml_none(
-				"not supported: no hardware PMU dTLB event (perf_event_open)");
+				"not supported: no hardware PMU dTLB event (perf_event_open): see memlens doctor");
 		case EACCES:
 		case EPERM:
-			return ml_none("perf_event_open denied (perf_event_paranoid; run as root)");
+			return ml_none(
+				"perf_event_open denied (perf_event_paranoid; run as root): see memlens doctor");
 		case ESRCH:
 			return ml_none("process gone");
 		default:
@@ -511,9 +513,9 @@ int ml_pagemap_range(pid_t pid, uint64_t start, uint64_t end, struct ml_range_pa
 	}
 	close(fd);
 	if (kpf < 0)
-		out->thp = ml_none("/proc/kpageflags unreadable (needs root)");
+		out->thp = ml_none("/proc/kpageflags unreadable (needs root): see memlens doctor");
 	else if (!pfns && out->present)
-		out->thp = ml_none("pagemap hides PFNs (needs CAP_SYS_ADMIN)");
+		out->thp = ml_none("pagemap hides PFNs (needs CAP_SYS_ADMIN): see memlens doctor");
 	else
 		out->thp = ml_have((double)thp, ML_SRC_PROC);
 	if (kpf >= 0)

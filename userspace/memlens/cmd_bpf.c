@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,102 @@ const struct argp ml_count_argp = {
 	.parser = ml_count_parse,
 };
 
+enum {
+	OPT_JSON = 0x2200,
+	OPT_PROM,
+};
+
+static const struct argp_option format_options[] = {
+	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
+	{ "prometheus", OPT_PROM, NULL, 0,
+	  "print Prometheus text exposition (node_exporter textfile)", 0 },
+	{ 0 }
+};
+
+static error_t parse_format(int key, char *arg, struct argp_state *state)
+{
+	struct ml_count_args *a = state->input;
+
+	switch (key) {
+	case OPT_JSON:
+	case OPT_PROM:
+		if (a->format != ML_FMT_TEXT) {
+			argp_error(state, "--json and --prometheus exclude each other");
+			return EINVAL;
+		}
+		a->format = key == OPT_JSON ? ML_FMT_JSON : ML_FMT_PROM;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp ml_count_format_argp = {
+	.options = format_options,
+	.parser = parse_format,
+};
+
+void ml_count_report_begin(struct ml_report *r, const char *cmd, const struct ml_count_args *a,
+			   pid_t tgid)
+{
+	char spid[16];
+
+	ml_report_begin(r, stdout, a->format, cmd);
+	if (tgid) {
+		snprintf(spid, sizeof(spid), "%d", (int)tgid);
+		ml_report_label(r, "pid", spid);
+	}
+}
+
+void ml_count_report_target(struct ml_report *r, const struct ml_count_args *a, pid_t tgid)
+{
+	ml_report_section(r, "target", NULL);
+	ml_report_str(r, "scope", "scope", tgid ? "process" : "system");
+	if (tgid)
+		ml_report_int(r, "pid", "pid", tgid);
+	if (a->cmd_name) {
+		ml_report_str(r, "command", "command", a->cmd_name);
+		ml_report_int(r, "exit_status", "exit status", a->cmd_status);
+	}
+	ml_report_section_end(r);
+}
+
+const char *ml_count_why(const char *fmt, ...)
+{
+	static char bufs[16][320];
+	static unsigned int next;
+	char *b = bufs[next++ % 16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+const char *ml_count_feat_why(enum ml_bpf_feat f, const char *fallback)
+{
+	const char *why = ml_bpf_feat_why(f);
+
+	if (why)
+		return ml_count_why("without %s (%s): see memlens doctor",
+				    ml_bpf_feat_info(f)->name, why);
+	return ml_count_why("%s: see memlens doctor", fallback);
+}
+
+/* --prometheus: an exposition that says why nothing was measured. */
+static void report_failure(const char *cmd, const struct ml_count_args *a, pid_t tgid, int code,
+			   const char *message)
+{
+	struct ml_report r;
+
+	if (a->format != ML_FMT_PROM)
+		return;
+	ml_count_report_begin(&r, cmd, a, tgid);
+	ml_report_error(&r, code, message);
+	ml_report_end(&r);
+}
+
 /* The exit code for a BPF load that failed with @err (-errno). */
 int ml_bpf_exit_code(int err)
 {
@@ -265,8 +362,10 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	ml_bpf_set_verbose(a->verbose);
 	if (a->pid) {
 		ret = ml_target_check(cmd, &a->pid);
-		if (ret)
+		if (ret) {
+			report_failure(cmd, a, a->pid, ret, "the target was refused (see stderr)");
 			return ret;
+		}
 	}
 	if (a->cmd_index) {
 		child = ml_spawn_waiting(cmd, argv + a->cmd_index, &release, &execd);
@@ -280,6 +379,7 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	err = ops->open(target, ctx);
 	if (err) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
+		report_failure(cmd, a, a->pid, ml_bpf_exit_code(err), ml_bpf_error());
 		snprintf(who, sizeof(who), "memlens %s", cmd);
 		/* what a load that was refused outright would have lost: beside the point */
 		if (ml_bpf_exit_code(err) != ML_EXIT_PERM)
@@ -301,6 +401,10 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	if (child && ret)
 		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd, argv[a->cmd_index],
 			ret);
+	if (child) {
+		a->cmd_name = argv[a->cmd_index];
+		a->cmd_status = ret;
+	}
 	err = ops->report(target, ctx);
 	ops->close(ctx);
 	if (err)

@@ -11,6 +11,7 @@
 #include <argp.h>
 
 #include "mlbpf.h"
+#include "report.h"
 
 /* Is @pid running (not gone, not a zombie)? */
 bool ml_pid_alive(pid_t pid);
@@ -32,6 +33,11 @@ struct ml_count_args {
 	double duration;
 	bool verbose;
 	int cmd_index; /* argv index of CMD, or 0 */
+	/* ml_count_format_argp: --json, --prometheus (ML_FMT_TEXT without) */
+	enum ml_format format;
+	/* set by ml_count_run() before the report */
+	const char *cmd_name; /* CMD's argv[0], or NULL */
+	int cmd_status;       /* CMD's exit status (128 + signal) */
 };
 
 extern const struct argp_option ml_count_options[];
@@ -41,6 +47,31 @@ int ml_count_parse(int key, char *arg, struct argp_state *state);
  * to its struct ml_count_args at ARGP_KEY_INIT.
  */
 extern const struct argp ml_count_argp;
+/*
+ * --json and --prometheus for faults, tlb and swap: another child over the
+ * same struct ml_count_args (its format).
+ */
+extern const struct argp ml_count_format_argp;
+/*
+ * The report of a counting command in JSON or Prometheus: the header
+ * (report.h), a pid label for a process, then ml_count_report_target()
+ * emits the "target" section: scope (process or system), pid, and for
+ * -- CMD the command and its exit status.
+ */
+void ml_count_report_begin(struct ml_report *r, const char *cmd, const struct ml_count_args *a,
+			   pid_t tgid);
+void ml_count_report_target(struct ml_report *r, const struct ml_count_args *a, pid_t tgid);
+/*
+ * An unavailable figure's reason, formatted into one of a few static
+ * buffers that live until the report is printed.
+ */
+const char *ml_count_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Why a figure that needs BPF feature @f is unavailable: the loader's
+ * reason when it tried and lost it, else @fallback; both end in ": see
+ * memlens doctor".
+ */
+const char *ml_count_feat_why(enum ml_bpf_feat f, const char *fallback);
 struct ml_count_ops {
 	/* load and attach for the target tgid (0: system-wide); -errno */
 	int (*open)(pid_t tgid, void *ctx);

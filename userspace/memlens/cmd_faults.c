@@ -20,13 +20,20 @@
 /* The counting commands' arguments (ml_count_argp's input) and -L. */
 struct faults_args {
 	struct ml_count_args c;
-	bool latency;
+	bool latency, per_vma;
 	struct ml_faults *f;
+};
+
+enum {
+	OPT_PER_VMA = 0x3100,
 };
 
 static const struct argp_option faults_options[] = {
 	{ "latency", 'L', NULL, 0,
 	  "Also time each fault and count retries (costlier: docs/benchmarks.md)", 0 },
+	{ "per-vma", OPT_PER_VMA, NULL, 0,
+	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
+	  0 },
 	{ 0 }
 };
 
@@ -38,8 +45,12 @@ static error_t parse_faults(int key, char *arg, struct argp_state *state)
 	case 'L':
 		a->latency = true;
 		return 0;
+	case OPT_PER_VMA:
+		a->per_vma = true;
+		return 0;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->c;
+		state->child_inputs[1] = &a->c;
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -48,6 +59,7 @@ static error_t parse_faults(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child faults_children[] = {
 	{ &ml_count_argp, 0, NULL, 0 },
+	{ &ml_count_format_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
@@ -68,6 +80,7 @@ static const struct argp faults_argp = {
 	       "  memlens faults -p 1234 -d 5\n"
 	       "  memlens faults --latency -- ./a.out   # with the time of each fault\n"
 	       "  memlens faults            # system-wide, until Ctrl-C\n"
+	       "  memlens faults --json -- ./a.out\n"
 	       "The attach points chosen for this kernel are reported on stderr.",
 };
 
@@ -200,6 +213,181 @@ static void print_vma_faults(struct ml_faults *f, pid_t pid)
 	free(v);
 }
 
+/* --- JSON and Prometheus (report.h) --- */
+
+#define NCOLS(c) ((int)(sizeof(c) / sizeof((c)[0])))
+
+static struct ml_val bpf_val(__u64 v)
+{
+	return ml_have((double)v, ML_SRC_BPF);
+}
+
+/*
+ * The counters as the text prints them, each a field: what a mode or
+ * this kernel cannot give is unavailable with the reason, never 0.
+ */
+static void emit_counts(struct ml_report *r, const struct fault_counts *c, struct ml_faults *f)
+{
+	bool counting = ml_faults_mode(f) == ML_FAULTS_COUNTING;
+	bool has_retry = ml_faults_has_retry(f), has_entry = ml_faults_has_entry(f);
+	const char *no_retry =
+		counting ? "needs --latency" :
+			   ml_count_feat_why(ML_FEAT_FEXIT_FAULT,
+					     "no fexit on handle_mm_fault on this kernel");
+	const char *no_entry = ml_count_feat_why(
+		ML_FEAT_TP_PAGE_FAULT, "no exceptions:page_fault_user/_kernel tracepoints");
+	const char *no_counting = "counted in counting mode only (without --latency)";
+	const struct {
+		const char *key, *label;
+		__u64 v;
+		bool have;
+		const char *why;
+	} kv[] = {
+		{ "minor_total", "minor", c->minor, true, NULL },
+		{ "major_total", "major", c->major, true, NULL },
+		{ "populated_total", "populated", c->populated, counting, no_counting },
+		{ "not_charged_total", "not charged", c->not_charged, counting, no_counting },
+		{ "mixed_total", "mixed", c->mixed, counting, no_counting },
+		{ "retry_total", "retry", c->retry, has_retry, no_retry },
+		{ "retry_returns_total", "retry returns", c->retry_returns, has_retry, no_retry },
+		{ "errors_total", "errors", c->errors, has_retry, no_retry },
+		{ "user_total", "user", c->user, has_entry, no_entry },
+		{ "kernel_total", "kernel", c->kernel, has_entry, no_entry },
+		{ "read_total", "read", c->read, has_entry, no_entry },
+		{ "write_total", "write", c->write, has_entry, no_entry },
+		{ "exec_total", "exec", c->exec, has_entry, no_entry },
+		{ "notpresent_total", "not present", c->notpresent, has_entry, no_entry },
+		{ "protection_total", "protection", c->protection, has_entry, no_entry },
+	};
+
+	ml_report_section(r, "faults", "Page faults");
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		ml_report_val(r, kv[i].key, kv[i].label, ML_UNIT_TOTAL,
+			      kv[i].have ? bpf_val(kv[i].v) : ml_none(kv[i].why));
+	ml_report_section_end(r);
+}
+
+static const struct ml_col hist_cols[] = {
+	{ "kind", "kind", ML_UNIT_TEXT },
+	{ "low_ns", "ns from", ML_UNIT_ID },
+	{ "high_ns", "ns to", ML_UNIT_ID },
+	{ "faults_total", "faults", ML_UNIT_TOTAL },
+};
+
+static __u64 hist_sum(const __u64 *h)
+{
+	__u64 s = 0;
+
+	for (int b = 0; b < FAULTS_LAT_BUCKETS; b++)
+		s += h[b];
+	return s;
+}
+
+static void hist_rows(struct ml_report *r, const char *kind, const __u64 *h)
+{
+	for (int b = 0; b < FAULTS_LAT_BUCKETS; b++) {
+		unsigned long long low = b ? 1ULL << (b - 1) : 0, high = b ? low * 2 - 1 : 0;
+
+		if (!h[b])
+			continue;
+		ml_report_cell_str(r, kind);
+		ml_report_cell(r, bpf_val(low));
+		ml_report_cell(r, bpf_val(high));
+		ml_report_cell(r, bpf_val(h[b]));
+	}
+}
+
+/* The latency mode's figures: faults timed, its cost, the log2-ns histogram. */
+static void emit_latency(struct ml_report *r, const struct fault_counts *c, struct ml_faults *f)
+{
+	struct ml_val minor, major, ns, runs;
+	__u64 cns, cruns;
+
+	if (ml_faults_mode(f) == ML_FAULTS_COUNTING) {
+		minor = major = ns = runs = ml_none("needs --latency");
+	} else if (!ml_faults_has_latency(f)) {
+		minor = major = ns = runs = ml_none(ml_count_feat_why(
+			ML_FEAT_TP_PAGE_FAULT,
+			"latency is stamped at the exceptions:page_fault_* tracepoints, missing here"));
+	} else {
+		minor = bpf_val(hist_sum(c->lat_minor));
+		major = bpf_val(hist_sum(c->lat_major));
+		if (ml_faults_cost(f, &cns, &cruns) || !cruns) {
+			ns = runs = ml_none("no BPF run-time statistics (bpf_enable_stats)");
+		} else {
+			ns = bpf_val(cns / cruns);
+			runs = bpf_val(cruns);
+		}
+	}
+	ml_report_section(r, "fault_latency", "Fault latency");
+	ml_report_val(r, "timed_minor_total", "minor faults timed", ML_UNIT_TOTAL, minor);
+	ml_report_val(r, "timed_major_total", "major faults timed", ML_UNIT_TOTAL, major);
+	ml_report_val(r, "cost_bpf_ns_per_run", "BPF ns per program run", ML_UNIT_COUNT, ns);
+	ml_report_val(r, "cost_bpf_runs_total", "BPF program runs", ML_UNIT_TOTAL, runs);
+	if (ml_faults_has_latency(f)) {
+		ml_report_table(r, "histogram", "Fault latency (log2 ns)", hist_cols,
+				NCOLS(hist_cols), ML_SRC_BPF);
+		hist_rows(r, "minor", c->lat_minor);
+		hist_rows(r, "major", c->lat_major);
+		ml_report_table_end(r);
+	}
+	ml_report_section_end(r);
+}
+
+static const struct ml_col vma_cols[] = {
+	{ "start", "start", ML_UNIT_TEXT },        { "end", "end", ML_UNIT_TEXT },
+	{ "minor_total", "minor", ML_UNIT_TOTAL }, { "major_total", "major", ML_UNIT_TOTAL },
+	{ "name", "name", ML_UNIT_TEXT },
+};
+
+/* The per-VMA table of the text, addresses as hex strings (exact in any JSON reader). */
+static void emit_vma_faults(struct ml_report *r, struct ml_faults *f, pid_t pid)
+{
+	struct ml_vma_faults *v;
+	char name[4096], hex[32];
+	int n, i;
+
+	n = ml_faults_vmas(f, pid, &v);
+	if (n < 0)
+		return;
+	n = merge_grown_vmas(v, n);
+	ml_report_table(r, "vma_faults", "Faults by VMA", vma_cols, NCOLS(vma_cols), ML_SRC_BPF);
+	for (i = 0; i < n; i++) {
+		if (ml_maps_name(pid, v[i].start, name, sizeof(name)))
+			snprintf(name, sizeof(name), "%s", v[i].name);
+		snprintf(hex, sizeof(hex), "%llx", (unsigned long long)v[i].start);
+		ml_report_cell_str(r, hex);
+		snprintf(hex, sizeof(hex), "%llx", (unsigned long long)v[i].end);
+		ml_report_cell_str(r, hex);
+		ml_report_cell(r, bpf_val(v[i].minor));
+		ml_report_cell(r, bpf_val(v[i].major));
+		ml_report_cell_str(r, name);
+	}
+	ml_report_table_end(r);
+	free(v);
+}
+
+static void report_structured(struct faults_args *a, pid_t tgid, const struct fault_counts *c)
+{
+	struct ml_report r;
+
+	ml_count_report_begin(&r, "faults", &a->c, tgid);
+	ml_report_str(&r, "mode", "mode", ml_faults_mode_name(a->f));
+	ml_count_report_target(&r, &a->c, tgid);
+	ml_report_str(&r, "attach", "attached to", ml_faults_path(a->f));
+	emit_counts(&r, c, a->f);
+	emit_latency(&r, c, a->f);
+	/* per-VMA series are labelled by ASLR addresses: churn, unless asked for */
+	if (tgid && ml_faults_has_vmas(a->f)) {
+		if (a->c.format != ML_FMT_PROM || a->per_vma)
+			emit_vma_faults(&r, a->f, tgid);
+		else
+			fputs("# per-VMA series left out (memlens faults --per-vma adds them)\n",
+			      r.out);
+	}
+	ml_report_end(&r);
+}
+
 static int open_faults(pid_t tgid, void *ctx)
 {
 	struct faults_args *a = ctx;
@@ -222,6 +410,10 @@ static int report_faults(pid_t tgid, void *ctx)
 	if (err) {
 		fprintf(stderr, "memlens faults: reading the counters: %s\n", strerror(-err));
 		return ML_EXIT_ERROR;
+	}
+	if (((struct faults_args *)ctx)->c.format != ML_FMT_TEXT) {
+		report_structured(ctx, tgid, &c);
+		return 0;
 	}
 	ml_print_faults(&c, f);
 	if (tgid && ml_faults_has_vmas(f)) {

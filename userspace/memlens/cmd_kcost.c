@@ -146,7 +146,7 @@ static __u64 flushes(const struct kc_call_stats *c)
 static struct ml_val tlb_val(const struct ml_kcost *k, __u64 v)
 {
 	return ml_kcost_has_tlb(k) ? ml_have((double)v, ML_SRC_BPF) :
-				     ml_none("no tlb:tlb_flush tracepoint");
+				     ml_none("no tlb:tlb_flush tracepoint: see memlens doctor");
 }
 
 static void emit_calls(struct ml_report *r, const struct ml_kcost *k, const struct kc_call_stats *c)

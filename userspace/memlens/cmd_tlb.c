@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "memlens.h"
 #include "cmd_bpf.h"
@@ -16,9 +17,25 @@ static const char *const reasons[] = {
 	"local_mm_shootdown", "remote_send_ipi",  "remote_wrong_cpu",
 };
 
+/* The counting options and --json/--prometheus, over one struct ml_count_args. */
+static error_t parse_tlb(int key, char *arg, struct argp_state *state)
+{
+	if (key != ARGP_KEY_INIT)
+		return ARGP_ERR_UNKNOWN;
+	state->child_inputs[0] = state->input;
+	state->child_inputs[1] = state->input;
+	return 0;
+}
+
+static const struct argp_child tlb_children[] = {
+	{ &ml_count_argp, 0, NULL, 0 },
+	{ &ml_count_format_argp, 0, NULL, 0 },
+	{ 0 },
+};
+
 static const struct argp tlb_argp = {
-	.options = ml_count_options,
-	.parser = ml_count_parse,
+	.parser = parse_tlb,
+	.children = tlb_children,
 	.args_doc = "[-p PID | -- CMD [ARGS...]]",
 	.doc = "Count TLB flushes from the x86 tlb:tlb_flush tracepoint with BPF "
 	       "(no module needed), by reason, pages flushed and full flushes, "
@@ -31,7 +48,13 @@ static const struct argp tlb_argp = {
 	       "Examples:\n"
 	       "  memlens tlb -d 1\n"
 	       "  memlens tlb -- ./a.out\n"
-	       "  memlens tlb -p 1234 -d 5",
+	       "  memlens tlb -p 1234 -d 5\n"
+	       "  memlens tlb --json -- ./a.out",
+};
+
+struct tlb_ctx {
+	struct ml_tlbswap *t; /* first: ml_count_close_tlbswap() */
+	struct ml_count_args a;
 };
 
 static void print_tlb(const char *prefix, const struct tlb_counts *c)
@@ -47,7 +70,7 @@ static void print_tlb(const char *prefix, const struct tlb_counts *c)
 
 static int open_tlb(pid_t tgid, void *ctx)
 {
-	struct ml_tlbswap **t = ctx;
+	struct ml_tlbswap **t = &((struct tlb_ctx *)ctx)->t;
 	int err = ml_tlbswap_open(t, tgid);
 
 	if (err)
@@ -56,7 +79,7 @@ static int open_tlb(pid_t tgid, void *ctx)
 	ml_bpf_print_losses(stderr, "memlens tlb");
 	if (!ml_tlbswap_has_tlb(*t)) {
 		fprintf(stderr,
-			"memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush)\n");
+			"memlens tlb: no TLB flush events on this kernel (tlb:tlb_flush): see memlens doctor\n");
 		ml_tlbswap_close(*t);
 		*t = NULL;
 		return -ENOENT;
@@ -64,14 +87,122 @@ static int open_tlb(pid_t tgid, void *ctx)
 	return 0;
 }
 
+/* --- JSON and Prometheus (report.h) --- */
+
+/* What the text prints of one set of counters: remote_wrong_cpu only when seen. */
+static void emit_counts(struct ml_report *r, const struct tlb_counts *c)
+{
+	char key[48];
+
+	for (int i = 0; i < TLB_REASONS; i++) {
+		if (i >= 5 && !c->reason[i])
+			continue;
+		snprintf(key, sizeof(key), "%s_total", reasons[i]);
+		ml_report_val(r, key, reasons[i], ML_UNIT_TOTAL,
+			      ml_have((double)c->reason[i], ML_SRC_BPF));
+	}
+	ml_report_val(r, "pages_flushed_total", "pages flushed", ML_UNIT_TOTAL,
+		      ml_have((double)c->pages_flushed, ML_SRC_BPF));
+	ml_report_val(r, "full_flushes_total", "full flushes", ML_UNIT_TOTAL,
+		      ml_have((double)c->full_flushes, ML_SRC_BPF));
+}
+
+/* One row per CPU; remote_wrong_cpu's column when any CPU saw one. */
+static void emit_percpu(struct ml_report *r, const struct tlb_counts *all,
+			const struct tlb_counts *percpu, int n)
+{
+	struct ml_col cols[2 + TLB_REASONS + 2];
+	char keys[TLB_REASONS][48];
+	int nc = 0;
+
+	cols[nc++] = (struct ml_col){ "cpu", "cpu", ML_UNIT_ID };
+	for (int i = 0; i < TLB_REASONS; i++) {
+		if (i >= 5 && !all->reason[i])
+			continue;
+		snprintf(keys[i], sizeof(keys[i]), "%s_total", reasons[i]);
+		cols[nc++] = (struct ml_col){ keys[i], reasons[i], ML_UNIT_TOTAL };
+	}
+	cols[nc++] = (struct ml_col){ "pages_flushed_total", "pages flushed", ML_UNIT_TOTAL };
+	cols[nc++] = (struct ml_col){ "full_flushes_total", "full flushes", ML_UNIT_TOTAL };
+	ml_report_table(r, "per_cpu", "TLB flushes per CPU", cols, nc, ML_SRC_BPF);
+	for (int cpu = 0; cpu < n && cpu < TLB_MAX_CPUS; cpu++) {
+		const struct tlb_counts *c = &percpu[cpu];
+
+		ml_report_cell(r, ml_have(cpu, ML_SRC_BPF));
+		for (int i = 0; i < TLB_REASONS; i++)
+			if (i < 5 || all->reason[i])
+				ml_report_cell(r, ml_have((double)c->reason[i], ML_SRC_BPF));
+		ml_report_cell(r, ml_have((double)c->pages_flushed, ML_SRC_BPF));
+		ml_report_cell(r, ml_have((double)c->full_flushes, ML_SRC_BPF));
+	}
+	ml_report_table_end(r);
+}
+
+/* TLB reach from a page-table walk, or why there is none. */
+static void emit_reach(struct ml_report *r, pid_t tgid)
+{
+	struct ml_val need, need4k;
+	struct ml_pagetable pt;
+
+	if (!ml_pid_alive(tgid)) {
+		need = need4k = ml_none(
+			ml_count_why("process %d has exited (its page tables are gone)", tgid));
+	} else if (ml_pagetable_walk(tgid, &pt)) {
+		need = need4k = ml_none(ml_count_why("%s", ml_bpf_error()));
+	} else {
+		need = ml_have((double)(pt.sum.leaf_4k + pt.sum.leaf_2m + pt.sum.leaf_1g),
+			       ML_SRC_BPF);
+		need4k = ml_have((double)(pt.sum.leaf_4k + pt.sum.leaf_2m * 512 +
+					  pt.sum.leaf_1g * 512 * 512),
+				 ML_SRC_BPF);
+		ml_pagetable_free(&pt);
+	}
+	ml_report_val(r, "entries_needed", "TLB entries needed", ML_UNIT_COUNT, need);
+	ml_report_val(r, "entries_4k_only", "TLB entries needed, 4 KiB pages only", ML_UNIT_COUNT,
+		      need4k);
+}
+
+static void report_structured(struct tlb_ctx *x, pid_t tgid)
+{
+	struct tlb_counts all, *percpu = calloc(TLB_MAX_CPUS, sizeof(*percpu));
+	struct ml_report r;
+	int n = 0, err;
+
+	ml_count_report_begin(&r, "tlb", &x->a, tgid);
+	ml_count_report_target(&r, &x->a, tgid);
+	ml_report_str(&r, "attach", "attached to", ml_tlbswap_path(x->t));
+	ml_report_section(&r, "tlb", "TLB flushes");
+	err = percpu ? ml_tlb_read(x->t, &all, percpu, &n) : -ENOMEM;
+	if (!err) {
+		emit_counts(&r, &all);
+		emit_percpu(&r, &all, percpu, n);
+	} else {
+		ml_report_str(&r, "counters", "counters",
+			      ml_count_why("unavailable: reading them failed: %s", strerror(-err)));
+	}
+	if (tgid && !ml_tlb_read_tgid(x->t, &all)) {
+		ml_report_section(&r, "process", "Flushes while the process ran");
+		emit_counts(&r, &all);
+		emit_reach(&r, tgid);
+		ml_report_section_end(&r);
+	}
+	ml_report_section_end(&r);
+	ml_report_end(&r);
+	free(percpu);
+}
+
 static int report_tlb(pid_t tgid, void *ctx)
 {
-	struct ml_tlbswap *t = *(struct ml_tlbswap **)ctx;
+	struct ml_tlbswap *t = ((struct tlb_ctx *)ctx)->t;
 	struct tlb_counts all, *percpu;
 	struct ml_pagetable pt;
 	char prefix[32];
 	int n = 0, cpu;
 
+	if (((struct tlb_ctx *)ctx)->a.format != ML_FMT_TEXT) {
+		report_structured(ctx, tgid);
+		return 0;
+	}
 	percpu = calloc(TLB_MAX_CPUS, sizeof(*percpu));
 	if (percpu && !ml_tlb_read(t, &all, percpu, &n)) {
 		print_tlb("", &all);
@@ -110,13 +241,12 @@ static const struct ml_count_ops tlb_ops = {
 
 static int run_tlb(int argc, char **argv)
 {
-	struct ml_count_args a = { 0 };
-	struct ml_tlbswap *t = NULL;
-	int ret = ml_parse(&tlb_argp, argc, argv, ARGP_IN_ORDER, &a);
+	struct tlb_ctx x = { 0 };
+	int ret = ml_parse(&tlb_argp, argc, argv, ARGP_IN_ORDER, &x.a);
 
 	if (ret != ML_PARSED)
 		return ret;
-	return ml_count_run("tlb", &a, argv, &tlb_ops, &t);
+	return ml_count_run("tlb", &x.a, argv, &tlb_ops, &x);
 }
 
 const struct ml_command ml_cmd_tlb = {

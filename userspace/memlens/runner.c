@@ -197,7 +197,7 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 	if (perf < 0)
 		res->dtlb_misses = ml_none(
 			errno == ENOENT || errno == EOPNOTSUPP || errno == ENODEV ?
-				"not supported: no hardware PMU dTLB event (perf_event_open)" :
+				"not supported: no hardware PMU dTLB event (perf_event_open): see memlens doctor" :
 				"perf_event_open denied or failed");
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	t0 = now();
