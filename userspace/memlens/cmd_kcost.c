@@ -17,21 +17,9 @@
 
 #define KC_PAGE 4096.0
 
-enum {
-	OPT_JSON = 0x2100,
-	OPT_PROM,
-};
-
 struct kcost_args {
-	struct ml_count_args count;
-	enum ml_format format;
+	struct ml_count_args count; /* with --json/--prometheus: count.format */
 	struct ml_kcost *k;
-};
-
-static const struct argp_option kcost_options[] = {
-	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
-	{ "prometheus", OPT_PROM, NULL, 0, "print Prometheus text exposition", 0 },
-	{ 0 }
 };
 
 static error_t kcost_parse(int key, char *arg, struct argp_state *state)
@@ -39,16 +27,9 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 	struct kcost_args *a = state->input;
 
 	switch (key) {
-	case OPT_JSON:
-	case OPT_PROM:
-		if (a->format != ML_FMT_TEXT) {
-			argp_error(state, "--json and --prometheus exclude each other");
-			return EINVAL;
-		}
-		a->format = key == OPT_JSON ? ML_FMT_JSON : ML_FMT_PROM;
-		return 0;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->count;
+		state->child_inputs[1] = &a->count;
 		return 0;
 	case ARGP_KEY_END:
 		if (!a->count.pid && !a->count.cmd_index) {
@@ -63,11 +44,11 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 
 static const struct argp_child kcost_children[] = {
 	{ &ml_count_argp, 0, NULL, 0 },
+	{ &ml_count_format_argp, 0, NULL, 0 },
 	{ 0 },
 };
 
 static const struct argp kcost_argp = {
-	.options = kcost_options,
 	.parser = kcost_parse,
 	.children = kcost_children,
 	.args_doc = "-p PID | -- CMD [ARGS...]",
@@ -286,7 +267,7 @@ static int report_kcost(pid_t tgid, void *ctx)
 		return ML_EXIT_ERROR;
 	}
 	snprintf(pid, sizeof(pid), "%d", tgid);
-	ml_report_begin(&r, stdout, a->format, "kcost");
+	ml_report_begin(&r, stdout, a->count.format, "kcost");
 	ml_report_label(&r, "pid", pid);
 	ml_report_section(&r, "kcost", NULL);
 	ml_report_int(&r, "pid", "pid", tgid);

@@ -53,35 +53,61 @@ static const struct argp swap_argp = {
 	       "  memlens swap --prometheus -d 10 > /var/lib/node_exporter/swap.prom",
 };
 
-/* /proc/swaps lines as the module prints them, then the total. */
-static void print_devices(void)
+/* SwapFree of /proc/meminfo and the devices of /proc/swaps, read once. */
+#define SWAP_DEVS_MAX 32
+
+struct swap_devs {
+	long long free_kb; /* -1: no SwapFree line */
+	unsigned long total_kb;
+	int n;
+	struct {
+		char name[256], type[16];
+		unsigned long size_kb, used_kb;
+		int prio;
+	} dev[SWAP_DEVS_MAX];
+};
+
+static void read_devices(struct swap_devs *d)
 {
-	unsigned long total = 0, size, used;
-	char line[512], name[256], type[16];
-	long long free_kb = -1;
-	int prio;
+	char line[512];
 	FILE *f = fopen("/proc/meminfo", "r");
 
+	d->free_kb = -1;
+	d->total_kb = 0;
+	d->n = 0;
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapFree: %lld kB", &free_kb) == 1)
+		if (sscanf(line, "SwapFree: %lld kB", &d->free_kb) == 1)
 			break;
 	if (f)
 		fclose(f);
-	printf("swap_free_kb %lld\n", free_kb);
 	f = fopen("/proc/swaps", "r");
 	if (f && fgets(line, sizeof(line), f)) {
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "%255s %15s %lu %lu %d", name, type, &size, &used,
-				   &prio) != 5)
+		while (d->n < SWAP_DEVS_MAX && fgets(line, sizeof(line), f)) {
+			typeof(d->dev[0]) *v = &d->dev[d->n];
+
+			if (sscanf(line, "%255s %15s %lu %lu %d", v->name, v->type, &v->size_kb,
+				   &v->used_kb, &v->prio) != 5)
 				continue;
-			total += size;
-			printf("device %s type %s size_kb %lu used_kb %lu priority %d\n", name,
-			       type, size, used, prio);
+			d->total_kb += v->size_kb;
+			d->n++;
 		}
 	}
 	if (f)
 		fclose(f);
-	printf("swap_total_kb %lu\n", total);
+}
+
+/* /proc/swaps lines as the module prints them, then the total. */
+static void print_devices(void)
+{
+	struct swap_devs d;
+	int i;
+
+	read_devices(&d);
+	printf("swap_free_kb %lld\n", d.free_kb);
+	for (i = 0; i < d.n; i++)
+		printf("device %s type %s size_kb %lu used_kb %lu priority %d\n", d.dev[i].name,
+		       d.dev[i].type, d.dev[i].size_kb, d.dev[i].used_kb, d.dev[i].prio);
+	printf("swap_total_kb %lu\n", d.total_kb);
 }
 
 static int open_swap(pid_t tgid, void *ctx)
@@ -107,41 +133,25 @@ static const struct ml_col dev_cols[] = {
 /* What print_devices() prints: SwapFree, the devices of /proc/swaps, their total. */
 static void emit_devices(struct ml_report *r)
 {
-	unsigned long total = 0, size, used;
-	char line[512], name[256], type[16];
-	long long free_kb = -1;
-	int prio;
-	FILE *f = fopen("/proc/meminfo", "r");
+	struct swap_devs d;
+	int i;
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapFree: %lld kB", &free_kb) == 1)
-			break;
-	if (f)
-		fclose(f);
+	read_devices(&d);
 	ml_report_val(r, "free_bytes", "swap free", ML_UNIT_BYTES,
-		      free_kb < 0 ? ml_none("no SwapFree in /proc/meminfo") :
-				    ml_have(free_kb * 1024.0, ML_SRC_PROC));
+		      d.free_kb < 0 ? ml_none("no SwapFree in /proc/meminfo") :
+				      ml_have(d.free_kb * 1024.0, ML_SRC_PROC));
 	ml_report_table(r, "devices", "Swap devices", dev_cols,
 			(int)(sizeof(dev_cols) / sizeof(dev_cols[0])), ML_SRC_PROC);
-	f = fopen("/proc/swaps", "r");
-	if (f && fgets(line, sizeof(line), f)) {
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "%255s %15s %lu %lu %d", name, type, &size, &used,
-				   &prio) != 5)
-				continue;
-			total += size;
-			ml_report_cell_str(r, name);
-			ml_report_cell_str(r, type);
-			ml_report_cell(r, ml_have(size * 1024.0, ML_SRC_PROC));
-			ml_report_cell(r, ml_have(used * 1024.0, ML_SRC_PROC));
-			ml_report_cell(r, ml_have(prio, ML_SRC_PROC));
-		}
+	for (i = 0; i < d.n; i++) {
+		ml_report_cell_str(r, d.dev[i].name);
+		ml_report_cell_str(r, d.dev[i].type);
+		ml_report_cell(r, ml_have(d.dev[i].size_kb * 1024.0, ML_SRC_PROC));
+		ml_report_cell(r, ml_have(d.dev[i].used_kb * 1024.0, ML_SRC_PROC));
+		ml_report_cell(r, ml_have(d.dev[i].prio, ML_SRC_PROC));
 	}
-	if (f)
-		fclose(f);
 	ml_report_table_end(r);
 	ml_report_val(r, "total_bytes", "swap size", ML_UNIT_BYTES,
-		      ml_have(total * 1024.0, ML_SRC_PROC));
+		      ml_have(d.total_kb * 1024.0, ML_SRC_PROC));
 }
 
 static struct ml_val swap_val(bool have, __u64 v, enum ml_bpf_feat f, const char *fallback)
