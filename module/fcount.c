@@ -38,6 +38,7 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
@@ -161,6 +162,12 @@ static void thread_init(struct memlens_fcount *fc,
 		th->maj_seen = READ_ONCE(task->maj_flt);
 	}
 	th->valid = true;
+	/*
+	 * A slot holds a reference on its task, dropped when the task is
+	 * freed or the state is: a thread seeded at attach may be freed
+	 * before the process is hashed, where no probe of ours sees it.
+	 */
+	get_task_struct(task);
 }
 
 /**
@@ -199,8 +206,17 @@ struct memlens_fcount *memlens_fcount_alloc(struct memlens_proc *p)
 	return fc;
 }
 
+/* No probe sees @fc any more: drop the slots' task references. */
 void memlens_fcount_free(struct memlens_fcount *fc)
 {
+	int i;
+
+	for (i = 0; fc && i < MEMLENS_FCOUNT_THREADS; i++) {
+		struct memlens_fcount_thread *th = &fc->thread[i];
+
+		if (th->task && th->task != MEMLENS_FCOUNT_FREE && th->valid)
+			put_task_struct(th->task);
+	}
 	kvfree(fc);
 }
 
@@ -301,6 +317,7 @@ void memlens_fcount_task_free(struct memlens_fcount *fc,
 	write_seqcount_end(&th->seq);
 	WRITE_ONCE(th->task, MEMLENS_FCOUNT_FREE);
 	spin_unlock_irqrestore(&fc->lock, flags);
+	put_task_struct(task);	/* the slot's, not the last one */
 	if (v.counted)
 		memlens_vma_faults_count(vf, v.start, v.end, v.major);
 }
