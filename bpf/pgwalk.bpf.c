@@ -129,7 +129,8 @@ static void pte_entry(__u64 e)
 }
 
 /*
- * A present huge PMD or PUD.  As smaps, hugetlb pages are not resident;
+ * A present huge PMD or PUD.  As smaps, hugetlb pages are not resident
+ * (they are hugetlb_bytes, smaps' Private_Hugetlb + Shared_Hugetlb);
  * an anonymous huge PMD keeps a PTE table deposited behind it, which the
  * kernel counts in VmPTE.
  */
@@ -142,8 +143,10 @@ static void huge_entry(__u64 e, __u32 level)
 	else
 		summary.leaf_1g++;
 	present_bits(e);
-	if (w.hugetlb)
+	if (w.hugetlb) {
+		summary.hugetlb_bytes += pages * 4096;
 		return;
+	}
 	summary.resident_bytes += pages * 4096;
 	rec.resident_pages += pages;
 	if (w.anon && level == 1) {

@@ -24,6 +24,7 @@ struct pgwalk_summary {
 	__u64 resident_bytes;       /* present leaves mapping normal pages
 				 * (no special PTEs, no hugetlb), as smaps Rss */
 	__u64 anon_thp_bytes;       /* huge PMDs in anonymous VMAs */
+	__u64 hugetlb_bytes;        /* huge PMDs and PUDs in hugetlb VMAs */
 	__u64 swap_entries;         /* non-present entries of a real swap type */
 	__u64 migration_entries;
 	__u64 other_nonpresent; /* any other non-zero non-present entry */

@@ -45,6 +45,8 @@ static void ml_show_counts(struct seq_file *m, const struct memlens_pt_counts *c
 	seq_printf(m, "leaf_1g %lu\n", c->leaf_1g);
 	seq_printf(m, "resident_bytes %llu\n", c->resident_bytes);
 	seq_printf(m, "anon_thp_bytes %llu\n", c->anon_thp_bytes);
+	seq_printf(m, "hugetlb_bytes %llu\n", c->hugetlb_bytes);
+	seq_printf(m, "ksm_pages %lu\n", c->ksm_pages);
 	seq_printf(m, "swap_entries %lu\n", c->swap_entries);
 	seq_printf(m, "migration_entries %lu\n", c->migration_entries);
 	seq_printf(m, "other_nonpresent %lu\n", c->other_nonpresent);
@@ -65,6 +67,7 @@ static int pagetable_walk(struct memlens_walk *w, void *priv)
 	struct pagetable_walk *pw = priv;
 	int ret;
 
+	w->may_unlock = true;	/* no VMA pointer held */
 	ret = memlens_walk_range(w, 0, memlens_user_end());
 	pw->c = w->c;
 	pw->vmas = ml_count_vmas(w->mm);

@@ -8,6 +8,7 @@
  * are not available to modules, so the tables are read directly, one
  * table at a time, with the locking argument below (see ml_copy()).
  */
+#include <linux/delay.h>
 #include <linux/hugetlb_inline.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -147,11 +148,14 @@ static u64 *ml_table_at(struct mm_struct *mm, enum memlens_pt_level level,
  * of its entries happen with interrupts disabled: a table seen through
  * an entry read in that section cannot be freed before the section ends
  * (an RCU grace period waits for IRQ-disabled code; the IPI waits for it
- * too).  Each entry is read once, and only a copy is interpreted, so a
- * concurrent change yields a stale but well-formed value; the descent is
- * redone for every table, so nothing read in an earlier section is
- * dereferenced later.  The section is short (at most one 4 KiB copy),
- * and the walk yields the CPU between tables with interrupts enabled.
+ * too).  Each entry is read once, whole (READ_ONCE(), as ptep_get() does;
+ * a memcpy() may copy an entry in pieces and mix an old and a new one),
+ * and only a copy is interpreted, so a concurrent change yields a stale
+ * but well-formed value; the descent is redone for every table, so
+ * nothing read in an earlier section is dereferenced later.  The section
+ * is short (at most one 4 KiB copy), and the walk yields the CPU between
+ * tables with interrupts enabled (and mmap_lock, to a writer waiting for
+ * it: memlens_walk_yield()).
  * No page-table lock is taken: the counts are a snapshot, exact for a
  * quiescent process, never a reason to touch freed memory.
  *
@@ -161,13 +165,14 @@ static bool ml_copy(struct memlens_walk *w, enum memlens_pt_level level,
 		    unsigned long addr, unsigned int first, unsigned int n)
 {
 	unsigned long flags;
+	unsigned int i;
 	u64 *table;
 
 	memlens_assert_mmap_locked(w->mm);
 	local_irq_save(flags);
 	table = ml_table_at(w->mm, level, addr);
-	if (table)
-		memcpy(w->buf[level] + first, table + first, n * sizeof(u64));
+	for (i = 0; table && i < n; i++)
+		w->buf[level][first + i] = READ_ONCE(table[first + i]);
 	local_irq_restore(flags);
 	return table;
 }
@@ -223,7 +228,9 @@ static void ml_huge_leaf(struct memlens_walk *w, unsigned long addr,
 		if (!zero)
 			w->c.anon_thp_bytes += size;
 	}
-	if (!hugetlb && !zero)
+	if (hugetlb)
+		w->c.hugetlb_bytes += size;
+	else if (!zero)
 		w->c.resident_bytes += size;
 }
 
@@ -270,10 +277,41 @@ static bool ml_pmd_is_migration(pmd_t pmd)
 #endif
 
 /*
+ * Does a present PTE map a page KSM merged (a stable-tree page, always
+ * order 0)?  As in ml_pmd_maps_anon(), the struct page is only looked
+ * at: the PTE may have changed since it was copied.
+ */
+static bool ml_pte_maps_ksm(pte_t pte)
+{
+	unsigned long pfn = pte_pfn(pte);
+
+	return pfn_valid(pfn) && folio_test_ksm(page_folio(pfn_to_page(pfn)));
+}
+
+/*
+ * May a PTE of the table mapping [@start, @end) map a KSM page?  Only in a
+ * VM_MERGEABLE VMA (MADV_UNMERGEABLE and prctl's undo break the merged
+ * pages first), so most tables need no look at their pages' flags.
+ */
+static bool ml_table_mergeable(struct mm_struct *mm, unsigned long start,
+			       unsigned long end)
+{
+	struct vm_area_struct *vma;
+
+	memlens_assert_mmap_locked(mm);
+	for (vma = find_vma(mm, start); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end))
+		if (vma->vm_flags & VM_MERGEABLE)
+			return true;
+	return false;
+}
+
+/*
  * Present PTEs map a normal page unless special (the zero page, PFN maps
  * such as [vvar]): smaps' Rss leaves those out too (vm_normal_page()).
  */
-static void ml_ptes(struct memlens_walk *w, unsigned int first, unsigned int last)
+static void ml_ptes(struct memlens_walk *w, unsigned int first, unsigned int last,
+		    bool mergeable)
 {
 	u64 *ents = w->buf[MEMLENS_PTE];
 	unsigned int i;
@@ -291,8 +329,11 @@ static void ml_ptes(struct memlens_walk *w, unsigned int first, unsigned int las
 		w->c.present_dirty += !!pte_dirty(pte);
 		w->c.present_young += !!pte_young(pte);
 		w->c.present_writable += !!pte_write(pte);
-		if (!pte_special(pte))
-			w->c.resident_bytes += PAGE_SIZE;
+		if (pte_special(pte))
+			continue;
+		w->c.resident_bytes += PAGE_SIZE;
+		if (mergeable)
+			w->c.ksm_pages += ml_pte_maps_ksm(pte);
 	}
 }
 
@@ -356,6 +397,60 @@ static int ml_entry(struct memlens_walk *w, enum memlens_pt_level level, u64 v,
 	}
 }
 
+/* Let others have the CPU; -EINTR when we are being killed. */
+static int ml_relax(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current) ? -EINTR : 0;
+}
+
+/**
+ * memlens_walk_yield - let a writer waiting for w->mm's mmap_lock have it
+ * @w: a walk, w->mm's mmap_lock held for read
+ *
+ * A walk of a large address space holds mmap_lock for read for as long
+ * as it runs, preemption included; a writer (mmap, munmap, mprotect,
+ * clear_refs of the soft-dirty bits) waits all that time, and so does
+ * every reader queued behind that writer: the process's own page faults.
+ * So when the lock is contended it is dropped here and taken again.
+ *
+ * Safe for the walk: nothing read under the lock is used after it: the
+ * entries are copies in w->buf, every table is reached by a fresh
+ * descent from the pgd (ml_copy()), and the mm and its pgd live on our
+ * mm_users reference (memlens_proc_lock_mm()).  The counts then mix the
+ * moments before and after the writer, as they do for any process that
+ * changes while it is read.  The caller must hold no VMA pointer across
+ * the call.  The lock is retaken uninterruptibly, as page faults take
+ * it, so that the caller always returns with it held; a kill is then
+ * reported.  Sleeps.
+ *
+ * Return: 0, or -EINTR if a fatal signal is pending (lock held either way).
+ */
+int memlens_walk_yield(struct memlens_walk *w)
+{
+	int i;
+
+	memlens_assert_mmap_locked(w->mm);
+	if (!mmap_lock_is_contended(w->mm))
+		return ml_relax();
+	mmap_read_unlock(w->mm);
+	/*
+	 * An rwsem lets a reader take a free lock ahead of a queued writer
+	 * ("reader optimistic lock stealing", rwsem_down_read_slowpath())
+	 * until that writer has waited RWSEM_WAIT_TIMEOUT (4 ms at HZ=250)
+	 * and set the handoff bit: retaken at once, the lock would be ours
+	 * again before the woken writer runs (measured: mprotect() waited
+	 * 15 ms, median, beside a reader of pagetable in a 6.12 guest).  So
+	 * sleep until nobody waits, the writer and the readers queued
+	 * behind it served, for 2 ms at most; sleeping, not spinning, also
+	 * lets the writer have this CPU.
+	 */
+	for (i = 0; i < 100 && mmap_lock_is_contended(w->mm); i++)
+		usleep_range(10, 20);
+	mmap_read_lock(w->mm);
+	return fatal_signal_pending(current) ? -EINTR : 0;
+}
+
 /*
  * ml_walk_table - count the table at @level mapping [@start, @end) and
  * everything below it in that range.  The range lies within that table.
@@ -374,11 +469,11 @@ static int ml_walk_table(struct memlens_walk *w, enum memlens_pt_level level,
 		return 0;
 	w->c.tables[level]++;
 	/* Between tables, interrupts on: let others run, and give up on kill. */
-	cond_resched();
-	if (fatal_signal_pending(current))
-		return -EINTR;
+	ret = w->may_unlock ? memlens_walk_yield(w) : ml_relax();
+	if (ret)
+		return ret;
 	if (level == MEMLENS_PTE) {
-		ml_ptes(w, first, last);
+		ml_ptes(w, first, last, ml_table_mergeable(w->mm, start, end));
 		return 0;
 	}
 	for (i = first, addr = start; i <= last; i++, addr = next) {
@@ -504,6 +599,7 @@ static int ml_walk_all(struct memlens_walk *w, void *priv)
 	struct memlens_pt_counts *c = priv;
 	int ret;
 
+	w->may_unlock = true;	/* no VMA pointer held */
 	ret = memlens_walk_range(w, 0, memlens_user_end());
 	if (!ret)
 		*c = w->c;

@@ -33,15 +33,23 @@ struct memlens_pt_counts {
 	unsigned long leaf_4k, leaf_2m, leaf_1g;	/* present leaves */
 	u64 resident_bytes;		/* present leaves mapping normal pages */
 	u64 anon_thp_bytes;		/* PMD leaves in anonymous VMAs */
+	u64 hugetlb_bytes;		/* PMD and PUD leaves in hugetlb VMAs */
+	unsigned long ksm_pages;	/* present PTEs mapping a KSM page */
 	unsigned long swap_entries, migration_entries, other_nonpresent;
 	unsigned long present_dirty, present_young, present_writable;
 };
 
-/* One walk (memlens_walk_proc()): the mm, a page of entries per level. */
+/*
+ * One walk (memlens_walk_proc()): the mm, a page of entries per level.
+ * may_unlock: memlens_walk_range() may drop and retake mmap_lock between
+ * two tables when a writer waits for it (memlens_walk_yield()); set it
+ * only while no pointer to a VMA is held across the call.
+ */
 struct memlens_walk {
 	struct mm_struct *mm;
 	u64 *buf[MEMLENS_NR_LEVELS];
 	struct memlens_pt_counts c;
+	bool may_unlock;
 };
 
 struct memlens_proc;
@@ -53,7 +61,10 @@ struct memlens_proc;
  *
  * Calls memlens_walk_range() on the ranges it wants, reads w->c (reset
  * it between ranges to count them apart) and may look at the VMAs.  It
- * must not drop the lock.  Its return value is memlens_walk_proc()'s.
+ * never unlocks the mm itself; the lock is dropped for a moment only
+ * inside memlens_walk_range() with w->may_unlock set, or in
+ * memlens_walk_yield(), so no VMA pointer may be kept across those.  Its
+ * return value is memlens_walk_proc()'s.
  */
 typedef int (*memlens_walk_fn)(struct memlens_walk *w, void *priv);
 
@@ -61,6 +72,7 @@ int memlens_walk_proc(struct memlens_proc *p, memlens_walk_fn fn, void *priv);
 int memlens_walk_proc_all(struct memlens_proc *p, struct memlens_pt_counts *c);
 int memlens_walk_range(struct memlens_walk *w, unsigned long start,
 		       unsigned long end);
+int memlens_walk_yield(struct memlens_walk *w);
 unsigned long memlens_user_end(void);
 
 /* The mm of a tracked process with mmap_lock held for read, or ERR_PTR. */

@@ -79,7 +79,10 @@ static void ml_show_vma(struct seq_file *m, struct vm_area_struct *vma,
 /*
  * Each VMA's range is walked on its own, so a PTE table that maps two
  * VMAs counts in both.  Output goes to the seq_file buffer only; seq_read
- * copies it to userspace after mmap_lock is dropped.
+ * copies it to userspace after mmap_lock is dropped.  A VMA is walked
+ * with the lock held throughout (its pointer is printed after the walk);
+ * between two VMAs a waiting writer gets the lock (memlens_walk_yield()),
+ * and the next VMA is looked up afresh from the end of the last.
  */
 static int vmas_walk(struct memlens_walk *w, void *priv)
 {
@@ -95,6 +98,8 @@ static int vmas_walk(struct memlens_walk *w, void *priv)
 		if (!ret)
 			ml_show_vma(m, vma, &w->c);
 		addr = vma->vm_end;
+		if (!ret)
+			ret = memlens_walk_yield(w);
 	}
 	return ret;
 }

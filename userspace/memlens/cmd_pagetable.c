@@ -101,6 +101,7 @@ static void print_summary(const struct ml_pagetable *pt)
 		{ "leaf_1g", s->leaf_1g },
 		{ "resident_bytes", s->resident_bytes },
 		{ "anon_thp_bytes", s->anon_thp_bytes },
+		{ "hugetlb_bytes", s->hugetlb_bytes },
 		{ "swap_entries", s->swap_entries },
 		{ "migration_entries", s->migration_entries },
 		{ "other_nonpresent", s->other_nonpresent },
