@@ -6,7 +6,7 @@ SELFTEST_TARGETS += $(PGWALK_BENCH)
 
 $(PGWALK_BENCH): selftests/bench/pgwalk/pgwalk_bench.c selftests/module/pt_lib.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 .PHONY: bench-pgwalk
 bench-pgwalk: module $(PGWALK_BENCH)
