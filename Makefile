@@ -5,6 +5,7 @@
 #
 #   make run            build everything and run the main job
 #   make check          build everything and run every test suite
+#   make soak [SOAK_MIN=30]  the debug kernel under every stress at once
 #   make module [KVER=6.1]  build memlens.ko for every (or one) guest kernel
 #                       (6.1, 6.12, newest)
 #   make deps           install packages, fetch guest kernels (idempotent)
@@ -59,7 +60,7 @@ USERSPACE_TARGETS :=
 BPF_TARGETS	:=
 SELFTEST_TARGETS :=
 
-.PHONY: all deps debug-kernel userspace bpf module selftests check run clean help lint \
+.PHONY: all deps debug-kernel userspace bpf module selftests check run soak clean help lint \
 	man install deb \
 	$(addprefix module-,$(KERNELS) $(DEBUG_KERNELS))
 
@@ -112,6 +113,13 @@ check: deps
 run: deps
 	+@$(MAKE) --no-print-directory all
 	@scripts/demo
+
+# Not part of make check: the debug kernel under pgwalk_stress, the
+# kernel's mm selftests and the fault-accounting load at once, for
+# SOAK_MIN minutes (default 30): selftests/soak/run, docs/debug-kernel.md.
+soak: deps
+	+@$(MAKE) --no-print-directory all module-6.1-debug
+	@selftests/soak/run
 
 # One definition of the static checks: the lint suite of make check.
 lint: $(KSFT_STAMP)

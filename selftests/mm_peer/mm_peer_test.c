@@ -46,6 +46,7 @@ struct peer_run {
 	unsigned long long flt_memlens;	/* minor + major, pid/PID/faults */
 	unsigned long long minor, major;	/* memlens' split */
 	double secs;			/* wall time, exec to exit */
+	double setup_secs;		/* settling memory, readers' first pass */
 };
 
 /* Shared with the reader processes. */
@@ -167,8 +168,15 @@ static void read_one(struct peer_readers *r, const char *path, bool pt)
 
 /*
  * MM_PEER_READERS=pagetable: the debugfs reader reads pid/PID/pagetable
- * alone (the BPF walker is off); MM_PEER_READER_SLEEP_MS=N: it sleeps N ms
- * after each read.  Both for measuring (docs/mm_peer.md, soft-dirty).
+ * alone (the BPF walker is off), for measuring (docs/mm_peer.md,
+ * soft-dirty).  MM_PEER_READER_SLEEP_MS=N: the readers sleep N ms after
+ * each read, 1 by default, and the BPF walker as long again as each walk
+ * took (a walk is a `memlens` run that loads and verifies its BPF
+ * program, seconds of CPU under TCG).  Back to back (0, as the soak runs
+ * them) the two readers keep both vCPUs busy all the time, and under
+ * single-threaded TCG the vCPUs share one host thread: the test runs at a
+ * third of its speed or less, and make check's mm_peer took 17 minutes
+ * a kernel.
  */
 static bool pagetable_only(void)
 {
@@ -177,12 +185,33 @@ static bool pagetable_only(void)
 	return v && !strcmp(v, "pagetable");
 }
 
-static void reader_sleep(void)
+static int reader_sleep_ms(void)
 {
 	const char *v = getenv("MM_PEER_READER_SLEEP_MS");
 
-	if (v && atoi(v) > 0)
-		usleep(atoi(v) * 1000);
+	return v ? atoi(v) : 1;
+}
+
+static void reader_sleep(void)
+{
+	int ms = reader_sleep_ms();
+
+	if (ms > 0)
+		usleep(ms * 1000);
+}
+
+/*
+ * MM_PEER_READ_OTHER=1 (with MM_PEER_READERS=pagetable): the reader reads
+ * the pagetable of another process (mm_peer_test itself, tracked) at the
+ * same pace: the same CPU taken from the guest, none of the test's locks.
+ * What the test then loses is the reader's CPU share; what it loses more
+ * when the reader reads the test itself is contention on the test's mm.
+ */
+static bool read_other(void)
+{
+	const char *v = getenv("MM_PEER_READ_OTHER");
+
+	return pagetable_only() && v && atoi(v);
 }
 
 /* Read every file of pid/PID/ to its end, once. */
@@ -192,6 +221,8 @@ static void read_debugfs_pass(struct peer_readers *r, pid_t pid)
 	struct dirent *e;
 	DIR *d;
 
+	if (read_other())
+		pid = getppid();
 	snprintf(dir, sizeof(dir), ML_DIR "/pid/%d", pid);
 	if (pagetable_only()) {
 		snprintf(path, sizeof(path), "%s/pagetable", dir);
@@ -214,6 +245,15 @@ static void read_debugfs_pass(struct peer_readers *r, pid_t pid)
 	closedir(d);
 }
 
+/* Sleep @ns, or less when the readers are told to stop. */
+static void pause_unless_stopped(struct peer_readers *r, unsigned long long ns)
+{
+	unsigned long long end = clock_ns(CLOCK_MONOTONIC) + ns;
+
+	while (!r->stop && clock_ns(CLOCK_MONOTONIC) < end)
+		usleep(10000);
+}
+
 /* One walk of each BPF walker command, output discarded. */
 static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
 {
@@ -228,6 +268,7 @@ static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		char *argv[] = { "memlens", (char *)cmds[i], spid, NULL };
+		unsigned long long t0 = clock_ns(CLOCK_MONOTONIC);
 		pid_t w;
 		int st;
 
@@ -240,7 +281,8 @@ static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
 		if (waitpid(w, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 			reader_error(r, 1, cmds[i], EIO);
 		r->reads[1]++;
-		reader_sleep();
+		if (reader_sleep_ms() > 0)
+			pause_unless_stopped(r, clock_ns(CLOCK_MONOTONIC) - t0);
 	}
 	posix_spawn_file_actions_destroy(&fa);
 }
@@ -381,6 +423,7 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 
 	memset(run, 0, sizeof(*run));
 	snprintf(path, sizeof(path), "%s/%s", peer_dir(), argv[0]);
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	settle_memory();
 	pid = fork();
 	if (pid == 0) {
@@ -405,6 +448,12 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 		snprintf(spid, sizeof(spid), "%d", pid);
 		if (stat_faults(pid, &base) || write_str(ML_DIR "/track", spid))
 			goto kill;
+		if (read_other()) {
+			char self[16];
+
+			snprintf(self, sizeof(self), "%d", getpid());
+			write_str(ML_DIR "/track", self);
+		}
 		memset(r, 0, sizeof(*r));
 		rd[0] = start_reader(r, 0, pid, readers_idle(flags));
 		rd[1] = start_reader(r, 1, pid, readers_idle(flags));
@@ -415,6 +464,7 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 		r->pt_max_wall_ns = 0;
 		ptrace(PTRACE_CONT, pid, 0, 0);
 	}
+	run->setup_secs = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	if (limit > 0)
 		deadline = time(NULL) + limit;
@@ -509,6 +559,8 @@ static void peer_check(struct __test_metadata *_metadata,
 	struct peer_readers *r = self->r;
 	int k;
 
+	ksft_print_msg("%s: setup %.1f s and %.1f s\n", argv[0],
+		       self->plain.setup_secs, self->tracked.setup_secs);
 	ksft_print_msg("%s: plain exit %d in %.1f s, tracked exit %d in %.1f s; reads while tracked: %lu debugfs passes, %lu BPF walks; while it ran: %lu debugfs reads, %lu BPF walks (+%d, %d under way)%s; faults: memlens %llu (minor %llu, major %llu), /proc %llu\n",
 		       argv[0], self->plain.status, self->plain.secs,
 		       self->tracked.status, self->tracked.secs, r->passes[0],
@@ -611,15 +663,27 @@ PEER(split_huge_page_test, 0, 300, "split_huge_page_test")
 PEER_TEST(khugepaged_madvise_anon, 0, 900, PEER_ANY_OUTCOME, "khugepaged", "madvise:anon")
 PEER(hugepage_mremap, 0, 300, "hugepage-mremap", "32", HUGE_DIR "/huge_mremap")
 PEER(map_hugetlb, 0, 300, "map_hugetlb", "32")
-PEER(userfaultfd_anon, 0, 600, "userfaultfd", "anon", "16", "4")
-PEER(userfaultfd_shmem, 0, 600, "userfaultfd", "shmem", "16", "4")
-PEER(userfaultfd_hugetlb, 0, 600, "userfaultfd", "hugetlb", "16", "4")
+/*
+ * userfaultfd's MiB: 8, and 4 on the debug kernel (ML_SLOWDOWN set: it
+ * runs about 3 times slower); 4 bounces each, so that every bounce mode
+ * is run.
+ */
+static char *uffd_mb(void)
+{
+	const char *k = getenv("ML_SLOWDOWN");
+
+	return k && atoi(k) > 1 ? "4" : "8";
+}
+
+PEER(userfaultfd_anon, 0, 600, "userfaultfd", "anon", uffd_mb(), "4")
+PEER(userfaultfd_shmem, 0, 600, "userfaultfd", "shmem", uffd_mb(), "4")
+PEER(userfaultfd_hugetlb, 0, 600, "userfaultfd", "hugetlb", uffd_mb(), "4")
 PEER_KSM(ksm_merge, 0, "-M", "-p", "10")
 PEER_KSM(ksm_unmerge, 0, "-U")
 PEER_KSM(ksm_zero_pages, 0, "-Z", "-p", "10", "-z", "0")
 /* -N: its result varied between runs without memlens (6.12: 1 and 1; newest: 1 plain, 0 tracked) */
 PEER_KSM(ksm_numa_merge, PEER_ANY_OUTCOME, "-N", "-m", "1")
 PEER(migration, 0, 600, "migration")
-PEER(transhuge_stress, 10, 300, "transhuge-stress", "32")
+PEER(transhuge_stress, 5, 300, "transhuge-stress", "32")
 
 TEST_HARNESS_MAIN

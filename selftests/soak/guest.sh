@@ -1,0 +1,86 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The soak, in the guest (selftests/soak/run boots it): three loads at
+# once until SECONDS seconds have passed, each started again as soon as
+# it ends:
+#   pgwalk   pgwalk_stress_test (readers of pagetable/vmas against a
+#            process that remaps, forks and exits), ML_STRESS_SECONDS=120
+#   peer     mm_peer_test: the kernel's mm selftests plain and tracked,
+#            with the debugfs reader and the BPF walker
+#   count    module_count_exact_test: exact fault counts of workloads
+#            the test controls
+# then one summary: runs and failures of each load, reads done, faults
+# counted (and how many of those counts differed from /proc/PID/stat),
+# and the kernel problems in the log.  Exit 0 only with no failure and no
+# kernel problem.
+#
+# usage: guest.sh SECONDS
+# shellcheck disable=SC2016 # (awk programs in single quotes)
+set -u
+secs=${1:?usage: guest.sh SECONDS}
+out=/tmp/soak
+mkdir -p "$out"
+end=$(($(date +%s) + secs))
+
+# loop NAME COMMAND...: run COMMAND until the end, one log per run.
+loop() {
+	name=$1
+	shift
+	n=0
+	while [ "$(date +%s)" -lt "$end" ]; do
+		n=$((n + 1))
+		"$@" > "$out/$name.$n.log" 2>&1
+		echo "$?" > "$out/$name.$n.rc"
+	done
+}
+
+loop pgwalk env ML_STRESS_SECONDS=120 ML_SLOWDOWN=3 pgwalk_stress_test &
+loop peer env ML_SLOWDOWN=3 mm_peer_test &
+loop count env ML_SLOWDOWN=3 module_count_exact_test &
+wait
+
+# runs NAME: "runs failed" of a load (a run fails on a non-zero status).
+runs() {
+	r=0 f=0
+	for rc in "$out/$1".*.rc; do
+		[ -e "$rc" ] || continue
+		r=$((r + 1))
+		[ "$(cat "$rc")" = 0 ] || f=$((f + 1))
+	done
+	echo "$r $f"
+}
+
+# sum AWK-PROGRAM FILES...: the sum the program prints over the files.
+sum() {
+	prog=$1
+	shift
+	cat "$@" 2>/dev/null | awk "$prog"
+}
+
+r=$(runs pgwalk); pg_runs=${r% *} pg_fail=${r#* }
+r=$(runs peer); peer_runs=${r% *} peer_fail=${r#* }
+r=$(runs count); count_runs=${r% *} count_fail=${r#* }
+# pgwalk_stress: "# 120 s, 3 process restarts, 5120 reads, ..."
+pg_reads=$(sum '/ process restarts, / { for (i = 1; i < NF; i++) if ($(i + 1) == "reads,") s += $i } END { print s + 0 }' "$out"/pgwalk.*.log)
+# mm_peer: "while it ran: N debugfs reads, M BPF walks" and
+# "faults: memlens X (minor ...), /proc Y"
+peer_reads=$(sum '/while it ran: / { for (i = 1; i < NF; i++) { if ($(i + 1) == "debugfs" && $(i + 2) == "reads,") s += $i; if ($(i + 1) == "BPF" && $(i + 2) == "walks") s += $i } } END { print s + 0 }' "$out"/peer.*.log)
+peer_faults=$(sum '/faults: memlens / { for (i = 1; i < NF; i++) if ($i == "memlens") s += $(i + 1) } END { print s + 0 }' "$out"/peer.*.log)
+peer_diff=$(sum '/faults: memlens / { m = -1; p = -2; for (i = 1; i < NF; i++) { if ($i == "memlens") m = $(i + 1); if ($i == "/proc") p = $(i + 1) } if (m != p) d++ } END { print d + 0 }' "$out"/peer.*.log)
+problems=$(dmesg | grep -cE 'BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular|possible recursive|inconsistent lock|lockdep|rcu_sched self-detected|RCU stall|soft lockup|hung_task|blocked for more than|kmemleak|Call Trace:')
+
+echo "# soak: $secs s on $(uname -r)"
+printf '# %-8s %5s %7s\n' load runs failed
+printf '# %-8s %5d %7d\n' pgwalk "$pg_runs" "$pg_fail" peer "$peer_runs" "$peer_fail" \
+	count "$count_runs" "$count_fail"
+echo "# reads: $pg_reads by pgwalk_stress, $peer_reads by mm_peer's readers (debugfs reads and BPF walks while a test ran)"
+echo "# faults counted by memlens in mm_peer's tracked runs: $peer_faults; runs whose count differed from /proc/PID/stat: $peer_diff"
+echo "# kernel problems in the log: $problems"
+for f in "$out"/*.rc; do
+	[ "$(cat "$f")" = 0 ] && continue
+	log=${f%.rc}.log
+	echo "# failed: $(basename "$log") (exit $(cat "$f")):"
+	grep -E '^not ok|# +(FAIL|Expected)|TH_LOG|#  ' "$log" | head -20 | sed 's/^/#   /'
+done
+[ "$pg_fail$peer_fail$count_fail$problems$peer_diff" = 00000 ]
