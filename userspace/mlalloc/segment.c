@@ -273,7 +273,7 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 	pg->used = 0;
 	pg->capacity = 0;
 	pg->next = pg->prev = NULL;
-	atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+	atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
 	return pg;
 }
 
