@@ -100,6 +100,7 @@ static struct heap *heap_acquire(void)
 	h->st.tid = ml_gettid();
 	h->owner = pthread_self();
 	ml_unlock(&ml_pool_lock);
+	ml_heap_purge_defer(h);
 	return h;
 }
 

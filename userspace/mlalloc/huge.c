@@ -231,25 +231,32 @@ void ml_huge_trim(void)
 static struct segment *huge_resize(struct segment *s, size_t need)
 {
 	size_t old = s->map_size;
+	/* The range's segmap entries are cleared before mremap, not after:
+	 * once the kernel has released the old range (a tail, or all of it on
+	 * a move), another thread's new mapping may land there and set its
+	 * own entries, which a late clear would wipe (a live huge block
+	 * "not allocated by mlalloc", seen in cross_thread_random_sizes).
+	 * Nobody else looks this block up meanwhile: it is cached, or
+	 * the caller's realloc owns it. */
+	ml_segmap_set((uintptr_t)s, old, false);
 	void *q = mremap(s, old, need, 0);
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
 		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
-		if (!r)
-			return NULL;
-		q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
+		if (r)
+			q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
 		if (q == MAP_FAILED) {
-			ml_os_unmap(r, need);
+			if (r)
+				ml_os_unmap(r, need);
+			ml_segmap_set((uintptr_t)s, old, true);
 			return NULL;
 		}
 		/* r was replaced, s is gone: account as one mapping of `need` */
 		__atomic_fetch_sub(&mlalloc_introspect.reserved, old, __ATOMIC_RELAXED);
-		ml_segmap_set((uintptr_t)s, old, false);
 		s = q;
 		ml_segmap_set((uintptr_t)s, need, true);
 	} else {
 		__atomic_fetch_add(&mlalloc_introspect.reserved, need - old, __ATOMIC_RELAXED);
-		ml_segmap_set((uintptr_t)s, old, false);
 		ml_segmap_set((uintptr_t)s, need, true);
 	}
 	s->map_size = need;

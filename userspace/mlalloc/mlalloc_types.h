@@ -290,6 +290,7 @@ void ml_segment_release(struct heap *h, struct segment *s) ML_HIDDEN;
 struct page *ml_span_alloc(struct heap *h, unsigned slices) ML_HIDDEN;
 void ml_span_free(struct heap *h, struct page *pg) ML_HIDDEN;
 void ml_heap_purge(struct heap *h, bool force) ML_HIDDEN;
+void ml_heap_purge_defer(struct heap *h) ML_HIDDEN;
 int ml_arena_add(uint64_t base, uint64_t size, uint32_t role) ML_HIDDEN;
 void ml_arena_del(int idx) ML_HIDDEN;
 void ml_arena_update(int idx, int64_t committed, int64_t used) ML_HIDDEN;

@@ -304,6 +304,21 @@ void ml_span_free(struct heap *h, struct page *pg)
 	}
 }
 
+/* A thread adopts an exited thread's heap: the free slices that thread
+ * left get a full purge delay from now, since the adopter is about to
+ * allocate again (purging them at the old deadline made it fault them back
+ * in: mstress, docs/allocator.md). */
+void ml_heap_purge_defer(struct heap *h)
+{
+	if (!h->purge_at || ml_opt.purge_delay_ms <= 0)
+		return;
+	int64_t at = ml_now_ms() + ml_opt.purge_delay_ms;
+	for (struct segment *s = h->segs; s; s = s->next)
+		if (s->purge_at)
+			s->purge_at = at;
+	h->purge_at = at;
+}
+
 /* Purge the segments whose deadline passed (all of them if `force`). */
 void ml_heap_purge(struct heap *h, bool force)
 {
