@@ -60,7 +60,9 @@
  *             resident (bit 0 always); a page's slices are clear in
  *             free_mask and set in dirty_mask; only free slices are purged.
  *             pages[i].slice_offset is 0 for a page's first slice, k for
- *             the slice k after it.
+ *             the slice k after it.  purge_new and purge_old are disjoint
+ *             subsets of free_mask (ml_span_alloc clears a run from both);
+ *             purge_at != 0 when either is not empty (delay > 0).
  *   heap      cur[cls] is &ml_empty_page or a page of class cls of this
  *             heap (on q[cls]; on full only after a refill failed); segs lists
  *             every segment with s->heap == h; nsegs counts them.
@@ -192,6 +194,9 @@ struct segment {
 	uint64_t dirty_mask;          /* bit i: slice i may be resident; free
 					 * & dirty is what a purge returns */
 	int64_t purge_at;             /* ms deadline of a pending purge, 0 none */
+	uint64_t purge_new;           /* free slices freed since the deadline */
+	uint64_t purge_old;           /* free slices free since the one before:
+				       * purged at the deadline (segment.c) */
 	size_t map_size;              /* HUGE: length of the mapping */
 	uint8_t *map_base;            /* HUGE: start of the mapping */
 	size_t huge_size;             /* HUGE: usable bytes at pages[0].start */
@@ -291,6 +296,7 @@ struct page *ml_span_alloc(struct heap *h, unsigned slices) ML_HIDDEN;
 void ml_span_free(struct heap *h, struct page *pg) ML_HIDDEN;
 void ml_heap_purge(struct heap *h, bool force) ML_HIDDEN;
 void ml_heap_purge_defer(struct heap *h) ML_HIDDEN;
+void ml_heap_release_empty(struct heap *h) ML_HIDDEN;
 int ml_arena_add(uint64_t base, uint64_t size, uint32_t role) ML_HIDDEN;
 void ml_arena_del(int idx) ML_HIDDEN;
 void ml_arena_update(int idx, int64_t committed, int64_t used) ML_HIDDEN;

@@ -351,4 +351,6 @@ void ml_heap_collect(struct heap *h, bool force)
 	}
 	if (force && ml_opt.purge_delay_ms >= 0)
 		ml_heap_purge(h, true);
+	else if (!force)
+		ml_heap_release_empty(h);
 }
