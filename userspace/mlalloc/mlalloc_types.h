@@ -217,8 +217,14 @@ struct rcache {
 	uint32_t n;   /* blocks on head */
 	uint32_t max; /* 0: this class is not cached (large classes, backup heap) */
 };
-#define ML_RCACHE_BYTES  (16 * ML_KIB) /* per class, see docs/allocator.md */
+/* per class; -D for the measurement in docs/allocator.md */
+#ifndef ML_RCACHE_BYTES
+#define ML_RCACHE_BYTES (16 * ML_KIB)
+#endif
 #define ML_RCACHE_BLOCKS 64
+#ifndef ML_RCACHE_MIN
+#define ML_RCACHE_MIN 64 /* a cache line */
+#endif
 
 struct heap {
 	struct mlalloc_heap_stats st;     /* first: published for readers */

@@ -297,11 +297,16 @@ void *ml_large_alloc(struct heap *h, size_t n)
 }
 
 /* Classes whose blocks a thread keeps when it frees them into another
- * heap's page: at most ML_RCACHE_BYTES per class, ML_RCACHE_BLOCKS blocks. */
+ * heap's page: at most ML_RCACHE_BYTES per class, ML_RCACHE_BLOCKS blocks,
+ * none below ML_RCACHE_MIN bytes: such a block shares its cache line with
+ * blocks the owner hands out, and reusing it in this thread would be false
+ * sharing (`scratch`, docs/allocator.md). */
 void ml_rcache_init(struct heap *h)
 {
 	for (unsigned c = 0; c < MLALLOC_NSMALL; c++) {
 		uint32_t m = (uint32_t)(ML_RCACHE_BYTES / ml_class_size[c]);
+		if (ml_class_size[c] < ML_RCACHE_MIN)
+			m = 0;
 		h->rc[c].max = m > ML_RCACHE_BLOCKS ? ML_RCACHE_BLOCKS : m;
 	}
 }
