@@ -33,6 +33,8 @@
  *   owner     the heap a page or segment belongs to; only its thread
  *             touches the page's owner fields
  *   local / remote free   by the owner's thread / by any other thread
+ *   rcache    a thread's remote cache: blocks it freed into other heaps'
+ *             pages, reused by its own next malloc of the class
  *   dirty     a slice that may be resident (touched since its last purge)
  *   purge     madvise(MADV_DONTNEED) of free dirty slices
  *   abandoned a heap whose thread exited; adopted whole by a new thread
