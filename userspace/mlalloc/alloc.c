@@ -82,9 +82,14 @@ static inline uint8_t *block_start(const struct page *pg, const void *p)
 
 static void *alloc_small(struct heap *h, unsigned cls, size_t req)
 {
+	struct rcache *rc = &h->rc[cls];
 	struct page *pg = h->cur[cls];
-	struct block *b = pg->free;
-	if (ML_LIKELY(b)) {
+	struct block *b = rc->head;
+	if (b) {
+		rc->head = b->next;
+		rc->n--;
+		b->key = 0;
+	} else if (ML_LIKELY((b = pg->free) != NULL)) {
 		pg->free = b->next;
 		pg->used++;
 		b->key = 0;
@@ -184,8 +189,18 @@ ML_API void *mlalloc_malloc(size_t n)
 	struct heap *h = ml_tls_heap;
 	if (ML_LIKELY(h != NULL && n <= ML_SMALL_MAX)) {
 		unsigned cls = ml_size_class(n);
+		struct rcache *rc = &h->rc[cls];
+		struct block *b = rc->head;
+		if (b) { /* a block this thread freed into another heap's page */
+			rc->head = b->next;
+			rc->n--;
+			b->key = 0;
+			h->st.allocs[cls]++;
+			h->st.requested += n;
+			return b;
+		}
 		struct page *pg = h->cur[cls];
-		struct block *b = pg->free;
+		b = pg->free;
 		if (ML_LIKELY(b)) {
 			pg->free = b->next;
 			pg->used++;
@@ -254,14 +269,20 @@ static ML_NOINLINE void free_remote(struct heap *h, struct page *pg, struct bloc
 	size_t bytes = cls < MLALLOC_NSMALL ? ml_class_size[cls] : pg->block_size;
 
 	b->key = ml_key;
-	struct block *old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
-	do {
-		b->next = old;
-	} while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, b, memory_order_seq_cst,
-							memory_order_relaxed));
-	/* see page.c for why reading the page after the push is safe */
-	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & ML_PG_FULL)
-		atomic_store_explicit(&owner->remote_pending, 1, memory_order_relaxed);
+	if (cls < MLALLOC_NSMALL && h) {
+		struct rcache *rc = &h->rc[cls];
+		if (rc->max) { /* keep it for this thread's next malloc */
+			if (ML_UNLIKELY(b == rc->head))
+				ml_fatal("free(): double free detected", b);
+			b->next = rc->head;
+			rc->head = b;
+			h->st.frees[cls]++;
+			if (ML_UNLIKELY(++rc->n > rc->max))
+				ml_rcache_flush(h, cls);
+			return;
+		}
+	}
+	ml_page_push_xfree(pg, b, b, 1);
 	stat_free(h, cls, bytes);
 }
 

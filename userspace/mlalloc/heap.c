@@ -65,6 +65,8 @@ static void heap_init(struct heap *h, uint32_t state)
 	h->st.state = state;
 	for (unsigned c = 0; c < MLALLOC_NSMALL; c++)
 		h->cur[c] = &ml_empty_page;
+	if (h != &ml_backup_heap) /* shared under a lock: nothing kept */
+		ml_rcache_init(h);
 	/* publish: readers walk mlalloc_introspect.heaps */
 	h->st.next = mlalloc_introspect.heaps;
 	__atomic_store_n(&mlalloc_introspect.heaps, (uint64_t)(uintptr_t)h, __ATOMIC_RELEASE);
@@ -98,6 +100,7 @@ static struct heap *heap_acquire(void)
 	h->st.tid = ml_gettid();
 	h->owner = pthread_self();
 	ml_unlock(&ml_pool_lock);
+	ml_heap_purge_defer(h);
 	return h;
 }
 

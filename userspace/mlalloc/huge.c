@@ -10,10 +10,10 @@
  * munmap + mmap + page faults for every huge block would make programs that
  * repeatedly allocate big buffers pay the kernel each time, so a few freed
  * mappings (MLALLOC_HUGE_CACHE bytes, default 128 MiB) are kept, resident,
- * for MLALLOC_HUGE_DELAY ms (default 1 s) and reused for any request: a
- * fit if one is between the request and twice its size, else the nearest
- * in size, resized with mremap (shrinking unmaps the tail, growing keeps
- * the resident pages and adds fresh ones).  Growing realloc moves pages
+ * for MLALLOC_HUGE_DELAY ms (default 1 s) and reused for any request: the
+ * smallest that holds it, used whole unless it is more than ML_HUGE_WASTE
+ * times bigger (then shrunk: mremap unmaps the tail), else the biggest,
+ * grown with mremap (keeping the resident pages, adding fresh ones).  Growing realloc moves pages
  * with mremap instead of copying.
  * These paths take ml_huge_lock only around the cache.
  */
@@ -26,6 +26,10 @@
 pthread_mutex_t ml_huge_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define ML_HUGE_CACHE_SLOTS 16
+/* see cache_take; -D for the measurement in docs/allocator.md */
+#ifndef ML_HUGE_WASTE
+#define ML_HUGE_WASTE 4
+#endif
 
 static struct {
 	struct segment *s;
@@ -74,21 +78,19 @@ static struct segment *cache_take(size_t need)
 		return NULL;
 	ml_lock(&ml_huge_lock);
 	cache_expire(false, old, &nold);
-	/* a fit (need .. 2 need) if any, else the nearest size: fewest pages
-	 * to fault in when growing, or to drop when shrinking */
-	size_t best_d = 0;
+	/* The smallest mapping that holds the request, used whole (its pages
+	 * are resident: cutting the tail would make the next bigger request
+	 * fault them in again), else the biggest, grown (fewest pages to
+	 * fault in).  One more than ML_HUGE_WASTE times the request is
+	 * shrunk to it instead. */
 	for (int i = 0; i < ML_HUGE_CACHE_SLOTS; i++) {
 		struct segment *s = cache[i].s;
 		if (!s)
 			continue;
-		size_t d = s->map_size >= need ? s->map_size - need : need - s->map_size;
-		if (s->map_size >= need && s->map_size / 2 <= need)
-			d = 0;
-		if (best < 0 || d < best_d ||
-		    (d == best_d && s->map_size < cache[best].s->map_size)) {
+		struct segment *b = best >= 0 ? cache[best].s : NULL;
+		if (!b || (s->map_size >= need ? b->map_size < need || s->map_size < b->map_size :
+						 b->map_size < need && s->map_size > b->map_size))
 			best = i;
-			best_d = d;
-		}
 	}
 	if (best >= 0) {
 		got = cache[best].s;
@@ -115,7 +117,7 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 	/* cached mappings are 4 MiB-aligned: no use for a bigger alignment */
 	struct segment *s = align <= ML_SEG_SIZE ? cache_take(need) : NULL;
 
-	if (s && (s->map_size < need || s->map_size / 2 > need)) {
+	if (s && (s->map_size < need || s->map_size / ML_HUGE_WASTE > need)) {
 		int saved = errno;
 		struct segment *r = huge_resize(s, need);
 		errno = saved;
@@ -231,25 +233,32 @@ void ml_huge_trim(void)
 static struct segment *huge_resize(struct segment *s, size_t need)
 {
 	size_t old = s->map_size;
+	/* The range's segmap entries are cleared before mremap, not after:
+	 * once the kernel has released the old range (a tail, or all of it on
+	 * a move), another thread's new mapping may land there and set its
+	 * own entries, which a late clear would wipe (a live huge block
+	 * "not allocated by mlalloc", seen in cross_thread_random_sizes).
+	 * Nobody else looks this block up meanwhile: it is cached, or
+	 * the caller's realloc owns it. */
+	ml_segmap_set((uintptr_t)s, old, false);
 	void *q = mremap(s, old, need, 0);
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
 		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
-		if (!r)
-			return NULL;
-		q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
+		if (r)
+			q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
 		if (q == MAP_FAILED) {
-			ml_os_unmap(r, need);
+			if (r)
+				ml_os_unmap(r, need);
+			ml_segmap_set((uintptr_t)s, old, true);
 			return NULL;
 		}
 		/* r was replaced, s is gone: account as one mapping of `need` */
 		__atomic_fetch_sub(&mlalloc_introspect.reserved, old, __ATOMIC_RELAXED);
-		ml_segmap_set((uintptr_t)s, old, false);
 		s = q;
 		ml_segmap_set((uintptr_t)s, need, true);
 	} else {
 		__atomic_fetch_add(&mlalloc_introspect.reserved, need - old, __ATOMIC_RELAXED);
-		ml_segmap_set((uintptr_t)s, old, false);
 		ml_segmap_set((uintptr_t)s, need, true);
 	}
 	s->map_size = need;

@@ -33,6 +33,8 @@
  *   owner     the heap a page or segment belongs to; only its thread
  *             touches the page's owner fields
  *   local / remote free   by the owner's thread / by any other thread
+ *   rcache    a thread's remote cache: blocks it freed into other heaps'
+ *             pages, reused by its own next malloc of the class
  *   dirty     a slice that may be resident (touched since its last purge)
  *   purge     madvise(MADV_DONTNEED) of free dirty slices
  *   abandoned a heap whose thread exited; adopted whole by a new thread
@@ -43,24 +45,33 @@
  *   page      used + |free| == capacity <= reserved, and
  *             reserved * block_size <= slices * ML_SLICE_SIZE;
  *             `used` counts blocks handed out, including those freed
- *             remotely onto xfree and not yet collected (so a page with
- *             used == 0 has no block anywhere and may be retired);
+ *             remotely onto xfree and not yet collected, and those
+ *             freed by another thread into its heap's rcache (so a page
+ *             with used == 0 has no block anywhere and may be retired);
  *             every block on `free` is inside the carved part, at a
  *             multiple of block_size from `start`; a large page has
  *             reserved == capacity == 1.
  *   lists     `free` is touched only by the owner; `xfree` is pushed by
  *             anyone with a CAS and emptied only by the owner with an
- *             exchange.  A page is on exactly one of h->q[cls] (it may have
- *             free blocks) or h->full (ML_PG_FULL set; large pages always).
+ *             exchange; ML_XF_COUNT(xfree) is the length of the list at
+ *             ML_XF_PTR(xfree) (0 iff the list is empty).  A page is on
+ *             exactly one of h->q[cls] (it may have free blocks) or h->full
+ *             (ML_PG_FULL set; large pages always).
  *   segment   free_mask bit i: slice i belongs to no page (bit 0, the
  *             header, is never set); dirty_mask bit i: slice i may be
  *             resident (bit 0 always); a page's slices are clear in
  *             free_mask and set in dirty_mask; only free slices are purged.
  *             pages[i].slice_offset is 0 for a page's first slice, k for
- *             the slice k after it.
+ *             the slice k after it.  purge_new and purge_old are disjoint
+ *             subsets of free_mask (ml_span_alloc clears a run from both);
+ *             purge_at != 0 when either is not empty (delay > 0).
  *   heap      cur[cls] is &ml_empty_page or a page of class cls of this
  *             heap (on q[cls]; on full only after a refill failed); segs lists
  *             every segment with s->heap == h; nsegs counts them.
+ *             rc[cls] holds rc[cls].n <= rc[cls].max blocks of class cls,
+ *             each the start of a block of an in-use page of another heap
+ *             (pages never change heap while a thread lives), key set;
+ *             rc[].max is 0 for the backup heap.
  *   segmap    ml_segmap[a >> 22] == k + 1 iff a is in the k-th 4 MiB chunk
  *             of a live segment or huge mapping (first 255 chunks only).
  *
@@ -131,6 +142,19 @@ struct block {
 
 struct heap;
 
+/* A page's remote-free word packs the head of the list (user addresses are
+ * below 2^47) and the number of blocks on it (a page holds fewer than 2^16),
+ * so that the owner takes the list and its count with one exchange and
+ * never walks it: the walk was a cache miss per block freed by another core
+ * (37 % of larson's samples, issue 14). */
+#define ML_XF_SHIFT    48
+#define ML_XF_ONE      ((uintptr_t)1 << ML_XF_SHIFT)
+#define ML_XF_PTR(v)   ((struct block *)((v) & (ML_XF_ONE - 1)))
+#define ML_XF_COUNT(v) ((uint32_t)((v) >> ML_XF_SHIFT))
+_Static_assert(ML_ADDR_BITS <= ML_XF_SHIFT, "xfree head bits");
+#define ML_PAGE_MAX_BLOCKS (ML_PAGE_MAX_SLICES * ML_SLICE_SIZE / ML_ALIGN)
+_Static_assert(ML_PAGE_MAX_BLOCKS < ((size_t)1 << (64 - ML_XF_SHIFT)), "xfree count bits");
+
 /* page flags: FULL is read by other threads, so it is accessed atomically */
 #define ML_PG_FULL    0x1 /* on the heap's full list */
 #define ML_PG_ALIGNED 0x2 /* holds blocks returned at an inner offset */
@@ -150,11 +174,12 @@ struct page {
 	uint32_t reserved;    /* blocks that fit in the span */
 	uint32_t slices;      /* span in slices */
 	size_t block_size;
-	uint8_t *start;                /* first block */
-	_Atomic(struct block *) xfree; /* frees from other threads (CAS push;
-					 * owner takes all by exchange) */
-	struct heap *heap;             /* owner */
-	struct page *next, *prev;      /* in a heap queue */
+	uint8_t *start;           /* first block */
+	_Atomic uintptr_t xfree;  /* frees from other threads (CAS push;
+				   * owner takes all by exchange): the
+				   * list head and its length, ML_XF_* */
+	struct heap *heap;        /* owner */
+	struct page *next, *prev; /* in a heap queue */
 };
 
 enum seg_kind {
@@ -171,6 +196,9 @@ struct segment {
 	uint64_t dirty_mask;          /* bit i: slice i may be resident; free
 					 * & dirty is what a purge returns */
 	int64_t purge_at;             /* ms deadline of a pending purge, 0 none */
+	uint64_t purge_new;           /* free slices freed since the deadline */
+	uint64_t purge_old;           /* free slices free since the one before:
+				       * purged at the deadline (segment.c) */
 	size_t map_size;              /* HUGE: length of the mapping */
 	uint8_t *map_base;            /* HUGE: start of the mapping */
 	size_t huge_size;             /* HUGE: usable bytes at pages[0].start */
@@ -181,9 +209,29 @@ struct queue {
 	struct page *first, *last;
 };
 
+/* Blocks of other heaps' pages that this thread freed, kept to be reused by
+ * its next malloc of the class (the block is in this core's cache: the
+ * owner would take a miss per block, and each free a contended CAS).
+ * Returned to their pages' xfree, chained per page, when more than `max`
+ * are kept, and by collect / thread exit. */
+struct rcache {
+	struct block *head;
+	uint32_t n;   /* blocks on head */
+	uint32_t max; /* 0: this class is not cached (large classes, backup heap) */
+};
+/* per class; -D for the measurement in docs/allocator.md */
+#ifndef ML_RCACHE_BYTES
+#define ML_RCACHE_BYTES (16 * ML_KIB)
+#endif
+#define ML_RCACHE_BLOCKS 64
+#ifndef ML_RCACHE_MIN
+#define ML_RCACHE_MIN 64 /* a cache line */
+#endif
+
 struct heap {
 	struct mlalloc_heap_stats st;     /* first: published for readers */
 	struct page *cur[MLALLOC_NSMALL]; /* fast path: page to allocate from */
+	struct rcache rc[MLALLOC_NSMALL]; /* fast path: remote blocks to reuse */
 	struct queue q[MLALLOC_NSMALL];   /* pages with (maybe) free blocks */
 	struct queue full;                /* pages without free blocks, and large */
 	struct segment *segs;             /* owned segments */
@@ -255,6 +303,8 @@ void ml_segment_release(struct heap *h, struct segment *s) ML_HIDDEN;
 struct page *ml_span_alloc(struct heap *h, unsigned slices) ML_HIDDEN;
 void ml_span_free(struct heap *h, struct page *pg) ML_HIDDEN;
 void ml_heap_purge(struct heap *h, bool force) ML_HIDDEN;
+void ml_heap_purge_defer(struct heap *h) ML_HIDDEN;
+void ml_heap_release_empty(struct heap *h) ML_HIDDEN;
 int ml_arena_add(uint64_t base, uint64_t size, uint32_t role) ML_HIDDEN;
 void ml_arena_del(int idx) ML_HIDDEN;
 void ml_arena_update(int idx, int64_t committed, int64_t used) ML_HIDDEN;
@@ -285,6 +335,27 @@ void *ml_malloc_slow(struct heap *h, unsigned cls) ML_HIDDEN;
 void ml_page_free_slow(struct heap *h, struct page *pg, struct block *b) ML_HIDDEN;
 void ml_page_collect_remote(struct heap *h) ML_HIDDEN;
 void ml_heap_collect(struct heap *h, bool force) ML_HIDDEN;
+void ml_rcache_flush(struct heap *h, unsigned cls) ML_HIDDEN;
+void ml_rcache_init(struct heap *h) ML_HIDDEN;
+
+/* Push the chain first..last (n blocks) onto pg's remote list, then tell
+ * the owner if the page is FULL (the handshake argued in page.c).  The
+ * owner is read before the push: after it the page may be collected,
+ * retired and reused (reading its flags then is harmless, segments are
+ * never unmapped, and raises at worst a spurious remote_pending). */
+static inline void ml_page_push_xfree(struct page *pg, struct block *first, struct block *last,
+				      uint32_t n)
+{
+	struct heap *owner = pg->heap;
+	uintptr_t old = atomic_load_explicit(&pg->xfree, memory_order_relaxed), nv;
+	do {
+		last->next = ML_XF_PTR(old);
+		nv = (uintptr_t)first | ((old & ~(ML_XF_ONE - 1)) + (uintptr_t)n * ML_XF_ONE);
+	} while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, nv, memory_order_seq_cst,
+							memory_order_relaxed));
+	if (__atomic_load_n(&pg->flags, __ATOMIC_SEQ_CST) & ML_PG_FULL)
+		atomic_store_explicit(&owner->remote_pending, 1, memory_order_relaxed);
+}
 #ifdef ML_DEBUG
 void ml_page_check(const struct page *pg) ML_HIDDEN;
 #else

@@ -90,23 +90,36 @@ void ml_page_check(const struct page *pg)
 }
 #endif
 
-/* Take the blocks other threads freed into this page. */
+/* Take the blocks other threads freed into this page: the exchange gives
+ * the list and its length (ML_XF_*).  When the owner's list is empty, the
+ * usual case (malloc's slow path, full pages), the remote list becomes the
+ * free list without touching any of its blocks; otherwise (collect, a large
+ * block) it is walked to its tail to splice it. */
 static void page_collect_xfree(struct page *pg)
 {
-	struct block *list;
+	uintptr_t v;
 
 	if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed))
 		return;
-	list = atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
+	v = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
+	struct block *list = ML_XF_PTR(v);
+	uint32_t n = ML_XF_COUNT(v);
 	if (!list)
 		return;
-	uint32_t n = 1;
-	struct block *t = list;
-	while (t->next) {
-		t = t->next;
-		n++;
+#ifdef ML_DEBUG
+	uint32_t len = 0;
+	for (struct block *t = list; t; t = t->next) {
+		ML_ASSERT(len < pg->capacity); /* no cycle */
+		len++;
 	}
-	t->next = pg->free;
+	ML_ASSERT(len == n);
+#endif
+	if (pg->free) {
+		struct block *t = list;
+		while (t->next)
+			t = t->next;
+		t->next = pg->free;
+	}
 	pg->free = list;
 	ML_ASSERT(pg->used >= n);
 	pg->used -= n;
@@ -283,12 +296,53 @@ void *ml_large_alloc(struct heap *h, size_t n)
 	return pg->start;
 }
 
+/* Classes whose blocks a thread keeps when it frees them into another
+ * heap's page: at most ML_RCACHE_BYTES per class, ML_RCACHE_BLOCKS blocks,
+ * none below ML_RCACHE_MIN bytes: such a block shares its cache line with
+ * blocks the owner hands out, and reusing it in this thread would be false
+ * sharing (`scratch`, docs/allocator.md). */
+void ml_rcache_init(struct heap *h)
+{
+	for (unsigned c = 0; c < MLALLOC_NSMALL; c++) {
+		uint32_t m = (uint32_t)(ML_RCACHE_BYTES / ml_class_size[c]);
+		if (ml_class_size[c] < ML_RCACHE_MIN)
+			m = 0;
+		h->rc[c].max = m > ML_RCACHE_BLOCKS ? ML_RCACHE_BLOCKS : m;
+	}
+}
+
+/* Return the kept blocks of a class to their pages: runs of blocks of one
+ * page (a producer's blocks freed in order) go with one CAS. */
+void ml_rcache_flush(struct heap *h, unsigned cls)
+{
+	struct rcache *rc = &h->rc[cls];
+	struct block *b = rc->head, *next;
+
+	rc->head = NULL;
+	rc->n = 0;
+	while (b) {
+		struct page *pg = ml_segment_page(ml_ptr_segment(b), b);
+		struct block *last = b;
+		uint32_t n = 1;
+		ML_ASSERT(pg->in_use && pg->heap != h && pg->cls == cls);
+		while ((next = last->next) && ml_segment_page(ml_ptr_segment(next), next) == pg) {
+			last = next;
+			n++;
+		}
+		ml_page_push_xfree(pg, b, last, n);
+		b = next;
+	}
+}
+
 /* Everything the heap can give back now: remote frees collected, empty
  * pages released, free slices purged (`force`) or scheduled. */
 void ml_heap_collect(struct heap *h, bool force)
 {
 	struct page *pg, *next;
 
+	for (unsigned c = 0; c < MLALLOC_NSMALL; c++)
+		if (h->rc[c].head)
+			ml_rcache_flush(h, c);
 	ml_page_collect_remote(h);
 	for (unsigned c = 0; c < MLALLOC_NSMALL; c++) {
 		h->cur[c] = &ml_empty_page;
@@ -302,4 +356,6 @@ void ml_heap_collect(struct heap *h, bool force)
 	}
 	if (force && ml_opt.purge_delay_ms >= 0)
 		ml_heap_purge(h, true);
+	else if (!force)
+		ml_heap_release_empty(h);
 }

@@ -214,6 +214,7 @@ void ml_segment_release(struct heap *h, struct segment *s)
 	h->nsegs--;
 	segment_purge(s, s->dirty_mask);
 	s->purge_at = 0;
+	s->purge_old = s->purge_new = 0;
 	s->heap = NULL;
 	ml_lock(&ml_pool_lock);
 	if ((int)s->arena >= 0)
@@ -239,7 +240,13 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 	struct segment *s;
 	int i = -1;
 
+	/* resident slices first: a run of fresh ones faults every page in */
 	for (s = h->segs; s; s = s->next) {
+		i = find_run(s->free_mask & s->dirty_mask, n);
+		if (i >= 0)
+			break;
+	}
+	for (s = s ? s : h->segs; s && i < 0; s = s->next) {
 		i = find_run(s->free_mask, n);
 		if (i >= 0)
 			break;
@@ -253,6 +260,8 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 	uint64_t run = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << i;
 	ML_ASSERT(i >= 1 && (s->free_mask & run) == run && s->heap == h);
 	s->free_mask &= ~run;
+	s->purge_old &= ~run;
+	s->purge_new &= ~run;
 	uint64_t fresh = run & ~s->dirty_mask;
 	s->dirty_mask |= run;
 	ml_arena_update((int)s->arena,
@@ -273,7 +282,7 @@ struct page *ml_span_alloc(struct heap *h, unsigned n)
 	pg->used = 0;
 	pg->capacity = 0;
 	pg->next = pg->prev = NULL;
-	atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+	atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
 	return pg;
 }
 
@@ -291,20 +300,67 @@ void ml_span_free(struct heap *h, struct page *pg)
 	s->free_mask |= run;
 	ml_arena_update((int)s->arena, 0, -(int64_t)n * (int64_t)ML_SLICE_SIZE);
 
-	if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1) {
+	/* An entirely free segment waits for the purge deadline like any free
+	 * slice, and is released to the global cache when it is purged
+	 * (ml_heap_purge): releasing it at once made a program that frees
+	 * and allocates large blocks fault every page of each one in again
+	 * (`large`, docs/allocator.md). */
+	if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1 && ml_opt.purge_delay_ms == 0) {
 		ml_segment_release(h, s);
 		return;
 	}
 	if (ml_opt.purge_delay_ms == 0) {
 		segment_purge(s, run);
-	} else if (ml_opt.purge_delay_ms > 0 && !s->purge_at) {
-		s->purge_at = ml_now_ms() + ml_opt.purge_delay_ms;
-		if (!h->purge_at || s->purge_at < h->purge_at)
-			h->purge_at = s->purge_at;
+	} else if (ml_opt.purge_delay_ms > 0) {
+		s->purge_new |= run;
+		if (!s->purge_at) {
+			s->purge_at = ml_now_ms() + ml_opt.purge_delay_ms;
+			if (!h->purge_at || s->purge_at < h->purge_at)
+				h->purge_at = s->purge_at;
+		}
 	}
 }
 
-/* Purge the segments whose deadline passed (all of them if `force`). */
+/* A thread adopts an exited thread's heap: the free slices that thread
+ * left get a full purge delay from now, since the adopter is about to
+ * allocate again (purging them at the old deadline made it fault them back
+ * in: mstress, docs/allocator.md). */
+void ml_heap_purge_defer(struct heap *h)
+{
+	if (!h->purge_at || ml_opt.purge_delay_ms <= 0)
+		return;
+	int64_t at = ml_now_ms() + ml_opt.purge_delay_ms;
+	for (struct segment *s = h->segs; s; s = s->next) {
+		if (s->purge_at)
+			s->purge_at = at;
+		s->purge_new |= s->purge_old;
+		s->purge_old = 0;
+	}
+	h->purge_at = at;
+}
+
+/* Release the heap's entirely free segments but one (thread exit: a heap
+ * nobody adopts keeps no empty segment resident). */
+void ml_heap_release_empty(struct heap *h)
+{
+	for (struct segment *s = h->segs, *n; s && h->nsegs > 1; s = n) {
+		n = s->next;
+		if (s->free_mask == ML_ALL_SLICES)
+			ml_segment_release(h, s);
+	}
+}
+
+/*
+ * Purge what has been free for a whole purge delay (everything if `force`).
+ * Each segment's free dirty slices are in two generations: purge_new, freed
+ * since the segment's last deadline, and purge_old, free since the one
+ * before, not reused since (ml_span_alloc clears both).  At a deadline the
+ * old ones are purged and the new ones become old; so a slice is purged
+ * between one and two delays after it was freed, never just after (one
+ * deadline for all made `large` fault its blocks in again, see
+ * docs/allocator.md).  An entirely free segment (but the heap's last)
+ * whose free slices are all old goes to the global cache.
+ */
 void ml_heap_purge(struct heap *h, bool force)
 {
 	int64_t now = force ? 0 : ml_now_ms();
@@ -312,13 +368,30 @@ void ml_heap_purge(struct heap *h, bool force)
 
 	if (!force && (!h->purge_at || now < h->purge_at))
 		return;
-	for (struct segment *s = h->segs; s; s = s->next) {
-		if (force || (s->purge_at && now >= s->purge_at)) {
-			segment_purge(s, s->free_mask & s->dirty_mask);
-			s->purge_at = 0;
-		} else if (s->purge_at && (!next || s->purge_at < next)) {
-			next = s->purge_at;
+	for (struct segment *s = h->segs, *n; s; s = n) {
+		n = s->next;
+		ML_ASSERT(!((s->purge_new | s->purge_old) & ~s->free_mask));
+		ML_ASSERT(!(s->purge_new & s->purge_old));
+		ML_ASSERT(s->purge_at || !(s->purge_new | s->purge_old));
+		if (!force && !(s->purge_at && now >= s->purge_at)) {
+			if (s->purge_at && (!next || s->purge_at < next))
+				next = s->purge_at;
+			continue;
 		}
+		uint64_t idle = s->free_mask & s->dirty_mask;
+		if (!force)
+			idle &= s->purge_old;
+		if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1 &&
+		    !(s->free_mask & s->dirty_mask & ~idle)) {
+			ml_segment_release(h, s); /* purges it */
+			continue;
+		}
+		segment_purge(s, idle);
+		s->purge_old = force ? 0 : s->purge_new & s->free_mask & s->dirty_mask;
+		s->purge_new = 0;
+		s->purge_at = s->purge_old ? now + ml_opt.purge_delay_ms : 0;
+		if (s->purge_at && (!next || s->purge_at < next))
+			next = s->purge_at;
 	}
 	h->purge_at = next;
 }
