@@ -281,25 +281,14 @@ static struct ml_val stat_cell(const struct ml_stats *st, int c, const struct ml
 {
 	int sig;
 
-	if (!st->n)
-		return ml_none(st->why ? st->why : "no successful run");
-	switch (c) {
-	case 0:
-		return ml_have(st->mean, st->src);
-	case 1:
-		return st->n > 1 ? ml_have(st->sd, st->src) : ml_none("one run: no spread");
-	case 2:
-		return ml_have(st->min, st->src);
-	case 3:
-		return ml_have(st->max, st->src);
-	case 4:
+	if (c < 4 || !st->n)
+		return ml_stats_cell(st, c);
+	if (c == 4)
 		return base->n && base->mean ? ml_have(st->mean / base->mean, st->src) :
 					       ml_none("baseline unavailable or zero");
-	default:
-		sig = ml_stats_significant(st, base);
-		return sig < 0 ? ml_none("fewer than two runs, or a mean unavailable or zero") :
-				 ml_have(sig, st->src);
-	}
+	sig = ml_stats_significant(st, base);
+	return sig < 0 ? ml_none("fewer than two runs, or a mean unavailable or zero") :
+			 ml_have(sig, st->src);
 }
 
 /* Each run's figures (JSON only): what the statistics were computed from. */
@@ -363,23 +352,9 @@ static void table(struct ml_report *r, const struct outcome *o, int n)
 	ml_report_table_end(r);
 }
 
-/* "0.079 s" / "52.5 MiB" / "13143" */
-static const char *fmt_fig(char *buf, size_t len, enum ml_unit unit, double v)
-{
-	if (unit == ML_UNIT_BYTES)
-		return ml_fmt_bytes(buf, len, v);
-	if (unit == ML_UNIT_SECONDS)
-		snprintf(buf, len, "%.3f s", v);
-	else
-		snprintf(buf, len, "%.0f", v);
-	return buf;
-}
-
 /* Text: mean +- sd, min-max and the ratio of the means, per figure. */
 static void spread_text(FILE *out, const struct outcome *o, int n)
 {
-	char m[32], sd[32], lo[32], hi[32];
-
 	for (int f = 0; f < 4; f++) {
 		fprintf(out, "\n%s: mean +- stddev (min - max), ratio of the means\n",
 			spread_figs[f].title);
@@ -392,11 +367,8 @@ static void spread_text(FILE *out, const struct outcome *o, int n)
 					st->why ? st->why : "no successful run");
 				continue;
 			}
-			fprintf(out, "  %-10s %10s +- %-10s (%s - %s)", o[i].alloc.name,
-				fmt_fig(m, sizeof(m), spread_figs[f].unit, st->mean),
-				fmt_fig(sd, sizeof(sd), spread_figs[f].unit, st->sd),
-				fmt_fig(lo, sizeof(lo), spread_figs[f].unit, st->min),
-				fmt_fig(hi, sizeof(hi), spread_figs[f].unit, st->max));
+			fprintf(out, "  %-10s ", o[i].alloc.name);
+			ml_stats_print(out, spread_figs[f].unit, st);
 			if (b->n && b->mean)
 				fprintf(out, "  %.2fx%s", st->mean / b->mean,
 					!i       ? "" :
