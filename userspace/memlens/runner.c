@@ -42,8 +42,7 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* "Key: N kB" of smaps_rollup, in bytes (-1 if unreadable). */
-static double rollup(pid_t pid, const char *key)
+double ml_proc_rollup(pid_t pid, const char *key)
 {
 	char path[64], line[256];
 	size_t klen = strlen(key);
@@ -90,8 +89,8 @@ static void sample(pid_t pid, struct sampler *s)
 	    now() - s->last_rollup < ROLLUP_MS / 1000.0)
 		goto out;
 	s->last_rollup = now();
-	rss = rollup(pid, "Rss");
-	thp = rollup(pid, "AnonHugePages");
+	rss = ml_proc_rollup(pid, "Rss");
+	thp = ml_proc_rollup(pid, "AnonHugePages");
 	if (rss > 0 && rss >= s->rss_at_peak) {
 		s->rss_at_peak = rss;
 		s->thp_at_peak = thp > 0 ? thp : 0;

@@ -35,6 +35,9 @@ int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], cha
 /* @lib in /proc/@pid/maps: 1; not, though libc is mapped: 0; cannot tell: -1. */
 int ml_allocator_mapped(pid_t pid, const char *lib);
 
+/* "Key: N kB" of /proc/@pid/smaps_rollup, in bytes (-1 if unreadable). */
+double ml_proc_rollup(pid_t pid, const char *key);
+
 /* Where the command's stdout goes while memlens measures it. */
 enum ml_child_out {
 	ML_CHILD_OUT_KEEP,   /* memlens' stdout (a text report follows it) */
