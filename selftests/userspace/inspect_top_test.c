@@ -283,60 +283,6 @@ TEST(batch_frames_carry_timestamps)
 	EXPECT_GE(total, 0.3 * (1 - 1e-5));
 }
 
-/* Read what @fd has until @want appears @times times or @ms pass. */
-static int read_until(int fd, char *buf, size_t len, size_t *off, const char *want,
-		      int times, int ms)
-{
-	for (int waited = 0; waited < ms; ) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		int found = 0;
-
-		for (const char *q = buf; (q = strstr(q, want)); q++)
-			found++;
-		if (found >= times)
-			return 0;
-		if (poll(&p, 1, 50) > 0) {
-			ssize_t n = read(fd, buf + *off, len - 1 - *off);
-
-			if (n <= 0)
-				return -1;
-			*off += n;
-			buf[*off] = '\0';
-		} else {
-			waited += 50;
-		}
-	}
-	return -1;
-}
-
-/* The widest line of @text once escapes (ESC [ ... letter) and \r are left out. */
-static int widest_line(const char *text, int *lines)
-{
-	int w = 0, max = 0;
-
-	*lines = 0;
-	for (const char *p = text; *p; p++) {
-		if (*p == '\033' && p[1] == '[') {
-			for (p += 2; *p && !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'));
-			     p++)
-				;
-			if (!*p)
-				break;
-			continue;
-		}
-		if (*p == '\r')
-			continue;
-		if (*p == '\n') {
-			(*lines)++;
-			w = 0;
-			continue;
-		}
-		if (++w > max)
-			max = w;
-	}
-	return max;
-}
-
 /* Three frames of the live screen at 80 x 24, then @key ends it. */
 static void live_screen(struct __test_metadata *_metadata, const char *key)
 {
