@@ -128,6 +128,56 @@ TEST(run_errors)
 	expect_error(_metadata, none, 2, "no command given");
 }
 
+/*
+ * Every <text> of the SVG @svg inside its width: x plus the text's
+ * estimated width (0.6 of the font size per character, entities counted
+ * as one), or for text-anchor="end" x minus it at least 0; the width
+ * attribute and the viewBox's agree.  0, or -1 with @why.
+ */
+static int svg_texts_fit(const char *svg, char *why, size_t len)
+{
+	double width = 0, vbw = 0;
+	const char *p = strstr(svg, "<svg ");
+	int texts = 0;
+
+	if (!p || sscanf(strstr(p, " width=\"") ?: "", " width=\"%lf\"", &width) != 1 ||
+	    !strstr(p, "viewBox=\"0 0 ") ||
+	    sscanf(strstr(p, "viewBox=\"0 0 "), "viewBox=\"0 0 %lf", &vbw) != 1 || vbw != width) {
+		snprintf(why, len, "no width, or no viewBox of the same width");
+		return -1;
+	}
+	for (p = svg; (p = strstr(p, "<text ")); p++) {
+		const char *gt = strchr(p, '>'), *end = strstr(p, "</text>"), *fs;
+		double x = -1, size = 13, w;
+		int chars = 0;
+
+		if (!gt || !end || sscanf(p, "<text x=\"%lf\"", &x) != 1) {
+			snprintf(why, len, "a <text> without x: %.60s", p);
+			return -1;
+		}
+		fs = strstr(p, "font-size=\"");
+		if (fs && fs < gt)
+			size = strtod(fs + 11, NULL);
+		for (const char *c = gt + 1; c < end; c++, chars++)
+			if (*c == '&')
+				c = strchr(c, ';');
+		w = chars * size * 0.6;
+		texts++;
+		if (strstr(p, "text-anchor=\"end\"") && strstr(p, "text-anchor=\"end\"") < gt ?
+			    x > width || x - w < 0 :
+			    x + w > width) {
+			snprintf(why, len, "%.*s: x %g, about %g wide, in %g", (int)(end - gt - 1),
+				 gt + 1, x, w, width);
+			return -1;
+		}
+	}
+	if (!texts) {
+		snprintf(why, len, "no <text>");
+		return -1;
+	}
+	return 0;
+}
+
 TEST(compare_every_allocator)
 {
 	char svg[] = "/tmp/memlens-plot-XXXXXX";
@@ -173,9 +223,35 @@ TEST(compare_every_allocator)
 	EXPECT_STREQ("</svg>\n", text + strlen(text) - 7);
 	for (int i = 0; i < 5; i++)
 		EXPECT_NE(NULL, strstr(text, allocators[i].name));
+	EXPECT_EQ(0, svg_texts_fit(text, err, sizeof(err))) TH_LOG("%s", err);
 	for (const char *p = text; (p = strstr(p, "<rect")); p++)
 		rects++;
 	EXPECT_GE(rects, 1 + 3 * 5);
+}
+
+/*
+ * The plot's labels fit inside it: a long allocator name (a path) and the
+ * values with their ratios at the end of the longest bars.
+ */
+TEST(compare_plot_labels_fit)
+{
+	char svg[] = "/tmp/memlens-plot-XXXXXX", lib[4096], allocs[4200];
+	char *argv[] = { "memlens", "compare", "--allocators", allocs, "-n", "1", "--warmup", "0",
+			 "--plot", svg, "--", WL_ARGS, NULL };
+	static char text[65536];
+	int fd = mkstemp(svg);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	mlalloc_path(lib, sizeof(lib));
+	snprintf(allocs, sizeof(allocs), "glibc,%s", lib);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	ASSERT_LT(0, ml_read_file(svg, text, sizeof(text)));
+	unlink(svg);
+	EXPECT_NE(NULL, strstr(text, lib));
+	EXPECT_NE(NULL, strstr(text, "x)</text>"));
+	EXPECT_EQ(0, svg_texts_fit(text, err, sizeof(err))) TH_LOG("%s", err);
 }
 
 TEST(compare_text_and_failures)
