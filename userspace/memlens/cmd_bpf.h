@@ -30,6 +30,7 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration);
 /* -p PID, -d SECONDS, -v, -- CMD: the options of every counting command. */
 struct ml_count_args {
 	pid_t pid;
+	const char *comm, *cgroup; /* --comm, --cgroup: resolved to pid (target.h) */
 	double duration;
 	bool verbose;
 	int cmd_index; /* argv index of CMD, or 0 */

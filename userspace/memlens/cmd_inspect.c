@@ -211,6 +211,7 @@ struct inspect_args {
 	struct ml_common_opts common;
 	const char *pid;
 	bool no_vmas, per_vma;
+	const char *comm, *cgroup; /* instead of PID (target.h) */
 };
 
 enum {
@@ -223,6 +224,9 @@ static const struct argp_option inspect_options[] = {
 	{ "per-vma", OPT_PER_VMA, NULL, 0,
 	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
 	  0 },
+	{ "comm", ML_OPT_COMM, "NAME", 0, "instead of PID: the process named NAME (one only)", 0 },
+	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
+	  "instead of PID: the process in cgroup PATH (one only)", 0 },
 	{ 0 }
 };
 
@@ -240,8 +244,22 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 	case OPT_PER_VMA:
 		a->per_vma = true;
 		return 0;
-	case ARGP_KEY_ARG:
+	case ML_OPT_COMM:
+		a->comm = arg;
+		return 0;
+	case ML_OPT_CGROUP:
+		a->cgroup = arg;
+		return 0;
 	case ARGP_KEY_END:
+		if (a->comm || a->cgroup) {
+			if (a->pid || (a->comm && a->cgroup)) {
+				argp_error(state, "give one of PID, --comm NAME, --cgroup PATH");
+				return EINVAL;
+			}
+			return 0;
+		}
+		return ml_parse_one_pid(state, key, arg, &a->pid);
+	case ARGP_KEY_ARG:
 		return ml_parse_one_pid(state, key, arg, &a->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -271,7 +289,9 @@ static const struct argp inspect_argp = {
 
 static int run_inspect(int argc, char **argv)
 {
-	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false };
+	struct inspect_args a = {
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false, NULL, NULL
+	};
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
 	struct ml_report r;
@@ -283,7 +303,14 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_parse(&inspect_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_pid_parse(a.pid, &pid)) {
+	if (a.comm || a.cgroup) {
+		ret = ml_target_one("inspect", a.comm, a.cgroup, &pid);
+		if (ret) {
+			ml_report_failure(stdout, a.common.format, "inspect", 0, ret,
+					  "the target was refused (see stderr)");
+			return ret;
+		}
+	} else if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens inspect: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}

@@ -45,7 +45,8 @@ struct top_args {
 	double interval;
 	enum sort_key sort;
 	bool batch;
-	long iterations; /* -1: until q on a terminal, 1 in batch mode */
+	long iterations;           /* -1: until q on a terminal, 1 in batch mode */
+	const char *comm, *cgroup; /* only these processes (target.h) */
 };
 
 struct proc_row {
@@ -77,6 +78,9 @@ static const struct argp_option top_options[] = {
 	  0 },
 	{ "iterations", OPT_ITER, "N", 0,
 	  "stop after N frames (batch mode's default 1; 0: until interrupted)", 0 },
+	{ "comm", ML_OPT_COMM, "NAME", 0, "only the processes named NAME (/proc/PID/comm)", 0 },
+	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
+	  "only the processes in cgroup PATH (a directory, or as /proc/PID/cgroup says)", 0 },
 	{ 0 }
 };
 
@@ -108,6 +112,18 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_BATCH:
 		a->batch = true;
+		return 0;
+	case ML_OPT_COMM:
+		a->comm = arg;
+		return 0;
+	case ML_OPT_CGROUP:
+		a->cgroup = arg;
+		return 0;
+	case ARGP_KEY_END:
+		if (a->comm && a->cgroup) {
+			argp_error(state, "give --comm or --cgroup, not both");
+			return EINVAL;
+		}
 		return 0;
 	case OPT_ITER:
 		errno = 0;
@@ -149,6 +165,7 @@ static const struct argp top_argp = {
 	       "Examples:\n"
 	       "  memlens top\n"
 	       "  memlens top -n 5 --sort pss\n"
+	       "  memlens top --comm postgres --sort rss\n"
 	       "  memlens top -b -d 10 -i 2 --json > frames.ndjson\n"
 	       "  memlens top --sort swap -n 0 --json\n"
 	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom",
@@ -333,14 +350,25 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Every user process but memlens itself, sorted by PID; -errno. */
+static const struct top_args *filter; /* --comm, --cgroup */
+
+/*
+ * Every user process but memlens itself (or those --comm or --cgroup
+ * names, found again at each sample), sorted by PID; -errno.
+ */
 static int sample(struct proc_row **out)
 {
 	pid_t *pids = NULL, self = getpid();
 	struct proc_row *rows;
 	int n, kept = 0;
 
-	n = list_pids(&pids);
+	if (filter->comm || filter->cgroup) {
+		/* quiet: a frame where none is left has no rows */
+		if (ml_target_resolve(NULL, filter->comm, filter->cgroup, &pids, &n))
+			n = 0;
+	} else {
+		n = list_pids(&pids);
+	}
 	if (n < 0)
 		return n;
 	rows = calloc(n + 1, sizeof(*rows));
@@ -461,9 +489,15 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 
 static int run_top(int argc, char **argv)
 {
-	struct top_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, 15, false, 1.0, SORT_FAULTS, false, -1
-	};
+	struct top_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false },
+			      15,
+			      false,
+			      1.0,
+			      SORT_FAULTS,
+			      false,
+			      -1,
+			      NULL,
+			      NULL };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct frame fr = { 0 };
 	int ret;
@@ -475,6 +509,17 @@ static int run_top(int argc, char **argv)
 	if (ret)
 		return ret;
 	fr.be = ML_BACKEND_PROC;
+	if (a.comm || a.cgroup) {
+		pid_t *pids;
+		int n;
+
+		/* nothing to show: exit 3 with one line, before any frame */
+		ret = ml_target_resolve("top", a.comm, a.cgroup, &pids, &n);
+		if (ret)
+			return ret;
+		free(pids);
+	}
+	filter = &a;
 	fr.live = !a.batch && a.common.format == ML_FMT_TEXT && isatty(1);
 	fr.rows = a.n;
 	if (a.iterations < 0)
