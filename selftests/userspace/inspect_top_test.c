@@ -314,6 +314,9 @@ static void live_screen(struct __test_metadata *_metadata, const char *key)
 	EXPECT_NE(NULL, strstr(text, "memlens top: "));
 	EXPECT_NE(NULL, strstr(text, "q quits"));
 	EXPECT_NE(NULL, strstr(text, "faults/s"));
+	/* 80 columns: the table without major/s, its last column whole */
+	EXPECT_EQ(NULL, strstr(text, "major/s"));
+	EXPECT_NE(NULL, strstr(text, " pgtables\033[K"));
 	/* each frame in place: 24 rows at most, no line wider than 80 columns */
 	for (char *f = strstr(text, "\033[H"), *next; f; f = next) {
 		next = strstr(f + 3, "\033[H");

@@ -285,13 +285,27 @@ static const struct ml_col cols[] = {
 	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
 };
 
+/* A terminal narrower than NARROW_COLS: the table without major/s (about 9 columns). */
+#define NARROW_COLS 90
+
+static const struct ml_col narrow_cols[] = {
+	{ "pid", "pid", ML_UNIT_ID },
+	{ "comm", "command", ML_UNIT_TEXT },
+	{ "faults_per_second", "faults/s", ML_UNIT_PER_SEC },
+	{ "resident_bytes", "rss", ML_UNIT_BYTES },
+	{ "pss_bytes", "pss", ML_UNIT_BYTES },
+	{ "swap_bytes", "swap", ML_UNIT_BYTES },
+	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
+};
+
 struct frame {
 	int index;
 	double dt;         /* seconds since the previous sample */
 	long long unix_ms; /* CLOCK_REALTIME when this frame's sample began */
 	enum ml_backend be;
-	bool live; /* redrawn on a terminal */
-	long rows; /* rows to show, 0: all */
+	bool live;   /* redrawn on a terminal */
+	bool narrow; /* ... narrower than NARROW_COLS */
+	long rows;   /* rows to show, 0: all */
 };
 
 static void emit(FILE *out, const struct top_args *a, const struct frame *fr,
@@ -326,13 +340,18 @@ static void emit(FILE *out, const struct top_args *a, const struct frame *fr,
 			      ml_have(fr->dt, ML_SRC_CLOCK));
 		ml_report_section_end(&r);
 	}
-	ml_report_table(&r, "processes", "Processes", cols, sizeof(cols) / sizeof(cols[0]),
-			ML_SRC_PROC);
+	if (fr->narrow)
+		ml_report_table(&r, "processes", "Processes", narrow_cols,
+				sizeof(narrow_cols) / sizeof(narrow_cols[0]), ML_SRC_PROC);
+	else
+		ml_report_table(&r, "processes", "Processes", cols, sizeof(cols) / sizeof(cols[0]),
+				ML_SRC_PROC);
 	for (int i = 0; i < n && (!fr->rows || i < fr->rows); i++) {
 		ml_report_cell(&r, ml_have(rows[i].pid, ML_SRC_PROC));
 		ml_report_cell_str(&r, rows[i].comm);
 		ml_report_cell(&r, rows[i].fault_rate);
-		ml_report_cell(&r, rows[i].major_rate);
+		if (!fr->narrow)
+			ml_report_cell(&r, rows[i].major_rate);
 		ml_report_cell(&r, ml_have(rows[i].rss, ML_SRC_PROC));
 		ml_report_cell(&r, rows[i].pss);
 		ml_report_cell(&r, ml_have(rows[i].swap, ML_SRC_PROC));
@@ -462,16 +481,16 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 			char *buf = NULL;
 			size_t len = 0;
 			FILE *m = open_memstream(&buf, &len);
-			int rows = ml_term_rows(1);
+			int rows = ml_term_rows(1), cols = ml_term_cols(1);
 
 			if (!m)
 				break;
 			if (!a->n_given)
 				fr->rows = rows > 5 ? rows - 5 : 1;
+			fr->narrow = cols < NARROW_COLS;
 			emit(m, a, fr, cur, n);
 			fclose(m);
-			/* the text report starts its table with a blank line */
-			ml_term_draw(stdout, buf, ml_term_cols(1), rows);
+			ml_term_draw(stdout, buf, cols, rows);
 			free(buf);
 		} else {
 			emit(stdout, a, fr, cur, n);
