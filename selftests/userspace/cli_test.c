@@ -1709,6 +1709,7 @@ TEST(comm_targets_the_named_processes)
 	char *ambiguous[] = { "memlens", "tlb", "--comm", two, "-d", "0.2", NULL };
 	char *inspect[] = { "memlens", "inspect", "--comm", name, "--json", "--no-vmas", NULL };
 	char *inspect2[] = { "memlens", "inspect", "--comm", two, NULL };
+	char *watch[] = { "memlens", "watch", "--comm", name, "--json", "-n", "1", NULL };
 	pid_t a, b, c, pids[8];
 	int ha, hb, hc, n;
 	struct jval *doc;
@@ -1740,6 +1741,11 @@ TEST(comm_targets_the_named_processes)
 	ASSERT_EQ(0, ml_run(&r, inspect2));
 	EXPECT_EQ(2, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "memlens inspect: --comm matches 2 processes")) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, ml_run(&r, watch));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(a, jnum(doc, "process.pid"));
 	ASSERT_EQ(0, ml_run(&r, faults));
 	if (r.status == 6 || r.status == 7) {
 		end_child(a, ha);
@@ -1844,6 +1850,7 @@ TEST(target_errors)
 		{ "memlens", "kcost", "--comm", "no-such-name", NULL },
 		{ "memlens", "inspect", "--comm", "no-such-name", NULL },
 		{ "memlens", "inspect", "--cgroup", "/no/such/cgroup", NULL },
+		{ "memlens", "watch", "--comm", "no-such-name", NULL },
 	};
 	static char *const usage[][10] = {
 		{ "memlens", "top", "--comm", "a-name-of-16-chr", NULL },
@@ -1851,6 +1858,7 @@ TEST(target_errors)
 		{ "memlens", "faults", "--comm", "a", "-p", "1", NULL },
 		{ "memlens", "kcost", "--comm", "a", "--", "true", NULL },
 		{ "memlens", "inspect", "--comm", "a", "1", NULL },
+		{ "memlens", "watch", "--comm", "a", "--cgroup", "b", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -30,7 +30,8 @@ struct watch_args {
 	const char *pid;
 	const char *output;
 	double interval;
-	long count; /* refreshes, 0: until stopped */
+	long count;                /* refreshes, 0: until stopped */
+	const char *comm, *cgroup; /* instead of PID (target.h) */
 };
 
 static volatile sig_atomic_t stop;
@@ -52,6 +53,9 @@ static const struct argp_option watch_options[] = {
 	{ "count", OPT_COUNT, "N", 0, "stop after N refreshes", 0 },
 	{ "output", OPT_OUTPUT, "FILE", 0,
 	  "write each refresh to FILE (replaced atomically) instead of stdout", 0 },
+	{ "comm", ML_OPT_COMM, "NAME", 0, "instead of PID: the process named NAME (one only)", 0 },
+	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
+	  "instead of PID: the process in cgroup PATH (one only)", 0 },
 	{ 0 }
 };
 
@@ -83,8 +87,22 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	case OPT_OUTPUT:
 		a->output = arg;
 		return 0;
-	case ARGP_KEY_ARG:
+	case ML_OPT_COMM:
+		a->comm = arg;
+		return 0;
+	case ML_OPT_CGROUP:
+		a->cgroup = arg;
+		return 0;
 	case ARGP_KEY_END:
+		if (a->comm || a->cgroup) {
+			if (a->pid || (a->comm && a->cgroup)) {
+				argp_error(state, "give one of PID, --comm NAME, --cgroup PATH");
+				return EINVAL;
+			}
+			return 0;
+		}
+		return ml_parse_one_pid(state, key, arg, &a->pid);
+	case ARGP_KEY_ARG:
 		return ml_parse_one_pid(state, key, arg, &a->pid);
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -520,7 +538,9 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 
 static int run_watch(int argc, char **argv)
 {
-	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0 };
+	struct watch_args a = {
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0, NULL, NULL
+	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
 	struct ml_session sess;
@@ -532,7 +552,11 @@ static int run_watch(int argc, char **argv)
 	ret = ml_parse(&watch_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_pid_parse(a.pid, &pid)) {
+	if (a.comm || a.cgroup) {
+		ret = ml_target_one("watch", a.comm, a.cgroup, &pid);
+		if (ret)
+			return ret;
+	} else if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens watch: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}
