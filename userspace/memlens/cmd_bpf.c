@@ -174,9 +174,6 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
 
 const struct argp_option ml_count_options[] = {
 	{ "pid", 'p', "PID", 0, "Count for this running process (and system-wide)", 0 },
-	{ "comm", ML_OPT_COMM, "NAME", 0, "the process named NAME (/proc/PID/comm; one only)", 0 },
-	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
-	  "the process in cgroup PATH (a directory, or as /proc/PID/cgroup says; one only)", 0 },
 	{ "duration", 'd', "SECONDS", 0,
 	  "Stop after this long (default: until the command or process exits, or Ctrl-C)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
@@ -195,11 +192,8 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		return 0;
-	case ML_OPT_COMM:
-		a->comm = arg;
-		return 0;
-	case ML_OPT_CGROUP:
-		a->cgroup = arg;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &a->target;
 		return 0;
 	case 'd':
 		errno = 0;
@@ -217,7 +211,7 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		return 0;
 	case ARGP_KEY_END:
-		if (!!a->pid + !!a->comm + !!a->cgroup + !!a->cmd_index > 1) {
+		if (!!a->pid + ml_target_given(&a->target) + !!a->cmd_index > 1) {
 			argp_error(state,
 				   "give one of -p PID, --comm NAME, --cgroup PATH or a command");
 			return EINVAL;
@@ -229,9 +223,12 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 }
 
 /* The counting options as an argp child, for commands with options of their own. */
+static const struct argp_child count_children[] = { { &ml_target_argp, 0, NULL, 0 }, { 0 } };
+
 const struct argp ml_count_argp = {
 	.options = ml_count_options,
 	.parser = ml_count_parse,
+	.children = count_children,
 };
 
 enum {
@@ -370,8 +367,8 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	char who[64];
 
 	ml_bpf_set_verbose(a->verbose);
-	if (a->comm || a->cgroup) {
-		ret = ml_target_one(cmd, a->comm, a->cgroup, &a->pid);
+	if (ml_target_given(&a->target)) {
+		ret = ml_target_one(cmd, a->target.comm, a->target.cgroup, &a->pid);
 		if (ret) {
 			report_failure(cmd, a, 0, ret, "the target was refused (see stderr)");
 			return ret;

@@ -211,7 +211,7 @@ struct inspect_args {
 	struct ml_common_opts common;
 	const char *pid;
 	bool no_vmas, per_vma;
-	const char *comm, *cgroup; /* instead of PID (target.h) */
+	struct ml_target_opts target; /* instead of PID */
 };
 
 enum {
@@ -224,9 +224,6 @@ static const struct argp_option inspect_options[] = {
 	{ "per-vma", OPT_PER_VMA, NULL, 0,
 	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
 	  0 },
-	{ "comm", ML_OPT_COMM, "NAME", 0, "instead of PID: the process named NAME (one only)", 0 },
-	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
-	  "instead of PID: the process in cgroup PATH (one only)", 0 },
 	{ 0 }
 };
 
@@ -237,6 +234,7 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->common;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_NO_VMAS:
 		a->no_vmas = true;
@@ -244,16 +242,10 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 	case OPT_PER_VMA:
 		a->per_vma = true;
 		return 0;
-	case ML_OPT_COMM:
-		a->comm = arg;
-		return 0;
-	case ML_OPT_CGROUP:
-		a->cgroup = arg;
-		return 0;
 	case ARGP_KEY_END:
-		if (a->comm || a->cgroup) {
-			if (a->pid || (a->comm && a->cgroup)) {
-				argp_error(state, "give one of PID, --comm NAME, --cgroup PATH");
+		if (ml_target_given(&a->target)) {
+			if (a->pid) {
+				argp_error(state, "give a PID or --comm/--cgroup, not both");
 				return EINVAL;
 			}
 			return 0;
@@ -266,9 +258,10 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp_child inspect_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
-};
+static const struct argp_child inspect_children[] = { { &ml_common_argp, 0,
+							"Output and backend:", 0 },
+						      { &ml_target_argp, 0, "Target:", 0 },
+						      { 0 } };
 
 static const struct argp inspect_argp = {
 	.options = inspect_options,
@@ -290,7 +283,7 @@ static const struct argp inspect_argp = {
 static int run_inspect(int argc, char **argv)
 {
 	struct inspect_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false, NULL, NULL
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false, { NULL, NULL }
 	};
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
@@ -303,8 +296,8 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_parse(&inspect_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (a.comm || a.cgroup) {
-		ret = ml_target_one("inspect", a.comm, a.cgroup, &pid);
+	if (ml_target_given(&a.target)) {
+		ret = ml_target_one("inspect", a.target.comm, a.target.cgroup, &pid);
 		if (ret) {
 			ml_report_failure(stdout, a.common.format, "inspect", 0, ret,
 					  "the target was refused (see stderr)");

@@ -45,8 +45,8 @@ struct top_args {
 	double interval;
 	enum sort_key sort;
 	bool batch;
-	long iterations;           /* -1: until q on a terminal, 1 in batch mode */
-	const char *comm, *cgroup; /* only these processes (target.h) */
+	long iterations;              /* -1: until q on a terminal, 1 in batch mode */
+	struct ml_target_opts target; /* only these processes */
 };
 
 struct proc_row {
@@ -78,9 +78,6 @@ static const struct argp_option top_options[] = {
 	  0 },
 	{ "iterations", OPT_ITER, "N", 0,
 	  "stop after N frames (batch mode's default 1; 0: until interrupted)", 0 },
-	{ "comm", ML_OPT_COMM, "NAME", 0, "only the processes named NAME (/proc/PID/comm)", 0 },
-	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
-	  "only the processes in cgroup PATH (a directory, or as /proc/PID/cgroup says)", 0 },
 	{ 0 }
 };
 
@@ -92,6 +89,7 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->common;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_N:
 		errno = 0;
@@ -112,18 +110,6 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_BATCH:
 		a->batch = true;
-		return 0;
-	case ML_OPT_COMM:
-		a->comm = arg;
-		return 0;
-	case ML_OPT_CGROUP:
-		a->cgroup = arg;
-		return 0;
-	case ARGP_KEY_END:
-		if (a->comm && a->cgroup) {
-			argp_error(state, "give --comm or --cgroup, not both");
-			return EINVAL;
-		}
 		return 0;
 	case OPT_ITER:
 		errno = 0;
@@ -152,6 +138,8 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp_child top_children[] = { { &ml_common_argp, 0, "Output and backend:", 0 },
+						  { &ml_target_filter_argp, 0,
+						    "Which processes:", 0 },
 						  { 0 } };
 
 static const struct argp top_argp = {
@@ -184,7 +172,6 @@ static bool read_proc(pid_t pid, struct proc_row *r)
 {
 	uint64_t mn, mj, kb;
 	unsigned long flags;
-	double pss;
 	char state;
 
 	memset(r, 0, sizeof(*r));
@@ -199,10 +186,23 @@ static bool read_proc(pid_t pid, struct proc_row *r)
 	r->rss = kb * 1024.0;
 	r->swap = ml_proc_status_kb(pid, "VmSwap", &kb) ? 0 : kb * 1024.0;
 	r->pte = ml_proc_status_kb(pid, "VmPTE", &kb) ? 0 : kb * 1024.0;
-	pss = ml_proc_rollup(pid, "Pss");
-	r->pss = pss >= 0 ? ml_have(pss, ML_SRC_PROC) :
-			    ml_none("smaps_rollup unreadable (another user's process?)");
 	return true;
+}
+
+/*
+ * Pss of smaps_rollup, which walks the page tables: read for the rows
+ * shown only, unless they are sorted by it (a large process's walk, under
+ * its mmap lock, costs more than all of /proc/PID/status).
+ */
+static void read_pss(struct proc_row *rows, int n)
+{
+	for (int i = 0; i < n; i++) {
+		double pss = ml_proc_rollup(rows[i].pid, "Pss");
+
+		rows[i].pss = pss >= 0 ?
+				      ml_have(pss, ML_SRC_PROC) :
+				      ml_none("smaps_rollup unreadable (another user's process?)");
+	}
 }
 
 static int list_pids(pid_t **out)
@@ -381,9 +381,9 @@ static int sample(struct proc_row **out)
 	struct proc_row *rows;
 	int n, kept = 0;
 
-	if (filter->comm || filter->cgroup) {
+	if (ml_target_given(&filter->target)) {
 		/* quiet: a frame where none is left has no rows */
-		if (ml_target_resolve(NULL, filter->comm, filter->cgroup, &pids, &n))
+		if (ml_target_resolve(NULL, filter->target.comm, filter->target.cgroup, &pids, &n))
 			n = 0;
 	} else {
 		n = list_pids(&pids);
@@ -421,7 +421,11 @@ static void rates(struct proc_row *cur, int n, const struct proc_row *prev, int 
 	}
 }
 
-/* Until @t, or a signal; on a terminal, or until q. */
+/*
+ * Until @t, or a signal; on a terminal, or until q.  Keys are looked at
+ * even when @t has passed already: on a loaded machine every frame can be
+ * late, and q must still quit.
+ */
 static void wait_until(double t, bool keys)
 {
 	while (!stop) {
@@ -429,14 +433,18 @@ static void wait_until(double t, bool keys)
 		struct timespec ts;
 		int c;
 
-		if (left <= 0)
-			return;
 		if (keys) {
-			c = ml_term_key(0, (int)(left * 1000) + 1);
+			c = ml_term_key(0, left > 0 ? (int)(left * 1000) + 1 : 0);
 			if (c == 'q' || c == 'Q')
 				stop = SIGINT;
+			if (c == -2)
+				keys = false; /* the terminal hung up: sleep instead */
+			if (now() >= t)
+				return;
 			continue;
 		}
+		if (left <= 0)
+			return;
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL); /* EINTR on a signal: the loop checks stop */
@@ -475,8 +483,17 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 		prev = cur;
 		np = n;
 		t_prev = t;
+		if (fr->live && !a->n_given) {
+			int rows = ml_term_rows(1);
+
+			fr->rows = rows > 5 ? rows - 5 : 1;
+		}
+		if (a->sort == SORT_PSS)
+			read_pss(cur, n);
 		sort_by = a->sort;
 		qsort(cur, n, sizeof(*cur), cmp_rows);
+		if (a->sort != SORT_PSS)
+			read_pss(cur, fr->rows && fr->rows < n ? (int)fr->rows : n);
 		if (fr->live) {
 			char *buf = NULL;
 			size_t len = 0;
@@ -485,8 +502,6 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 
 			if (!m)
 				break;
-			if (!a->n_given)
-				fr->rows = rows > 5 ? rows - 5 : 1;
 			fr->narrow = cols < NARROW_COLS;
 			emit(m, a, fr, cur, n);
 			fclose(m);
@@ -515,8 +530,7 @@ static int run_top(int argc, char **argv)
 			      SORT_FAULTS,
 			      false,
 			      -1,
-			      NULL,
-			      NULL };
+			      { NULL, NULL } };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct frame fr = { 0 };
 	int ret;
@@ -528,12 +542,12 @@ static int run_top(int argc, char **argv)
 	if (ret)
 		return ret;
 	fr.be = ML_BACKEND_PROC;
-	if (a.comm || a.cgroup) {
+	if (ml_target_given(&a.target)) {
 		pid_t *pids;
 		int n;
 
 		/* nothing to show: exit 3 with one line, before any frame */
-		ret = ml_target_resolve("top", a.comm, a.cgroup, &pids, &n);
+		ret = ml_target_resolve("top", a.target.comm, a.target.cgroup, &pids, &n);
 		if (ret)
 			return ret;
 		free(pids);

@@ -30,8 +30,8 @@ struct watch_args {
 	const char *pid;
 	const char *output;
 	double interval;
-	long count;                /* refreshes, 0: until stopped */
-	const char *comm, *cgroup; /* instead of PID (target.h) */
+	long count;                   /* refreshes, 0: until stopped */
+	struct ml_target_opts target; /* instead of PID */
 };
 
 static volatile sig_atomic_t stop;
@@ -53,9 +53,6 @@ static const struct argp_option watch_options[] = {
 	{ "count", OPT_COUNT, "N", 0, "stop after N refreshes", 0 },
 	{ "output", OPT_OUTPUT, "FILE", 0,
 	  "write each refresh to FILE (replaced atomically) instead of stdout", 0 },
-	{ "comm", ML_OPT_COMM, "NAME", 0, "instead of PID: the process named NAME (one only)", 0 },
-	{ "cgroup", ML_OPT_CGROUP, "PATH", 0,
-	  "instead of PID: the process in cgroup PATH (one only)", 0 },
 	{ 0 }
 };
 
@@ -67,6 +64,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->common;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_INTERVAL:
 		errno = 0;
@@ -87,16 +85,10 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	case OPT_OUTPUT:
 		a->output = arg;
 		return 0;
-	case ML_OPT_COMM:
-		a->comm = arg;
-		return 0;
-	case ML_OPT_CGROUP:
-		a->cgroup = arg;
-		return 0;
 	case ARGP_KEY_END:
-		if (a->comm || a->cgroup) {
-			if (a->pid || (a->comm && a->cgroup)) {
-				argp_error(state, "give one of PID, --comm NAME, --cgroup PATH");
+		if (ml_target_given(&a->target)) {
+			if (a->pid) {
+				argp_error(state, "give a PID or --comm/--cgroup, not both");
 				return EINVAL;
 			}
 			return 0;
@@ -109,9 +101,10 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp_child watch_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
-};
+static const struct argp_child watch_children[] = { { &ml_common_argp, 0,
+						      "Output and backend:", 0 },
+						    { &ml_target_argp, 0, "Target:", 0 },
+						    { 0 } };
 
 static const struct argp watch_argp = {
 	.options = watch_options,
@@ -539,7 +532,7 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 static int run_watch(int argc, char **argv)
 {
 	struct watch_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0, NULL, NULL
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0, { NULL, NULL }
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
@@ -552,8 +545,8 @@ static int run_watch(int argc, char **argv)
 	ret = ml_parse(&watch_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (a.comm || a.cgroup) {
-		ret = ml_target_one("watch", a.comm, a.cgroup, &pid);
+	if (ml_target_given(&a.target)) {
+		ret = ml_target_one("watch", a.target.comm, a.target.cgroup, &pid);
 		if (ret)
 			return ret;
 	} else if (ml_pid_parse(a.pid, &pid)) {

@@ -247,3 +247,55 @@ int ml_target_one(const char *cmd, const char *comm, const char *cgroup, pid_t *
 	free(pids);
 	return 0;
 }
+
+enum {
+	OPT_COMM = 0x5100,
+	OPT_CGROUP
+};
+
+static const struct argp_option target_options[] = {
+	{ "comm", OPT_COMM, "NAME", 0, "instead of a PID: the process named NAME (one only)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "instead of a PID: the process in cgroup PATH (a directory, or as /proc/PID/cgroup says; one only)",
+	  0 },
+	{ 0 }
+};
+
+static const struct argp_option filter_options[] = {
+	{ "comm", OPT_COMM, "NAME", 0, "only the processes named NAME (/proc/PID/comm)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "only the processes in cgroup PATH (a directory, or as /proc/PID/cgroup says)", 0 },
+	{ 0 }
+};
+
+static error_t parse_target(int key, char *arg, struct argp_state *state)
+{
+	struct ml_target_opts *t = state->input;
+
+	switch (key) {
+	case OPT_COMM:
+		t->comm = arg;
+		return 0;
+	case OPT_CGROUP:
+		t->cgroup = arg;
+		return 0;
+	case ARGP_KEY_END:
+		if (t->comm && t->cgroup) {
+			argp_error(state, "give --comm or --cgroup, not both");
+			return EINVAL;
+		}
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp ml_target_argp = {
+	.options = target_options,
+	.parser = parse_target,
+};
+
+const struct argp ml_target_filter_argp = {
+	.options = filter_options,
+	.parser = parse_target,
+};

@@ -7,11 +7,26 @@
 #ifndef MEMLENS_TARGET_H
 #define MEMLENS_TARGET_H
 
+#include <argp.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
-/* The option keys of --comm and --cgroup, the same in every command. */
-#define ML_OPT_COMM   0x5100
-#define ML_OPT_CGROUP 0x5101
+/*
+ * --comm NAME and --cgroup PATH, as an argp child (its input a struct
+ * ml_target_opts; at most one of the two): ml_target_argp for a command
+ * with one target (instead of its PID), ml_target_filter_argp for top.
+ */
+struct ml_target_opts {
+	const char *comm, *cgroup;
+};
+
+extern const struct argp ml_target_argp;
+extern const struct argp ml_target_filter_argp;
+
+static inline bool ml_target_given(const struct ml_target_opts *t)
+{
+	return t->comm || t->cgroup;
+}
 
 /* Decimal digits only (no sign, no blanks), 1 to 4194304 (PID_MAX_LIMIT); else -EINVAL. */
 int ml_pid_parse(const char *s, pid_t *out);

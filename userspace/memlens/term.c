@@ -85,9 +85,11 @@ int ml_term_key(int fd, int ms)
 	struct pollfd p = { fd, POLLIN, 0 };
 	unsigned char c;
 
-	if (poll(&p, 1, ms) <= 0 || !(p.revents & POLLIN))
+	if (poll(&p, 1, ms) <= 0)
 		return -1;
-	return read(fd, &c, 1) == 1 ? c : -1;
+	if (!(p.revents & POLLIN))
+		return -2;
+	return read(fd, &c, 1) == 1 ? c : -2;
 }
 
 /* The length of the next line of @s (without its '\n'), cut to @max. */

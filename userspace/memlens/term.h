@@ -24,7 +24,7 @@ int ml_term_rows(int fd);
  */
 int ml_term_raw(int fd, FILE *out);
 void ml_term_restore(void);
-/* A key typed on @fd within @ms milliseconds, or -1 (none, or EOF). */
+/* A key typed on @fd within @ms milliseconds; -1: none; -2: EOF or hang-up. */
 int ml_term_key(int fd, int ms);
 
 /*
