@@ -74,19 +74,6 @@ static const struct argp_option compare_options[] = {
 	{ 0 }
 };
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return EINVAL;
-	*out = (int)v;
-	return 0;
-}
-
 static error_t parse_compare(int key, char *arg, struct argp_state *state)
 {
 	struct compare_args *a = state->input;
@@ -99,20 +86,20 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 		a->allocators = arg;
 		return 0;
 	case OPT_WARMUP:
-		if (parse_int(arg, 0, 10, &a->warmup)) {
+		if (ml_parse_int(arg, 0, 10, &a->warmup)) {
 			argp_error(state, "--warmup wants a number from 0 to 10");
 			return EINVAL;
 		}
 		return 0;
 	case 'r':
 	case OPT_RUNS:
-		if (parse_int(arg, 1, MAX_RUNS, &a->runs)) {
+		if (ml_parse_int(arg, 1, MAX_RUNS, &a->runs)) {
 			argp_error(state, "--runs wants a number from 1 to %d", MAX_RUNS);
 			return EINVAL;
 		}
 		return 0;
 	case OPT_INTERVAL:
-		if (parse_int(arg, 1, 60000, &a->interval_ms)) {
+		if (ml_parse_int(arg, 1, 60000, &a->interval_ms)) {
 			argp_error(state, "--interval wants milliseconds, 1 to 60000");
 			return EINVAL;
 		}

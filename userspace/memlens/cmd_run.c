@@ -52,20 +52,6 @@ static const struct argp_option run_options[] = {
 	{ 0 }
 };
 
-/* An integer option from @lo to @hi; EINVAL otherwise. */
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return EINVAL;
-	*out = (int)v;
-	return 0;
-}
-
 static error_t parse_run(int key, char *arg, struct argp_state *state)
 {
 	struct run_args *a = state->input;
@@ -81,19 +67,19 @@ static error_t parse_run(int key, char *arg, struct argp_state *state)
 		a->output = arg;
 		return 0;
 	case OPT_INTERVAL:
-		if (parse_int(arg, 1, 60000, &a->interval_ms)) {
+		if (ml_parse_int(arg, 1, 60000, &a->interval_ms)) {
 			argp_error(state, "--interval wants milliseconds, 1 to 60000");
 			return EINVAL;
 		}
 		return 0;
 	case OPT_REPEAT:
-		if (parse_int(arg, 1, MAX_RUNS, &a->repeat)) {
+		if (ml_parse_int(arg, 1, MAX_RUNS, &a->repeat)) {
 			argp_error(state, "--repeat wants a number from 1 to %d", MAX_RUNS);
 			return EINVAL;
 		}
 		return 0;
 	case OPT_WARMUP:
-		if (parse_int(arg, 0, 10, &a->warmup)) {
+		if (ml_parse_int(arg, 0, 10, &a->warmup)) {
 			argp_error(state, "--warmup wants a number from 0 to 10");
 			return EINVAL;
 		}

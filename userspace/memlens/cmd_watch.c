@@ -85,17 +85,9 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	case OPT_OUTPUT:
 		a->output = arg;
 		return 0;
-	case ARGP_KEY_END:
-		if (ml_target_given(&a->target)) {
-			if (a->pid) {
-				argp_error(state, "give a PID or --comm/--cgroup, not both");
-				return EINVAL;
-			}
-			return 0;
-		}
-		return ml_parse_one_pid(state, key, arg, &a->pid);
 	case ARGP_KEY_ARG:
-		return ml_parse_one_pid(state, key, arg, &a->pid);
+	case ARGP_KEY_END:
+		return ml_parse_target_pid(state, key, arg, &a->pid, &a->target);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "memlens.h"
+#include "report.h"
 #include "target.h"
 
 #define ML_PID_MAX 4194304    /* PID_MAX_LIMIT on 64-bit */
@@ -299,3 +300,16 @@ const struct argp ml_target_filter_argp = {
 	.options = filter_options,
 	.parser = parse_target,
 };
+
+error_t ml_parse_target_pid(struct argp_state *state, int key, char *arg, const char **pid,
+			    const struct ml_target_opts *t)
+{
+	if (key == ARGP_KEY_END && ml_target_given(t)) {
+		if (*pid) {
+			argp_error(state, "give a PID or --comm/--cgroup, not both");
+			return EINVAL;
+		}
+		return 0;
+	}
+	return ml_parse_one_pid(state, key, arg, pid);
+}

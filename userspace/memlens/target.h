@@ -28,6 +28,14 @@ static inline bool ml_target_given(const struct ml_target_opts *t)
 	return t->comm || t->cgroup;
 }
 
+/*
+ * The PID operand of a command that also takes --comm/--cgroup, for its
+ * argp parser's ARGP_KEY_ARG and ARGP_KEY_END: one PID, or none with @t
+ * given, not both (ml_parse_one_pid() otherwise).
+ */
+error_t ml_parse_target_pid(struct argp_state *state, int key, char *arg, const char **pid,
+			    const struct ml_target_opts *t);
+
 /* Decimal digits only (no sign, no blanks), 1 to 4194304 (PID_MAX_LIMIT); else -EINVAL. */
 int ml_pid_parse(const char *s, pid_t *out);
 
