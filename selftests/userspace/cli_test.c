@@ -1643,4 +1643,239 @@ TEST(counting_commands_prometheus_on_failure)
 	}
 }
 
+/* A child named @name (prctl) that waits for EOF on its pipe; its PID. */
+static pid_t named_child(const char *name, int *hold)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		/* the other children's pipes too: each must see its own EOF */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != p[0])
+				close(fd);
+		prctl(PR_SET_NAME, name);
+		while (read(p[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	*hold = p[1];
+	/* until the kernel shows the new name */
+	for (int i = 0; i < 5000; i++) {
+		char path[64], comm[64] = "";
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (ml_read_file(path, comm, sizeof(comm)) > 0 && !strncmp(comm, name, strlen(name)))
+			break;
+		usleep(1000);
+	}
+	return pid;
+}
+
+static void end_child(pid_t pid, int hold)
+{
+	close(hold);
+	waitpid(pid, NULL, 0);
+}
+
+/* The PIDs of the rows of top's JSON @out, in *@pids; their count. */
+static int top_pids(const char *out, pid_t *pids, int max)
+{
+	struct jval *doc = jparse(out, NULL, 0);
+	const struct jval *rows = doc ? jget(jpath(doc, "processes"), "rows") : NULL;
+	int n = 0;
+
+	for (int i = 0; rows && i < rows->n && n < max; i++)
+		pids[n++] = (pid_t)jnum(rows->items[i], "pid");
+	return rows ? n : -1;
+}
+
+/*
+ * --comm NAME: top shows exactly the processes of that name (two children
+ * named by this test); a counting command targets the one of that name
+ * (its JSON's target.pid) and refuses a name two processes have.
+ */
+TEST(comm_targets_the_named_processes)
+{
+	char name[16], two[16];
+	char *top[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--comm", name, "--json", NULL };
+	char *top2[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--comm", two, "--json", NULL };
+	char *faults[] = { "memlens", "faults", "--comm", name, "-d", "0.2", "--json", NULL };
+	char *ambiguous[] = { "memlens", "tlb", "--comm", two, "-d", "0.2", NULL };
+	char *inspect[] = { "memlens", "inspect", "--comm", name, "--json", "--no-vmas", NULL };
+	char *inspect2[] = { "memlens", "inspect", "--comm", two, NULL };
+	char *watch[] = { "memlens", "watch", "--comm", name, "--json", "-n", "1", NULL };
+	pid_t a, b, c, pids[8];
+	int ha, hb, hc, n;
+	struct jval *doc;
+
+	snprintf(name, sizeof(name), "mlone%d", getpid() % 100000);
+	snprintf(two, sizeof(two), "mltwo%d", getpid() % 100000);
+	a = named_child(name, &ha);
+	b = named_child(two, &hb);
+	c = named_child(two, &hc);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_LT(0, c);
+	ASSERT_EQ(0, ml_run(&r, top));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	n = top_pids(r.out, pids, 8);
+	ASSERT_EQ(1, n) TH_LOG("%s", r.out);
+	EXPECT_EQ(a, pids[0]);
+	ASSERT_EQ(0, ml_run(&r, top2));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	n = top_pids(r.out, pids, 8);
+	ASSERT_EQ(2, n) TH_LOG("%s", r.out);
+	EXPECT_TRUE((pids[0] == b && pids[1] == c) || (pids[0] == c && pids[1] == b));
+	ASSERT_EQ(0, ml_run(&r, inspect));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(a, jnum(doc, "process.pid"));
+	EXPECT_STREQ(name, jstr(doc, "process.comm"));
+	ASSERT_EQ(0, ml_run(&r, inspect2));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "memlens inspect: --comm matches 2 processes")) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, ml_run(&r, watch));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(a, jnum(doc, "process.pid"));
+	ASSERT_EQ(0, ml_run(&r, faults));
+	if (r.status == 6 || r.status == 7) {
+		end_child(a, ha);
+		end_child(b, hb);
+		end_child(c, hc);
+		SKIP(return, "BPF unavailable here: %.200s", r.err);
+	}
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(a, jnum(doc, "target.pid"));
+	ASSERT_EQ(0, ml_run(&r, ambiguous));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "--comm matches 2 processes")) TH_LOG("%s", r.err);
+	end_child(a, ha);
+	end_child(b, hb);
+	end_child(c, hc);
+}
+
+/* The cgroup2 mount (from /proc/self/mounts) into @dir, or -1. */
+static int cgroup2_mount(char *dir, size_t len)
+{
+	char line[4096], d[4096], type[64];
+	FILE *m = fopen("/proc/self/mounts", "r");
+	int ret = -1;
+
+	while (m && fgets(line, sizeof(line), m))
+		if (sscanf(line, "%*s %4095s %63s", d, type) == 2 && !strcmp(type, "cgroup2")) {
+			snprintf(dir, len, "%s", d);
+			ret = 0;
+			break;
+		}
+	if (m)
+		fclose(m);
+	return ret;
+}
+
+/*
+ * --cgroup PATH: a cgroup made here holding one child; top shows it alone,
+ * by the cgroup's directory and by its path below the mount, and so does a
+ * counting command; an empty cgroup and a missing one are exit 3.
+ */
+TEST(cgroup_targets_its_processes)
+{
+	char mnt[4096], dir[4200], rel[64], procs[4300], pid_s[16];
+	char *by_dir[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", dir, "--json", NULL };
+	char *by_rel[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", rel, "--json", NULL };
+	char *count[] = { "memlens", "swap", "--cgroup", rel, "-d", "0.2", "--json", NULL };
+	char *empty[] = { "memlens", "top", "--cgroup", dir, NULL };
+	pid_t child, pids[8];
+	struct jval *doc;
+	int hold;
+
+	if (cgroup2_mount(mnt, sizeof(mnt)))
+		SKIP(return, "no cgroup2 mount");
+	snprintf(rel, sizeof(rel), "memlens-test-%d", getpid());
+	snprintf(dir, sizeof(dir), "%s/%s", mnt, rel);
+	if (mkdir(dir, 0755))
+		SKIP(return, "cannot make a cgroup in %.200s: %s", mnt, strerror(errno));
+	child = named_child("mlcgroup", &hold);
+	ASSERT_LT(0, child);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	snprintf(pid_s, sizeof(pid_s), "%d", child);
+	if (write_str(procs, pid_s)) {
+		end_child(child, hold);
+		rmdir(dir);
+		SKIP(return, "cannot move a process into %.200s", dir);
+	}
+	ASSERT_EQ(0, ml_run(&r, by_dir));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, top_pids(r.out, pids, 8)) TH_LOG("%s", r.out);
+	EXPECT_EQ(child, pids[0]);
+	ASSERT_EQ(0, ml_run(&r, by_rel));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(1, top_pids(r.out, pids, 8)) TH_LOG("%s", r.out);
+	EXPECT_EQ(child, pids[0]);
+	ASSERT_EQ(0, ml_run(&r, count));
+	if (r.status != 6 && r.status != 7) {
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		doc = jparse(r.out, NULL, 0);
+		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+		EXPECT_EQ(child, jnum(doc, "target.pid"));
+	}
+	end_child(child, hold);
+	/* its only process gone: nothing to show */
+	ASSERT_EQ(0, ml_run(&r, empty));
+	EXPECT_EQ(3, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "memlens top: no process in cgroup ")) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strchr(strchr(r.err, '\n') + 1, '\n')) TH_LOG("one line: %s", r.err);
+	EXPECT_EQ(0, rmdir(dir)) TH_LOG("%s", strerror(errno));
+}
+
+/* No match: exit 3, one line, no report; a name too long or two targets: exit 2. */
+TEST(target_errors)
+{
+	static char *const cmds[][10] = {
+		{ "memlens", "top", "--comm", "no-such-name", NULL },
+		{ "memlens", "top", "--cgroup", "/no/such/cgroup", NULL },
+		{ "memlens", "faults", "--comm", "no-such-name", NULL },
+		{ "memlens", "tlb", "--comm", "no-such-name", NULL },
+		{ "memlens", "swap", "--cgroup", "/no/such/cgroup", NULL },
+		{ "memlens", "kcost", "--comm", "no-such-name", NULL },
+		{ "memlens", "inspect", "--comm", "no-such-name", NULL },
+		{ "memlens", "inspect", "--cgroup", "/no/such/cgroup", NULL },
+		{ "memlens", "watch", "--comm", "no-such-name", NULL },
+	};
+	static char *const usage[][10] = {
+		{ "memlens", "top", "--comm", "a-name-of-16-chr", NULL },
+		{ "memlens", "top", "--comm", "a", "--cgroup", "b", NULL },
+		{ "memlens", "faults", "--comm", "a", "-p", "1", NULL },
+		{ "memlens", "kcost", "--comm", "a", "--", "true", NULL },
+		{ "memlens", "inspect", "--comm", "a", "1", NULL },
+		{ "memlens", "watch", "--comm", "a", "--cgroup", "b", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		ASSERT_EQ(0, ml_run(&r, cmds[i]));
+		EXPECT_EQ(3, r.status) TH_LOG("%s %s: %s", cmds[i][1], cmds[i][2], r.err);
+		EXPECT_TRUE(strstr(r.err, "no process named 'no-such-name'") ||
+			    strstr(r.err, "no such cgroup: /no/such/cgroup"))
+			TH_LOG("%s", r.err);
+		EXPECT_NE(NULL, strchr(r.err, '\n'));
+		EXPECT_EQ(NULL, strchr(strchr(r.err, '\n') + 1, '\n')) TH_LOG("one line: %s", r.err);
+		EXPECT_STREQ("", r.out);
+	}
+	for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
+		ASSERT_EQ(0, ml_run(&r, usage[i]));
+		EXPECT_EQ(2, r.status) TH_LOG("%s %s: %s", usage[i][1], usage[i][2], r.err);
+		EXPECT_EQ(NULL, strchr(strchr(r.err, '\n') + 1, '\n')) TH_LOG("one line: %s", r.err);
+	}
+}
+
 TEST_HARNESS_MAIN

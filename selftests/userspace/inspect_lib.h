@@ -186,6 +186,60 @@ static inline double smaps_bytes(pid_t pid, uint64_t start, const char *key)
 	return v;
 }
 
+/* Read what @fd has until @want appears @times times or @ms pass. */
+static inline int read_until(int fd, char *buf, size_t len, size_t *off, const char *want,
+		      int times, int ms)
+{
+	for (int waited = 0; waited < ms; ) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int found = 0;
+
+		for (const char *q = buf; (q = strstr(q, want)); q++)
+			found++;
+		if (found >= times)
+			return 0;
+		if (poll(&p, 1, 50) > 0) {
+			ssize_t n = read(fd, buf + *off, len - 1 - *off);
+
+			if (n <= 0)
+				return -1;
+			*off += n;
+			buf[*off] = '\0';
+		} else {
+			waited += 50;
+		}
+	}
+	return -1;
+}
+
+/* The widest line of @text once escapes (ESC [ ... letter) and \r are left out. */
+static inline int widest_line(const char *text, int *lines)
+{
+	int w = 0, max = 0;
+
+	*lines = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p == '\033' && p[1] == '[') {
+			for (p += 2; *p && !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'));
+			     p++)
+				;
+			if (!*p)
+				break;
+			continue;
+		}
+		if (*p == '\r')
+			continue;
+		if (*p == '\n') {
+			(*lines)++;
+			w = 0;
+			continue;
+		}
+		if (++w > max)
+			max = w;
+	}
+	return max;
+}
+
 static struct ml_result res;
 
 /* Run "memlens inspect --json PID EXTRA..." and parse it. */

@@ -128,6 +128,56 @@ TEST(run_errors)
 	expect_error(_metadata, none, 2, "no command given");
 }
 
+/*
+ * Every <text> of the SVG @svg inside its width: x plus the text's
+ * estimated width (0.6 of the font size per character, entities counted
+ * as one), or for text-anchor="end" x minus it at least 0; the width
+ * attribute and the viewBox's agree.  0, or -1 with @why.
+ */
+static int svg_texts_fit(const char *svg, char *why, size_t len)
+{
+	double width = 0, vbw = 0;
+	const char *p = strstr(svg, "<svg ");
+	int texts = 0;
+
+	if (!p || sscanf(strstr(p, " width=\"") ?: "", " width=\"%lf\"", &width) != 1 ||
+	    !strstr(p, "viewBox=\"0 0 ") ||
+	    sscanf(strstr(p, "viewBox=\"0 0 "), "viewBox=\"0 0 %lf", &vbw) != 1 || vbw != width) {
+		snprintf(why, len, "no width, or no viewBox of the same width");
+		return -1;
+	}
+	for (p = svg; (p = strstr(p, "<text ")); p++) {
+		const char *gt = strchr(p, '>'), *end = strstr(p, "</text>"), *fs;
+		double x = -1, size = 13, w;
+		int chars = 0;
+
+		if (!gt || !end || sscanf(p, "<text x=\"%lf\"", &x) != 1) {
+			snprintf(why, len, "a <text> without x: %.60s", p);
+			return -1;
+		}
+		fs = strstr(p, "font-size=\"");
+		if (fs && fs < gt)
+			size = strtod(fs + 11, NULL);
+		for (const char *c = gt + 1; c < end; c++, chars++)
+			if (*c == '&')
+				c = strchr(c, ';');
+		w = chars * size * 0.6;
+		texts++;
+		if (strstr(p, "text-anchor=\"end\"") && strstr(p, "text-anchor=\"end\"") < gt ?
+			    x > width || x - w < 0 :
+			    x + w > width) {
+			snprintf(why, len, "%.*s: x %g, about %g wide, in %g", (int)(end - gt - 1),
+				 gt + 1, x, w, width);
+			return -1;
+		}
+	}
+	if (!texts) {
+		snprintf(why, len, "no <text>");
+		return -1;
+	}
+	return 0;
+}
+
 TEST(compare_every_allocator)
 {
 	char svg[] = "/tmp/memlens-plot-XXXXXX";
@@ -173,9 +223,35 @@ TEST(compare_every_allocator)
 	EXPECT_STREQ("</svg>\n", text + strlen(text) - 7);
 	for (int i = 0; i < 5; i++)
 		EXPECT_NE(NULL, strstr(text, allocators[i].name));
+	EXPECT_EQ(0, svg_texts_fit(text, err, sizeof(err))) TH_LOG("%s", err);
 	for (const char *p = text; (p = strstr(p, "<rect")); p++)
 		rects++;
 	EXPECT_GE(rects, 1 + 3 * 5);
+}
+
+/*
+ * The plot's labels fit inside it: a long allocator name (a path) and the
+ * values with their ratios at the end of the longest bars.
+ */
+TEST(compare_plot_labels_fit)
+{
+	char svg[] = "/tmp/memlens-plot-XXXXXX", lib[4096], allocs[4200];
+	char *argv[] = { "memlens", "compare", "--allocators", allocs, "-n", "1", "--warmup", "0",
+			 "--plot", svg, "--", WL_ARGS, NULL };
+	static char text[65536];
+	int fd = mkstemp(svg);
+
+	ASSERT_LE(0, fd);
+	close(fd);
+	mlalloc_path(lib, sizeof(lib));
+	snprintf(allocs, sizeof(allocs), "glibc,%s", lib);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	ASSERT_LT(0, ml_read_file(svg, text, sizeof(text)));
+	unlink(svg);
+	EXPECT_NE(NULL, strstr(text, lib));
+	EXPECT_NE(NULL, strstr(text, "x)</text>"));
+	EXPECT_EQ(0, svg_texts_fit(text, err, sizeof(err))) TH_LOG("%s", err);
 }
 
 TEST(compare_text_and_failures)
@@ -444,6 +520,125 @@ TEST(compare_text_shows_the_spread)
 	EXPECT_NE(NULL, strstr(res.out, "3 runs each after 1 warm-up round")) TH_LOG("%s", res.out);
 	EXPECT_NE(NULL, strstr(res.out, "\nwall time: mean +- stddev (min - max), ratio of the means\n"));
 	EXPECT_NE(NULL, strstr(res.out, "\nminor faults: mean +- stddev"));
+}
+
+/*
+ * run -r N as perf stat -r: one warm-up run, then N counted; each counted
+ * run's minor faults and peak resident checked against what the workload
+ * read of itself just before exiting (its ready line, on stderr with
+ * --json), and mean, stddev, min and max recomputed from the per-run table.
+ */
+TEST(run_repeat_mean_and_spread)
+{
+	char *argv[] = { "memlens", "run", "-r", "4", "--json", "--", WL_ARGS, NULL };
+	static const char *const figs[] = { "wall_seconds", "user_seconds", "sys_seconds",
+					    "peak_resident_bytes", "minor_faults",
+					    "major_faults", "peak_pagetable_bytes" };
+	unsigned long minflt[5], hwm[5];
+	const struct jval *runs;
+	struct jval *doc;
+	const char *p = res.err;
+	char key[96];
+	int n = 0;
+
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	/* the workload's own lines: 1 warm-up + 4 runs, in order */
+	while (n < 5 && (p = strstr(p, "ready "))) {
+		ASSERT_EQ(2, sscanf(p, "ready %*x %*x %*x %*x %lu %lu", &minflt[n], &hwm[n]));
+		n++;
+		p++;
+	}
+	EXPECT_EQ(5, n);
+	EXPECT_EQ(NULL, strstr(p, "ready ")) TH_LOG("more runs than 1 + 4");
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(4, jnum(doc, "run.runs"));
+	EXPECT_EQ(1, jnum(doc, "run.warmup"));
+	EXPECT_EQ(0, jnum(doc, "run.runs_failed"));
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(4, runs->n);
+	for (int i = 0; i < 4; i++) {
+		const struct jval *row = runs->items[i];
+
+		EXPECT_EQ(i, jnum(row, "run"));
+		EXPECT_EQ(0, jnum(row, "exit_status"));
+		EXPECT_GE(jnum(row, "minor_faults"), minflt[i + 1]);
+		EXPECT_LE(jnum(row, "minor_faults"), minflt[i + 1] + 300);
+		EXPECT_GE(jnum(row, "peak_resident_bytes"), hwm[i + 1] * 1024.0 - (1 << 20));
+		EXPECT_LE(jnum(row, "peak_resident_bytes"), hwm[i + 1] * 1024.0 + (2 << 20));
+	}
+	for (unsigned int f = 0; f < sizeof(figs) / sizeof(figs[0]); f++) {
+		double x[4], sum = 0, sq = 0, lo = 1e300, hi = -1e300, mean, sd, slack = 0;
+
+		for (int i = 0; i < 4; i++) {
+			x[i] = jnum(runs->items[i], figs[f]);
+			sum += x[i];
+			lo = x[i] < lo ? x[i] : lo;
+			hi = x[i] > hi ? x[i] : hi;
+		}
+		mean = sum / 4;
+		/*
+		 * each x is rounded to 6 significant digits (5e-6 of it at
+		 * most): the sum of squares here may be off by 2 |x - mean|
+		 * times that, per run
+		 */
+		for (int i = 0; i < 4; i++) {
+			sq += (x[i] - mean) * (x[i] - mean);
+			slack += 2 * fabs(x[i] - mean) * 5e-6 * fabs(x[i]) + 1e-12;
+		}
+		snprintf(key, sizeof(key), "statistics.%s.mean.value", figs[f]);
+		EXPECT_TRUE(NEAR(jnum(doc, key), mean)) TH_LOG("%s: %g vs %g", key, jnum(doc, key), mean);
+		snprintf(key, sizeof(key), "statistics.%s.stddev.value", figs[f]);
+		sd = jnum(doc, key);
+		EXPECT_TRUE(fabs(sd * sd - sq / 3) <= 3e-5 * (sq / 3) + slack / 3)
+			TH_LOG("%s: %g^2 vs %g", key, sd, sq / 3);
+		snprintf(key, sizeof(key), "statistics.%s.min.value", figs[f]);
+		EXPECT_TRUE(NEAR(jnum(doc, key), lo)) TH_LOG("%s", key);
+		snprintf(key, sizeof(key), "statistics.%s.max.value", figs[f]);
+		EXPECT_TRUE(NEAR(jnum(doc, key), hi)) TH_LOG("%s", key);
+	}
+	/* what the backend cannot give stays unavailable, never 0 */
+	EXPECT_EQ(J_NULL, jget(jpath(doc, "statistics.tlb_flushes.mean"), "value")->t);
+	EXPECT_NE(NULL, jstr(doc, "statistics.tlb_flushes.mean.unavailable"));
+}
+
+/* Text and Prometheus of run -r; a failing command's status; bad counts. */
+TEST(run_repeat_text_prometheus_and_errors)
+{
+	char *text[] = { "memlens", "run", "-r", "3", "--", "sh", "-c", "true", NULL };
+	char *prom[] = { "memlens", "run", "-r", "2", "--warmup", "0", "--prometheus", "--",
+			 "sh", "-c", "true", NULL };
+	char *fail[] = { "memlens", "run", "-r", "2", "--json", "--", "sh", "-c", "exit 3", NULL };
+	char *zero[] = { "memlens", "run", "-r", "0", "--", "true", NULL };
+	char *many[] = { "memlens", "run", "-r", "101", "--", "true", NULL };
+	char *word[] = { "memlens", "run", "--repeat", "x", "--", "true", NULL };
+	char *warm[] = { "memlens", "run", "-r", "2", "--warmup", "11", "--", "true", NULL };
+	struct jval *doc;
+	char why[160];
+
+	ASSERT_EQ(0, ml_run(&res, text));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_NE(NULL, strstr(res.out, ", 3 runs after 1 warm-up run\n")) TH_LOG("%s", res.out);
+	EXPECT_NE(NULL, strstr(res.out, "\nResult over 3 runs (exec to exit): mean +- stddev (min - max)\n"));
+	EXPECT_NE(NULL, strstr(res.out, "\n  minor faults  "));
+	ASSERT_EQ(0, ml_run(&res, prom));
+	EXPECT_EQ(0, res.status) TH_LOG("%s", res.err);
+	EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_LT(0, prom_value(res.out, "memlens_statistics_minor_faults_mean",
+				"allocator=\"glibc\""));
+	ASSERT_EQ(0, ml_run(&res, fail));
+	EXPECT_EQ(3, res.status);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(2, jnum(doc, "run.runs_failed"));
+	expect_error(_metadata, zero, 2, "--repeat wants a number from 1 to 100");
+	expect_error(_metadata, many, 2, "--repeat wants a number from 1 to 100");
+	expect_error(_metadata, word, 2, "--repeat wants a number from 1 to 100");
+	expect_error(_metadata, warm, 2, "--warmup wants a number from 0 to 10");
+	EXPECT_EQ(NULL, strchr(strchr(res.err, '\n') + 1, '\n')) TH_LOG("one line: %s", res.err);
 }
 
 TEST_HARNESS_MAIN

@@ -2,9 +2,20 @@
 /*
  * memlens top: a workload faulting in a loop is ranked by its fault rate,
  * bounded by its own /proc counters read around the measurement; an idle
- * workload's row matches its /proc/PID/status; orders, Prometheus output,
- * kernel threads left out, usage errors.
+ * workload's row matches its /proc/PID/status; rss and pss of a child
+ * sharing a known region with this test, against smaps_rollup and the sum
+ * over smaps (within the share of file pages, which other processes
+ * starting and ending move); batch frames with their timestamps; the live screen in a
+ * pseudo-terminal (its width, q and Ctrl-C, the terminal restored);
+ * orders, Prometheus output, kernel threads left out, usage errors.
  */
+#include <math.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <termios.h>
+#include <time.h>
+
 #include "kselftest_harness.h"
 #include "inspect_lib.h"
 #include "ml_prom.h"
@@ -110,15 +121,239 @@ TEST(text_and_prometheus)
 	EXPECT_NE(NULL, strstr(res.out, "memlens_processes_pagetable_bytes{pid=\""));
 }
 
+/* "Key: N kB" of smaps_rollup (@sum false) or summed over smaps' VMAs, in bytes. */
+static double smaps_total(pid_t pid, const char *key, bool sum, int *nvmas)
+{
+	char path[64], line[512];
+	double v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, sum ? "smaps" : "smaps_rollup");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*nvmas = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2)
+			(*nvmas)++;
+		else if (!strncmp(line, key, strlen(key)))
+			v += strtod(line + strlen(key), NULL) * 1024;
+	}
+	fclose(f);
+	return v;
+}
+
+#define SHARED (32UL << 20)
+
+/*
+ * A child shares SHARED bytes of anonymous memory, touched before the
+ * fork, with this test: each maps them once, so each one's PSS holds half
+ * of them and its RSS all of them.  The child's row: rss = VmRSS; pss =
+ * smaps_rollup's Pss and the sum over smaps (rounded down to a kB per
+ * VMA), give or take its Pss_File: the share of a library page moves when
+ * another process mapping it (memlens itself) starts or ends; rss - pss at
+ * least SHARED / 2; rows in order of pss, then of rss.
+ */
+TEST(rss_and_pss_of_a_known_shared_region)
+{
+	char *pss[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--sort", "pss", "--json", NULL };
+	char *rss[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--sort", "rss", "--json", NULL };
+	const struct jval *rows, *row;
+	double prev = 1e300, rollup, sum, file;
+	int go[2], nv, nvs;
+	struct jval *doc;
+	char *region, c;
+	pid_t child;
+
+	region = mmap(NULL, SHARED, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, region);
+	madvise(region, SHARED, MADV_NOHUGEPAGE);
+	memset(region, 1, SHARED);
+	ASSERT_EQ(0, pipe(go));
+	child = fork();
+	if (!child) {
+		close(go[1]);
+		while (read(go[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(go[0]);
+	ASSERT_EQ(0, ml_run(&res, pss));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	rollup = smaps_total(child, "Pss:", false, &nv);
+	file = smaps_total(child, "Pss_File:", false, &nv);
+	sum = smaps_total(child, "Pss:", true, &nvs);
+	ASSERT_LE(0, file) TH_LOG("no Pss_File in smaps_rollup (Linux 5.7+)");
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("pss", jstr(doc, "top.sort"));
+	row = row_of(doc, child);
+	ASSERT_NE(NULL, row);
+	EXPECT_EQ(status_bytes(child, "VmRSS:"), jnum(row, "resident_bytes"));
+	EXPECT_LE(fabs(rollup - jnum(row, "pss_bytes")), file)
+		TH_LOG("pss %g, smaps_rollup %g", jnum(row, "pss_bytes"), rollup);
+	EXPECT_LE(sum - file, jnum(row, "pss_bytes"));
+	EXPECT_GE(sum + nvs * 1024.0 + file, jnum(row, "pss_bytes"));
+	EXPECT_GE(jnum(row, "resident_bytes"), SHARED);
+	EXPECT_GE(jnum(row, "resident_bytes") - jnum(row, "pss_bytes"), SHARED / 2);
+	EXPECT_GE(jnum(row, "pss_bytes"), SHARED / 2);
+	rows = jget(jpath(doc, "processes"), "rows");
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *v = jget(rows->items[i], "pss_bytes");
+		double r = v->t == J_NULL ? -1 : jnum(rows->items[i], "pss_bytes");
+
+		EXPECT_LE(r, prev) TH_LOG("row %d out of order", i);
+		prev = r;
+	}
+	ASSERT_EQ(0, ml_run(&res, rss));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	row = row_of(doc, child);
+	ASSERT_NE(NULL, row);
+	EXPECT_EQ(status_bytes(child, "VmRSS:"), jnum(row, "resident_bytes"));
+	rows = jget(jpath(doc, "processes"), "rows");
+	prev = 1e300;
+	for (int i = 0; i < rows->n; i++) {
+		double r = jnum(rows->items[i], "resident_bytes");
+
+		EXPECT_LE(r, prev) TH_LOG("row %d out of order", i);
+		prev = r;
+	}
+	close(go[1]);
+	waitpid(child, NULL, 0);
+	munmap(region, SHARED);
+}
+
+static long long unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * -b -d 3: three frames, one JSON document a line, each with its index
+ * and the time its sample began: within this test's clock around the run,
+ * increasing, and apart by the measured interval each frame reports (both
+ * clocks are read together); frames are due every 0.1 s from the first
+ * sample, so the intervals add up to 0.3 s at least.
+ */
+TEST(batch_frames_carry_timestamps)
+{
+	char *argv[] = { "memlens", "top", "-b", "-d", "3", "-i", "0.1", "-n", "2", "--json", NULL };
+	long long before, after, stamp[3];
+	double total = 0;
+	char *line = res.out, *nl;
+	int n = 0;
+
+	before = unix_ms();
+	ASSERT_EQ(0, ml_run(&res, argv));
+	after = unix_ms();
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	for (; (nl = strchr(line, '\n')); line = nl + 1, n++) {
+		struct jval *doc;
+
+		*nl = '\0';
+		ASSERT_LT(n, 3) TH_LOG("more than 3 frames");
+		doc = jparse(line, err, sizeof(err));
+		ASSERT_NE(NULL, doc) TH_LOG("frame %d: %s", n, err);
+		ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+		EXPECT_EQ(n, jnum(doc, "frame.index"));
+		stamp[n] = (long long)jnum(doc, "frame.time_unix_ms");
+		EXPECT_LE(before, stamp[n]);
+		EXPECT_GE(after, stamp[n]);
+		total += jnum(doc, "frame.interval_seconds.value");
+		if (n) {
+			double gap = (stamp[n] - stamp[n - 1]) / 1000.0;
+
+			EXPECT_GT(stamp[n], stamp[n - 1]);
+			EXPECT_LE(fabs(gap - jnum(doc, "frame.interval_seconds.value")), 0.005)
+				TH_LOG("frame %d: %g s apart, measured over %g s", n, gap,
+				       jnum(doc, "frame.interval_seconds.value"));
+		}
+		EXPECT_LE(jget(jpath(doc, "processes"), "rows")->n, 2);
+	}
+	EXPECT_EQ(3, n);
+	EXPECT_STREQ("", line);
+	EXPECT_GE(total, 0.3 * (1 - 1e-5));
+}
+
+/* Three frames of the live screen at 80 x 24, then @key ends it. */
+static void live_screen(struct __test_metadata *_metadata, const char *key)
+{
+	static char text[262144];
+	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+	struct termios t;
+	size_t off = 0;
+	int master, st, draws = 0, lines;
+	pid_t top;
+
+	top = forkpty(&master, NULL, NULL, &ws);
+	ASSERT_LE(0, top);
+	if (!top) {
+		execlp("memlens", "memlens", "top", "-i", "0.1", (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "\033[H", 3, 5000))
+		TH_LOG("got: %.300s", text);
+	/* keys without Enter, no echo while it runs */
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(0, t.c_lflag & (ICANON | ECHO));
+	ASSERT_EQ(1, write(master, key, 1));
+	read_until(master, text, sizeof(text), &off, "never printed", 1, 3000);
+	ASSERT_EQ(top, waitpid(top, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	for (const char *q = text; (q = strstr(q, "\033[H")); q++)
+		draws++;
+	EXPECT_GE(draws, 3);
+	EXPECT_NE(NULL, strstr(text, "memlens top: "));
+	EXPECT_NE(NULL, strstr(text, "q quits"));
+	EXPECT_NE(NULL, strstr(text, "faults/s"));
+	/* 80 columns: the table without major/s, its last column whole */
+	EXPECT_EQ(NULL, strstr(text, "major/s"));
+	EXPECT_NE(NULL, strstr(text, " pgtables\033[K"));
+	/* each frame in place: 24 rows at most, no line wider than 80 columns */
+	for (char *f = strstr(text, "\033[H"), *next; f; f = next) {
+		next = strstr(f + 3, "\033[H");
+		if (next)
+			*next = '\0';
+		EXPECT_LE(widest_line(f, &lines), 80);
+		EXPECT_LE(lines, 24);
+		if (next)
+			*next = '\033';
+	}
+	/* the terminal as it was: cursor shown, line mode and echo back */
+	EXPECT_NE(NULL, strstr(text, "\033[?25h"));
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(ICANON | ECHO, t.c_lflag & (ICANON | ECHO));
+	close(master);
+}
+
+TEST(live_screen_q_quits) { live_screen(_metadata, "q"); }
+TEST(live_screen_ctrl_c_quits) { live_screen(_metadata, "\003"); }
+
 TEST(usage_errors)
 {
-	char *sort[] = { "memlens", "top", "--sort", "rss", NULL };
+	char *sort[] = { "memlens", "top", "--sort", "bogus", NULL };
+	char *iter[] = { "memlens", "top", "-d", "-1", NULL };
+	char *iterw[] = { "memlens", "top", "--iterations", "x", NULL };
 	char *arg[] = { "memlens", "top", "1234", NULL };
 	char *n[] = { "memlens", "top", "-n", "-1", NULL };
 
 	ASSERT_EQ(0, ml_run(&res, sort));
 	EXPECT_EQ(2, res.status);
-	EXPECT_NE(NULL, strstr(res.err, "unknown sort key 'rss'"));
+	EXPECT_NE(NULL, strstr(res.err, "unknown sort key 'bogus'"));
+	EXPECT_EQ(NULL, strchr(strchr(res.err, '\n') + 1, '\n')) TH_LOG("one line: %s", res.err);
+	ASSERT_EQ(0, ml_run(&res, iter));
+	EXPECT_EQ(2, res.status);
+	EXPECT_NE(NULL, strstr(res.err, "--iterations wants a number of frames"));
+	ASSERT_EQ(0, ml_run(&res, iterw));
+	EXPECT_EQ(2, res.status);
 	ASSERT_EQ(0, ml_run(&res, arg));
 	EXPECT_EQ(2, res.status);
 	ASSERT_EQ(0, ml_run(&res, n));

@@ -3,8 +3,13 @@
  * memlens watch: plain lines through a pipe that follow a workload as it
  * touches a known number of pages and end when it exits; the in-place view
  * in a pseudo-terminal (forkpty), redrawn and ended by Ctrl-C typed on the
- * terminal; atomic --output files; the error cases.
+ * terminal; the view within the terminal's width (TIOCGWINSZ, else
+ * $COLUMNS) with libmlalloc's arenas; JSON lines with their refresh index
+ * and time, and the arenas against this test's read of pagemap; atomic
+ * --output files; the error cases.
  */
+#include <math.h>
+#include <time.h>
 #include <pty.h>
 #include <sys/ioctl.h>
 
@@ -13,32 +18,6 @@
 #include "ml_prom.h"
 
 static char err[256];
-
-/* Read what @fd has until @want appears @times times or @ms pass. */
-static int read_until(int fd, char *buf, size_t len, size_t *off, const char *want,
-		      int times, int ms)
-{
-	for (int waited = 0; waited < ms; ) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		int found = 0;
-
-		for (const char *q = buf; (q = strstr(q, want)); q++)
-			found++;
-		if (found >= times)
-			return 0;
-		if (poll(&p, 1, 50) > 0) {
-			ssize_t n = read(fd, buf + *off, len - 1 - *off);
-
-			if (n <= 0)
-				return -1;
-			*off += n;
-			buf[*off] = '\0';
-		} else {
-			waited += 50;
-		}
-	}
-	return -1;
-}
 
 struct line {
 	double rss, minflt;
@@ -142,6 +121,158 @@ TEST(pty_view_redraws_and_ctrl_c_ends_it)
 	/* rates appear from the second refresh on */
 	EXPECT_NE(NULL, strstr(text, "/s  major "));
 	close(master);
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+/*
+ * A workload under libmlalloc in a pseudo-terminal @cols wide (0: the
+ * terminal does not say, and $COLUMNS does): three refreshes, Ctrl-C; no
+ * line wider than @want, the arenas shown.
+ */
+static void narrow_view(struct __test_metadata *_metadata, int cols, const char *env, int want)
+{
+	static char text[262144];
+	char *args[] = { "-b", "1000", "-s", "100", NULL };
+	struct winsize ws = { .ws_row = 50, .ws_col = cols };
+	struct workload w;
+	size_t off = 0;
+	char pid[16], lib[4200];
+	int master, st, lines;
+	pid_t watch;
+
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, wl_go(&w));
+	snprintf(pid, sizeof(pid), "%d", w.pid);
+	watch = forkpty(&master, NULL, NULL, &ws);
+	ASSERT_LE(0, watch);
+	if (!watch) {
+		if (env)
+			setenv("COLUMNS", env, 1);
+		else
+			unsetenv("COLUMNS");
+		execlp("memlens", "memlens", "watch", "-i", "0.1", pid, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "\033[H\033[2J", 3, 5000))
+		TH_LOG("got: %.300s", text);
+	ASSERT_EQ(1, write(master, "\003", 1));
+	read_until(master, text, sizeof(text), &off, "never printed", 1, 3000);
+	ASSERT_EQ(watch, waitpid(watch, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	/* the view: from the first redraw on (notes on stderr come before it) */
+	ASSERT_NE(NULL, strstr(text, "\033[H\033[2J"));
+	EXPECT_LE(widest_line(strstr(text, "\033[H\033[2J"), &lines), want) TH_LOG("%s", text);
+	EXPECT_GE(lines, 3 * 10);
+	EXPECT_NE(NULL, strstr(text, "libmlalloc: live "));
+	EXPECT_NE(NULL, strstr(text, " segments "));
+	close(master);
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+TEST(view_fits_80_columns) { narrow_view(_metadata, 80, NULL, 80); }
+TEST(view_fits_columns_from_the_environment) { narrow_view(_metadata, 0, "60", 60); }
+
+static long long unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* An address in JSON: a number, or a hex string. */
+static double jaddr(const struct jval *row, const char *key)
+{
+	const struct jval *v = jget(row, key);
+
+	if (v && v->t == J_STR)
+		return (double)strtoull(v->str, NULL, 16);
+	return jnum(row, key);
+}
+
+/*
+ * --json -n 3: three lines, each with its refresh index and the time of
+ * its snapshot (within this test's clock around the run, increasing, apart
+ * by the interval each line reports from the second on); the arenas'
+ * resident bytes equal this test's read of pagemap, the live bytes hold
+ * the 1000 blocks of 100 B (112 B each) the workload keeps.
+ */
+TEST(json_lines_carry_time_and_arenas)
+{
+	char *args[] = { "-b", "1000", "-s", "100", NULL };
+	char pid[16], lib[4200];
+	char *argv[] = { "memlens", "watch", "--json", "-n", "3", "-i", "0.1", pid, NULL };
+	long long before, after, stamp[3];
+	struct workload w;
+	char *line, *nl;
+	int n = 0;
+
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, wl_go(&w));
+	snprintf(pid, sizeof(pid), "%d", w.pid);
+	before = unix_ms();
+	ASSERT_EQ(0, ml_run(&res, argv));
+	after = unix_ms();
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	for (line = res.out; (nl = strchr(line, '\n')); line = nl + 1, n++) {
+		const struct jval *rows;
+		struct jval *doc;
+
+		*nl = '\0';
+		ASSERT_LT(n, 3);
+		doc = jparse(line, err, sizeof(err));
+		ASSERT_NE(NULL, doc) TH_LOG("line %d: %s", n, err);
+		ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+		EXPECT_EQ(n, jnum(doc, "frame.index"));
+		stamp[n] = (long long)jnum(doc, "frame.time_unix_ms");
+		EXPECT_LE(before, stamp[n]);
+		EXPECT_GE(after, stamp[n]);
+		if (!n) {
+			EXPECT_EQ(J_NULL, jget(jpath(doc, "frame.interval_seconds"), "value")->t);
+		} else {
+			double gap = (stamp[n] - stamp[n - 1]) / 1000.0;
+
+			EXPECT_GT(stamp[n], stamp[n - 1]);
+			EXPECT_LE(fabs(gap - jnum(doc, "frame.interval_seconds.value")), 0.005)
+				TH_LOG("%g s apart, interval %g s", gap,
+				       jnum(doc, "frame.interval_seconds.value"));
+		}
+		ASSERT_EQ(NULL, jstr(doc, "mlalloc.unavailable")) TH_LOG("%s", jstr(doc, "mlalloc.unavailable"));
+		EXPECT_GE(jnum(doc, "mlalloc.live_bytes.value"), 1000 * 112.0);
+		rows = jget(jpath(doc, "mlalloc.arenas"), "rows");
+		ASSERT_NE(NULL, rows);
+		ASSERT_GE(rows->n, 1);
+		for (int i = 0; i < rows->n; i++) {
+			double base = jaddr(rows->items[i], "base");
+			double size = jnum(rows->items[i], "size_bytes");
+
+			EXPECT_EQ(pagemap_present(w.pid, (uint64_t)base, (uint64_t)(base + size)),
+				  jnum(rows->items[i], "resident_bytes"))
+				TH_LOG("line %d arena %d", n, i);
+		}
+	}
+	EXPECT_EQ(3, n);
+	EXPECT_EQ(0, wl_stop(&w));
+}
+
+/* Without libmlalloc: the arenas are unavailable, with the reason. */
+TEST(json_without_mlalloc_says_why)
+{
+	char pid[16];
+	char *argv[] = { "memlens", "watch", "--json", "-n", "1", pid, NULL };
+	struct workload w;
+	struct jval *doc;
+
+	ASSERT_EQ(0, wl_start(&w, NULL, NULL));
+	ASSERT_EQ(0, wl_go(&w));
+	snprintf(pid, sizeof(pid), "%d", w.pid);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_NE(NULL, jstr(doc, "mlalloc.unavailable"));
 	EXPECT_EQ(0, wl_stop(&w));
 }
 

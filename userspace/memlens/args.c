@@ -139,3 +139,16 @@ int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags,
 		return ML_EXIT_OK;
 	return err ? ML_EXIT_USAGE : ML_PARSED;
 }
+
+int ml_parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return EINVAL;
+	*out = (int)v;
+	return 0;
+}

@@ -192,6 +192,9 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		return 0;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &a->target;
+		return 0;
 	case 'd':
 		errno = 0;
 		a->duration = strtod(arg, &end);
@@ -208,8 +211,9 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		return 0;
 	case ARGP_KEY_END:
-		if (a->pid && a->cmd_index) {
-			argp_error(state, "give either -p PID or a command, not both");
+		if (!!a->pid + ml_target_given(&a->target) + !!a->cmd_index > 1) {
+			argp_error(state,
+				   "give one of -p PID, --comm NAME, --cgroup PATH or a command");
 			return EINVAL;
 		}
 		return 0;
@@ -219,9 +223,12 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 }
 
 /* The counting options as an argp child, for commands with options of their own. */
+static const struct argp_child count_children[] = { { &ml_target_argp, 0, NULL, 0 }, { 0 } };
+
 const struct argp ml_count_argp = {
 	.options = ml_count_options,
 	.parser = ml_count_parse,
+	.children = count_children,
 };
 
 enum {
@@ -360,6 +367,13 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 	char who[64];
 
 	ml_bpf_set_verbose(a->verbose);
+	if (ml_target_given(&a->target)) {
+		ret = ml_target_one(cmd, a->target.comm, a->target.cgroup, &a->pid);
+		if (ret) {
+			report_failure(cmd, a, 0, ret, "the target was refused (see stderr)");
+			return ret;
+		}
+	}
 	if (a->pid) {
 		ret = ml_target_check(cmd, &a->pid);
 		if (ret) {

@@ -12,6 +12,7 @@
 
 #include "mlbpf.h"
 #include "report.h"
+#include "target.h"
 
 /* Is @pid running (not gone, not a zombie)? */
 bool ml_pid_alive(pid_t pid);
@@ -30,6 +31,7 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration);
 /* -p PID, -d SECONDS, -v, -- CMD: the options of every counting command. */
 struct ml_count_args {
 	pid_t pid;
+	struct ml_target_opts target; /* --comm, --cgroup: resolved to pid */
 	double duration;
 	bool verbose;
 	int cmd_index; /* argv index of CMD, or 0 */

@@ -74,19 +74,6 @@ static const struct argp_option compare_options[] = {
 	{ 0 }
 };
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return EINVAL;
-	*out = (int)v;
-	return 0;
-}
-
 static error_t parse_compare(int key, char *arg, struct argp_state *state)
 {
 	struct compare_args *a = state->input;
@@ -99,20 +86,20 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 		a->allocators = arg;
 		return 0;
 	case OPT_WARMUP:
-		if (parse_int(arg, 0, 10, &a->warmup)) {
+		if (ml_parse_int(arg, 0, 10, &a->warmup)) {
 			argp_error(state, "--warmup wants a number from 0 to 10");
 			return EINVAL;
 		}
 		return 0;
 	case 'r':
 	case OPT_RUNS:
-		if (parse_int(arg, 1, MAX_RUNS, &a->runs)) {
+		if (ml_parse_int(arg, 1, MAX_RUNS, &a->runs)) {
 			argp_error(state, "--runs wants a number from 1 to %d", MAX_RUNS);
 			return EINVAL;
 		}
 		return 0;
 	case OPT_INTERVAL:
-		if (parse_int(arg, 1, 60000, &a->interval_ms)) {
+		if (ml_parse_int(arg, 1, 60000, &a->interval_ms)) {
 			argp_error(state, "--interval wants milliseconds, 1 to 60000");
 			return EINVAL;
 		}
@@ -281,25 +268,14 @@ static struct ml_val stat_cell(const struct ml_stats *st, int c, const struct ml
 {
 	int sig;
 
-	if (!st->n)
-		return ml_none(st->why ? st->why : "no successful run");
-	switch (c) {
-	case 0:
-		return ml_have(st->mean, st->src);
-	case 1:
-		return st->n > 1 ? ml_have(st->sd, st->src) : ml_none("one run: no spread");
-	case 2:
-		return ml_have(st->min, st->src);
-	case 3:
-		return ml_have(st->max, st->src);
-	case 4:
+	if (c < 4 || !st->n)
+		return ml_stats_cell(st, c);
+	if (c == 4)
 		return base->n && base->mean ? ml_have(st->mean / base->mean, st->src) :
 					       ml_none("baseline unavailable or zero");
-	default:
-		sig = ml_stats_significant(st, base);
-		return sig < 0 ? ml_none("fewer than two runs, or a mean unavailable or zero") :
-				 ml_have(sig, st->src);
-	}
+	sig = ml_stats_significant(st, base);
+	return sig < 0 ? ml_none("fewer than two runs, or a mean unavailable or zero") :
+			 ml_have(sig, st->src);
 }
 
 /* Each run's figures (JSON only): what the statistics were computed from. */
@@ -363,23 +339,9 @@ static void table(struct ml_report *r, const struct outcome *o, int n)
 	ml_report_table_end(r);
 }
 
-/* "0.079 s" / "52.5 MiB" / "13143" */
-static const char *fmt_fig(char *buf, size_t len, enum ml_unit unit, double v)
-{
-	if (unit == ML_UNIT_BYTES)
-		return ml_fmt_bytes(buf, len, v);
-	if (unit == ML_UNIT_SECONDS)
-		snprintf(buf, len, "%.3f s", v);
-	else
-		snprintf(buf, len, "%.0f", v);
-	return buf;
-}
-
 /* Text: mean +- sd, min-max and the ratio of the means, per figure. */
 static void spread_text(FILE *out, const struct outcome *o, int n)
 {
-	char m[32], sd[32], lo[32], hi[32];
-
 	for (int f = 0; f < 4; f++) {
 		fprintf(out, "\n%s: mean +- stddev (min - max), ratio of the means\n",
 			spread_figs[f].title);
@@ -392,11 +354,8 @@ static void spread_text(FILE *out, const struct outcome *o, int n)
 					st->why ? st->why : "no successful run");
 				continue;
 			}
-			fprintf(out, "  %-10s %10s +- %-10s (%s - %s)", o[i].alloc.name,
-				fmt_fig(m, sizeof(m), spread_figs[f].unit, st->mean),
-				fmt_fig(sd, sizeof(sd), spread_figs[f].unit, st->sd),
-				fmt_fig(lo, sizeof(lo), spread_figs[f].unit, st->min),
-				fmt_fig(hi, sizeof(hi), spread_figs[f].unit, st->max));
+			fprintf(out, "  %-10s ", o[i].alloc.name);
+			ml_stats_print(out, spread_figs[f].unit, st);
 			if (b->n && b->mean)
 				fprintf(out, "  %.2fx%s", st->mean / b->mean,
 					!i       ? "" :
@@ -437,12 +396,70 @@ static void svg_text(FILE *f, const char *s)
 	}
 }
 
-/* One panel: a horizontal bar per allocator, value and ratio at its end. */
-static void svg_panel(FILE *f, int x, int y, const char *title, enum ml_unit unit,
-		      const struct outcome *o, int n, size_t off)
+/*
+ * The SVG's layout.  A viewer's sans-serif has no fixed advance, so text
+ * widths are estimated: SVG_EM of the font size per character, above the
+ * average of the usual sans-serif faces for digits and lower-case letters
+ * (about 0.55), so that the estimate errs on the wide side.
+ */
+#define SVG_EM     0.62
+#define SVG_FONT   13 /* the root's font-size */
+#define SVG_TITLE  16
+#define SVG_BAR    260 /* the longest bar */
+#define SVG_MARGIN 16
+#define SVG_CMD    160 /* characters of the command in the title, at most */
+
+struct svg_layout {
+	int name_w;  /* the allocator names' column, right-aligned */
+	int label_w; /* "value (ratio)" after the longest bar */
+	int panel_w, width;
+	int max_x; /* the right end of every text written, estimated */
+};
+
+static int text_w(const char *s, int size)
 {
+	return (int)(strlen(s) * size * SVG_EM + 0.999);
+}
+
+/* "52.5 MiB (1.05x)" of allocator @i in a panel at @off; "" if unknown. */
+static void svg_label(char *buf, size_t len, enum ml_unit unit, const struct outcome *o, int i,
+		      size_t off)
+{
+	const struct ml_val *v = (const void *)((const char *)&o[i] + off);
+	const struct ml_val *b = (const void *)((const char *)&o[0] + off);
+	char num[48];
+	int n;
+
+	if (!ml_known(*v)) {
+		snprintf(buf, len, "unavailable");
+		return;
+	}
+	ml_stats_fmt(num, sizeof(num), unit, v->v);
+	n = snprintf(buf, len, "%s", num);
+	if (i && ml_known(*b) && b->v && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " (%.2fx)", v->v / b->v);
+}
+
+/* One <text>: its estimated right end goes into @l->max_x. */
+static void svg_put_text(FILE *f, struct svg_layout *l, int x, int y, bool end, const char *attrs,
+			 const char *s, int size)
+{
+	int right = end ? x : x + text_w(s, size);
+
+	fprintf(f, "<text x=\"%d\" y=\"%d\"%s%s>", x, y, end ? " text-anchor=\"end\"" : "", attrs);
+	svg_text(f, s);
+	fputs("</text>\n", f);
+	if (right > l->max_x)
+		l->max_x = right;
+}
+
+/* One panel: a horizontal bar per allocator, value and ratio at its end. */
+static void svg_panel(FILE *f, struct svg_layout *l, int x, int y, const char *title,
+		      enum ml_unit unit, const struct outcome *o, int n, size_t off)
+{
+	int bar_x = x + l->name_w + 6;
 	double max = 0;
-	char buf[64];
+	char buf[96];
 
 	for (int i = 0; i < n; i++) {
 		const struct ml_val *v = (const void *)((const char *)&o[i] + off);
@@ -450,60 +467,88 @@ static void svg_panel(FILE *f, int x, int y, const char *title, enum ml_unit uni
 		if (ml_known(*v) && v->v > max)
 			max = v->v;
 	}
-	fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">%s</text>\n", x, y + 16, title);
+	svg_put_text(f, l, x, y + 16, false, " font-weight=\"bold\"", title, SVG_FONT);
 	for (int i = 0; i < n; i++) {
 		const struct ml_val *v = (const void *)((const char *)&o[i] + off);
-		const struct ml_val *b = (const void *)((const char *)&o[0] + off);
 		int by = y + 28 + i * 26, w;
 
-		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x + 90, by + 14);
-		svg_text(f, o[i].alloc.name);
-		fputs("</text>\n", f);
+		svg_put_text(f, l, x + l->name_w, by + 14, true, "", o[i].alloc.name, SVG_FONT);
+		svg_label(buf, sizeof(buf), unit, o, i, off);
 		if (!ml_known(*v)) {
-			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#888\">unavailable</text>\n",
-				x + 98, by + 14);
+			svg_put_text(f, l, bar_x + 2, by + 14, false, " fill=\"#888\"", buf,
+				     SVG_FONT);
 			continue;
 		}
-		w = max > 0 ? (int)(260 * v->v / max) : 0;
+		w = max > 0 ? (int)(SVG_BAR * v->v / max) : 0;
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"18\" fill=\"%s\"/>\n",
-			x + 96, by, w > 1 ? w : 1, colors[i % MAX_ALLOCS]);
-		if (unit == ML_UNIT_BYTES)
-			ml_fmt_bytes(buf, sizeof(buf), v->v);
-		else if (unit == ML_UNIT_SECONDS)
-			snprintf(buf, sizeof(buf), "%.3f s", v->v);
-		else
-			snprintf(buf, sizeof(buf), "%.0f", v->v);
-		fprintf(f, "<text x=\"%d\" y=\"%d\">%s", x + 100 + w, by + 14, buf);
-		if (i && ml_known(*b) && b->v)
-			fprintf(f, " (%.2fx)", v->v / b->v);
-		fputs("</text>\n", f);
+			bar_x, by, w > 1 ? w : 1, colors[i % MAX_ALLOCS]);
+		svg_put_text(f, l, bar_x + 4 + w, by + 14, false, "", buf, SVG_FONT);
 	}
 }
 
-/* @f: opened before the first run, so that a bad path costs no run. */
+static const struct {
+	const char *title;
+	enum ml_unit unit;
+	size_t off;
+} svg_panels[4] = {
+	{ "wall time", ML_UNIT_SECONDS, offsetof(struct outcome, wall) },
+	{ "peak resident", ML_UNIT_BYTES, offsetof(struct outcome, rss) },
+	{ "minor faults", ML_UNIT_TOTAL, offsetof(struct outcome, minflt) },
+	{ "peak page tables", ML_UNIT_BYTES, offsetof(struct outcome, pte) },
+};
+
+/*
+ * The columns' widths from the longest name and label, so that every
+ * label fits inside the image: the names' column, the longest bar, the
+ * longest label, for two panels side by side; the image as wide as that or
+ * as the title.  The body is written first, the <svg> element with the
+ * width every text needed after.
+ */
 static int write_svg(FILE *f, const struct outcome *o, int n, char **cmd)
 {
-	int ph = 40 + 26 * n, w = 960, h = 70 + 2 * ph;
+	int ph = 40 + 26 * n, h = 70 + 2 * ph;
+	struct svg_layout l = { 0 };
+	char title[SVG_CMD + 32] = "memlens compare:", buf[96], *body = NULL;
+	size_t tlen = strlen(title), blen = 0;
+	FILE *m;
 
+	for (int i = 0; i < n; i++) {
+		if (text_w(o[i].alloc.name, SVG_FONT) > l.name_w)
+			l.name_w = text_w(o[i].alloc.name, SVG_FONT);
+		for (int p = 0; p < 4; p++) {
+			svg_label(buf, sizeof(buf), svg_panels[p].unit, o, i, svg_panels[p].off);
+			if (text_w(buf, SVG_FONT) > l.label_w)
+				l.label_w = text_w(buf, SVG_FONT);
+		}
+	}
+	l.panel_w = l.name_w + 6 + SVG_BAR + 4 + l.label_w + SVG_MARGIN;
+	for (char **p = cmd; *p && tlen < SVG_CMD; p++)
+		tlen += snprintf(title + tlen, sizeof(title) - tlen, " %s", *p);
+	if (tlen >= SVG_CMD)
+		snprintf(title + SVG_CMD, sizeof(title) - SVG_CMD, " ...");
+	m = open_memstream(&body, &blen);
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	svg_put_text(m, &l, SVG_MARGIN, 26, false, " font-size=\"16\" font-weight=\"bold\"", title,
+		     SVG_TITLE);
+	svg_put_text(m, &l, SVG_MARGIN, 46, false, " fill=\"#555\"",
+		     "medians; shorter is better; (x) ratio to the first allocator", SVG_FONT);
+	for (int p = 0; p < 4; p++)
+		svg_panel(m, &l, SVG_MARGIN + (p % 2) * l.panel_w, 60 + (p / 2) * ph,
+			  svg_panels[p].title, svg_panels[p].unit, o, n, svg_panels[p].off);
+	fclose(m);
+	l.width = l.max_x + SVG_MARGIN;
+	if (l.width < SVG_MARGIN + 2 * l.panel_w)
+		l.width = SVG_MARGIN + 2 * l.panel_w;
 	fprintf(f,
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"font-family=\"sans-serif\" font-size=\"13\">\n",
-		w, h);
-	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", w, h);
-	fputs("<text x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\">memlens compare: ", f);
-	for (char **p = cmd; *p; p++) {
-		svg_text(f, *p);
-		fputc(' ', f);
-	}
-	fputs("</text>\n", f);
-	fputs("<text x=\"16\" y=\"46\" fill=\"#555\">medians; shorter is better; (x) ratio to the first allocator</text>\n",
-	      f);
-	svg_panel(f, 16, 60, "wall time", ML_UNIT_SECONDS, o, n, offsetof(struct outcome, wall));
-	svg_panel(f, 496, 60, "peak resident", ML_UNIT_BYTES, o, n, offsetof(struct outcome, rss));
-	svg_panel(f, 16, 60 + ph, "minor faults", ML_UNIT_TOTAL, o, n,
-		  offsetof(struct outcome, minflt));
-	svg_panel(f, 496, 60 + ph, "peak page tables", ML_UNIT_BYTES, o, n,
-		  offsetof(struct outcome, pte));
+		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"%d\">\n",
+		l.width, h, l.width, h, SVG_FONT);
+	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", l.width, h);
+	fputs(body ? body : "", f);
+	free(body);
 	fputs("</svg>\n", f);
 	return fclose(f) ? -errno : 0;
 }

@@ -211,6 +211,7 @@ struct inspect_args {
 	struct ml_common_opts common;
 	const char *pid;
 	bool no_vmas, per_vma;
+	struct ml_target_opts target; /* instead of PID */
 };
 
 enum {
@@ -233,6 +234,7 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->common;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_NO_VMAS:
 		a->no_vmas = true;
@@ -242,15 +244,16 @@ static error_t parse_inspect(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_ARG:
 	case ARGP_KEY_END:
-		return ml_parse_one_pid(state, key, arg, &a->pid);
+		return ml_parse_target_pid(state, key, arg, &a->pid, &a->target);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 }
 
-static const struct argp_child inspect_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
-};
+static const struct argp_child inspect_children[] = { { &ml_common_argp, 0,
+							"Output and backend:", 0 },
+						      { &ml_target_argp, 0, "Target:", 0 },
+						      { 0 } };
 
 static const struct argp inspect_argp = {
 	.options = inspect_options,
@@ -271,7 +274,9 @@ static const struct argp inspect_argp = {
 
 static int run_inspect(int argc, char **argv)
 {
-	struct inspect_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false };
+	struct inspect_args a = {
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, false, false, { NULL, NULL }
+	};
 	struct ml_alloc_view av = { 0 };
 	struct ml_snapshot ss;
 	struct ml_report r;
@@ -283,7 +288,14 @@ static int run_inspect(int argc, char **argv)
 	ret = ml_parse(&inspect_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_pid_parse(a.pid, &pid)) {
+	if (ml_target_given(&a.target)) {
+		ret = ml_target_one("inspect", a.target.comm, a.target.cgroup, &pid);
+		if (ret) {
+			ml_report_failure(stdout, a.common.format, "inspect", 0, ret,
+					  "the target was refused (see stderr)");
+			return ret;
+		}
+	} else if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens inspect: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}

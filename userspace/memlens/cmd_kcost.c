@@ -32,8 +32,8 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 		state->child_inputs[1] = &a->count;
 		return 0;
 	case ARGP_KEY_END:
-		if (!a->count.pid && !a->count.cmd_index) {
-			argp_error(state, "give -p PID or a command");
+		if (!a->count.pid && !ml_target_given(&a->count.target) && !a->count.cmd_index) {
+			argp_error(state, "give -p PID, --comm NAME, --cgroup PATH or a command");
 			return EINVAL;
 		}
 		return 0;

@@ -16,18 +16,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mlalloc.h"
 #include "mlbpf.h"
 #include "inspect.h"
 #include "memlens.h"
+#include "term.h"
 
-#define TOP_VMAS 8
+#define TOP_VMAS   8
+#define TOP_ARENAS 4
 
 struct watch_args {
 	struct ml_common_opts common;
 	const char *pid;
 	const char *output;
 	double interval;
-	long count; /* refreshes, 0: until stopped */
+	long count;                   /* refreshes, 0: until stopped */
+	struct ml_target_opts target; /* instead of PID */
 };
 
 static volatile sig_atomic_t stop;
@@ -60,6 +64,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->common;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_INTERVAL:
 		errno = 0;
@@ -82,15 +87,16 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_ARG:
 	case ARGP_KEY_END:
-		return ml_parse_one_pid(state, key, arg, &a->pid);
+		return ml_parse_target_pid(state, key, arg, &a->pid, &a->target);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 }
 
-static const struct argp_child watch_children[] = {
-	{ &ml_common_argp, 0, "Output and backend:", 0 }, { 0 }
-};
+static const struct argp_child watch_children[] = { { &ml_common_argp, 0,
+						      "Output and backend:", 0 },
+						    { &ml_target_argp, 0, "Target:", 0 },
+						    { 0 } };
 
 static const struct argp watch_argp = {
 	.options = watch_options,
@@ -219,6 +225,10 @@ struct view {
 	int ntop;
 	bool first; /* no previous refresh */
 	double interval;
+	const struct ml_alloc_view *av; /* libmlalloc's arenas */
+	int index;                      /* refresh 0, 1, ... */
+	long long unix_ms;              /* CLOCK_REALTIME at this refresh's snapshot */
+	double dt;                      /* seconds since the previous one, or 0 */
 };
 
 static const char *val_text(char *buf, size_t len, struct ml_val v, bool bytes, const char *suffix)
@@ -234,16 +244,51 @@ static const char *val_text(char *buf, size_t len, struct ml_val v, bool bytes, 
 	return buf;
 }
 
-static void draw_tty(FILE *f, const struct view *w)
+/* Arena totals and the largest arenas (libmlalloc's introspection). */
+static void draw_arenas(FILE *f, const struct view *w)
+{
+	const struct ml_alloc_view *av = w->av;
+	char a[48], b[48], c[48];
+
+	if (!av || !av->found) {
+		fprintf(f, "\n  libmlalloc: %s\n", av ? av->why : "not read");
+		return;
+	}
+	fprintf(f, "\n  libmlalloc: live %s  committed %s  resident %s  (%d arenas)\n",
+		val_text(a, sizeof(a), av->t.live, true, ""),
+		val_text(b, sizeof(b), av->t.committed, true, ""),
+		val_text(c, sizeof(c), av->t.resident, true, ""), av->narenas);
+	fprintf(f, "  %-14s %-10s %10s %10s %10s\n", "base", "role", "committed", "live",
+		"resident");
+	for (int i = 0; i < av->narenas && i < TOP_ARENAS; i++) {
+		const struct ml_arena_view *v = &av->arenas[i];
+		char base[24], d[48];
+
+		snprintf(base, sizeof(base), "%llx", (unsigned long long)v->base);
+		fprintf(f, "  %-14s %-10s %10s %10s %10s\n", base, mlalloc_arena_role_name(v->role),
+			val_text(a, sizeof(a), v->committed, true, ""),
+			val_text(b, sizeof(b), v->live, true, ""),
+			val_text(d, sizeof(d), v->resident, true, ""));
+	}
+	if (av->narenas > TOP_ARENAS)
+		fprintf(f, "  (%d more: memlens inspect PID)\n", av->narenas - TOP_ARENAS);
+}
+
+/*
+ * The screen of one refresh, for a terminal @cols wide: the VMA name takes
+ * what the other columns leave, and every line is cut to fit (term.c).
+ */
+static void draw_frame(FILE *f, const struct view *w, int cols)
 {
 	const struct ml_summary *s = &w->cur->sum;
 	char a[48], b[48], c[48], d[48];
 	char tb[16];
-	time_t t = time(NULL);
+	time_t t = w->unix_ms / 1000;
+	struct tm tm;
+	int name_w;
 
-	strftime(tb, sizeof(tb), "%H:%M:%S", localtime(&t));
-	fprintf(f, "\033[H\033[2J");
-	fprintf(f, "memlens watch: pid %d (%s), backend %s, every %.2g s, Ctrl-C quits   %s\n\n",
+	strftime(tb, sizeof(tb), "%H:%M:%S", localtime_r(&t, &tm));
+	fprintf(f, "memlens watch: pid %d (%s), backend %s, every %.2g s  %s  Ctrl-C quits\n\n",
 		(int)w->cur->pid, w->cur->comm, ml_backend_name(w->cur->backend), w->interval, tb);
 	fprintf(f, "  resident    %-12s  %s\n", val_text(a, sizeof(a), s->rss, true, ""),
 		ml_known(w->rss_rate) ? val_text(b, sizeof(b), w->rss_rate, true, "/s") : "");
@@ -264,6 +309,8 @@ static void draw_tty(FILE *f, const struct view *w)
 		ml_known(s->tlb_flushes) ? val_text(c, sizeof(c), s->tlb_flushes, false, "") :
 					   s->tlb_flushes.why);
 	if (w->cur->vfaults) {
+		/* 2 + 25 + 1 + 12 + 1 + 12 + 2 columns before the name */
+		name_w = cols - 1 - 55 > 8 ? cols - 1 - 55 : 8;
 		fprintf(f, "\n  VMAs by faults (%s, since watching began)\n",
 			ml_backend_name(w->cur->backend));
 		fprintf(f, "  %-25s %12s %12s  %s\n", "range", "faults/s", "total", "name");
@@ -277,12 +324,14 @@ static void draw_tty(FILE *f, const struct view *w)
 				snprintf(a, sizeof(a), "-");
 			else
 				snprintf(a, sizeof(a), "%.0f", w->topf[i].delta / w->interval);
-			fprintf(f, "  %-25s %12s %12llu  %.40s\n", range, a,
-				(unsigned long long)(v->minor + v->major), v->name);
+			fprintf(f, "  %-25s %12s %12llu  %.*s\n", range, a,
+				(unsigned long long)(v->minor + v->major), name_w, v->name);
 		}
-		fflush(f);
+		draw_arenas(f, w);
 		return;
 	}
+	/* 2 + 25 + 1 + 5 + 1 + 10 + 1 + 12 + 2 columns before the name */
+	name_w = cols - 1 - 59 > 8 ? cols - 1 - 59 : 8;
 	fprintf(f, "\n  VMAs by resident growth (faults per VMA need the module or bpf backend)\n");
 	fprintf(f, "  %-25s %-5s %10s %12s  %s\n", "range", "perm", "rss", "change", "name");
 	for (int i = 0; i < w->ntop; i++) {
@@ -296,9 +345,27 @@ static void draw_tty(FILE *f, const struct view *w)
 			snprintf(b, sizeof(b), "-");
 		else
 			ml_fmt_bytes(b, sizeof(b), w->top[i].delta);
-		fprintf(f, "  %-25s %-5s %10s %12s  %.40s\n", range, v->perms, a, b, v->name);
+		fprintf(f, "  %-25s %-5s %10s %12s  %.*s\n", range, v->perms, a, b, name_w,
+			v->name);
 	}
-	fflush(f);
+	draw_arenas(f, w);
+}
+
+/* Redrawn in place, every line within the terminal's width. */
+static void draw_tty(FILE *f, const struct view *w)
+{
+	int cols = ml_term_cols(fileno(f));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return;
+	draw_frame(m, w, cols);
+	fclose(m);
+	fprintf(f, "\033[H\033[2J");
+	ml_term_fit(f, buf, cols);
+	free(buf);
 }
 
 static void draw_line(FILE *f, const struct view *w)
@@ -322,6 +389,14 @@ static void emit_report(FILE *f, enum ml_format fmt, const struct view *w)
 	struct ml_report r;
 
 	ml_report_begin(&r, f, fmt, "watch");
+	if (fmt == ML_FMT_JSON) {
+		ml_report_section(&r, "frame", NULL);
+		ml_report_int(&r, "index", "refresh", w->index);
+		ml_report_int(&r, "time_unix_ms", "time (ms since the epoch)", w->unix_ms);
+		ml_report_val(&r, "interval_seconds", "since the previous refresh", ML_UNIT_SECONDS,
+			      w->first ? ml_none("first refresh") : ml_have(w->dt, ML_SRC_CLOCK));
+		ml_report_section_end(&r);
+	}
 	ml_emit_process(&r, w->cur, NULL);
 	ml_emit_summary(&r, w->cur);
 	ml_report_section(&r, "rates", "Rates");
@@ -330,6 +405,8 @@ static void emit_report(FILE *f, enum ml_format fmt, const struct view *w)
 	ml_report_val(&r, "resident_bytes_per_second", "resident growth", ML_UNIT_PER_SEC,
 		      w->rss_rate);
 	ml_report_section_end(&r);
+	if (w->av)
+		ml_alloc_report(&r, w->av);
 	ml_report_end(&r);
 }
 
@@ -376,12 +453,23 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 	int ret = 0;
 
 	for (long n = 0; !stop && (!a->count || n < a->count); n++) {
-		struct view w = { .cur = cur, .interval = a->interval, .first = !prev };
+		struct view w = { .cur = cur, .interval = a->interval, .first = !prev, .index = n };
+		struct ml_alloc_view av = { 0 };
+		struct timespec rt;
 		double t = now();
 
+		clock_gettime(CLOCK_REALTIME, &rt);
+		w.unix_ms = rt.tv_sec * 1000LL + rt.tv_nsec / 1000000;
+		w.dt = prev ? t - t_prev : 0;
 		ret = ml_session_snapshot(sess, cur);
 		if (ret)
 			break;
+		/* the arenas: in the view on a terminal, and in JSON and Prometheus */
+		if (tty || a->common.format != ML_FMT_TEXT) {
+			if (ml_alloc_read(cur, &av))
+				snprintf(av.why, sizeof(av.why), "out of memory");
+			w.av = &av;
+		}
 		w.min_rate = fault_rate(cur->sum.tracked_minflt,
 					prev ? prev->sum.tracked_minflt : ml_none(""),
 					cur->sum.minflt, prev ? prev->sum.minflt : ml_none(""),
@@ -401,6 +489,7 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 			draw_line(stdout, &w);
 		else
 			emit_report(stdout, a->common.format, &w);
+		ml_alloc_free(&av);
 		if (ret) {
 			fprintf(stderr, "memlens: cannot write %s: %s\n", a->output,
 				strerror(-ret));
@@ -434,7 +523,9 @@ static int watch_loop(struct ml_session *sess, const struct watch_args *a)
 
 static int run_watch(int argc, char **argv)
 {
-	struct watch_args a = { { ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0 };
+	struct watch_args a = {
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 1.0, 0, { NULL, NULL }
+	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct ml_snapshot probe;
 	struct ml_session sess;
@@ -446,7 +537,11 @@ static int run_watch(int argc, char **argv)
 	ret = ml_parse(&watch_argp, argc, argv, 0, &a);
 	if (ret != ML_PARSED)
 		return ret;
-	if (ml_pid_parse(a.pid, &pid)) {
+	if (ml_target_given(&a.target)) {
+		ret = ml_target_one("watch", a.target.comm, a.target.cgroup, &pid);
+		if (ret)
+			return ret;
+	} else if (ml_pid_parse(a.pid, &pid)) {
 		fprintf(stderr, "memlens watch: '%s' is not a PID\n", a.pid);
 		return ML_EXIT_USAGE;
 	}

@@ -35,6 +35,8 @@ extern const struct ml_exit_code ml_exit_codes[];
 
 struct argp;
 int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags, void *input);
+/* A decimal integer option from @lo to @hi into *@out: 0, or EINVAL (nothing stored). */
+int ml_parse_int(const char *s, int lo, int hi, int *out);
 
 #define ML_DEBUGFS "/sys/kernel/debug/memlens"
 

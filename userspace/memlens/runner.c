@@ -42,8 +42,7 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* "Key: N kB" of smaps_rollup, in bytes (-1 if unreadable). */
-static double rollup(pid_t pid, const char *key)
+double ml_proc_rollup(pid_t pid, const char *key)
 {
 	char path[64], line[256];
 	size_t klen = strlen(key);
@@ -90,8 +89,8 @@ static void sample(pid_t pid, struct sampler *s)
 	    now() - s->last_rollup < ROLLUP_MS / 1000.0)
 		goto out;
 	s->last_rollup = now();
-	rss = rollup(pid, "Rss");
-	thp = rollup(pid, "AnonHugePages");
+	rss = ml_proc_rollup(pid, "Rss");
+	thp = ml_proc_rollup(pid, "AnonHugePages");
 	if (rss > 0 && rss >= s->rss_at_peak) {
 		s->rss_at_peak = rss;
 		s->thp_at_peak = thp > 0 ? thp : 0;
@@ -314,4 +313,43 @@ int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base)
 		return lo > 1.0; /* the upper end is unbounded */
 	hi = (a->mean + a->sd) / (base->mean - base->sd);
 	return lo > 1.0 || hi < 1.0;
+}
+
+struct ml_val ml_stats_cell(const struct ml_stats *st, int c)
+{
+	if (!st->n)
+		return ml_none(st->why ? st->why : "no successful run");
+	switch (c) {
+	case 0:
+		return ml_have(st->mean, st->src);
+	case 1:
+		return st->n > 1 ? ml_have(st->sd, st->src) : ml_none("one run: no spread");
+	case 2:
+		return ml_have(st->min, st->src);
+	default:
+		return ml_have(st->max, st->src);
+	}
+}
+
+const char *ml_stats_fmt(char *buf, size_t len, enum ml_unit unit, double v)
+{
+	if (unit == ML_UNIT_BYTES)
+		return ml_fmt_bytes(buf, len, v);
+	if (unit == ML_UNIT_SECONDS)
+		snprintf(buf, len, "%.3f s", v);
+	else if (unit == ML_UNIT_PERCENT)
+		snprintf(buf, len, "%.1f%%", v);
+	else
+		snprintf(buf, len, "%.0f", v);
+	return buf;
+}
+
+void ml_stats_print(FILE *out, enum ml_unit unit, const struct ml_stats *st)
+{
+	char m[32], sd[32], lo[32], hi[32];
+
+	fprintf(out, "%10s +- %-10s (%s - %s)", ml_stats_fmt(m, sizeof(m), unit, st->mean),
+		ml_stats_fmt(sd, sizeof(sd), unit, st->sd),
+		ml_stats_fmt(lo, sizeof(lo), unit, st->min),
+		ml_stats_fmt(hi, sizeof(hi), unit, st->max));
 }

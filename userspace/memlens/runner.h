@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "backend.h"
@@ -33,6 +34,9 @@ int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, siz
 int ml_allocator_check(const struct ml_allocator *alloc, char *const argv[], char *why, size_t len);
 /* @lib in /proc/@pid/maps: 1; not, though libc is mapped: 0; cannot tell: -1. */
 int ml_allocator_mapped(pid_t pid, const char *lib);
+
+/* "Key: N kB" of /proc/@pid/smaps_rollup, in bytes (-1 if unreadable). */
+double ml_proc_rollup(pid_t pid, const char *key);
 
 /* Where the command's stdout goes while memlens measures it. */
 enum ml_child_out {
@@ -84,5 +88,11 @@ void ml_stats_of(const struct ml_val *v, int n, struct ml_stats *out);
  * unknown (a mean unavailable or zero, or fewer than two runs).
  */
 int ml_stats_significant(const struct ml_stats *a, const struct ml_stats *base);
+/* Statistic @c of @st (0 mean, 1 stddev, 2 min, 3 max), unavailable with its reason. */
+struct ml_val ml_stats_cell(const struct ml_stats *st, int c);
+/* "0.079 s" / "52.5 MiB" / "13143" for a figure of @unit. */
+const char *ml_stats_fmt(char *buf, size_t len, enum ml_unit unit, double v);
+/* Text: "MEAN +- SD (MIN - MAX)" of @st, aligned (no newline). */
+void ml_stats_print(FILE *out, enum ml_unit unit, const struct ml_stats *st);
 
 #endif /* MEMLENS_RUNNER_H */
