@@ -245,7 +245,7 @@ static long long unix_ms(void)
  */
 TEST(batch_frames_carry_timestamps)
 {
-	char *argv[] = { "memlens", "top", "-b", "-d", "3", "-i", "0.1", "-n", "2", "--json", NULL };
+	char *argv[] = { "memlens", "top", "-b", "--iterations", "3", "-i", "0.1", "-n", "2", "--json", NULL };
 	long long before, after, stamp[3];
 	double total = 0;
 	char *line = res.out, *nl;
@@ -340,7 +340,7 @@ TEST(live_screen_ctrl_c_quits) { live_screen(_metadata, "\003"); }
 TEST(usage_errors)
 {
 	char *sort[] = { "memlens", "top", "--sort", "bogus", NULL };
-	char *iter[] = { "memlens", "top", "-d", "-1", NULL };
+	char *iter[] = { "memlens", "top", "--iterations", "-1", NULL };
 	char *iterw[] = { "memlens", "top", "--iterations", "x", NULL };
 	char *arg[] = { "memlens", "top", "1234", NULL };
 	char *n[] = { "memlens", "top", "-n", "-1", NULL };

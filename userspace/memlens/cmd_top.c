@@ -63,7 +63,7 @@ enum {
 	OPT_SORT = 's',
 	OPT_INTERVAL = 'i',
 	OPT_BATCH = 'b',
-	OPT_ITER = 'd'
+	OPT_ITER = 0x100 /* long only: -d is a duration in faults, tlb and swap, a delay in top(1) */
 };
 
 static const struct argp_option top_options[] = {
@@ -154,7 +154,7 @@ static const struct argp top_argp = {
 	       "  memlens top\n"
 	       "  memlens top -n 5 --sort pss\n"
 	       "  memlens top --comm postgres --sort rss\n"
-	       "  memlens top -b -d 10 -i 2 --json > frames.ndjson\n"
+	       "  memlens top -b --iterations 10 -i 2 --json > frames.ndjson\n"
 	       "  memlens top --sort swap -n 0 --json\n"
 	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom",
 	.children = top_children,
