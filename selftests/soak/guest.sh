@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The soak, in the guest (selftests/soak/run boots it): three loads at
-# once until SECONDS seconds have passed, each started again as soon as
-# it ends:
+# once for SECONDS seconds, each started again as soon as it ends, and
+# the runs still going at the end stopped (SIGTERM) and counted as cut,
+# not as failed:
 #   pgwalk   pgwalk_stress_test (readers of pagetable/vmas against a
 #            process that remaps, forks and exits), ML_STRESS_SECONDS=120
 #   peer     mm_peer_test: the kernel's mm selftests plain and tracked,
-#            with the debugfs reader and the BPF walker
+#            with the debugfs reader and the BPF walker back to back
+#            (MM_PEER_READER_SLEEP_MS=0)
 #   count    module_count_exact_test: exact fault counts of workloads
 #            the test controls
 # then one summary: runs and failures of each load, reads done, faults
@@ -23,7 +25,8 @@ out=/tmp/soak
 mkdir -p "$out"
 end=$(($(date +%s) + secs))
 
-# loop NAME COMMAND...: run COMMAND until the end, one log per run.
+# loop NAME COMMAND...: run COMMAND until the end, one log per run; a run
+# killed by the SIGTERM at the end (status 143 after it) is cut.
 loop() {
 	name=$1
 	shift
@@ -31,24 +34,34 @@ loop() {
 	while [ "$(date +%s)" -lt "$end" ]; do
 		n=$((n + 1))
 		"$@" > "$out/$name.$n.log" 2>&1
-		echo "$?" > "$out/$name.$n.rc"
+		rc=$?
+		[ "$rc" = 143 ] && [ "$(date +%s)" -ge "$end" ] && rc="cut"
+		echo "$rc" > "$out/$name.$n.rc"
 	done
 }
 
 loop pgwalk env ML_STRESS_SECONDS=120 ML_SLOWDOWN=3 pgwalk_stress_test &
-loop peer env ML_SLOWDOWN=3 mm_peer_test &
+loop peer env ML_SLOWDOWN=3 MM_PEER_READER_SLEEP_MS=0 mm_peer_test &
 loop count env ML_SLOWDOWN=3 module_count_exact_test &
+sleep "$secs"
+# Every process of the three (the harness forks each test, mm_peer its
+# readers; the traced mm tests die with their tracer: PTRACE_O_EXITKILL).
+pkill -TERM -f 'pgwalk_stress_test|mm_peer_test|module_count_exact_test'
 wait
 
-# runs NAME: "runs failed" of a load (a run fails on a non-zero status).
+# runs NAME: "runs failed cut" of a load (a run fails on a non-zero
+# status; one stopped at the end is cut).
 runs() {
-	r=0 f=0
+	r=0 f=0 c=0
 	for rc in "$out/$1".*.rc; do
 		[ -e "$rc" ] || continue
-		r=$((r + 1))
-		[ "$(cat "$rc")" = 0 ] || f=$((f + 1))
+		case $(cat "$rc") in
+		0) r=$((r + 1)) ;;
+		cut) c=$((c + 1)) ;;
+		*) r=$((r + 1)) f=$((f + 1)) ;;
+		esac
 	done
-	echo "$r $f"
+	echo "$r $f $c"
 }
 
 # sum AWK-PROGRAM FILES...: the sum the program prints over the files.
@@ -58,9 +71,10 @@ sum() {
 	cat "$@" 2>/dev/null | awk "$prog"
 }
 
-r=$(runs pgwalk); pg_runs=${r% *} pg_fail=${r#* }
-r=$(runs peer); peer_runs=${r% *} peer_fail=${r#* }
-r=$(runs count); count_runs=${r% *} count_fail=${r#* }
+# shellcheck disable=SC2046 # (split on purpose: nine numbers)
+set -- $(runs pgwalk) $(runs peer) $(runs count)
+pg_runs=$1 pg_fail=$2 pg_cut=$3 peer_runs=$4 peer_fail=$5 peer_cut=$6
+count_runs=$7 count_fail=$8 count_cut=$9
 # pgwalk_stress: "# 120 s, 3 process restarts, 5120 reads, ..."
 pg_reads=$(sum '/ process restarts, / { for (i = 1; i < NF; i++) if ($(i + 1) == "reads,") s += $i } END { print s + 0 }' "$out"/pgwalk.*.log)
 # mm_peer: "while it ran: N debugfs reads, M BPF walks" and
@@ -71,14 +85,14 @@ peer_diff=$(sum '/faults: memlens / { m = -1; p = -2; for (i = 1; i < NF; i++) {
 problems=$(dmesg | grep -cE 'BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular|possible recursive|inconsistent lock|lockdep|rcu_sched self-detected|RCU stall|soft lockup|hung_task|blocked for more than|kmemleak|Call Trace:')
 
 echo "# soak: $secs s on $(uname -r)"
-printf '# %-8s %5s %7s\n' load runs failed
-printf '# %-8s %5d %7d\n' pgwalk "$pg_runs" "$pg_fail" peer "$peer_runs" "$peer_fail" \
-	count "$count_runs" "$count_fail"
+printf '# %-8s %5s %7s %4s\n' load runs failed cut
+printf '# %-8s %5d %7d %4d\n' pgwalk "$pg_runs" "$pg_fail" "$pg_cut" \
+	peer "$peer_runs" "$peer_fail" "$peer_cut" count "$count_runs" "$count_fail" "$count_cut"
 echo "# reads: $pg_reads by pgwalk_stress, $peer_reads by mm_peer's readers (debugfs reads and BPF walks while a test ran)"
 echo "# faults counted by memlens in mm_peer's tracked runs: $peer_faults; runs whose count differed from /proc/PID/stat: $peer_diff"
 echo "# kernel problems in the log: $problems"
 for f in "$out"/*.rc; do
-	[ "$(cat "$f")" = 0 ] && continue
+	case $(cat "$f") in 0|cut) continue ;; esac
 	log=${f%.rc}.log
 	echo "# failed: $(basename "$log") (exit $(cat "$f")):"
 	grep -E '^not ok|# +(FAIL|Expected)|TH_LOG|#  ' "$log" | head -20 | sed 's/^/#   /'
