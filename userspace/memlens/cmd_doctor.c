@@ -440,12 +440,7 @@ static void check_privileges(struct ml_report *r)
 	ml_report_section_end(r);
 }
 
-enum {
-	OPT_JSON = 0x2000
-};
-
 static const struct argp_option doctor_options[] = {
-	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "show libbpf's messages while the BPF loaders are tried", 0 },
 	{ 0 }
 };
@@ -455,8 +450,8 @@ static error_t parse_doctor(int key, char *arg, struct argp_state *state)
 	enum ml_format *fmt = state->input;
 
 	switch (key) {
-	case OPT_JSON:
-		*fmt = ML_FMT_JSON;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = fmt;
 		return 0;
 	case 'v':
 		ml_bpf_set_verbose(true);
@@ -469,9 +464,12 @@ static error_t parse_doctor(int key, char *arg, struct argp_state *state)
 	}
 }
 
+static const struct argp_child doctor_children[] = { { &ml_format_argp, 0, NULL, 0 }, { 0 } };
+
 static const struct argp doctor_argp = {
 	.options = doctor_options,
 	.parser = parse_doctor,
+	.children = doctor_children,
 	.doc = "Say which backends work on this machine and why not: the module, BTF, "
 	       "each BPF loader and the kernel features it probes, perf events, tracefs, "
 	       "CONFIG_DEBUG_TLBFLUSH, swap, THP and this process's privileges.  One line per "

@@ -81,6 +81,12 @@ struct ml_common_opts {
 };
 
 extern const struct argp ml_common_argp;
+/*
+ * --json and --prometheus alone (they exclude each other): an argp child
+ * whose input is an enum ml_format (ML_FMT_TEXT when neither is given).
+ * ml_common_argp has it as its own child.
+ */
+extern const struct argp ml_format_argp;
 
 /*
  * The PID operand of inspect and watch, for their argp parsers'
