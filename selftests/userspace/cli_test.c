@@ -628,7 +628,10 @@ TEST(prometheus_counters_end_in_total)
 	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_allocators_minor_faults_total{"));
 }
 
-/* Every JSON document: schema, command, tool version, UTC timestamp, hostname. */
+/*
+ * Every JSON document: schema, command, tool version, UTC timestamp (RFC
+ * 3339 and unix seconds, the same second), hostname, in that order.
+ */
 TEST(json_says_version_time_and_host)
 {
 	char spid[16], host[256] = "", stamp[32], err[160];
@@ -645,6 +648,7 @@ TEST(json_says_version_time_and_host)
 			     strlen("{\"schema\":\"memlens/1\",\"command\":\"inspect\",\"version\":")));
 	doc = jparse(r.out, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ(MEMLENS_VERSION, jstr(doc, "version"));
 	EXPECT_STREQ(host, jstr(doc, "hostname"));
 	snprintf(stamp, sizeof(stamp), "%s", jstr(doc, "timestamp"));
@@ -652,6 +656,59 @@ TEST(json_says_version_time_and_host)
 	at = timegm(&tm);
 	EXPECT_LE(before, at);
 	EXPECT_GE(time(NULL), at);
+	EXPECT_EQ((double)at, jnum(doc, "timestamp_unix"));
+}
+
+/*
+ * Addresses are "0x..." strings, exact: every VMA row of a stopped child
+ * is a line of its /proc/PID/maps, start and end to the byte, the
+ * [vsyscall] page above 2^63 included where the kernel maps it.
+ */
+TEST(json_addresses_are_exact_hex_strings)
+{
+	char spid[16], path[64], err[160], maps[32768], hi[40], lo[40];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--json", spid, NULL };
+	const struct jval *rows, *doc;
+	int lines = 0, matched = 0, ready[2];
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	if (!child)
+		ml_ready_then_pause(ready[1], 1);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	snprintf(spid, sizeof(spid), "%d", child);
+	snprintf(path, sizeof(path), "/proc/%d/maps", child);
+	ASSERT_LT(0, ml_read_file(path, maps, sizeof(maps)));
+	ASSERT_EQ(0, ml_run(&r, argv));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	for (const char *l = maps; *l; l = strchr(l, '\n') + 1) {
+		unsigned long long start, end;
+
+		ASSERT_EQ(2, sscanf(l, "%llx-%llx", &start, &end));
+		lines++;
+		for (int i = 0; i < rows->n; i++) {
+			snprintf(lo, sizeof(lo), "0x%llx", start);
+			snprintf(hi, sizeof(hi), "0x%llx", end);
+			if (jstr(rows->items[i], "start") && !strcmp(jstr(rows->items[i], "start"), lo) &&
+			    jstr(rows->items[i], "end") && !strcmp(jstr(rows->items[i], "end"), hi)) {
+				matched++;
+				break;
+			}
+		}
+		if (strstr(l, "[vsyscall]"))
+			EXPECT_NE(NULL, jrow_addr(doc, "vmas", "start", 0xffffffffff600000ULL));
+	}
+	EXPECT_EQ(lines, rows->n);
+	EXPECT_EQ(lines, matched) TH_LOG("%s", maps);
 }
 
 /*
@@ -1382,9 +1439,9 @@ static void check_faults(struct __test_metadata *_metadata, bool latency)
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	doc = json_doc(_metadata, "faults");
 	ASSERT_NE(NULL, doc);
-	/* the mode first, as in the text */
-	ASSERT_LT(5, doc->n);
-	EXPECT_STREQ("mode", doc->keys[5]);
+	/* the mode first after the six header keys, as in the text */
+	ASSERT_LT(6, doc->n);
+	EXPECT_STREQ("mode", doc->keys[6]);
 	EXPECT_STREQ(latency ? "latency" : "counting", jstr(doc, "mode"));
 	EXPECT_EQ(0, strncmp(text, latency ? "mode latency\n" : "mode counting\n",
 			     latency ? 13 : 14));
@@ -1430,8 +1487,8 @@ static void check_faults(struct __test_metadata *_metadata, bool latency)
 			  jfield(doc, "fault_latency.cost_bpf_ns_per_run") >= 0);
 	}
 	/* the region's row: hex strings, exactly CT_PAGES minor faults */
-	snprintf(hex, sizeof(hex), "%lx", j.region);
-	snprintf(hexend, sizeof(hexend), "%lx", j.region + CT_PAGES * 4096UL);
+	snprintf(hex, sizeof(hex), "0x%lx", j.region);
+	snprintf(hexend, sizeof(hexend), "0x%lx", j.region + CT_PAGES * 4096UL);
 	rows = jget(jpath(doc, "vma_faults"), "rows");
 	ASSERT_NE(NULL, rows) TH_LOG("%s", r.out);
 	for (int i = 0; i < rows->n; i++) {
@@ -1490,7 +1547,7 @@ TEST(faults_prometheus)
 	ASSERT_EQ(0, run_counted("faults", per_vma, true, &c));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
-	snprintf(has, sizeof(has), "start=\"%lx\"", c.region);
+	snprintf(has, sizeof(has), "start=\"0x%lx\"", c.region);
 	EXPECT_EQ(CT_PAGES, prom_value(r.out, "memlens_vma_faults_minor_total", has))
 		TH_LOG("%s", r.out);
 	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));

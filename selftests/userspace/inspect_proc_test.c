@@ -91,9 +91,9 @@ TEST(vma_row_is_exact)
 	lazy = smaps_bytes(w.pid, w.region, "LazyFree:");
 	doc = inspect_json(w.pid, "--backend=proc", err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
-	row = jrow(doc, "vmas", "start", (double)w.region);
+	row = jrow_addr(doc, "vmas", "start", w.region);
 	ASSERT_NE(NULL, row) TH_LOG("region %#lx not in the VMA table", (long)w.region);
-	EXPECT_EQ((double)(w.region + w.region_len), jnum(row, "end"));
+	EXPECT_EQ(w.region + w.region_len, jaddr(row, "end"));
 	EXPECT_EQ(PAGES * 4096.0, jnum(row, "resident_bytes"));
 	EXPECT_EQ(PAGES * 4096.0, jnum(row, "anon_bytes"));
 	EXPECT_EQ(pagemap_present(w.pid, w.region, w.region + w.region_len),
@@ -125,7 +125,7 @@ TEST(thp_leaves_counted)
 	}
 	/* every PMD-mapped 2 MiB is one 2 MiB leaf; this VMA alone has thp/2M */
 	EXPECT_GE(jnum(doc, "summary.leaf_2m.value"), thp / (2 << 20));
-	EXPECT_EQ(thp, jnum(jrow(doc, "vmas", "start", (double)w.thp), "pmd_mapped_bytes"));
+	EXPECT_EQ(thp, jnum(jrow_addr(doc, "vmas", "start", w.thp), "pmd_mapped_bytes"));
 	EXPECT_LT(jnum(doc, "tlb.entries_needed.value"), jnum(doc, "tlb.entries_4k_only.value"));
 	EXPECT_GT(jnum(doc, "summary.thp_coverage_percent.value"), 0);
 	EXPECT_EQ(0, wl_stop(&w));

@@ -176,8 +176,8 @@ static void emit_vma_faults(struct ml_report *r, const struct ml_snapshot *ss)
 	for (int i = 0; i < ss->nvfaults; i++) {
 		const struct ml_vma_faults_row *v = &ss->vfaults[i];
 
-		ml_report_cell(r, ml_have((double)v->start, ML_SRC_MODULE));
-		ml_report_cell(r, ml_have((double)v->end, ML_SRC_MODULE));
+		ml_report_cell_addr(r, v->start);
+		ml_report_cell_addr(r, v->end);
 		ml_report_cell(r, ml_have((double)v->minor, ML_SRC_MODULE));
 		ml_report_cell(r, ml_have((double)v->major, ML_SRC_MODULE));
 		ml_report_cell_str(r, v->name);
@@ -193,8 +193,8 @@ void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 	for (int i = 0; i < ss->nvmas; i++) {
 		const struct ml_vma *v = &ss->vmas[i];
 
-		ml_report_cell(r, ml_have((double)v->start, ML_SRC_PROC));
-		ml_report_cell(r, ml_have((double)v->end, ML_SRC_PROC));
+		ml_report_cell_addr(r, v->start);
+		ml_report_cell_addr(r, v->end);
 		ml_report_cell_str(r, v->perms);
 		ml_report_cell(r, ml_have((double)(v->end - v->start), ML_SRC_PROC));
 		ml_report_cell(r, ml_have((double)v->rss, ML_SRC_PROC));

@@ -201,7 +201,7 @@ void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const c
 		json_str(out, command);
 		fputs(",\"version\":\"" MEMLENS_VERSION "\",\"timestamp\":", out);
 		json_str(out, stamp);
-		fputs(",\"hostname\":", out);
+		fprintf(out, ",\"timestamp_unix\":%lld,\"hostname\":", (long long)t);
 		json_str(out, host);
 		r->comma[0] = true;
 	}
@@ -404,8 +404,20 @@ void ml_report_cell(struct ml_report *r, struct ml_val v)
 {
 	struct ml_cell *c = next_cell(r);
 
-	if (c)
+	if (c) {
 		c->v = v;
+		c->addr = ml_known(v) ? (unsigned long long)v.v : 0;
+	}
+}
+
+void ml_report_cell_addr(struct ml_report *r, unsigned long long addr)
+{
+	struct ml_cell *c = next_cell(r);
+
+	if (c) {
+		c->v = ml_have((double)addr, r->tsrc);
+		c->addr = addr;
+	}
 }
 
 void ml_report_cell_str(struct ml_report *r, const char *s)
@@ -427,6 +439,8 @@ static void cell_text(const struct ml_report *r, int i, char *buf, size_t len)
 		snprintf(buf, len, "%s", c->s);
 	else if (!ml_known(c->v))
 		snprintf(buf, len, "-");
+	else if (unit == ML_UNIT_ADDR)
+		snprintf(buf, len, "%llx", c->addr);
 	else
 		fmt_text(buf, len, unit, c->v.v);
 }
@@ -491,6 +505,8 @@ static void table_json(struct ml_report *r)
 			json_str(r->out, c->s);
 		else if (!ml_known(c->v))
 			fputs("null", r->out);
+		else if (r->cols[col].unit == ML_UNIT_ADDR)
+			fprintf(r->out, "\"0x%llx\"", c->addr);
 		else
 			put_num(r->out, r->cols[col].unit, c->v.v);
 		if (col == r->ncols - 1)
@@ -510,7 +526,9 @@ static void row_labels(struct ml_report *r, int row, char *buf, size_t len)
 
 		if (r->cols[c].unit == ML_UNIT_TEXT)
 			prom_escape(esc, sizeof(esc), cell->s ? cell->s : "");
-		else if (r->cols[c].unit == ML_UNIT_ADDR || r->cols[c].unit == ML_UNIT_ID)
+		else if (r->cols[c].unit == ML_UNIT_ADDR)
+			snprintf(esc, sizeof(esc), "0x%llx", cell->addr);
+		else if (r->cols[c].unit == ML_UNIT_ID)
 			snprintf(esc, sizeof(esc), "%s",
 				 fmt_text(val, sizeof(val), r->cols[c].unit, cell->v.v));
 		else

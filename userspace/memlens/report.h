@@ -7,9 +7,11 @@
  * source) and tables.  The commands describe what they have; the emitters
  * decide how it looks:
  *   text        headings, aligned "label  value  [source]" lines, tables
- *   JSON        one line, {"schema": "memlens/1", "command": ..., ...}
+ *   JSON        one line, {"schema": "memlens/1", "command": ...,
+ *               "version", "timestamp", "timestamp_unix", "hostname", ...}
  *               fields as {"value": N, "unit": U, "source": S} or
- *               {"value": null, "unit": U, "unavailable": "why"}
+ *               {"value": null, "unit": U, "unavailable": "why"};
+ *               addresses as "0x7f..." strings (jq 1.6 rounds big numbers)
  *   Prometheus  memlens_<section>_<key>{pid=...,...} VALUE with HELP and
  *               TYPE; unavailable figures as "# UNAVAILABLE" comments
  */
@@ -54,7 +56,8 @@ struct ml_col {
 
 struct ml_cell {
 	struct ml_val v;
-	char *s; /* ML_UNIT_TEXT */
+	char *s;                 /* ML_UNIT_TEXT */
+	unsigned long long addr; /* ML_UNIT_ADDR, exact (a double is not) */
 };
 
 struct ml_report {
@@ -122,6 +125,8 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label, enum
 void ml_report_table(struct ml_report *r, const char *key, const char *title,
 		     const struct ml_col *cols, int ncols, enum ml_src src);
 void ml_report_cell(struct ml_report *r, struct ml_val v);
+/* An ML_UNIT_ADDR cell: hex in text, "0x..." in JSON and Prometheus labels. */
+void ml_report_cell_addr(struct ml_report *r, unsigned long long addr);
 void ml_report_cell_str(struct ml_report *r, const char *s);
 void ml_report_table_end(struct ml_report *r);
 
