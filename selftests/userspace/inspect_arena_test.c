@@ -146,6 +146,12 @@ TEST(prometheus_output_parses)
 	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=c} 1\n", why, sizeof(why)));
 	EXPECT_NE(0, prom_check("# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n", why, sizeof(why)));
 	EXPECT_EQ(0, prom_check("# TYPE a gauge\na{b=\"x\\\"y\"} 1.5\na 2\n", why, sizeof(why)));
+	/* a label twice, one series twice, a HELP escape the format lacks */
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=\"1\",b=\"2\"} 1\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=\"1\"} 1\na{b=\"1\"} 2\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# HELP a x\\\"y\n# TYPE a gauge\na 1\n", why, sizeof(why)));
+	EXPECT_EQ(0, prom_check("# HELP a x\\\\y\\nz\n# TYPE a gauge\na{b=\"1\"} 1\na{b=\"2\"} 2\n",
+				why, sizeof(why))) TH_LOG("%s", why);
 	EXPECT_EQ(0, wl_stop(&w));
 }
 

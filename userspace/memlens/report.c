@@ -242,8 +242,8 @@ void ml_report_end(struct ml_report *r)
 	if (r->fmt == ML_FMT_PROM) {
 		fprintf(r->out,
 			"# HELP memlens_up 1 when memlens measured its target, 0 when it failed\n"
-			"# TYPE memlens_up gauge\nmemlens_up{%s} %d\n",
-			r->labels, !r->error);
+			"# TYPE memlens_up gauge\nmemlens_up%s%s%s %d\n",
+			r->labels[0] ? "{" : "", r->labels, r->labels[0] ? "}" : "", !r->error);
 		if (r->error)
 			fprintf(r->out,
 				"# HELP memlens_scrape_error 1 with the reason the report is partial or empty\n"
