@@ -1721,6 +1721,8 @@ static pid_t quiet_child(const char *comm, unsigned long *region)
 		char *p = mmap(NULL, CT_PAGES * 4096UL, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+		/* gone with the test even when an assertion ends it early */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (p == MAP_FAILED)
 			_exit(1);
 		for (unsigned long i = 0; i < CT_PAGES; i++)

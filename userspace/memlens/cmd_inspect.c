@@ -99,6 +99,8 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 	ml_report_val(r, "resident_anon_bytes", "  anonymous", ML_UNIT_BYTES, s->rss_anon);
 	ml_report_val(r, "resident_file_bytes", "  file", ML_UNIT_BYTES, s->rss_file);
 	ml_report_val(r, "resident_shmem_bytes", "  shmem", ML_UNIT_BYTES, s->rss_shmem);
+	ml_report_val(r, "pss_bytes", "proportional (PSS)", ML_UNIT_BYTES, s->pss);
+	ml_report_val(r, "uss_bytes", "unique (USS)", ML_UNIT_BYTES, s->uss);
 	ml_report_val(r, "lazyfree_bytes", "lazily freed (MADV_FREE)", ML_UNIT_BYTES, s->lazyfree);
 	ml_report_val(r, "peak_resident_bytes", "peak resident (VmHWM)", ML_UNIT_BYTES, s->hwm);
 	ml_report_val(r, "virtual_bytes", "virtual", ML_UNIT_BYTES, s->vm_size);
@@ -190,6 +192,7 @@ void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 	emit_vma_faults(r, ss);
 	ml_report_table(r, "vmas", "VMAs", vma_cols, sizeof(vma_cols) / sizeof(vma_cols[0]),
 			ML_SRC_PROC);
+	ml_report_table_totals(r, "total");
 	for (int i = 0; i < ss->nvmas; i++) {
 		const struct ml_vma *v = &ss->vmas[i];
 

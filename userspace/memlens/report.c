@@ -383,6 +383,38 @@ void ml_report_table(struct ml_report *r, const char *key, const char *title,
 	r->nrows = 0;
 	r->ncells = 0;
 	r->tsrc = src;
+	r->ttotal = NULL;
+}
+
+void ml_report_table_totals(struct ml_report *r, const char *label)
+{
+	r->ttotal = label;
+}
+
+static bool summed(enum ml_unit unit)
+{
+	return unit == ML_UNIT_BYTES || unit == ML_UNIT_COUNT || unit == ML_UNIT_TOTAL;
+}
+
+/* The totals line's cell of column @c: "" when the column is not summed. */
+static void total_text(const struct ml_report *r, int c, char *buf, size_t len)
+{
+	double sum = 0;
+
+	buf[0] = '\0';
+	if (!c) {
+		snprintf(buf, len, "%s", r->ttotal);
+		return;
+	}
+	if (!summed(r->cols[c].unit))
+		return;
+	for (int row = 0; row < r->nrows; row++) {
+		const struct ml_cell *cell = &r->cells[row * r->ncols + c];
+
+		if (ml_known(cell->v))
+			sum += cell->v.v;
+	}
+	fmt_text(buf, len, r->cols[c].unit, sum);
 }
 
 static struct ml_cell *next_cell(struct ml_report *r)
@@ -463,6 +495,14 @@ static void table_text(struct ml_report *r)
 		if (l > w[c])
 			w[c] = l > 60 ? 60 : l;
 	}
+	for (int c = 0; r->ttotal && c < nc; c++) {
+		int l;
+
+		total_text(r, c, buf, sizeof(buf));
+		l = strlen(buf);
+		if (l > w[c])
+			w[c] = l > 60 ? 60 : l;
+	}
 	for (int c = 0; c < nc; c++) {
 		bool left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1;
 
@@ -483,6 +523,17 @@ static void table_text(struct ml_report *r)
 		else
 			fprintf(r->out, left ? "  %-*.*s" : "  %*.*s", w[c], w[c], buf);
 		if (c == r->ncols - 1)
+			fputc('\n', r->out);
+	}
+	for (int c = 0; r->ttotal && c < nc; c++) {
+		bool left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1 || !c;
+
+		total_text(r, c, buf, sizeof(buf));
+		if (c == nc - 1 && left)
+			fprintf(r->out, "%s%s", buf[0] ? "  " : "", buf);
+		else
+			fprintf(r->out, left ? "  %-*.*s" : "  %*.*s", w[c], w[c], buf);
+		if (c == nc - 1)
 			fputc('\n', r->out);
 	}
 }

@@ -72,6 +72,7 @@ struct ml_report {
 	const struct ml_col *cols;
 	int ncols, nrows, ncells, cap;
 	enum ml_src tsrc;
+	const char *ttotal; /* text: a totals line under the table (pmap -x) */
 	struct ml_cell *cells;
 	int error; /* ml_report_error()'s exit code: memlens_up 0 */
 };
@@ -128,6 +129,11 @@ void ml_report_cell(struct ml_report *r, struct ml_val v);
 /* An ML_UNIT_ADDR cell: hex in text, "0x..." in JSON and Prometheus labels. */
 void ml_report_cell_addr(struct ml_report *r, unsigned long long addr);
 void ml_report_cell_str(struct ml_report *r, const char *s);
+/*
+ * Text only: under the table being filled, a line "@label" with the sum of
+ * each bytes, count and total column (pmap -x's total line).
+ */
+void ml_report_table_totals(struct ml_report *r, const char *label);
 void ml_report_table_end(struct ml_report *r);
 
 /* "12.5 MiB" into @buf. */
