@@ -1951,7 +1951,12 @@ static double prom_last_sample(const char *text, char *name, size_t len)
  * it among all processes).  A command added to --help without a row here
  * fails the test.
  */
-TEST(every_command_json_and_prometheus_parse)
+FIXTURE(all_commands) {};
+FIXTURE_SETUP(all_commands) {}
+FIXTURE_TEARDOWN(all_commands) {}
+
+/* about 25 runs of memlens, BPF loads among them: more than 30 s on a loaded host */
+TEST_F_TIMEOUT(all_commands, every_command_json_and_prometheus_parse, 240)
 {
 	static const char comm[] = "q\"b\\s\nn";
 	char spid[16], cmds[32][16], why[160], err[160], name[96];
@@ -1978,7 +1983,8 @@ TEST(every_command_json_and_prometheus_parse)
 		SKIP(return, "faults, pagetable, vmas, tlb, swap, kcost need root and BTF");
 	ASSERT_LT(0, n);
 	for (int i = 0; i < n; i++) {
-		bool have = !strcmp(cmds[i], "version");
+		/* version prints no report; diff reads two documents: diff_shows_exact_growth */
+		bool have = !strcmp(cmds[i], "version") || !strcmp(cmds[i], "diff");
 
 		for (int t = 0; t < nt; t++)
 			have |= !strcmp(cmds[i], table[t][0]);
@@ -2023,6 +2029,165 @@ TEST(every_command_json_and_prometheus_parse)
 	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+}
+
+/* "memlens inspect --json PID" into a new temporary file @path (XXXXXX). */
+static int inspect_to_file(pid_t pid, char *path)
+{
+	char spid[16];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--json", spid, NULL };
+	int fd;
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	if (ml_run(&r, argv) || r.status)
+		return -1;
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	if (write(fd, r.out, strlen(r.out)) != (ssize_t)strlen(r.out)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* The row of @doc's table @path whose address column @key is @addr and whose change is @change. */
+static const struct jval *diff_row(const struct jval *doc, unsigned long long addr,
+				   const char *change)
+{
+	const struct jval *row = jrow_addr(doc, "vmas", "start", addr);
+
+	return row && jstr(row, "change") && !strcmp(jstr(row, "change"), change) ? row : NULL;
+}
+
+/*
+ * memlens diff of two inspect snapshots of a child that, between them,
+ * touches 300 more pages of its 1000-page region (500 touched before) and
+ * maps and touches a new 64-page region: the region's row grew by exactly
+ * 300 pages resident and nothing in size, the new one is "new" with 64
+ * pages, the summary's resident delta is VmRSS's (read by this test at
+ * each snapshot) and the sum of the rows' (the totals line); bad files are
+ * exit 2 with one line.
+ */
+TEST(diff_shows_exact_growth)
+{
+	char a[] = "/tmp/ml_diff_a.XXXXXX", b[] = "/tmp/ml_diff_b.XXXXXX", bad[] = "/tmp/ml_diff_x.XXXXXX";
+	char doc_file[] = "/tmp/ml_diff_d.XXXXXX", err[160], c;
+	char *json[] = { "memlens", "diff", "--json", a, b, NULL };
+	char *text[] = { "memlens", "diff", a, b, NULL };
+	unsigned long *shared = mmap(NULL, 2 * sizeof(long), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long rss0, rss1;
+	const struct jval *row, *rows;
+	struct jval *doc;
+	double sum = 0;
+	int go[2], ready[2], fd;
+	pid_t child;
+
+	ASSERT_NE(MAP_FAILED, shared);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	if (!child) {
+		char *p = mmap(NULL, 1000 * 4096UL, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		madvise(p, 1000 * 4096UL, MADV_NOHUGEPAGE);
+		for (unsigned long i = 0; i < 500; i++)
+			p[i * 4096] = 1;
+		shared[0] = (unsigned long)p;
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (unsigned long i = 500; i < 800; i++)
+			p[i * 4096] = 1;
+		q = mmap(NULL, 64 * 4096UL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+		/* no MADV_NOHUGEPAGE here (64 pages get no THP): its flags differ, so
+		 * the kernel does not merge it with the region above */
+		for (unsigned long i = 0; i < 64; i++)
+			q[i * 4096] = 1;
+		shared[1] = (unsigned long)q;
+		ml_ready_then_pause(ready[1], 1);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	wait_sleeping(child);
+	rss0 = proc_kb(child, "status", "VmRSS:");
+	ASSERT_EQ(0, inspect_to_file(child, a)) TH_LOG("%s", r.err);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	wait_sleeping(child);
+	rss1 = proc_kb(child, "status", "VmRSS:");
+	ASSERT_EQ(0, inspect_to_file(child, b)) TH_LOG("%s", r.err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	ASSERT_EQ(0, ml_run(&r, json));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("diff", jstr(doc, "command"));
+	EXPECT_EQ(child, jnum(doc, "a.pid"));
+	EXPECT_EQ(child, jnum(doc, "b.pid"));
+	EXPECT_EQ((rss1 - rss0) * 1024.0, jnum(doc, "summary.resident_bytes.value"));
+	row = diff_row(doc, shared[0], "grew");
+	ASSERT_NE(NULL, row) TH_LOG("%s", r.out);
+	EXPECT_EQ(shared[0] + 1000 * 4096UL, jaddr(row, "end"));
+	EXPECT_EQ(300 * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ(300 * 4096.0, jnum(row, "anon_bytes"));
+	EXPECT_EQ(0, jnum(row, "size_bytes"));
+	row = diff_row(doc, shared[1], "new");
+	ASSERT_NE(NULL, row) TH_LOG("%s", r.out);
+	EXPECT_EQ(64 * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ(64 * 4096.0, jnum(row, "size_bytes"));
+	rows = jget(jpath(doc, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	for (int i = 0; i < rows->n; i++)
+		sum += jnum(rows->items[i], "resident_bytes");
+	EXPECT_EQ(jnum(doc, "summary.resident_bytes.value"), sum);
+
+	ASSERT_EQ(0, ml_run(&r, text));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "  grew ")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  new ")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  total ")) TH_LOG("%s", r.out);
+
+	/* bad input: exit 2, one line on stderr, nothing on stdout */
+	fd = mkstemp(bad);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, write(fd, "{\n", 2));
+	close(fd);
+	{
+		char *doctor[] = { "memlens", "doctor", "--json", NULL };
+
+		ASSERT_EQ(0, ml_run(&r, doctor));
+		fd = mkstemp(doc_file);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ((ssize_t)strlen(r.out), write(fd, r.out, strlen(r.out)));
+		close(fd);
+	}
+	{
+		char *const cases[][7] = {
+			{ "memlens", "diff", a, "/nonexistent/b.json", NULL },
+			{ "memlens", "diff", a, bad, NULL },
+			{ "memlens", "diff", doc_file, b, NULL },
+			{ "memlens", "diff", a, NULL },
+			{ "memlens", "diff", a, b, a, NULL },
+			{ "memlens", "diff", "--prometheus", a, b, NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			ASSERT_EQ(0, ml_run(&r, cases[i]));
+			EXPECT_EQ(2, r.status) TH_LOG("case %zu", i);
+			EXPECT_TRUE(one_line_error(&r)) TH_LOG("case %zu: %s|%s", i, r.out, r.err);
+		}
+	}
+	unlink(a);
+	unlink(b);
+	unlink(bad);
+	unlink(doc_file);
+	munmap(shared, 2 * sizeof(long));
 }
 
 TEST_HARNESS_MAIN
