@@ -628,7 +628,10 @@ TEST(prometheus_counters_end_in_total)
 	EXPECT_NE(NULL, strstr(r.out, "\nmemlens_allocators_minor_faults_total{"));
 }
 
-/* Every JSON document: schema, command, tool version, UTC timestamp, hostname. */
+/*
+ * Every JSON document: schema, command, tool version, UTC timestamp (RFC
+ * 3339 and unix seconds, the same second), hostname, in that order.
+ */
 TEST(json_says_version_time_and_host)
 {
 	char spid[16], host[256] = "", stamp[32], err[160];
@@ -645,6 +648,7 @@ TEST(json_says_version_time_and_host)
 			     strlen("{\"schema\":\"memlens/1\",\"command\":\"inspect\",\"version\":")));
 	doc = jparse(r.out, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ(MEMLENS_VERSION, jstr(doc, "version"));
 	EXPECT_STREQ(host, jstr(doc, "hostname"));
 	snprintf(stamp, sizeof(stamp), "%s", jstr(doc, "timestamp"));
@@ -652,6 +656,59 @@ TEST(json_says_version_time_and_host)
 	at = timegm(&tm);
 	EXPECT_LE(before, at);
 	EXPECT_GE(time(NULL), at);
+	EXPECT_EQ((double)at, jnum(doc, "timestamp_unix"));
+}
+
+/*
+ * Addresses are "0x..." strings, exact: every VMA row of a stopped child
+ * is a line of its /proc/PID/maps, start and end to the byte, the
+ * [vsyscall] page above 2^63 included where the kernel maps it.
+ */
+TEST(json_addresses_are_exact_hex_strings)
+{
+	char spid[16], path[64], err[160], maps[32768], hi[40], lo[40];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--json", spid, NULL };
+	const struct jval *rows, *doc;
+	int lines = 0, matched = 0, ready[2];
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	if (!child)
+		ml_ready_then_pause(ready[1], 1);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	snprintf(spid, sizeof(spid), "%d", child);
+	snprintf(path, sizeof(path), "/proc/%d/maps", child);
+	ASSERT_LT(0, ml_read_file(path, maps, sizeof(maps)));
+	ASSERT_EQ(0, ml_run(&r, argv));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	for (const char *l = maps; *l; l = strchr(l, '\n') + 1) {
+		unsigned long long start, end;
+
+		ASSERT_EQ(2, sscanf(l, "%llx-%llx", &start, &end));
+		lines++;
+		for (int i = 0; i < rows->n; i++) {
+			snprintf(lo, sizeof(lo), "0x%llx", start);
+			snprintf(hi, sizeof(hi), "0x%llx", end);
+			if (jstr(rows->items[i], "start") && !strcmp(jstr(rows->items[i], "start"), lo) &&
+			    jstr(rows->items[i], "end") && !strcmp(jstr(rows->items[i], "end"), hi)) {
+				matched++;
+				break;
+			}
+		}
+		if (strstr(l, "[vsyscall]"))
+			EXPECT_NE(NULL, jrow_addr(doc, "vmas", "start", 0xffffffffff600000ULL));
+	}
+	EXPECT_EQ(lines, rows->n);
+	EXPECT_EQ(lines, matched) TH_LOG("%s", maps);
 }
 
 /*
@@ -1382,9 +1439,9 @@ static void check_faults(struct __test_metadata *_metadata, bool latency)
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	doc = json_doc(_metadata, "faults");
 	ASSERT_NE(NULL, doc);
-	/* the mode first, as in the text */
-	ASSERT_LT(5, doc->n);
-	EXPECT_STREQ("mode", doc->keys[5]);
+	/* the mode first after the six header keys, as in the text */
+	ASSERT_LT(6, doc->n);
+	EXPECT_STREQ("mode", doc->keys[6]);
 	EXPECT_STREQ(latency ? "latency" : "counting", jstr(doc, "mode"));
 	EXPECT_EQ(0, strncmp(text, latency ? "mode latency\n" : "mode counting\n",
 			     latency ? 13 : 14));
@@ -1430,8 +1487,8 @@ static void check_faults(struct __test_metadata *_metadata, bool latency)
 			  jfield(doc, "fault_latency.cost_bpf_ns_per_run") >= 0);
 	}
 	/* the region's row: hex strings, exactly CT_PAGES minor faults */
-	snprintf(hex, sizeof(hex), "%lx", j.region);
-	snprintf(hexend, sizeof(hexend), "%lx", j.region + CT_PAGES * 4096UL);
+	snprintf(hex, sizeof(hex), "0x%lx", j.region);
+	snprintf(hexend, sizeof(hexend), "0x%lx", j.region + CT_PAGES * 4096UL);
 	rows = jget(jpath(doc, "vma_faults"), "rows");
 	ASSERT_NE(NULL, rows) TH_LOG("%s", r.out);
 	for (int i = 0; i < rows->n; i++) {
@@ -1490,7 +1547,7 @@ TEST(faults_prometheus)
 	ASSERT_EQ(0, run_counted("faults", per_vma, true, &c));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
-	snprintf(has, sizeof(has), "start=\"%lx\"", c.region);
+	snprintf(has, sizeof(has), "start=\"0x%lx\"", c.region);
 	EXPECT_EQ(CT_PAGES, prom_value(r.out, "memlens_vma_faults_minor_total", has))
 		TH_LOG("%s", r.out);
 	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
@@ -1876,6 +1933,496 @@ TEST(target_errors)
 		EXPECT_EQ(2, r.status) TH_LOG("%s %s: %s", usage[i][1], usage[i][2], r.err);
 		EXPECT_EQ(NULL, strchr(strchr(r.err, '\n') + 1, '\n')) TH_LOG("one line: %s", r.err);
 	}
+}
+
+/*
+ * A quiescent child for pagetable, vmas and the every-command test: 1000
+ * fresh pages written, [vvar] unmapped (the walk sees its PFN-mapped
+ * entries, smaps does not), its name @comm (NULL: unchanged); sleeping in
+ * pause() when this returns.  *@region: the pages' address.
+ */
+static pid_t quiet_child(const char *comm, unsigned long *region)
+{
+	unsigned long *shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int ready[2];
+	pid_t child;
+	char c;
+
+	if (shared == MAP_FAILED || pipe(ready))
+		return -1;
+	child = fork();
+	if (!child) {
+		char *p = mmap(NULL, CT_PAGES * 4096UL, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		/* gone with the test even when an assertion ends it early */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (p == MAP_FAILED)
+			_exit(1);
+		for (unsigned long i = 0; i < CT_PAGES; i++)
+			p[i * 4096] = 1;
+		*shared = (unsigned long)p;
+		if (comm)
+			prctl(PR_SET_NAME, comm, 0, 0, 0);
+		drop_vvar();
+		ml_ready_then_pause(ready[1], 1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	wait_sleeping(child);
+	*region = *shared;
+	munmap(shared, sizeof(*shared));
+	return child;
+}
+
+/* The "KEY: N kB" line of a /proc file, in kB (or -1). */
+static long long proc_kb(pid_t pid, const char *file, const char *key)
+{
+	char path[64], buf[8192];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	if (ml_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, key)))
+		return -1;
+	return strtoll(p + strlen(key), NULL, 10);
+}
+
+/*
+ * pagetable --json and --prometheus: the text's every key with its value
+ * (kB as bytes), table pages = VmPTE, resident = smaps_rollup's Rss, on a
+ * child that does nothing meanwhile; a kernel thread is exit 4 with
+ * memlens_up 0.
+ */
+TEST(pagetable_json_and_prometheus)
+{
+	static const char *const keys[] = {
+		"tables_pgd", "tables_p4d", "tables_pud", "tables_pmd", "tables_pte",
+		"tables_pte_deposited", "table_bytes", "leaf_4k", "leaf_2m", "leaf_1g",
+		"resident_bytes", "anon_thp_bytes", "swap_entries", "migration_entries",
+		"other_nonpresent", "present_dirty", "present_young", "present_writable", "vmas",
+		"paging_levels",
+	};
+	char spid[16], text[sizeof(r.out)], key[96], why[160];
+	char *txt[] = { "memlens", "pagetable", spid, NULL };
+	char *json[] = { "memlens", "pagetable", "--json", spid, NULL };
+	char *prom[] = { "memlens", "pagetable", "--prometheus", spid, NULL };
+	char *kthread[] = { "memlens", "pagetable", "--prometheus", "2", NULL };
+	unsigned long region;
+	struct jval *doc;
+	pid_t child;
+
+	if (!bpf_usable())
+		SKIP(return, "BPF needs root and BTF");
+	child = quiet_child(NULL, &region);
+	ASSERT_LT(0, child);
+	snprintf(spid, sizeof(spid), "%d", child);
+	ASSERT_EQ(0, ml_run(&r, txt));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(text, sizeof(text), "%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, json));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_doc(_metadata, "pagetable");
+	ASSERT_NE(NULL, doc);
+	EXPECT_EQ(child, jnum(doc, "target.pid"));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "pagetable.%s.value", keys[i]);
+		/* the kernel may age young bits between the two walks, never set them */
+		if (!strcmp(keys[i], "present_young")) {
+			EXPECT_GE(text_value(text, keys[i]), jnum(doc, key));
+		} else {
+			EXPECT_EQ(text_value(text, keys[i]), jnum(doc, key)) TH_LOG("%s", keys[i]);
+		}
+		snprintf(key, sizeof(key), "pagetable.%s.source", keys[i]);
+		EXPECT_STREQ("bpf", jstr(doc, key));
+	}
+	/* VmPTE: PUD, PMD, PTE tables and deposited PTE tables */
+	EXPECT_EQ(proc_kb(child, "status", "VmPTE:") * 1024,
+		  (jnum(doc, "pagetable.tables_pud.value") + jnum(doc, "pagetable.tables_pmd.value") +
+		   jnum(doc, "pagetable.tables_pte.value") +
+		   jnum(doc, "pagetable.tables_pte_deposited.value")) * 4096);
+	EXPECT_EQ(proc_kb(child, "smaps_rollup", "\nRss:") * 1024,
+		  jnum(doc, "pagetable.resident_bytes.value"));
+	EXPECT_EQ(0, jnum(doc, "pagetable.unreadable_tables.value"));
+	ASSERT_EQ(0, ml_run(&r, prom));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(jnum(doc, "pagetable.resident_bytes.value"),
+		  prom_value(r.out, "memlens_pagetable_resident_bytes", NULL));
+	EXPECT_EQ(text_value(text, "leaf_4k"), prom_value(r.out, "memlens_pagetable_leaf_4k", NULL));
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	ASSERT_EQ(0, ml_run(&r, kthread));
+	EXPECT_EQ(4, r.status);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(0, prom_value(r.out, "memlens_up", NULL));
+	EXPECT_EQ(1, prom_value(r.out, "memlens_scrape_error", "reason=\"kernel_thread\""));
+}
+
+/*
+ * vmas --json: one row per line of the text, each the text's figures in
+ * bytes, start and end "0x..." equal to /proc/PID/maps; the child's 1000
+ * pages are its region's resident bytes exactly; the totals are the rows'
+ * sums and smaps_rollup's Rss.  --prometheus: the totals, the per-VMA
+ * series only with --per-vma.
+ */
+TEST(vmas_json_and_prometheus)
+{
+	char spid[16], text[sizeof(r.out)], maps[32768], path[64], why[160], has[64];
+	char *txt[] = { "memlens", "vmas", spid, NULL };
+	char *json[] = { "memlens", "vmas", "--json", spid, NULL };
+	char *prom[] = { "memlens", "vmas", "--prometheus", spid, NULL };
+	char *per_vma[] = { "memlens", "vmas", "--prometheus", "--per-vma", spid, NULL };
+	double res = 0, thp = 0, swap = 0, pte = 0;
+	const struct jval *rows, *row;
+	const char *l;
+	unsigned long region;
+	struct jval *doc;
+	int lines = 0, maps_lines = 0;
+	pid_t child;
+
+	if (!bpf_usable())
+		SKIP(return, "BPF needs root and BTF");
+	child = quiet_child(NULL, &region);
+	ASSERT_LT(0, child);
+	snprintf(spid, sizeof(spid), "%d", child);
+	snprintf(path, sizeof(path), "/proc/%d/maps", child);
+	ASSERT_LT(0, ml_read_file(path, maps, sizeof(maps)));
+	ASSERT_EQ(0, ml_run(&r, txt));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(text, sizeof(text), "%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, json));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = json_doc(_metadata, "vmas");
+	ASSERT_NE(NULL, doc);
+	rows = jget(jpath(doc, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	/* the text's rows, in order */
+	l = strchr(text, '\n');
+	ASSERT_NE(NULL, l);
+	for (l++; *l; l = strchr(l, '\n') + 1, lines++) {
+		unsigned long long s, e, rk, tk, sk, pt;
+		char perms[8], kind[16], lo[24], hi[24];
+
+		ASSERT_EQ(7, sscanf(l, "%llx %llx %7s %15s %llu %llu %llu %llu", &s, &e, perms, kind,
+				    &rk, &tk, &sk, &pt) - 1);
+		ASSERT_LT(lines, rows->n);
+		row = rows->items[lines];
+		EXPECT_EQ(s, jaddr(row, "start"));
+		EXPECT_EQ(e, jaddr(row, "end"));
+		EXPECT_STREQ(perms, jstr(row, "perms"));
+		EXPECT_STREQ(kind, jstr(row, "kind"));
+		EXPECT_EQ(rk * 1024.0, jnum(row, "resident_bytes"));
+		EXPECT_EQ(tk * 1024.0, jnum(row, "thp_bytes"));
+		EXPECT_EQ(sk * 1024.0, jnum(row, "swap_bytes"));
+		EXPECT_EQ((double)pt, jnum(row, "pte_tables"));
+		/* a line of /proc/PID/maps, to the byte */
+		snprintf(lo, sizeof(lo), "\n%llx-", s);
+		snprintf(hi, sizeof(hi), "-%llx ", e);
+		EXPECT_TRUE(!strncmp(maps, lo + 1, strlen(lo + 1)) || strstr(maps, lo))
+			TH_LOG("%s not in maps", lo + 1);
+		EXPECT_NE(NULL, strstr(maps, hi));
+		res += jnum(row, "resident_bytes");
+		thp += jnum(row, "thp_bytes");
+		swap += jnum(row, "swap_bytes");
+		pte += jnum(row, "pte_tables");
+	}
+	EXPECT_EQ(lines, rows->n);
+	for (l = maps; *l; l = strchr(l, '\n') + 1)
+		maps_lines += !strstr(l, "[vsyscall]") || strchr(l, '\n') < strstr(l, "[vsyscall]");
+	EXPECT_EQ(maps_lines, rows->n);
+	row = jrow_addr(doc, "vmas", "start", region);
+	ASSERT_NE(NULL, row);
+	EXPECT_EQ(region + CT_PAGES * 4096UL, jaddr(row, "end"));
+	EXPECT_EQ(CT_PAGES * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ((double)rows->n, jnum(doc, "vma_totals.vmas.value"));
+	EXPECT_EQ(res, jnum(doc, "vma_totals.resident_bytes.value"));
+	EXPECT_EQ(thp, jnum(doc, "vma_totals.thp_bytes.value"));
+	EXPECT_EQ(swap, jnum(doc, "vma_totals.swap_bytes.value"));
+	EXPECT_EQ(pte, jnum(doc, "vma_totals.pte_tables.value"));
+	EXPECT_EQ(proc_kb(child, "smaps_rollup", "\nRss:") * 1024, res);
+
+	ASSERT_EQ(0, ml_run(&r, prom));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	EXPECT_EQ(res, prom_value(r.out, "memlens_vma_totals_resident_bytes", NULL));
+	EXPECT_EQ(NULL, strstr(r.out, "memlens_vmas_"));
+	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
+	ASSERT_EQ(0, ml_run(&r, per_vma));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
+	snprintf(has, sizeof(has), "start=\"0x%lx\"", region);
+	EXPECT_EQ(CT_PAGES * 4096.0, prom_value(r.out, "memlens_vmas_resident_bytes", has))
+		TH_LOG("%.2000s", r.out);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* The value of the last sample of @text, and its name into @name. */
+static double prom_last_sample(const char *text, char *name, size_t len)
+{
+	const char *l = text, *last = NULL;
+
+	for (; *l; l = strchr(l, '\n') + 1)
+		if (l[0] != '#' && l[0] != '\n')
+			last = l;
+	if (!last)
+		return -1;
+	snprintf(name, len, "%.*s", (int)strcspn(last, "{ "), last);
+	return strtod(strchr(last, ' ') + 1, NULL);
+}
+
+/*
+ * Every command of memlens --help but version: --json parses and passes
+ * the memlens/1 checker (one document per line: watch prints one per
+ * refresh), --prometheus passes the exposition checker and ends in
+ * memlens_up 1.  The target's name holds ", \ and a newline: it comes
+ * back byte for byte from JSON and escaped in every comm label (top lists
+ * it among all processes).  A command added to --help without a row here
+ * fails the test.
+ */
+FIXTURE(all_commands) {};
+FIXTURE_SETUP(all_commands) {}
+FIXTURE_TEARDOWN(all_commands) {}
+
+/* about 25 runs of memlens, BPF loads among them: more than 30 s on a loaded host */
+TEST_F_TIMEOUT(all_commands, every_command_json_and_prometheus_parse, 240)
+{
+	static const char comm[] = "q\"b\\s\nn";
+	char spid[16], cmds[32][16], why[160], err[160], name[96];
+	char *const table[][12] = {
+		{ "doctor", NULL },
+		{ "inspect", spid, NULL },
+		{ "run", "--", "true", NULL },
+		{ "compare", "-a", "glibc", "-r", "1", "--warmup", "0", "--", "true", NULL },
+		{ "watch", "-n", "1", "-i", "0.1", spid, NULL },
+		{ "top", "-i", "0.2", "-n", "0", NULL },
+		{ "faults", "-d", "0.2", "-p", spid, NULL },
+		{ "pagetable", spid, NULL },
+		{ "vmas", spid, NULL },
+		{ "tlb", "-d", "0.2", "-p", spid, NULL },
+		{ "swap", "-d", "0.2", "-p", spid, NULL },
+		{ "kcost", "-d", "0.2", "-p", spid, NULL },
+	};
+	const int nt = sizeof(table) / sizeof(table[0]);
+	unsigned long region;
+	int n = list_commands(cmds, 32);
+	pid_t child;
+
+	if (!bpf_usable())
+		SKIP(return, "faults, pagetable, vmas, tlb, swap, kcost need root and BTF");
+	ASSERT_LT(0, n);
+	for (int i = 0; i < n; i++) {
+		/* version prints no report; diff reads two documents: diff_shows_exact_growth */
+		bool have = !strcmp(cmds[i], "version") || !strcmp(cmds[i], "diff");
+
+		for (int t = 0; t < nt; t++)
+			have |= !strcmp(cmds[i], table[t][0]);
+		EXPECT_TRUE(have) TH_LOG("%s has no row in this test", cmds[i]);
+	}
+	child = quiet_child(comm, &region);
+	ASSERT_LT(0, child);
+	snprintf(spid, sizeof(spid), "%d", child);
+	for (int t = 0; t < nt; t++) {
+		for (int f = 0; f < 2; f++) {
+			char *argv[16] = { "memlens", table[t][0], f ? "--prometheus" : "--json" };
+			int k = 3;
+
+			for (int j = 1; table[t][j]; j++)
+				argv[k++] = table[t][j];
+			argv[k] = NULL;
+			ASSERT_EQ(0, ml_run(&r, argv));
+			EXPECT_EQ(0, r.status) TH_LOG("%s %s: %s", argv[1], argv[2], r.err);
+			if (!f) {
+				struct jval *doc = jparse(r.out, err, sizeof(err));
+
+				EXPECT_NE(NULL, doc) TH_LOG("%s --json: %s: %.300s", argv[1], err, r.out);
+				if (!doc)
+					continue;
+				EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err)))
+					TH_LOG("%s --json: %s", argv[1], err);
+				EXPECT_STREQ(table[t][0], jstr(doc, "command"));
+				if (jstr(doc, "process.comm"))
+					EXPECT_STREQ(comm, jstr(doc, "process.comm"));
+				continue;
+			}
+			EXPECT_EQ(0, prom_check(r.out, why, sizeof(why)))
+				TH_LOG("%s --prometheus: %s", argv[1], why);
+			EXPECT_EQ(1, prom_last_sample(r.out, name, sizeof(name)))
+				TH_LOG("%s --prometheus: %.300s", argv[1], r.out);
+			EXPECT_STREQ("memlens_up", name);
+			if (!strcmp(argv[1], "inspect") || !strcmp(argv[1], "watch") ||
+			    !strcmp(argv[1], "top"))
+				EXPECT_NE(NULL, strstr(r.out, "comm=\"q\\\"b\\\\s\\nn\""))
+					TH_LOG("%s --prometheus: the comm label", argv[1]);
+		}
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* "memlens inspect --json PID" into a new temporary file @path (XXXXXX). */
+static int inspect_to_file(pid_t pid, char *path)
+{
+	char spid[16];
+	char *argv[] = { "memlens", "inspect", "--backend", "proc", "--json", spid, NULL };
+	int fd;
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	if (ml_run(&r, argv) || r.status)
+		return -1;
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	if (write(fd, r.out, strlen(r.out)) != (ssize_t)strlen(r.out)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* The row of @doc's table @path whose address column @key is @addr and whose change is @change. */
+static const struct jval *diff_row(const struct jval *doc, unsigned long long addr,
+				   const char *change)
+{
+	const struct jval *row = jrow_addr(doc, "vmas", "start", addr);
+
+	return row && jstr(row, "change") && !strcmp(jstr(row, "change"), change) ? row : NULL;
+}
+
+/*
+ * memlens diff of two inspect snapshots of a child that, between them,
+ * touches 300 more pages of its 1000-page region (500 touched before) and
+ * maps and touches a new 64-page region: the region's row grew by exactly
+ * 300 pages resident and nothing in size, the new one is "new" with 64
+ * pages, the summary's resident delta is VmRSS's (read by this test at
+ * each snapshot) and the sum of the rows' (the totals line); bad files are
+ * exit 2 with one line.
+ */
+TEST(diff_shows_exact_growth)
+{
+	char a[] = "/tmp/ml_diff_a.XXXXXX", b[] = "/tmp/ml_diff_b.XXXXXX", bad[] = "/tmp/ml_diff_x.XXXXXX";
+	char doc_file[] = "/tmp/ml_diff_d.XXXXXX", err[160], c;
+	char *json[] = { "memlens", "diff", "--json", a, b, NULL };
+	char *text[] = { "memlens", "diff", a, b, NULL };
+	unsigned long *shared = mmap(NULL, 2 * sizeof(long), PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long rss0, rss1;
+	const struct jval *row, *rows;
+	struct jval *doc;
+	double sum = 0;
+	int go[2], ready[2], fd;
+	pid_t child;
+
+	ASSERT_NE(MAP_FAILED, shared);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	if (!child) {
+		char *p = mmap(NULL, 1000 * 4096UL, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		madvise(p, 1000 * 4096UL, MADV_NOHUGEPAGE);
+		for (unsigned long i = 0; i < 500; i++)
+			p[i * 4096] = 1;
+		shared[0] = (unsigned long)p;
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (unsigned long i = 500; i < 800; i++)
+			p[i * 4096] = 1;
+		q = mmap(NULL, 64 * 4096UL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+		/* no MADV_NOHUGEPAGE here (64 pages get no THP): its flags differ, so
+		 * the kernel does not merge it with the region above */
+		for (unsigned long i = 0; i < 64; i++)
+			q[i * 4096] = 1;
+		shared[1] = (unsigned long)q;
+		ml_ready_then_pause(ready[1], 1);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	wait_sleeping(child);
+	rss0 = proc_kb(child, "status", "VmRSS:");
+	ASSERT_EQ(0, inspect_to_file(child, a)) TH_LOG("%s", r.err);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	wait_sleeping(child);
+	rss1 = proc_kb(child, "status", "VmRSS:");
+	ASSERT_EQ(0, inspect_to_file(child, b)) TH_LOG("%s", r.err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	ASSERT_EQ(0, ml_run(&r, json));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("diff", jstr(doc, "command"));
+	EXPECT_EQ(child, jnum(doc, "a.pid"));
+	EXPECT_EQ(child, jnum(doc, "b.pid"));
+	EXPECT_EQ((rss1 - rss0) * 1024.0, jnum(doc, "summary.resident_bytes.value"));
+	row = diff_row(doc, shared[0], "grew");
+	ASSERT_NE(NULL, row) TH_LOG("%s", r.out);
+	EXPECT_EQ(shared[0] + 1000 * 4096UL, jaddr(row, "end"));
+	EXPECT_EQ(300 * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ(300 * 4096.0, jnum(row, "anon_bytes"));
+	EXPECT_EQ(0, jnum(row, "size_bytes"));
+	row = diff_row(doc, shared[1], "new");
+	ASSERT_NE(NULL, row) TH_LOG("%s", r.out);
+	EXPECT_EQ(64 * 4096.0, jnum(row, "resident_bytes"));
+	EXPECT_EQ(64 * 4096.0, jnum(row, "size_bytes"));
+	rows = jget(jpath(doc, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	for (int i = 0; i < rows->n; i++)
+		sum += jnum(rows->items[i], "resident_bytes");
+	EXPECT_EQ(jnum(doc, "summary.resident_bytes.value"), sum);
+
+	ASSERT_EQ(0, ml_run(&r, text));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "  grew ")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  new ")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  total ")) TH_LOG("%s", r.out);
+
+	/* bad input: exit 2, one line on stderr, nothing on stdout */
+	fd = mkstemp(bad);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, write(fd, "{\n", 2));
+	close(fd);
+	{
+		char *doctor[] = { "memlens", "doctor", "--json", NULL };
+
+		ASSERT_EQ(0, ml_run(&r, doctor));
+		fd = mkstemp(doc_file);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ((ssize_t)strlen(r.out), write(fd, r.out, strlen(r.out)));
+		close(fd);
+	}
+	{
+		char *const cases[][7] = {
+			{ "memlens", "diff", a, "/nonexistent/b.json", NULL },
+			{ "memlens", "diff", a, bad, NULL },
+			{ "memlens", "diff", doc_file, b, NULL },
+			{ "memlens", "diff", a, NULL },
+			{ "memlens", "diff", a, b, a, NULL },
+			{ "memlens", "diff", "--prometheus", a, b, NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			ASSERT_EQ(0, ml_run(&r, cases[i]));
+			EXPECT_EQ(2, r.status) TH_LOG("case %zu", i);
+			EXPECT_TRUE(one_line_error(&r)) TH_LOG("case %zu: %s|%s", i, r.out, r.err);
+		}
+	}
+	unlink(a);
+	unlink(b);
+	unlink(bad);
+	unlink(doc_file);
+	munmap(shared, 2 * sizeof(long));
 }
 
 TEST_HARNESS_MAIN

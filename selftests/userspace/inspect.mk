@@ -8,3 +8,10 @@ SELFTEST_TARGETS += $(B)/selftests/inspect_workload
 $(B)/selftests/inspect_workload: selftests/userspace/inspect_workload.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fno-builtin -o $@ $<
+
+# Statically linked: it shares pages only with its own child (see the file).
+SELFTEST_TARGETS += $(B)/selftests/pss_workload
+
+$(B)/selftests/pss_workload: selftests/userspace/pss_workload.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $<

@@ -67,7 +67,7 @@ TEST(arenas_match_pagemap)
 	ASSERT_NE(NULL, rows);
 	for (int i = 0; i < rows->n; i++) {
 		const struct jval *a = rows->items[i];
-		double base = jnum(a, "base"), size = jnum(a, "size_bytes");
+		double base = jaddr(a, "base"), size = jnum(a, "size_bytes");
 		double mine = pagemap_present(d.w.pid, (uint64_t)base, (uint64_t)(base + size));
 
 		/* resident = present - LazyFree; mlalloc purges with DONTNEED */
@@ -146,22 +146,45 @@ TEST(prometheus_output_parses)
 	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=c} 1\n", why, sizeof(why)));
 	EXPECT_NE(0, prom_check("# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n", why, sizeof(why)));
 	EXPECT_EQ(0, prom_check("# TYPE a gauge\na{b=\"x\\\"y\"} 1.5\na 2\n", why, sizeof(why)));
+	/* a label twice, one series twice, a HELP escape the format lacks */
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=\"1\",b=\"2\"} 1\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# TYPE a gauge\na{b=\"1\"} 1\na{b=\"1\"} 2\n", why, sizeof(why)));
+	EXPECT_NE(0, prom_check("# HELP a x\\\"y\n# TYPE a gauge\na 1\n", why, sizeof(why)));
+	EXPECT_EQ(0, prom_check("# HELP a x\\\\y\\nz\n# TYPE a gauge\na{b=\"1\"} 1\na{b=\"2\"} 2\n",
+				why, sizeof(why))) TH_LOG("%s", why);
 	EXPECT_EQ(0, wl_stop(&w));
+}
+
+#define J_HEAD "{\"schema\":\"memlens/1\",\"command\":\"x\",\"version\":\"0.1.0\"," \
+	       "\"timestamp\":\"2026-12-03T09:00:00Z\",\"timestamp_unix\":1796288400,"   \
+	       "\"hostname\":\"h\","
+
+static bool check_doc(const char *text)
+{
+	struct jval *doc = jparse(text, err, sizeof(err));
+
+	return doc && jcheck_schema(doc, err, sizeof(err));
 }
 
 TEST(json_checker_refuses_bad_documents)
 {
 	EXPECT_EQ(NULL, jparse("{\"a\":1,}", err, sizeof(err)));
 	EXPECT_EQ(NULL, jparse("{\"a\":1,\"a\":2}", err, sizeof(err)));
-	EXPECT_FALSE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
-					  "\"f\":{\"value\":0,\"unit\":\"bytes\"}}", err, sizeof(err)),
-				   err, sizeof(err)));
-	EXPECT_FALSE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
-					  "\"f\":{\"value\":0,\"unit\":\"bytes\",\"unavailable\":\"x\"}}",
-					  err, sizeof(err)), err, sizeof(err)));
-	EXPECT_TRUE(jcheck_schema(jparse("{\"schema\":\"memlens/1\",\"command\":\"x\","
-					 "\"f\":{\"value\":null,\"unit\":\"bytes\",\"unavailable\":\"x\"}}",
-					 err, sizeof(err)), err, sizeof(err)));
+	EXPECT_FALSE(check_doc(J_HEAD "\"f\":{\"value\":0,\"unit\":\"bytes\"}}"));
+	EXPECT_FALSE(check_doc(J_HEAD "\"f\":{\"value\":0,\"unit\":\"bytes\",\"unavailable\":\"x\"}}"));
+	EXPECT_TRUE(check_doc(J_HEAD "\"f\":{\"value\":null,\"unit\":\"bytes\",\"unavailable\":\"x\"}}"))
+		TH_LOG("%s", err);
+	/* the header: six keys, in order */
+	EXPECT_FALSE(check_doc("{\"schema\":\"memlens/1\",\"command\":\"x\"}"));
+	EXPECT_FALSE(check_doc("{\"schema\":\"memlens/1\",\"version\":\"0.1.0\",\"command\":\"x\","
+			       "\"timestamp\":\"t\",\"timestamp_unix\":1,\"hostname\":\"h\"}"));
+	/* addresses: "0x..." strings, never numbers */
+	EXPECT_TRUE(check_doc(J_HEAD "\"t\":{\"source\":\"proc\",\"rows\":[{\"start\":\"0xffffffffff600000\"}]}}"))
+		TH_LOG("%s", err);
+	EXPECT_FALSE(check_doc(J_HEAD "\"t\":{\"source\":\"proc\",\"rows\":[{\"start\":18446744073699065856}]}}"));
+	EXPECT_FALSE(check_doc(J_HEAD "\"t\":{\"source\":\"proc\",\"rows\":[{\"base\":\"7f00\"}]}}"));
+	EXPECT_EQ(0xffffffffff600000ULL,
+		  jaddr(jparse("{\"a\":\"0xffffffffff600000\"}", err, sizeof(err)), "a"));
 }
 
 TEST_HARNESS_MAIN

@@ -123,7 +123,7 @@ TEST(tracked_faults_match_the_workload)
 	EXPECT_STREQ("counting", jstr(doc, "faults.tracked_mode"));
 	EXPECT_GE(jnum(doc, "faults.minor_tracked_total.value"), 2000);
 	EXPECT_LE(jnum(doc, "faults.minor_tracked_total.value"), m1 - m0);
-	row = jrow(doc, "vma_faults", "start", (double)w.region);
+	row = jrow_addr(doc, "vma_faults", "start", w.region);
 	ASSERT_NE(NULL, row) TH_LOG("no vma_faults row for the region");
 	EXPECT_EQ(2000, jnum(row, "minor_total"));
 	EXPECT_EQ(0, jnum(row, "major_total"));

@@ -3,13 +3,18 @@
  * memlens inspect with the proc backend, against a workload of known size
  * and /proc read independently by this test: resident, page tables,
  * faults, the workload's VMA (resident, LazyFree), THP leaves, dTLB
- * availability, the JSON schema, the error cases and their exit codes.
+ * availability, the JSON schema, the error cases and their exit codes;
+ * PSS and USS of a workload sharing pages with its forked child, and the
+ * pmap -x-style totals line, against sums over /proc/PID/smaps.
  */
+#include <inttypes.h>
 #include <linux/perf_event.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "inspect_lib.h"
+#include "ml_prom.h"
 
 #define PAGES	1000
 #define LAZY	100
@@ -91,9 +96,9 @@ TEST(vma_row_is_exact)
 	lazy = smaps_bytes(w.pid, w.region, "LazyFree:");
 	doc = inspect_json(w.pid, "--backend=proc", err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
-	row = jrow(doc, "vmas", "start", (double)w.region);
+	row = jrow_addr(doc, "vmas", "start", w.region);
 	ASSERT_NE(NULL, row) TH_LOG("region %#lx not in the VMA table", (long)w.region);
-	EXPECT_EQ((double)(w.region + w.region_len), jnum(row, "end"));
+	EXPECT_EQ(w.region + w.region_len, jaddr(row, "end"));
 	EXPECT_EQ(PAGES * 4096.0, jnum(row, "resident_bytes"));
 	EXPECT_EQ(PAGES * 4096.0, jnum(row, "anon_bytes"));
 	EXPECT_EQ(pagemap_present(w.pid, w.region, w.region + w.region_len),
@@ -125,7 +130,7 @@ TEST(thp_leaves_counted)
 	}
 	/* every PMD-mapped 2 MiB is one 2 MiB leaf; this VMA alone has thp/2M */
 	EXPECT_GE(jnum(doc, "summary.leaf_2m.value"), thp / (2 << 20));
-	EXPECT_EQ(thp, jnum(jrow(doc, "vmas", "start", (double)w.thp), "pmd_mapped_bytes"));
+	EXPECT_EQ(thp, jnum(jrow_addr(doc, "vmas", "start", w.thp), "pmd_mapped_bytes"));
 	EXPECT_LT(jnum(doc, "tlb.entries_needed.value"), jnum(doc, "tlb.entries_4k_only.value"));
 	EXPECT_GT(jnum(doc, "summary.thp_coverage_percent.value"), 0);
 	EXPECT_EQ(0, wl_stop(&w));
@@ -337,6 +342,201 @@ TEST(help_has_examples)
 	EXPECT_NE(NULL, strstr(res.out, "--backend"));
 	EXPECT_NE(NULL, strstr(res.out, "--prometheus"));
 	EXPECT_NE(NULL, strstr(res.out, "Exit status"));
+}
+
+/* The sum over every VMA of /proc/PID/smaps of the keys in @keys (kB), in bytes. */
+static double smaps_sum(pid_t pid, const char *const *keys)
+{
+	char path[64], line[512];
+	double sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (int i = 0; keys[i]; i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])) && line[strlen(keys[i])] == ':')
+				sum += strtod(line + strlen(keys[i]) + 1, NULL) * 1024;
+	fclose(f);
+	return sum;
+}
+
+static const char *const pss_keys[] = { "Pss", NULL };
+static const char *const uss_keys[] = { "Private_Clean", "Private_Dirty", NULL };
+
+struct pss_wl {
+	pid_t parent, child;
+	uint64_t region;
+	FILE *out;
+};
+
+/* Start pss_workload and read its "ready PARENT CHILD REGION" line. */
+static int pss_start(struct pss_wl *w)
+{
+	int out[2];
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		/* gone with the test even when an assertion ends it early */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(out[1], 1);
+		execlp("pss_workload", "pss_workload", NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	w->out = fdopen(out[0], "r");
+	if (!w->out || fscanf(w->out, "ready %d %d %" SCNx64, &w->parent, &w->child, &w->region) != 3)
+		return -1;
+	return pid == w->parent ? 0 : -1;
+}
+
+static void pss_stop(struct pss_wl *w)
+{
+	kill(w->child, SIGKILL);
+	kill(w->parent, SIGKILL);
+	waitpid(w->parent, NULL, 0);
+	fclose(w->out);
+}
+
+/* "N.N MiB" as memlens prints bytes (report.c's ml_fmt_bytes). */
+static const char *fmt_bytes(char *buf, size_t len, double b)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (b >= 1024 && i < 4) {
+		b /= 1024;
+		i++;
+	}
+	if (i)
+		snprintf(buf, len, "%.1f %s", b, u[i]);
+	else
+		snprintf(buf, len, "%.0f B", b);
+	return buf;
+}
+
+/*
+ * PSS and USS (JSON, text, Prometheus) of each of two processes sharing
+ * 800 of 1000 written pages after a fork: equal to the sums over their
+ * /proc/PID/smaps of Pss and of Private_Clean + Private_Dirty, read by
+ * this test before and after memlens (the same both times: nothing else
+ * shares their pages); the region alone is 200 + 800 / 2 pages of PSS and
+ * 200 pages private in each.
+ */
+TEST(pss_and_uss_match_smaps)
+{
+	struct pss_wl w;
+	char spid[16], why[160], line[128];
+	char *text[] = { "memlens", "inspect", "--backend=proc", "--no-vmas", spid, NULL };
+	char *prom[] = { "memlens", "inspect", "--backend=proc", "--prometheus", spid, NULL };
+
+	ASSERT_EQ(0, pss_start(&w));
+	for (int k = 0; k < 2; k++) {
+		pid_t pid = k ? w.child : w.parent;
+		double pss0, uss0, region_pss, region_uss;
+		struct jval *doc;
+
+		region_pss = smaps_bytes(pid, w.region, "Pss:");
+		region_uss = smaps_bytes(pid, w.region, "Private_Clean:") +
+			     smaps_bytes(pid, w.region, "Private_Dirty:");
+		EXPECT_EQ((200 + 800 / 2) * 4096.0, region_pss) TH_LOG("pid %d", pid);
+		EXPECT_EQ(200 * 4096.0, region_uss) TH_LOG("pid %d", pid);
+		pss0 = smaps_sum(pid, pss_keys);
+		uss0 = smaps_sum(pid, uss_keys);
+		doc = inspect_json(pid, "--backend=proc", err, sizeof(err));
+		ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+		ASSERT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+		EXPECT_EQ(pss0, smaps_sum(pid, pss_keys));
+		EXPECT_EQ(uss0, smaps_sum(pid, uss_keys));
+		EXPECT_EQ(pss0, jnum(doc, "summary.pss_bytes.value"));
+		EXPECT_EQ(uss0, jnum(doc, "summary.uss_bytes.value"));
+		EXPECT_STREQ("proc", jstr(doc, "summary.pss_bytes.source"));
+		/* sharing shows: USS < PSS < RSS */
+		EXPECT_LT(jnum(doc, "summary.uss_bytes.value"), jnum(doc, "summary.pss_bytes.value"));
+		EXPECT_LT(jnum(doc, "summary.pss_bytes.value"),
+			  jnum(doc, "summary.resident_bytes.value"));
+
+		snprintf(spid, sizeof(spid), "%d", pid);
+		ASSERT_EQ(0, ml_run(&res, text));
+		ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+		snprintf(line, sizeof(line), "  %-28s ", "proportional (PSS)");
+		fmt_bytes(line + strlen(line), sizeof(line) - strlen(line), pss0);
+		EXPECT_NE(NULL, strstr(res.out, line)) TH_LOG("%s not in %s", line, res.out);
+		snprintf(line, sizeof(line), "  %-28s ", "unique (USS)");
+		fmt_bytes(line + strlen(line), sizeof(line) - strlen(line), uss0);
+		EXPECT_NE(NULL, strstr(res.out, line)) TH_LOG("%s not in %s", line, res.out);
+
+		ASSERT_EQ(0, ml_run(&res, prom));
+		ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+		EXPECT_EQ(0, prom_check(res.out, why, sizeof(why))) TH_LOG("%s", why);
+		EXPECT_EQ(pss0, prom_value(res.out, "memlens_summary_pss_bytes", NULL));
+		EXPECT_EQ(uss0, prom_value(res.out, "memlens_summary_uss_bytes", NULL));
+	}
+	pss_stop(&w);
+}
+
+/*
+ * The VMA table's last line, pmap -x's total: the sums over smaps of
+ * Size, Rss, Anonymous, LazyFree and Swap, in the table's units, on the
+ * quiescent workload.
+ */
+TEST(vma_table_totals_line)
+{
+	static const char *const cols[] = { "Size", "Rss", "Anonymous", "LazyFree", "Swap" };
+	char spid[16], want[64], *p;
+	char *text[] = { "memlens", "inspect", "--backend=proc", spid, NULL };
+	struct pss_wl w;
+	const char *tot;
+
+	ASSERT_EQ(0, pss_start(&w));
+	snprintf(spid, sizeof(spid), "%d", w.parent);
+	/* the rows it sums: exact in JSON, each column's sum = smaps' */
+	{
+		static const char *const jcols[] = { "size_bytes", "resident_bytes", "anon_bytes",
+						     "lazyfree_bytes", "swap_bytes" };
+		struct jval *doc = inspect_json(w.parent, "--backend=proc", err, sizeof(err));
+		const struct jval *rows;
+
+		ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+		rows = jget(jpath(doc, "vmas"), "rows");
+		ASSERT_NE(NULL, rows);
+		for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+			const char *const key[] = { cols[i], NULL };
+			double sum = 0;
+
+			for (int k = 0; k < rows->n; k++)
+				sum += jnum(rows->items[k], jcols[i]);
+			EXPECT_EQ(smaps_sum(w.parent, key), sum) TH_LOG("%s", cols[i]);
+		}
+	}
+	ASSERT_EQ(0, ml_run(&res, text));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	tot = strstr(res.out, "\n  total ");
+	ASSERT_NE(NULL, tot) TH_LOG("%s", res.out);
+	p = (char *)tot + strlen("\n  total ");
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		const char *const key[] = { cols[i], NULL };
+		char *end;
+
+		fmt_bytes(want, sizeof(want), smaps_sum(w.parent, key));
+		while (*p == ' ')
+			p++;
+		/* each figure is "N.N UNIT" or "N B" */
+		end = strchr(strchr(p, ' ') + 1, ' ');
+		if (!end)
+			end = p + strlen(p);
+		EXPECT_EQ(0, strncmp(p, want, strlen(want))) TH_LOG("%s: %.*s, want %s", cols[i],
+								       (int)(end - p), p, want);
+		p = end;
+	}
+	pss_stop(&w);
 }
 
 TEST_HARNESS_MAIN

@@ -181,16 +181,6 @@ static long long unix_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* An address in JSON: a number, or a hex string. */
-static double jaddr(const struct jval *row, const char *key)
-{
-	const struct jval *v = jget(row, key);
-
-	if (v && v->t == J_STR)
-		return (double)strtoull(v->str, NULL, 16);
-	return jnum(row, key);
-}
-
 /*
  * --json -n 3: three lines, each with its refresh index and the time of
  * its snapshot (within this test's clock around the run, increasing, apart
@@ -245,10 +235,11 @@ TEST(json_lines_carry_time_and_arenas)
 		ASSERT_NE(NULL, rows);
 		ASSERT_GE(rows->n, 1);
 		for (int i = 0; i < rows->n; i++) {
-			double base = jaddr(rows->items[i], "base");
-			double size = jnum(rows->items[i], "size_bytes");
+			uint64_t base = jaddr(rows->items[i], "base");
+			uint64_t size = jnum(rows->items[i], "size_bytes");
 
-			EXPECT_EQ(pagemap_present(w.pid, (uint64_t)base, (uint64_t)(base + size)),
+			ASSERT_NE(0, base) TH_LOG("arena base not a 0x... string");
+			EXPECT_EQ(pagemap_present(w.pid, base, base + size),
 				  jnum(rows->items[i], "resident_bytes"))
 				TH_LOG("line %d arena %d", n, i);
 		}

@@ -255,6 +255,22 @@ static inline const char *jstr(const struct jval *v, const char *path)
 	return s && s->t == J_STR ? s->str : NULL;
 }
 
+/*
+ * The address at @path: a "0x..." string of lowercase hex digits (never a
+ * number: jq 1.6 rounds those above 2^53).  0 if absent or malformed.
+ */
+static inline unsigned long long jaddr(const struct jval *v, const char *path)
+{
+	const char *s = jstr(v, path);
+	char *end;
+	unsigned long long a;
+
+	if (!s || strncmp(s, "0x", 2) || !s[2] || strspn(s + 2, "0123456789abcdef") != strlen(s + 2))
+		return 0;
+	a = strtoull(s + 2, &end, 16);
+	return *end ? 0 : a;
+}
+
 static inline bool jin(const char *s, const char *const *set)
 {
 	for (; s && *set; set++)
@@ -267,6 +283,9 @@ static const char *const j_units[] = { "bytes", "count", "total", "percent",
 	"seconds", "ratio", "per_second", "address", "id", "text", NULL };
 static const char *const j_sources[] = { "proc", "module", "bpf", "perf",
 	"mlalloc", "rusage", "clock", NULL };
+
+/* The table columns that hold addresses in every memlens/1 document. */
+static const char *const j_addr_cols[] = { "start", "end", "base", NULL };
 
 /*
  * Check the memlens/1 schema below @v: every object with a "unit" is a
@@ -312,11 +331,19 @@ static inline bool jcheck_tree(const struct jval *v, const char *where, char *er
 				snprintf(err, len, "bad row %d at %s", i, where);
 				return false;
 			}
-			for (int k = 0; k < row->n; k++)
+			for (int k = 0; k < row->n; k++) {
 				if (row->items[k]->t == J_OBJ || row->items[k]->t == J_ARR) {
 					snprintf(err, len, "bad cell %s.%s", where, row->keys[k]);
 					return false;
 				}
+				/* address columns: "0x..." strings */
+				if (jin(row->keys[k], j_addr_cols) && row->items[k]->t != J_NULL &&
+				    !jaddr(row, row->keys[k])) {
+					snprintf(err, len, "address %s.%s is not a \"0x...\" string",
+						 where, row->keys[k]);
+					return false;
+				}
+			}
 		}
 		return true;
 	}
@@ -340,11 +367,35 @@ static inline bool jcheck_schema(const struct jval *doc, char *err, size_t len)
 		snprintf(err, len, "schema is not memlens/1");
 		return false;
 	}
-	if (!jstr(doc, "command")) {
-		snprintf(err, len, "no command");
+	/* the header: these six keys first, in this order */
+	{
+		static const char *const head[] = { "schema", "command", "version", "timestamp",
+						    "timestamp_unix", "hostname" };
+
+		for (int i = 0; i < 6; i++)
+			if (doc->n <= i || strcmp(doc->keys[i], head[i])) {
+				snprintf(err, len, "header key %d is not %s", i, head[i]);
+				return false;
+			}
+	}
+	if (!jstr(doc, "command") || !jstr(doc, "version") || !jstr(doc, "timestamp") ||
+	    jnum(doc, "timestamp_unix") <= 0 || !jstr(doc, "hostname")) {
+		snprintf(err, len, "bad header (command, version, timestamp, hostname)");
 		return false;
 	}
 	return jcheck_tree(doc, "", err, len);
+}
+
+/* The row of table @path whose address column @key is @addr. */
+static inline const struct jval *jrow_addr(const struct jval *doc, const char *path,
+					   const char *key, unsigned long long addr)
+{
+	const struct jval *rows = jget(jpath(doc, path), "rows");
+
+	for (int i = 0; rows && i < rows->n; i++)
+		if (jaddr(rows->items[i], key) == addr)
+			return rows->items[i];
+	return NULL;
 }
 
 /* The row of table @path whose @key equals @num (or -1). */

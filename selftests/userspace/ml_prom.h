@@ -32,13 +32,17 @@ static inline int prom_utf8_ok(const unsigned char *s, const unsigned char *end)
  * blank, a comment, HELP/TYPE for a metric not described before, or a
  * sample "name{l="v",...} value" whose metric's samples are contiguous.
  * A counter's name ends in _total; label values use only the escapes
- * \\, \" and \n and are UTF-8; every line is UTF-8.
+ * \\, \" and \n and are UTF-8; HELP text only \\ and \n; a sample names
+ * a label once, and no two samples are the same series (name and labels);
+ * every line is UTF-8.
  */
 static inline int prom_check(const char *text, char *why, size_t len)
 {
 	char seen[512][96], last[96] = "";
-	int nseen = 0, lineno = 0;
+	int nseen = 0, lineno = 0, nseries = 0;
 	const char *l = text;
+	char **series = NULL;
+	int ret = -1;
 
 	while (*l) {
 		const char *nl = strchr(l, '\n'), *p;
@@ -48,33 +52,40 @@ static inline int prom_check(const char *text, char *why, size_t len)
 		lineno++;
 		if (!nl) {
 			snprintf(why, len, "line %d: no final newline", lineno);
-			return -1;
+			goto out;
 		}
 		if (!prom_utf8_ok((const unsigned char *)l, (const unsigned char *)nl)) {
 			snprintf(why, len, "line %d: not UTF-8", lineno);
-			return -1;
+			goto out;
 		}
 		if (!strncmp(l, "# HELP ", 7) || !strncmp(l, "# TYPE ", 7)) {
 			if (sscanf(l + 7, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 || l[7 + n] != ' ') {
 				snprintf(why, len, "line %d: bad HELP/TYPE", lineno);
-				return -1;
+				goto out;
+			}
+			for (p = l + 8 + n; l[2] == 'H' && p < nl; p++) {
+				if (*p == '\\' && p[1] != '\\' && p[1] != 'n') {
+					snprintf(why, len, "line %d: bad escape in HELP", lineno);
+					goto out;
+				}
+				p += *p == '\\';
 			}
 			if (l[2] == 'T') {
 				if (sscanf(l + 8 + n, "%15s", type) != 1 ||
 				    (strcmp(type, "gauge") && strcmp(type, "counter"))) {
 					snprintf(why, len, "line %d: bad type", lineno);
-					return -1;
+					goto out;
 				}
 				if (!strcmp(type, "counter") &&
 				    (strlen(name) < 6 || strcmp(name + strlen(name) - 6, "_total"))) {
 					snprintf(why, len, "line %d: counter %s without _total", lineno,
 						 name);
-					return -1;
+					goto out;
 				}
 				for (int i = 0; i < nseen; i++)
 					if (!strcmp(seen[i], name)) {
 						snprintf(why, len, "line %d: %s described twice", lineno, name);
-						return -1;
+						goto out;
 					}
 				if (nseen < 512)
 					snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
@@ -85,8 +96,11 @@ static inline int prom_check(const char *text, char *why, size_t len)
 			if (sscanf(l, "%95[a-zA-Z0-9_:]%n", name, &n) != 1 ||
 			    !(name[0] < '0' || name[0] > '9')) {
 				snprintf(why, len, "line %d: bad metric name", lineno);
-				return -1;
+				goto out;
 			}
+			char lnames[32][64];
+			int nl_names = 0;
+
 			p = l + n;
 			if (*p == '{') {
 				p++;
@@ -97,39 +111,56 @@ static inline int prom_check(const char *text, char *why, size_t len)
 					if (sscanf(p, "%63[a-zA-Z0-9_]%n", lname, &k) != 1 ||
 					    p[k] != '=' || p[k + 1] != '"') {
 						snprintf(why, len, "line %d: bad label", lineno);
-						return -1;
+						goto out;
 					}
+					for (int i = 0; i < nl_names; i++)
+						if (!strcmp(lnames[i], lname)) {
+							snprintf(why, len, "line %d: label %s twice", lineno,
+								 lname);
+							goto out;
+						}
+					if (nl_names < 32)
+						snprintf(lnames[nl_names++], sizeof(lnames[0]), "%s", lname);
 					p += k + 2;
 					while (*p && *p != '"' && *p != '\n') {
 						if (*p == '\\' && p[1] != '\\' && p[1] != '"' &&
 						    p[1] != 'n') {
 							snprintf(why, len, "line %d: bad escape", lineno);
-							return -1;
+							goto out;
 						}
 						p += *p == '\\' ? 2 : 1;
 					}
 					if (*p != '"') {
 						snprintf(why, len, "line %d: unterminated label", lineno);
-						return -1;
+						goto out;
 					}
 					p++;
 					if (*p == ',')
 						p++;
 					else if (*p != '}') {
 						snprintf(why, len, "line %d: bad label list", lineno);
-						return -1;
+						goto out;
 					}
 				}
 				p++;
 			}
+			/* the series, name and labels as written: once per exposition */
+			for (int i = 0; i < nseries; i++)
+				if (!strncmp(series[i], l, p - l) && !series[i][p - l]) {
+					snprintf(why, len, "line %d: a second sample of one series",
+						 lineno);
+					goto out;
+				}
+			series = realloc(series, (nseries + 1) * sizeof(*series));
+			series[nseries++] = strndup(l, p - l);
 			if (*p++ != ' ') {
 				snprintf(why, len, "line %d: no value", lineno);
-				return -1;
+				goto out;
 			}
 			strtod(p, &end);
 			if (end == p || end != nl) {
 				snprintf(why, len, "line %d: bad value", lineno);
-				return -1;
+				goto out;
 			}
 			if (strcmp(last, name)) {
 				bool typed = false;
@@ -139,7 +170,7 @@ static inline int prom_check(const char *text, char *why, size_t len)
 				if (!typed) {
 					snprintf(why, len, "line %d: %s has no TYPE before it or is split",
 						 lineno, name);
-					return -1;
+					goto out;
 				}
 				/* a metric's samples must be contiguous */
 				for (int i = 0; i < nseen; i++)
@@ -150,7 +181,12 @@ static inline int prom_check(const char *text, char *why, size_t len)
 		}
 		l = nl + 1;
 	}
-	return 0;
+	ret = 0;
+out:
+	for (int i = 0; i < nseries; i++)
+		free(series[i]);
+	free(series);
+	return ret;
 }
 
 /* The value of the first sample of @metric in @text whose labels hold @has. */

@@ -249,7 +249,7 @@ static void arena_table(struct ml_report *r, const struct ml_alloc_view *av)
 	for (int i = 0; i < av->narenas; i++) {
 		const struct ml_arena_view *v = &av->arenas[i];
 
-		ml_report_cell(r, ml_have((double)v->base, ML_SRC_MLALLOC));
+		ml_report_cell_addr(r, v->base);
 		ml_report_cell(r, ml_have((double)v->size, ML_SRC_MLALLOC));
 		ml_report_cell_str(r, mlalloc_arena_role_name(v->role));
 		ml_report_cell(r, v->committed);

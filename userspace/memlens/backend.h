@@ -107,6 +107,8 @@ struct ml_vma {
 /* Process-wide figures. */
 struct ml_summary {
 	struct ml_val rss, rss_anon, rss_file, rss_shmem, swap, hwm, vm_size;
+	/* smaps_rollup: Pss, and Private_Clean + Private_Dirty (USS) */
+	struct ml_val pss, uss;
 	struct ml_val pgtable;                   /* VmPTE: bytes of page-table pages */
 	struct ml_val lazyfree;                  /* smaps LazyFree: MADV_FREE, not yet reclaimed */
 	struct ml_val leaf_4k, leaf_2m, leaf_1g; /* resident leaf mappings */

@@ -231,39 +231,22 @@ const struct argp ml_count_argp = {
 	.children = count_children,
 };
 
-enum {
-	OPT_JSON = 0x2200,
-	OPT_PROM,
-};
-
-static const struct argp_option format_options[] = {
-	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
-	{ "prometheus", OPT_PROM, NULL, 0,
-	  "print Prometheus text exposition (node_exporter textfile)", 0 },
-	{ 0 }
-};
-
-static error_t parse_format(int key, char *arg, struct argp_state *state)
+/* ml_format_argp (opts.c) over the format of a struct ml_count_args. */
+static error_t parse_count_format(int key, char *arg, struct argp_state *state)
 {
 	struct ml_count_args *a = state->input;
 
-	switch (key) {
-	case OPT_JSON:
-	case OPT_PROM:
-		if (a->format != ML_FMT_TEXT) {
-			argp_error(state, "--json and --prometheus exclude each other");
-			return EINVAL;
-		}
-		a->format = key == OPT_JSON ? ML_FMT_JSON : ML_FMT_PROM;
-		return 0;
-	default:
+	if (key != ARGP_KEY_INIT)
 		return ARGP_ERR_UNKNOWN;
-	}
+	state->child_inputs[0] = &a->format;
+	return 0;
 }
 
+static const struct argp_child count_format_children[] = { { &ml_format_argp, 0, NULL, 0 }, { 0 } };
+
 const struct argp ml_count_format_argp = {
-	.options = format_options,
-	.parser = parse_format,
+	.parser = parse_count_format,
+	.children = count_format_children,
 };
 
 void ml_count_report_begin(struct ml_report *r, const char *cmd, const struct ml_count_args *a,

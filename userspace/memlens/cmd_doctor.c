@@ -73,6 +73,22 @@ static void check(struct ml_report *r, const char *name, enum verdict v, const c
 		ml_report_section_end(r);
 		return;
 	}
+	if (r->fmt == ML_FMT_PROM) {
+		static bool described;
+
+		/* the reason as a comment, then one sample per check */
+		if (text[0])
+			ml_report_str(r, name, name, text);
+		if (!described)
+			fputs("# HELP memlens_doctor_check 1 for each check, labelled by its group, "
+			      "name and verdict (ok, unavailable, unknown)\n"
+			      "# TYPE memlens_doctor_check gauge\n",
+			      r->out);
+		described = true;
+		fprintf(r->out, "memlens_doctor_check{group=\"%s\",check=\"%s\",status=\"%s\"} 1\n",
+			r->path[r->depth], name, verdicts[v]);
+		return;
+	}
 	snprintf(label, sizeof(label), "%s:", name);
 	snprintf(line, sizeof(line), "%s%s%s", verdicts[v], text[0] ? ": " : "", text);
 	ml_report_str(r, name, label, line);
@@ -440,12 +456,7 @@ static void check_privileges(struct ml_report *r)
 	ml_report_section_end(r);
 }
 
-enum {
-	OPT_JSON = 0x2000
-};
-
 static const struct argp_option doctor_options[] = {
-	{ "json", OPT_JSON, NULL, 0, "print JSON (schema memlens/1, docs/inspector.md)", 0 },
 	{ "verbose", 'v', NULL, 0, "show libbpf's messages while the BPF loaders are tried", 0 },
 	{ 0 }
 };
@@ -455,8 +466,8 @@ static error_t parse_doctor(int key, char *arg, struct argp_state *state)
 	enum ml_format *fmt = state->input;
 
 	switch (key) {
-	case OPT_JSON:
-		*fmt = ML_FMT_JSON;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = fmt;
 		return 0;
 	case 'v':
 		ml_bpf_set_verbose(true);
@@ -469,9 +480,12 @@ static error_t parse_doctor(int key, char *arg, struct argp_state *state)
 	}
 }
 
+static const struct argp_child doctor_children[] = { { &ml_format_argp, 0, NULL, 0 }, { 0 } };
+
 static const struct argp doctor_argp = {
 	.options = doctor_options,
 	.parser = parse_doctor,
+	.children = doctor_children,
 	.doc = "Say which backends work on this machine and why not: the module, BTF, "
 	       "each BPF loader and the kernel features it probes, perf events, tracefs, "
 	       "CONFIG_DEBUG_TLBFLUSH, swap, THP and this process's privileges.  One line per "
@@ -481,6 +495,7 @@ static const struct argp doctor_argp = {
 	       "Examples:\n"
 	       "  memlens doctor\n"
 	       "  sudo memlens doctor --json | python3 -m json.tool\n"
+	       "  sudo memlens doctor --prometheus > /var/lib/node_exporter/memlens_doctor.prom\n"
 	       "  MEMLENS_BPF_MASK=bpf_find_vma memlens doctor   (as if the kernel lacked it)",
 };
 
@@ -500,9 +515,9 @@ static int run_doctor(int argc, char **argv)
 	open_programs(progs);
 
 	ml_report_begin(&r, stdout, fmt, "doctor");
-	if (fmt == ML_FMT_JSON) {
-		ml_report_str(&r, "kernel_release", NULL, u.release);
-		ml_report_str(&r, "machine", NULL, u.machine);
+	if (fmt != ML_FMT_TEXT) {
+		ml_report_str(&r, "kernel_release", "kernel_release", u.release);
+		ml_report_str(&r, "machine", "machine", u.machine);
 	} else {
 		printf("memlens doctor: Linux %s %s, memlens %s\n", u.release, u.machine,
 		       MEMLENS_VERSION);

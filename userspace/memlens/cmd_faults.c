@@ -335,16 +335,16 @@ static void emit_latency(struct ml_report *r, const struct fault_counts *c, stru
 }
 
 static const struct ml_col vma_cols[] = {
-	{ "start", "start", ML_UNIT_TEXT },        { "end", "end", ML_UNIT_TEXT },
+	{ "start", "start", ML_UNIT_ADDR },        { "end", "end", ML_UNIT_ADDR },
 	{ "minor_total", "minor", ML_UNIT_TOTAL }, { "major_total", "major", ML_UNIT_TOTAL },
 	{ "name", "name", ML_UNIT_TEXT },
 };
 
-/* The per-VMA table of the text, addresses as hex strings (exact in any JSON reader). */
+/* The per-VMA table of the text, addresses as "0x..." strings (exact in any JSON reader). */
 static void emit_vma_faults(struct ml_report *r, struct ml_faults *f, pid_t pid)
 {
 	struct ml_vma_faults *v;
-	char name[4096], hex[32];
+	char name[4096];
 	int n, i;
 
 	n = ml_faults_vmas(f, pid, &v);
@@ -355,10 +355,8 @@ static void emit_vma_faults(struct ml_report *r, struct ml_faults *f, pid_t pid)
 	for (i = 0; i < n; i++) {
 		if (ml_maps_name(pid, v[i].start, name, sizeof(name)))
 			snprintf(name, sizeof(name), "%s", v[i].name);
-		snprintf(hex, sizeof(hex), "%llx", (unsigned long long)v[i].start);
-		ml_report_cell_str(r, hex);
-		snprintf(hex, sizeof(hex), "%llx", (unsigned long long)v[i].end);
-		ml_report_cell_str(r, hex);
+		ml_report_cell_addr(r, v[i].start);
+		ml_report_cell_addr(r, v[i].end);
 		ml_report_cell(r, bpf_val(v[i].minor));
 		ml_report_cell(r, bpf_val(v[i].major));
 		ml_report_cell_str(r, name);

@@ -99,6 +99,8 @@ void ml_emit_summary(struct ml_report *r, const struct ml_snapshot *ss)
 	ml_report_val(r, "resident_anon_bytes", "  anonymous", ML_UNIT_BYTES, s->rss_anon);
 	ml_report_val(r, "resident_file_bytes", "  file", ML_UNIT_BYTES, s->rss_file);
 	ml_report_val(r, "resident_shmem_bytes", "  shmem", ML_UNIT_BYTES, s->rss_shmem);
+	ml_report_val(r, "pss_bytes", "proportional (PSS)", ML_UNIT_BYTES, s->pss);
+	ml_report_val(r, "uss_bytes", "unique (USS)", ML_UNIT_BYTES, s->uss);
 	ml_report_val(r, "lazyfree_bytes", "lazily freed (MADV_FREE)", ML_UNIT_BYTES, s->lazyfree);
 	ml_report_val(r, "peak_resident_bytes", "peak resident (VmHWM)", ML_UNIT_BYTES, s->hwm);
 	ml_report_val(r, "virtual_bytes", "virtual", ML_UNIT_BYTES, s->vm_size);
@@ -176,8 +178,8 @@ static void emit_vma_faults(struct ml_report *r, const struct ml_snapshot *ss)
 	for (int i = 0; i < ss->nvfaults; i++) {
 		const struct ml_vma_faults_row *v = &ss->vfaults[i];
 
-		ml_report_cell(r, ml_have((double)v->start, ML_SRC_MODULE));
-		ml_report_cell(r, ml_have((double)v->end, ML_SRC_MODULE));
+		ml_report_cell_addr(r, v->start);
+		ml_report_cell_addr(r, v->end);
 		ml_report_cell(r, ml_have((double)v->minor, ML_SRC_MODULE));
 		ml_report_cell(r, ml_have((double)v->major, ML_SRC_MODULE));
 		ml_report_cell_str(r, v->name);
@@ -190,11 +192,12 @@ void ml_emit_vmas(struct ml_report *r, const struct ml_snapshot *ss)
 	emit_vma_faults(r, ss);
 	ml_report_table(r, "vmas", "VMAs", vma_cols, sizeof(vma_cols) / sizeof(vma_cols[0]),
 			ML_SRC_PROC);
+	ml_report_table_totals(r, "total");
 	for (int i = 0; i < ss->nvmas; i++) {
 		const struct ml_vma *v = &ss->vmas[i];
 
-		ml_report_cell(r, ml_have((double)v->start, ML_SRC_PROC));
-		ml_report_cell(r, ml_have((double)v->end, ML_SRC_PROC));
+		ml_report_cell_addr(r, v->start);
+		ml_report_cell_addr(r, v->end);
 		ml_report_cell_str(r, v->perms);
 		ml_report_cell(r, ml_have((double)(v->end - v->start), ML_SRC_PROC));
 		ml_report_cell(r, ml_have((double)v->rss, ML_SRC_PROC));

@@ -2,7 +2,7 @@
 /*
  * memlens pagetable PID / memlens vmas PID: a process's page tables and
  * VMAs walked from BPF, printed as the module's pid/PID/pagetable and
- * pid/PID/vmas files.
+ * pid/PID/vmas files, or with --json / --prometheus through report.h.
  */
 #include <argp.h>
 #include <errno.h>
@@ -15,7 +15,12 @@
 
 struct walk_args {
 	pid_t pid;
-	bool verbose;
+	bool verbose, per_vma;
+	enum ml_format format;
+};
+
+enum {
+	OPT_PER_VMA = 0x3100
 };
 
 static const struct argp_option walk_options[] = {
@@ -23,11 +28,27 @@ static const struct argp_option walk_options[] = {
 	{ 0 }
 };
 
+static const struct argp_option vmas_options[] = {
+	{ "verbose", 'v', NULL, 0, "Say how the direct map was found; show libbpf's messages", 0 },
+	{ "per-vma", OPT_PER_VMA, NULL, 0,
+	  "--prometheus: also the per-VMA series (labelled by address: one series per VMA and run)",
+	  0 },
+	{ 0 }
+};
+
+static const struct argp_child walk_children[] = { { &ml_format_argp, 0, NULL, 0 }, { 0 } };
+
 static error_t parse_walk(int key, char *arg, struct argp_state *state)
 {
 	struct walk_args *a = state->input;
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &a->format;
+		return 0;
+	case OPT_PER_VMA:
+		a->per_vma = true;
+		return 0;
 	case 'v':
 		a->verbose = true;
 		return 0;
@@ -60,23 +81,29 @@ static const struct argp pagetable_argp = {
 	       "needed) and print the summary as the module's pid/PID/pagetable "
 	       "file: page-table pages per level, leaf mappings per size, "
 	       "resident bytes, swap, migration and other non-present entries, "
-	       "dirty/young/writable leaves, VMAs.\v"
+	       "dirty/young/writable leaves, VMAs.  --json and --prometheus give "
+	       "the same figures (docs/inspector.md).\v"
 	       "Examples:\n"
 	       "  memlens pagetable $$\n"
-	       "  memlens pagetable -v 1234",
+	       "  memlens pagetable -v 1234\n"
+	       "  memlens pagetable --json 1234 | jq .pagetable.table_bytes.value",
+	.children = walk_children,
 };
 
 static const struct argp vmas_argp = {
-	.options = walk_options,
+	.options = vmas_options,
 	.parser = parse_walk,
 	.args_doc = "PID",
 	.doc = "List the VMAs of process PID from BPF's task_vma iterator, with "
 	       "what the page-table walk found in each, as the module's "
 	       "pid/PID/vmas file: start end perms kind resident_kb thp_kb "
-	       "swap_kb pte_tables name.\v"
+	       "swap_kb pte_tables name.  --json gives the table and the totals; "
+	       "--prometheus the totals, and the per-VMA series with --per-vma.\v"
 	       "Examples:\n"
 	       "  memlens vmas $$\n"
-	       "  memlens vmas 1234 | sort -k5 -n",
+	       "  memlens vmas 1234 | sort -k5 -n\n"
+	       "  memlens vmas --prometheus --per-vma 1234",
+	.children = walk_children,
 };
 
 /* The keys and order of the module's pid/PID/pagetable (module/pagetable.c). */
@@ -133,6 +160,126 @@ static void print_vmas(const struct ml_pagetable *pt)
 	}
 }
 
+static struct ml_val bpf_count(__u64 v)
+{
+	return ml_have((double)v, ML_SRC_BPF);
+}
+
+/* The report's header, a pid label and the target section (as faults, tlb, swap). */
+static void begin_structured(struct ml_report *r, const char *cmd, const struct walk_args *a)
+{
+	struct ml_count_args c = { .pid = a->pid, .format = a->format };
+
+	ml_count_report_begin(r, cmd, &c, a->pid);
+	ml_count_report_target(r, &c, a->pid);
+}
+
+/* pagetable --json/--prometheus: the text's keys, in its order; kB are bytes. */
+static void report_summary(const struct walk_args *a, const struct ml_pagetable *pt)
+{
+	const struct pgwalk_summary *s = &pt->sum;
+	__u64 tables =
+		s->tables_pgd + s->tables_p4d + s->tables_pud + s->tables_pmd + s->tables_pte;
+	struct ml_report r;
+
+	begin_structured(&r, "pagetable", a);
+	ml_report_section(&r, "pagetable", NULL);
+	ml_report_val(&r, "tables_pgd", "PGD tables", ML_UNIT_COUNT, bpf_count(s->tables_pgd));
+	ml_report_val(&r, "tables_p4d", "P4D tables", ML_UNIT_COUNT, bpf_count(s->tables_p4d));
+	ml_report_val(&r, "tables_pud", "PUD tables", ML_UNIT_COUNT, bpf_count(s->tables_pud));
+	ml_report_val(&r, "tables_pmd", "PMD tables", ML_UNIT_COUNT, bpf_count(s->tables_pmd));
+	ml_report_val(&r, "tables_pte", "PTE tables", ML_UNIT_COUNT, bpf_count(s->tables_pte));
+	ml_report_val(&r, "tables_pte_deposited", "PTE tables deposited for THPs", ML_UNIT_COUNT,
+		      bpf_count(s->tables_pte_deposited));
+	ml_report_val(&r, "table_bytes", "page-table bytes", ML_UNIT_BYTES,
+		      bpf_count(tables * 4096));
+	ml_report_val(&r, "leaf_4k", "4 KiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_4k));
+	ml_report_val(&r, "leaf_2m", "2 MiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_2m));
+	ml_report_val(&r, "leaf_1g", "1 GiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_1g));
+	ml_report_val(&r, "resident_bytes", "resident", ML_UNIT_BYTES,
+		      bpf_count(s->resident_bytes));
+	ml_report_val(&r, "anon_thp_bytes", "anonymous THP", ML_UNIT_BYTES,
+		      bpf_count(s->anon_thp_bytes));
+	ml_report_val(&r, "swap_entries", "swap entries", ML_UNIT_COUNT,
+		      bpf_count(s->swap_entries));
+	ml_report_val(&r, "migration_entries", "migration entries", ML_UNIT_COUNT,
+		      bpf_count(s->migration_entries));
+	ml_report_val(&r, "other_nonpresent", "other non-present entries", ML_UNIT_COUNT,
+		      bpf_count(s->other_nonpresent));
+	ml_report_val(&r, "present_dirty", "dirty leaves", ML_UNIT_COUNT,
+		      bpf_count(s->present_dirty));
+	ml_report_val(&r, "present_young", "young leaves", ML_UNIT_COUNT,
+		      bpf_count(s->present_young));
+	ml_report_val(&r, "present_writable", "writable leaves", ML_UNIT_COUNT,
+		      bpf_count(s->present_writable));
+	ml_report_val(&r, "vmas", "VMAs", ML_UNIT_COUNT, bpf_count(s->vmas));
+	ml_report_val(&r, "paging_levels", "paging levels", ML_UNIT_COUNT, bpf_count(pt->levels));
+	ml_report_val(&r, "unreadable_tables", "tables the walk could not read", ML_UNIT_COUNT,
+		      bpf_count(s->read_errors));
+	ml_report_section_end(&r);
+	ml_report_end(&r);
+}
+
+static const struct ml_col vma_cols[] = {
+	{ "start", "start", ML_UNIT_ADDR },
+	{ "end", "end", ML_UNIT_ADDR },
+	{ "perms", "perms", ML_UNIT_TEXT },
+	{ "kind", "kind", ML_UNIT_TEXT },
+	{ "resident_bytes", "resident", ML_UNIT_BYTES },
+	{ "thp_bytes", "THP", ML_UNIT_BYTES },
+	{ "swap_bytes", "swap", ML_UNIT_BYTES },
+	{ "pte_tables", "PTE tables", ML_UNIT_COUNT },
+	{ "name", "name", ML_UNIT_TEXT },
+};
+
+/*
+ * vmas --json/--prometheus: the totals over the rows (what pmap -x's total
+ * line gives), then the table (JSON always, Prometheus with --per-vma:
+ * its labels are ASLR addresses, one new series per VMA and run).
+ */
+static void report_vmas(const struct walk_args *a, const struct ml_pagetable *pt)
+{
+	__u64 i, res = 0, thp = 0, swap = 0, pte = 0;
+	struct ml_report r;
+
+	for (i = 0; i < pt->sum.vmas; i++) {
+		res += pt->vmas[i].resident_kb;
+		thp += pt->vmas[i].thp_kb;
+		swap += pt->vmas[i].swap_kb;
+		pte += pt->vmas[i].pte_tables;
+	}
+	begin_structured(&r, "vmas", a);
+	ml_report_section(&r, "vma_totals", NULL);
+	ml_report_val(&r, "vmas", "VMAs", ML_UNIT_COUNT, bpf_count(pt->sum.vmas));
+	ml_report_val(&r, "resident_bytes", "resident", ML_UNIT_BYTES, bpf_count(res * 1024));
+	ml_report_val(&r, "thp_bytes", "THP", ML_UNIT_BYTES, bpf_count(thp * 1024));
+	ml_report_val(&r, "swap_bytes", "swap", ML_UNIT_BYTES, bpf_count(swap * 1024));
+	ml_report_val(&r, "pte_tables", "PTE tables", ML_UNIT_COUNT, bpf_count(pte));
+	ml_report_section_end(&r);
+	if (a->format == ML_FMT_PROM && !a->per_vma) {
+		fputs("# per-VMA series left out (memlens vmas --per-vma adds them)\n", r.out);
+		ml_report_end(&r);
+		return;
+	}
+	ml_report_table(&r, "vmas", "VMAs", vma_cols, sizeof(vma_cols) / sizeof(vma_cols[0]),
+			ML_SRC_BPF);
+	for (i = 0; i < pt->sum.vmas; i++) {
+		const struct ml_vma_info *v = &pt->vmas[i];
+
+		ml_report_cell_addr(&r, v->start);
+		ml_report_cell_addr(&r, v->end);
+		ml_report_cell_str(&r, v->perms);
+		ml_report_cell_str(&r, v->kind);
+		ml_report_cell(&r, bpf_count(v->resident_kb * 1024));
+		ml_report_cell(&r, bpf_count(v->thp_kb * 1024));
+		ml_report_cell(&r, bpf_count(v->swap_kb * 1024));
+		ml_report_cell(&r, bpf_count(v->pte_tables));
+		ml_report_cell_str(&r, v->name);
+	}
+	ml_report_table_end(&r);
+	ml_report_end(&r);
+}
+
 static int run_walk(int argc, char **argv, const struct argp *argp, const char *cmd, bool vmas)
 {
 	struct walk_args a = { 0 };
@@ -145,11 +292,16 @@ static int run_walk(int argc, char **argv, const struct argp *argp, const char *
 		return ret;
 	ml_bpf_set_verbose(a.verbose);
 	ret = ml_target_check(cmd, &a.pid);
-	if (ret)
+	if (ret) {
+		ml_report_failure(stdout, a.format, cmd, a.pid, ret,
+				  "the target was refused (see stderr)");
 		return ret;
+	}
 	ret = ml_pagetable_walk(a.pid, &pt);
 	if (ret) {
 		fprintf(stderr, "memlens %s: %s\n", cmd, ml_bpf_error());
+		ml_report_failure(stdout, a.format, cmd, a.pid, ml_bpf_exit_code(ret),
+				  ml_bpf_error());
 		return ml_bpf_exit_code(ret);
 	}
 	snprintf(who, sizeof(who), "memlens %s", cmd);
@@ -164,9 +316,15 @@ static int run_walk(int argc, char **argv, const struct argp *argp, const char *
 		ret = ml_target_check(cmd, &a.pid);
 		if (!ret)
 			fprintf(stderr, "memlens %s: process %d has no VMAs\n", cmd, a.pid);
-		return ret ? ret : ML_EXIT_ERROR;
+		ret = ret ? ret : ML_EXIT_ERROR;
+		ml_report_failure(stdout, a.format, cmd, a.pid, ret, "the process has no VMAs");
+		return ret;
 	}
-	if (vmas)
+	if (a.format != ML_FMT_TEXT && vmas)
+		report_vmas(&a, &pt);
+	else if (a.format != ML_FMT_TEXT)
+		report_summary(&a, &pt);
+	else if (vmas)
 		print_vmas(&pt);
 	else
 		print_summary(&pt);

@@ -20,13 +20,13 @@ const char *argp_program_bug_address = "the memlens issue tracker";
 static const struct ml_command *commands[] = {
 	&ml_cmd_version, &ml_cmd_doctor, &ml_cmd_inspect, &ml_cmd_run,       &ml_cmd_compare,
 	&ml_cmd_watch,   &ml_cmd_top,    &ml_cmd_faults,  &ml_cmd_pagetable, &ml_cmd_vmas,
-	&ml_cmd_tlb,     &ml_cmd_swap,   &ml_cmd_kcost,
+	&ml_cmd_tlb,     &ml_cmd_swap,   &ml_cmd_kcost,   &ml_cmd_diff,
 };
 
 const struct ml_exit_code ml_exit_codes[] = {
 	{ "0", "success (watch and the -p of faults, tlb, swap: also when it ended)" },
 	{ "1", "runtime error; compare: some run failed" },
-	{ "2", "usage error: bad option or PID, unknown backend, unusable allocator" },
+	{ "2", "usage error: bad option, PID, backend, allocator or diff file" },
 	{ "3", "no such process" },
 	{ "4", "the PID is a kernel thread (no user memory)" },
 	{ "5", "the process exited while being read (partial report), or is a zombie" },

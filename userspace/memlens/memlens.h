@@ -61,5 +61,6 @@ extern const struct ml_command ml_cmd_vmas;
 extern const struct ml_command ml_cmd_tlb;
 extern const struct ml_command ml_cmd_swap;
 extern const struct ml_command ml_cmd_kcost;
+extern const struct ml_command ml_cmd_diff;
 
 #endif /* MEMLENS_CLI_H */

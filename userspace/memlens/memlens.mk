@@ -6,6 +6,8 @@ MEMLENS_OBJS	:= $(patsubst userspace/memlens/%.c,$(B)/obj/memlens/%.o,$(MEMLENS_
 MEMLENS_CFLAGS	:= $(CFLAGS) -Iuserspace/memlens $(MLBPF_CFLAGS) -MMD -MP
 # the BPF loaders: libmlbpf (userspace/mlbpf/mlbpf.mk)
 MEMLENS_LIBS	:= -lbpf -lelf -lz
+# memlens diff reads JSON documents with json-c
+MEMLENS_LIBS	+= -ljson-c
 # the inspector pairs arenas through libmlalloc's reader
 MEMLENS_CFLAGS	+= -Iuserspace/mlalloc/include
 MEMLENS_STATIC	:= $(MLBPF_LIB) $(B)/lib/libmlalloc-inspect.a

@@ -201,7 +201,7 @@ void ml_report_begin(struct ml_report *r, FILE *out, enum ml_format fmt, const c
 		json_str(out, command);
 		fputs(",\"version\":\"" MEMLENS_VERSION "\",\"timestamp\":", out);
 		json_str(out, stamp);
-		fputs(",\"hostname\":", out);
+		fprintf(out, ",\"timestamp_unix\":%lld,\"hostname\":", (long long)t);
 		json_str(out, host);
 		r->comma[0] = true;
 	}
@@ -242,8 +242,8 @@ void ml_report_end(struct ml_report *r)
 	if (r->fmt == ML_FMT_PROM) {
 		fprintf(r->out,
 			"# HELP memlens_up 1 when memlens measured its target, 0 when it failed\n"
-			"# TYPE memlens_up gauge\nmemlens_up{%s} %d\n",
-			r->labels, !r->error);
+			"# TYPE memlens_up gauge\nmemlens_up%s%s%s %d\n",
+			r->labels[0] ? "{" : "", r->labels, r->labels[0] ? "}" : "", !r->error);
 		if (r->error)
 			fprintf(r->out,
 				"# HELP memlens_scrape_error 1 with the reason the report is partial or empty\n"
@@ -383,6 +383,38 @@ void ml_report_table(struct ml_report *r, const char *key, const char *title,
 	r->nrows = 0;
 	r->ncells = 0;
 	r->tsrc = src;
+	r->ttotal = NULL;
+}
+
+void ml_report_table_totals(struct ml_report *r, const char *label)
+{
+	r->ttotal = label;
+}
+
+static bool summed(enum ml_unit unit)
+{
+	return unit == ML_UNIT_BYTES || unit == ML_UNIT_COUNT || unit == ML_UNIT_TOTAL;
+}
+
+/* The totals line's cell of column @c: "" when the column is not summed. */
+static void total_text(const struct ml_report *r, int c, char *buf, size_t len)
+{
+	double sum = 0;
+
+	buf[0] = '\0';
+	if (!c) {
+		snprintf(buf, len, "%s", r->ttotal);
+		return;
+	}
+	if (!summed(r->cols[c].unit))
+		return;
+	for (int row = 0; row < r->nrows; row++) {
+		const struct ml_cell *cell = &r->cells[row * r->ncols + c];
+
+		if (ml_known(cell->v))
+			sum += cell->v.v;
+	}
+	fmt_text(buf, len, r->cols[c].unit, sum);
 }
 
 static struct ml_cell *next_cell(struct ml_report *r)
@@ -404,8 +436,20 @@ void ml_report_cell(struct ml_report *r, struct ml_val v)
 {
 	struct ml_cell *c = next_cell(r);
 
-	if (c)
+	if (c) {
 		c->v = v;
+		c->addr = ml_known(v) ? (unsigned long long)v.v : 0;
+	}
+}
+
+void ml_report_cell_addr(struct ml_report *r, unsigned long long addr)
+{
+	struct ml_cell *c = next_cell(r);
+
+	if (c) {
+		c->v = ml_have((double)addr, r->tsrc);
+		c->addr = addr;
+	}
 }
 
 void ml_report_cell_str(struct ml_report *r, const char *s)
@@ -427,6 +471,8 @@ static void cell_text(const struct ml_report *r, int i, char *buf, size_t len)
 		snprintf(buf, len, "%s", c->s);
 	else if (!ml_known(c->v))
 		snprintf(buf, len, "-");
+	else if (unit == ML_UNIT_ADDR)
+		snprintf(buf, len, "%llx", c->addr);
 	else
 		fmt_text(buf, len, unit, c->v.v);
 }
@@ -445,6 +491,14 @@ static void table_text(struct ml_report *r)
 		if (c >= nc)
 			continue;
 		cell_text(r, i, buf, sizeof(buf));
+		l = strlen(buf);
+		if (l > w[c])
+			w[c] = l > 60 ? 60 : l;
+	}
+	for (int c = 0; r->ttotal && c < nc; c++) {
+		int l;
+
+		total_text(r, c, buf, sizeof(buf));
 		l = strlen(buf);
 		if (l > w[c])
 			w[c] = l > 60 ? 60 : l;
@@ -471,6 +525,17 @@ static void table_text(struct ml_report *r)
 		if (c == r->ncols - 1)
 			fputc('\n', r->out);
 	}
+	for (int c = 0; r->ttotal && c < nc; c++) {
+		bool left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1 || !c;
+
+		total_text(r, c, buf, sizeof(buf));
+		if (c == nc - 1 && left)
+			fprintf(r->out, "%s%s", buf[0] ? "  " : "", buf);
+		else
+			fprintf(r->out, left ? "  %-*.*s" : "  %*.*s", w[c], w[c], buf);
+		if (c == nc - 1)
+			fputc('\n', r->out);
+	}
 }
 
 static void table_json(struct ml_report *r)
@@ -491,6 +556,8 @@ static void table_json(struct ml_report *r)
 			json_str(r->out, c->s);
 		else if (!ml_known(c->v))
 			fputs("null", r->out);
+		else if (r->cols[col].unit == ML_UNIT_ADDR)
+			fprintf(r->out, "\"0x%llx\"", c->addr);
 		else
 			put_num(r->out, r->cols[col].unit, c->v.v);
 		if (col == r->ncols - 1)
@@ -510,7 +577,9 @@ static void row_labels(struct ml_report *r, int row, char *buf, size_t len)
 
 		if (r->cols[c].unit == ML_UNIT_TEXT)
 			prom_escape(esc, sizeof(esc), cell->s ? cell->s : "");
-		else if (r->cols[c].unit == ML_UNIT_ADDR || r->cols[c].unit == ML_UNIT_ID)
+		else if (r->cols[c].unit == ML_UNIT_ADDR)
+			snprintf(esc, sizeof(esc), "0x%llx", cell->addr);
+		else if (r->cols[c].unit == ML_UNIT_ID)
 			snprintf(esc, sizeof(esc), "%s",
 				 fmt_text(val, sizeof(val), r->cols[c].unit, cell->v.v));
 		else

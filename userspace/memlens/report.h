@@ -7,9 +7,11 @@
  * source) and tables.  The commands describe what they have; the emitters
  * decide how it looks:
  *   text        headings, aligned "label  value  [source]" lines, tables
- *   JSON        one line, {"schema": "memlens/1", "command": ..., ...}
+ *   JSON        one line, {"schema": "memlens/1", "command": ...,
+ *               "version", "timestamp", "timestamp_unix", "hostname", ...}
  *               fields as {"value": N, "unit": U, "source": S} or
- *               {"value": null, "unit": U, "unavailable": "why"}
+ *               {"value": null, "unit": U, "unavailable": "why"};
+ *               addresses as "0x7f..." strings (jq 1.6 rounds big numbers)
  *   Prometheus  memlens_<section>_<key>{pid=...,...} VALUE with HELP and
  *               TYPE; unavailable figures as "# UNAVAILABLE" comments
  */
@@ -54,7 +56,8 @@ struct ml_col {
 
 struct ml_cell {
 	struct ml_val v;
-	char *s; /* ML_UNIT_TEXT */
+	char *s;                 /* ML_UNIT_TEXT */
+	unsigned long long addr; /* ML_UNIT_ADDR, exact (a double is not) */
 };
 
 struct ml_report {
@@ -69,6 +72,7 @@ struct ml_report {
 	const struct ml_col *cols;
 	int ncols, nrows, ncells, cap;
 	enum ml_src tsrc;
+	const char *ttotal; /* text: a totals line under the table (pmap -x) */
 	struct ml_cell *cells;
 	int error; /* ml_report_error()'s exit code: memlens_up 0 */
 };
@@ -81,6 +85,12 @@ struct ml_common_opts {
 };
 
 extern const struct argp ml_common_argp;
+/*
+ * --json and --prometheus alone (they exclude each other): an argp child
+ * whose input is an enum ml_format (ML_FMT_TEXT when neither is given).
+ * ml_common_argp has it as its own child.
+ */
+extern const struct argp ml_format_argp;
 
 /*
  * The PID operand of inspect and watch, for their argp parsers'
@@ -116,7 +126,14 @@ void ml_report_val(struct ml_report *r, const char *key, const char *label, enum
 void ml_report_table(struct ml_report *r, const char *key, const char *title,
 		     const struct ml_col *cols, int ncols, enum ml_src src);
 void ml_report_cell(struct ml_report *r, struct ml_val v);
+/* An ML_UNIT_ADDR cell: hex in text, "0x..." in JSON and Prometheus labels. */
+void ml_report_cell_addr(struct ml_report *r, unsigned long long addr);
 void ml_report_cell_str(struct ml_report *r, const char *s);
+/*
+ * Text only: under the table being filled, a line "@label" with the sum of
+ * each bytes, count and total column (pmap -x's total line).
+ */
+void ml_report_table_totals(struct ml_report *r, const char *label);
 void ml_report_table_end(struct ml_report *r);
 
 /* "12.5 MiB" into @buf. */
