@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -68,20 +69,58 @@ struct peer_readers {
 #define PEER_ANY_OUTCOME	1
 #define PEER_IDLE_READERS	2
 
-/* The directory of the mm test binaries: mm/ beside this program. */
+/*
+ * The directory of the mm test binaries beside this program, for the
+ * running kernel: mm-6.1 (6.1.*, the debug kernel too), mm-6.12, else
+ * mm-newest (selftests/mm_peer/mm_peer.mk).
+ */
 static const char *peer_dir(void)
 {
 	static char dir[PATH_MAX];
+	const char *lane = "mm-newest";
+	struct utsname u;
 	ssize_t n;
 
 	if (dir[0])
 		return dir;
-	n = readlink("/proc/self/exe", dir, sizeof(dir) - 4);
+	if (uname(&u))
+		return NULL;
+	if (!strncmp(u.release, "6.1.", 4))
+		lane = "mm-6.1";
+	else if (!strncmp(u.release, "6.12.", 5))
+		lane = "mm-6.12";
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 16);
 	if (n < 0)
 		return NULL;
 	dir[n] = '\0';
-	strcpy(strrchr(dir, '/') + 1, "mm");
+	strcpy(strrchr(dir, '/') + 1, lane);
 	return dir;
+}
+
+/* 6.1's userfaultfd is uffd-stress in later trees: the one peer_dir() has. */
+static const char *peer_prog(const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", peer_dir(), name);
+	if (!strcmp(name, "userfaultfd") && access(path, X_OK))
+		snprintf(path, size, "%s/uffd-stress", peer_dir());
+	return path;
+}
+
+/* Which source the tests come from: peer_dir()'s SOURCE, once at start. */
+static void __attribute__((constructor)) peer_source(void)
+{
+	char path[PATH_MAX], buf[4096], *nl;
+
+	if (!peer_dir())
+		return;
+	snprintf(path, sizeof(path), "%s/SOURCE", peer_dir());
+	if (ml_read_file(path, buf, sizeof(buf)) <= 0)
+		strcpy(buf, "no SOURCE file (not built?)");
+	while ((nl = strchr(buf, '\n')) && nl[1])
+		*nl = ';';
+	if (nl)
+		*nl = '\0';
+	ksft_print_msg("mm selftests from %s: %s\n", strrchr(peer_dir(), '/') + 1, buf);
 }
 
 /* minflt + majflt of /proc/PID/stat (fields 10 and 12). */
@@ -422,7 +461,7 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 	ssize_t len;
 
 	memset(run, 0, sizeof(*run));
-	snprintf(path, sizeof(path), "%s/%s", peer_dir(), argv[0]);
+	peer_prog(argv[0], path, sizeof(path));
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	settle_memory();
 	pid = fork();
