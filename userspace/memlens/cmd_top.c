@@ -63,7 +63,8 @@ enum {
 	OPT_SORT = 's',
 	OPT_INTERVAL = 'i',
 	OPT_BATCH = 'b',
-	OPT_ITER = 0x100 /* long only: -d is a duration in faults, tlb and swap, a delay in top(1) */
+	/* long only: -d is a duration in faults, tlb and swap, a delay in top(1) */
+	OPT_ITER = 0x100
 };
 
 static const struct argp_option top_options[] = {
