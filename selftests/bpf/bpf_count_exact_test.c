@@ -83,7 +83,13 @@ static int cnt_open(struct counter **c, pid_t pid)
 {
 	char s[32];
 
-	if (write_str(ML_DIR "/latency", "0"))
+	/*
+	 * The counting mode, unless set already: a switch is refused
+	 * (EBUSY) while any process is tracked, as in make soak, where
+	 * mm_peer and pgwalk_stress track theirs beside this test.
+	 */
+	if (ml_read_file(ML_DIR "/latency", s, sizeof(s)) <= 0 ||
+	    (s[0] != '0' && write_str(ML_DIR "/latency", "0")))
 		return -1;
 	snprintf(s, sizeof(s), "%d", pid);
 	if (write_str(ML_DIR "/track", s))

@@ -575,13 +575,15 @@ FIXTURE_SETUP(peer)
 	ASSERT_NE(MAP_FAILED, self->r);
 	/*
 	 * What run_vmtests.sh sets up: hugetlb pages and a hugetlbfs; and
-	 * swap (zram), which khugepaged's swap-in collapses need.
+	 * swap (zram0), which khugepaged's swap-in collapses need.  Two zram
+	 * devices: module_count_exact_test, beside it in make soak, takes
+	 * zram1.
 	 */
 	ASSERT_EQ(0, write_str("/proc/sys/vm/nr_hugepages", HUGE_PAGES));
 	mkdir(HUGE_DIR, 0755);
 	if (mount("none", HUGE_DIR, "hugetlbfs", 0, NULL) && errno != EBUSY)
 		ASSERT_EQ(0, -errno);
-	ASSERT_EQ(0, system("grep -q zram0 /proc/swaps || { modprobe zram &&"
+	ASSERT_EQ(0, system("grep -q zram0 /proc/swaps || { modprobe zram num_devices=2 &&"
 			    " echo 256M > /sys/block/zram0/disksize &&"
 			    " mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; }"));
 }
