@@ -502,7 +502,7 @@ TEST(no_such_pid_and_no_target)
 	expect_one_line(_metadata, &r);
 	ASSERT_EQ(0, ml_run(&r, none));
 	EXPECT_EQ(2, r.status);
-	EXPECT_NE(NULL, strstr(r.err, "give -p PID or a command")) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "give -p PID, --comm NAME, --cgroup PATH or a command")) TH_LOG("%s", r.err);
 }
 
 TEST(unprivileged_gets_one_line_naming_the_capability)
