@@ -2003,7 +2003,7 @@ TEST(pagetable_json_and_prometheus)
 	static const char *const keys[] = {
 		"tables_pgd", "tables_p4d", "tables_pud", "tables_pmd", "tables_pte",
 		"tables_pte_deposited", "table_bytes", "leaf_4k", "leaf_2m", "leaf_1g",
-		"resident_bytes", "anon_thp_bytes", "swap_entries", "migration_entries",
+		"resident_bytes", "anon_thp_bytes", "hugetlb_bytes", "swap_entries", "migration_entries",
 		"other_nonpresent", "present_dirty", "present_young", "present_writable", "vmas",
 		"paging_levels",
 	};

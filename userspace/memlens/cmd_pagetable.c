@@ -106,41 +106,63 @@ static const struct argp vmas_argp = {
 	.children = walk_children,
 };
 
-/* The keys and order of the module's pid/PID/pagetable (module/pagetable.c). */
-static void print_summary(const struct ml_pagetable *pt)
+/* One figure of the summary: its key, its label in reports, its unit. */
+struct summary_kv {
+	const char *key, *label;
+	enum ml_unit unit;
+	__u64 v;
+};
+
+#define SUMMARY_KEYS 22
+
+/*
+ * The keys and order of the module's pid/PID/pagetable (module/pagetable.c),
+ * for the text and for --json/--prometheus; the last, unreadable_tables,
+ * is the BPF walk's own and only in the reports.
+ */
+static void summary_kvs(const struct ml_pagetable *pt, struct summary_kv kv[SUMMARY_KEYS])
 {
 	const struct pgwalk_summary *s = &pt->sum;
 	__u64 tables =
 		s->tables_pgd + s->tables_p4d + s->tables_pud + s->tables_pmd + s->tables_pte;
-	const struct {
-		const char *key;
-		__u64 v;
-	} kv[] = {
-		{ "tables_pgd", s->tables_pgd },
-		{ "tables_p4d", s->tables_p4d },
-		{ "tables_pud", s->tables_pud },
-		{ "tables_pmd", s->tables_pmd },
-		{ "tables_pte", s->tables_pte },
-		{ "tables_pte_deposited", s->tables_pte_deposited },
-		{ "table_bytes", tables * 4096 },
-		{ "leaf_4k", s->leaf_4k },
-		{ "leaf_2m", s->leaf_2m },
-		{ "leaf_1g", s->leaf_1g },
-		{ "resident_bytes", s->resident_bytes },
-		{ "anon_thp_bytes", s->anon_thp_bytes },
-		{ "hugetlb_bytes", s->hugetlb_bytes },
-		{ "swap_entries", s->swap_entries },
-		{ "migration_entries", s->migration_entries },
-		{ "other_nonpresent", s->other_nonpresent },
-		{ "present_dirty", s->present_dirty },
-		{ "present_young", s->present_young },
-		{ "present_writable", s->present_writable },
-		{ "vmas", s->vmas },
-		{ "paging_levels", pt->levels },
+	const struct summary_kv all[SUMMARY_KEYS] = {
+		{ "tables_pgd", "PGD tables", ML_UNIT_COUNT, s->tables_pgd },
+		{ "tables_p4d", "P4D tables", ML_UNIT_COUNT, s->tables_p4d },
+		{ "tables_pud", "PUD tables", ML_UNIT_COUNT, s->tables_pud },
+		{ "tables_pmd", "PMD tables", ML_UNIT_COUNT, s->tables_pmd },
+		{ "tables_pte", "PTE tables", ML_UNIT_COUNT, s->tables_pte },
+		{ "tables_pte_deposited", "PTE tables deposited for THPs", ML_UNIT_COUNT,
+		  s->tables_pte_deposited },
+		{ "table_bytes", "page-table bytes", ML_UNIT_BYTES, tables * 4096 },
+		{ "leaf_4k", "4 KiB leaves", ML_UNIT_COUNT, s->leaf_4k },
+		{ "leaf_2m", "2 MiB leaves", ML_UNIT_COUNT, s->leaf_2m },
+		{ "leaf_1g", "1 GiB leaves", ML_UNIT_COUNT, s->leaf_1g },
+		{ "resident_bytes", "resident", ML_UNIT_BYTES, s->resident_bytes },
+		{ "anon_thp_bytes", "anonymous THP", ML_UNIT_BYTES, s->anon_thp_bytes },
+		{ "hugetlb_bytes", "hugetlb", ML_UNIT_BYTES, s->hugetlb_bytes },
+		{ "swap_entries", "swap entries", ML_UNIT_COUNT, s->swap_entries },
+		{ "migration_entries", "migration entries", ML_UNIT_COUNT, s->migration_entries },
+		{ "other_nonpresent", "other non-present entries", ML_UNIT_COUNT,
+		  s->other_nonpresent },
+		{ "present_dirty", "dirty leaves", ML_UNIT_COUNT, s->present_dirty },
+		{ "present_young", "young leaves", ML_UNIT_COUNT, s->present_young },
+		{ "present_writable", "writable leaves", ML_UNIT_COUNT, s->present_writable },
+		{ "vmas", "VMAs", ML_UNIT_COUNT, s->vmas },
+		{ "paging_levels", "paging levels", ML_UNIT_COUNT, pt->levels },
+		{ "unreadable_tables", "tables the walk could not read", ML_UNIT_COUNT,
+		  s->read_errors },
 	};
+
+	memcpy(kv, all, sizeof(all));
+}
+
+static void print_summary(const struct ml_pagetable *pt)
+{
+	struct summary_kv kv[SUMMARY_KEYS];
 	size_t i;
 
-	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+	summary_kvs(pt, kv);
+	for (i = 0; i < SUMMARY_KEYS - 1; i++)
 		printf("%s %llu\n", kv[i].key, (unsigned long long)kv[i].v);
 }
 
@@ -177,45 +199,15 @@ static void begin_structured(struct ml_report *r, const char *cmd, const struct 
 /* pagetable --json/--prometheus: the text's keys, in its order; kB are bytes. */
 static void report_summary(const struct walk_args *a, const struct ml_pagetable *pt)
 {
-	const struct pgwalk_summary *s = &pt->sum;
-	__u64 tables =
-		s->tables_pgd + s->tables_p4d + s->tables_pud + s->tables_pmd + s->tables_pte;
+	struct summary_kv kv[SUMMARY_KEYS];
 	struct ml_report r;
+	size_t i;
 
+	summary_kvs(pt, kv);
 	begin_structured(&r, "pagetable", a);
 	ml_report_section(&r, "pagetable", NULL);
-	ml_report_val(&r, "tables_pgd", "PGD tables", ML_UNIT_COUNT, bpf_count(s->tables_pgd));
-	ml_report_val(&r, "tables_p4d", "P4D tables", ML_UNIT_COUNT, bpf_count(s->tables_p4d));
-	ml_report_val(&r, "tables_pud", "PUD tables", ML_UNIT_COUNT, bpf_count(s->tables_pud));
-	ml_report_val(&r, "tables_pmd", "PMD tables", ML_UNIT_COUNT, bpf_count(s->tables_pmd));
-	ml_report_val(&r, "tables_pte", "PTE tables", ML_UNIT_COUNT, bpf_count(s->tables_pte));
-	ml_report_val(&r, "tables_pte_deposited", "PTE tables deposited for THPs", ML_UNIT_COUNT,
-		      bpf_count(s->tables_pte_deposited));
-	ml_report_val(&r, "table_bytes", "page-table bytes", ML_UNIT_BYTES,
-		      bpf_count(tables * 4096));
-	ml_report_val(&r, "leaf_4k", "4 KiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_4k));
-	ml_report_val(&r, "leaf_2m", "2 MiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_2m));
-	ml_report_val(&r, "leaf_1g", "1 GiB leaves", ML_UNIT_COUNT, bpf_count(s->leaf_1g));
-	ml_report_val(&r, "resident_bytes", "resident", ML_UNIT_BYTES,
-		      bpf_count(s->resident_bytes));
-	ml_report_val(&r, "anon_thp_bytes", "anonymous THP", ML_UNIT_BYTES,
-		      bpf_count(s->anon_thp_bytes));
-	ml_report_val(&r, "swap_entries", "swap entries", ML_UNIT_COUNT,
-		      bpf_count(s->swap_entries));
-	ml_report_val(&r, "migration_entries", "migration entries", ML_UNIT_COUNT,
-		      bpf_count(s->migration_entries));
-	ml_report_val(&r, "other_nonpresent", "other non-present entries", ML_UNIT_COUNT,
-		      bpf_count(s->other_nonpresent));
-	ml_report_val(&r, "present_dirty", "dirty leaves", ML_UNIT_COUNT,
-		      bpf_count(s->present_dirty));
-	ml_report_val(&r, "present_young", "young leaves", ML_UNIT_COUNT,
-		      bpf_count(s->present_young));
-	ml_report_val(&r, "present_writable", "writable leaves", ML_UNIT_COUNT,
-		      bpf_count(s->present_writable));
-	ml_report_val(&r, "vmas", "VMAs", ML_UNIT_COUNT, bpf_count(s->vmas));
-	ml_report_val(&r, "paging_levels", "paging levels", ML_UNIT_COUNT, bpf_count(pt->levels));
-	ml_report_val(&r, "unreadable_tables", "tables the walk could not read", ML_UNIT_COUNT,
-		      bpf_count(s->read_errors));
+	for (i = 0; i < SUMMARY_KEYS; i++)
+		ml_report_val(&r, kv[i].key, kv[i].label, kv[i].unit, bpf_count(kv[i].v));
 	ml_report_section_end(&r);
 	ml_report_end(&r);
 }
