@@ -38,6 +38,7 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "pt_lib.h"
+#include "acct.h"
 
 #undef TEST_TIMEOUT_DEFAULT
 #define TEST_TIMEOUT_DEFAULT 180
@@ -484,20 +485,6 @@ static void mig_child(void *arg)
 		usleep(1000);
 	usleep(100000);		/* the mover is in its wait loop */
 	stop_forever();
-}
-
-static long long vmstat(const char *key)
-{
-	char *s = pt_slurp("/proc/vmstat"), *p;
-	long long v = -1;
-
-	if (!s)
-		return -1;
-	p = strstr(s, key);
-	if (p)
-		v = strtoll(p + strlen(key) + 1, NULL, 10);
-	free(s);
-	return v;
 }
 
 TEST(migration)
