@@ -8,7 +8,9 @@
  *    advice) calls, errors, bytes and the time from entry to exit as a
  *    log2 histogram of ns.
  *  - tlb_flush: the flushes that fire on a thread while it is inside one
- *    of those calls, by reason and pages, charged to the call.
+ *    of those calls, by reason and pages, charged to the call; but the
+ *    flush IPIs it receives (remote_shootdown, remote_wrong_cpu) are
+ *    someone else's flush and are counted apart, in or out of a call.
  *  - page_fault_user/_kernel (user addresses): faults on pages the process
  *    gave back (munmap, MADV_DONTNEED, MADV_FREE, a brk shrink) are
  *    refaults, bucketed by the time since the give-back; other
@@ -272,6 +274,15 @@ static __always_inline int on_flush(int reason, unsigned long pages)
 
 	if (ml_current_tgid() != targ_tgid)
 		return 0;
+	if (reason == TLB_REASON_REMOTE_SHOOTDOWN || reason == TLB_REASON_REMOTE_WRONG_CPU) {
+		struct kc_fault_stats *fs = ml_percpu_value(&faults);
+
+		if (fs && reason == TLB_REASON_REMOTE_SHOOTDOWN)
+			fs->tlb_remote++;
+		else if (fs)
+			fs->tlb_other_mm++;
+		return 0;
+	}
 	k = tid();
 	f = bpf_map_lookup_elem(&inflight, &k);
 	if (!f)

@@ -30,7 +30,7 @@ struct kc_call_stats {
 	__u64 bytes;  /* of the successful calls: length (brk: |change|) */
 	__u64 ns;     /* time from entry to exit, summed */
 	__u64 hist[KC_HIST_SLOTS];
-	__u64 tlb[TLB_REASONS]; /* TLB flushes while the call ran, by reason */
+	__u64 tlb[TLB_REASONS]; /* TLB flushes the call made, by reason (not 1, 5) */
 	__u64 tlb_pages;        /* pages of its ranged flushes */
 	__u64 tlb_full;         /* flushes of everything */
 };
@@ -44,6 +44,16 @@ struct kc_fault_stats {
 	__u64 refault[KC_AGE_BUCKETS]; /* not-present faults on given-back pages */
 	__u64 given_back; /* bytes given back: munmap, MADV_DONTNEED/FREE, brk shrink */
 	__u64 untracked;  /* ... not kept as intervals (map full, too big) */
+	/*
+	 * Flush IPIs the target's threads took, in a call or not; the
+	 * interrupted call did not cause them, so they are not charged to it.
+	 * tlb_remote: TLB_REMOTE_SHOOTDOWN, for this mm (another of its
+	 * threads changed it) or a batched flush of reclaim; tlb_other_mm:
+	 * TLB_REMOTE_WRONG_CPU (6.14+), for an mm this CPU had left, never
+	 * the target's own.
+	 */
+	__u64 tlb_remote;
+	__u64 tlb_other_mm;
 };
 
 /*

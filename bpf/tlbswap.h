@@ -6,10 +6,12 @@
 #ifndef MEMLENS_BPF_TLBSWAP_H
 #define MEMLENS_BPF_TLBSWAP_H
 
-#define TLB_MAX_CPUS        1024
+#define TLB_MAX_CPUS                1024
 /* enum tlb_flush_reason, in the kernel's order. */
-#define TLB_REASONS         6
-#define TLB_FLUSH_ALL_PAGES (~0UL)
+#define TLB_REASONS                 6
+#define TLB_REASON_REMOTE_SHOOTDOWN 1 /* the flush IPI's handler */
+#define TLB_REASON_REMOTE_WRONG_CPU 5 /* ... on a CPU that left the mm (6.14+) */
+#define TLB_FLUSH_ALL_PAGES         (~0UL)
 
 struct tlb_counts {
 	__u64 reason[TLB_REASONS]; /* task_switch remote_shootdown local_shootdown

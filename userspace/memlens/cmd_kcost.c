@@ -152,27 +152,51 @@ static void emit_calls(struct ml_report *r, const struct ml_kcost *k, const stru
 	ml_report_table_end(r);
 }
 
+/* The reasons a call makes; the received ones (1, 5) are emit_tlb_received's. */
+static bool charged_reason(int r)
+{
+	return r != TLB_REASON_REMOTE_SHOOTDOWN && r != TLB_REASON_REMOTE_WRONG_CPU;
+}
+
 static void emit_tlb(struct ml_report *r, const struct ml_kcost *k, const struct kc_call_stats *c)
 {
 	struct ml_col cols[1 + TLB_REASONS];
 	char name[64];
+	int n = 1;
 
 	if (!ml_kcost_has_tlb(k))
 		return;
 	cols[0] = call_cols[0];
 	for (int i = 0; i < TLB_REASONS; i++)
-		cols[1 + i] = (struct ml_col){ reason_keys[i], reason_keys[i], ML_UNIT_TOTAL };
-	ml_report_table(r, "tlb_by_reason", "TLB flushes during the calls, by reason", cols,
-			NCOLS(cols), ML_SRC_BPF);
+		if (charged_reason(i))
+			cols[n++] =
+				(struct ml_col){ reason_keys[i], reason_keys[i], ML_UNIT_TOTAL };
+	ml_report_table(r, "tlb_by_reason", "TLB flushes the calls made, by reason", cols, n,
+			ML_SRC_BPF);
 	for (int i = 0; i < KC_CALLS; i++) {
 		if (!flushes(&c[i]))
 			continue;
 		call_name(i, name, sizeof(name));
 		ml_report_cell_str(r, name);
 		for (int j = 0; j < TLB_REASONS; j++)
-			ml_report_cell(r, ml_have((double)c[i].tlb[j], ML_SRC_BPF));
+			if (charged_reason(j))
+				ml_report_cell(r, ml_have((double)c[i].tlb[j], ML_SRC_BPF));
 	}
 	ml_report_table_end(r);
+}
+
+/* Flush IPIs the threads took: another thread's or another process's flush. */
+static void emit_tlb_received(struct ml_report *r, const struct ml_kcost *k,
+			      const struct kc_fault_stats *f)
+{
+	if (!ml_kcost_has_tlb(k))
+		return;
+	ml_report_section(r, "tlb_received", "TLB flush IPIs received (not charged to a call)");
+	ml_report_val(r, "remote_shootdown", "for this process's mm", ML_UNIT_TOTAL,
+		      ml_have((double)f->tlb_remote, ML_SRC_BPF));
+	ml_report_val(r, "remote_wrong_cpu", "for an mm the CPU had left", ML_UNIT_TOTAL,
+		      ml_have((double)f->tlb_other_mm, ML_SRC_BPF));
+	ml_report_section_end(r);
 }
 
 static const struct ml_col hist_cols[] = {
@@ -274,6 +298,7 @@ static int report_kcost(pid_t tgid, void *ctx)
 	ml_report_str(&r, "attach", "attached to", ml_kcost_path(a->k));
 	emit_calls(&r, a->k, c);
 	emit_tlb(&r, a->k, c);
+	emit_tlb_received(&r, a->k, &f);
 	emit_hist(&r, c);
 	emit_faults(&r, &f);
 	ml_report_section_end(&r);
