@@ -43,8 +43,9 @@
 #define GIB            (1ULL << 30)
 #define MAX_STEPS      (1U << 23) /* bpf_loop's limit per call */
 
+/* The process walked: set before each run, so one load walks many. */
+__u32 targ_tgid;
 /* Set by the loader before load. */
-const volatile __u32 targ_tgid;
 const volatile __u32 top_level = 3;       /* 4: 5-level paging (pgd, p4d, ...) */
 const volatile __u32 swp_max_type;        /* MAX_SWAPFILES of this kernel */
 const volatile __u32 swp_migration_first; /* SWP_MIGRATION_READ */

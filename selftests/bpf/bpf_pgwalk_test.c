@@ -15,6 +15,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
+#include "mlbpf.h"
 
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
@@ -318,6 +319,37 @@ TEST_F(pgwalk, summary_matches_rollup_vmpte_and_vma_count)
 	EXPECT_LE(3, key_value(r.out, "tables_pte"));
 	EXPECT_EQ(key_value(r.out, "leaf_2m"), key_value(r.out, "tables_pte_deposited"));
 	EXPECT_EQ(0, key_value(r.out, "migration_entries"));
+}
+
+/*
+ * One load, two processes: a walker opened on this process and pointed at
+ * the child (ml_pgwalk_retarget(), as mm_peer's reader does for each
+ * test) gives the child's smaps figures, not this process's.
+ */
+TEST_F(pgwalk, one_load_walks_another_process)
+{
+	static struct smaps_vma sm[1024];
+	struct ml_pagetable self_pt, pt;
+	struct ml_pgwalk *w;
+	long rss = 0;
+	int n, i;
+
+	ASSERT_EQ(0, ml_pgwalk_open(&w, getpid())) TH_LOG("%s", ml_bpf_error());
+	ASSERT_EQ(0, ml_pgwalk_run(w, &self_pt)) TH_LOG("%s", ml_bpf_error());
+	ml_pgwalk_retarget(w, self->child);
+	ASSERT_EQ(0, ml_pgwalk_run(w, &pt)) TH_LOG("%s", ml_bpf_error());
+	n = read_smaps(self->child, sm, 1024);
+	for (i = 0; i < n; i++)
+		rss += sm[i].rss;
+	TH_LOG("this process: %llu VMAs, %llu resident bytes; the child: %llu VMAs, %llu bytes (smaps %d VMAs, %ld kB)",
+	       (unsigned long long)self_pt.sum.vmas, (unsigned long long)self_pt.sum.resident_bytes,
+	       (unsigned long long)pt.sum.vmas, (unsigned long long)pt.sum.resident_bytes, n, rss);
+	EXPECT_EQ(n, pt.sum.vmas);
+	EXPECT_EQ(rss * 1024LL, pt.sum.resident_bytes);
+	EXPECT_NE(self_pt.sum.resident_bytes, pt.sum.resident_bytes);
+	ml_pagetable_free(&self_pt);
+	ml_pagetable_free(&pt);
+	ml_pgwalk_close(w);
 }
 
 TEST(bad_input)

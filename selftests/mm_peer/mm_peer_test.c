@@ -7,12 +7,15 @@
  *  - plain: as run_vmtests.sh runs it;
  *  - tracked: stopped by ptrace right after its exec, written to memlens'
  *    `track`, then continued while readers loop over every file of
- *    pid/PID/ and over the BPF walker (`memlens pagetable PID`, `memlens
- *    vmas PID`) until the process stops at PTRACE_EVENT_EXIT.
+ *    pid/PID/ and over the BPF walker (what `memlens pagetable PID` and
+ *    `memlens vmas PID` run, loaded once) until the process stops at
+ *    PTRACE_EVENT_EXIT.
  *
  * Each test asserts the same exit status and the same TAP result lines
- * both times (but two, see peer_compare()), no read error of
- * any reader while the process lives, and that memlens' minor + major faults of the tracked process equal the
+ * both times (but two, see peer_compare(); and an outcome a plain rerun
+ * also gives, see plain_gives()), no read error of any reader while the
+ * process lives, and that memlens' minor + major faults of the tracked
+ * process equal the
  * growth of minflt + majflt in /proc/PID/stat from the exec stop to the
  * exit stop (tracked from its first instruction, so equal, not only
  * below).  Kernel problems (lockdep, KASAN, WARNING, BUG) fail the guest
@@ -31,6 +34,7 @@
 
 #include "kselftest_harness.h"
 #include "ml_test.h"
+#include "mlbpf.h"
 
 #define ML_DIR		"/sys/kernel/debug/memlens"
 #define HUGE_DIR	"/tmp/mm_peer_huge"
@@ -55,7 +59,7 @@ struct peer_readers {
 	volatile int stop;
 	volatile unsigned long passes[2];	/* debugfs, BPF walker */
 	volatile unsigned long started[2];	/* reads begun, */
-	volatile unsigned long reads[2];	/* and done: files, walker commands */
+	volatile unsigned long reads[2];	/* and done: files, walks */
 	volatile unsigned long errors[2];
 	unsigned long reads_run[2];		/* reads done while the test ran */
 	bool busy_at_exit[2];			/* a read under way at its exit */
@@ -210,8 +214,7 @@ static void read_one(struct peer_readers *r, const char *path, bool pt)
  * alone (the BPF walker is off), for measuring (docs/mm_peer.md,
  * soft-dirty).  MM_PEER_READER_SLEEP_MS=N: the readers sleep N ms after
  * each read, 1 by default, and the BPF walker as long again as each walk
- * took (a walk is a `memlens` run that loads and verifies its BPF
- * program, seconds of CPU under TCG).  Back to back (0, as the soak runs
+ * took (half its time walking).  Back to back (0, as the soak runs
  * them) the two readers keep both vCPUs busy all the time, and under
  * single-threaded TCG the vCPUs share one host thread: the test runs at a
  * third of its speed or less, and make check's mm_peer took 17 minutes
@@ -293,37 +296,43 @@ static void pause_unless_stopped(struct peer_readers *r, unsigned long long ns)
 		usleep(10000);
 }
 
-/* One walk of each BPF walker command, output discarded. */
+/*
+ * The BPF walker (bpf/pgwalk.bpf.c, what memlens pagetable and vmas run),
+ * loaded once before the harness forks the tests: a load verifies the
+ * program, seconds of CPU under TCG, which the memlens command paid on
+ * every walk.  Each tracked run's reader points it at its process.
+ */
+static struct ml_pgwalk *walker;
+static char walker_error[256];
+
+static void __attribute__((constructor)) load_walker(void)
+{
+	if (geteuid() || ml_pgwalk_open(&walker, getpid()))
+		snprintf(walker_error, sizeof(walker_error), "loading the BPF walker: %s",
+			 geteuid() ? "not root" : ml_bpf_error());
+}
+
 static void walk_bpf_pass(struct peer_readers *r, pid_t pid)
 {
-	static const char *const cmds[] = { "pagetable", "vmas" };
-	posix_spawn_file_actions_t fa;
-	char spid[16];
-	size_t i;
+	unsigned long long t0 = clock_ns(CLOCK_MONOTONIC);
+	struct ml_pagetable pt;
+	int err;
 
-	snprintf(spid, sizeof(spid), "%d", pid);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		char *argv[] = { "memlens", (char *)cmds[i], spid, NULL };
-		unsigned long long t0 = clock_ns(CLOCK_MONOTONIC);
-		pid_t w;
-		int st;
-
-		r->started[1]++;
-		if (posix_spawnp(&w, "memlens", &fa, NULL, argv, environ)) {
-			reader_error(r, 1, "spawn memlens", errno);
-			r->reads[1]++;
-			continue;
-		}
-		if (waitpid(w, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-			reader_error(r, 1, cmds[i], EIO);
+	r->started[1]++;
+	if (!walker) {
+		reader_error(r, 1, walker_error, ENOTSUP);
 		r->reads[1]++;
-		if (reader_sleep_ms() > 0)
-			pause_unless_stopped(r, clock_ns(CLOCK_MONOTONIC) - t0);
+		return;
 	}
-	posix_spawn_file_actions_destroy(&fa);
+	ml_pgwalk_retarget(walker, pid);
+	err = ml_pgwalk_run(walker, &pt);
+	if (err)
+		reader_error(r, 1, ml_bpf_error(), -err);
+	else
+		ml_pagetable_free(&pt);
+	r->reads[1]++;
+	if (reader_sleep_ms() > 0)
+		pause_unless_stopped(r, clock_ns(CLOCK_MONOTONIC) - t0);
 }
 
 /*
@@ -563,7 +572,7 @@ out:
 
 FIXTURE(peer) {
 	struct peer_readers *r;
-	struct peer_run plain, tracked;
+	struct peer_run plain, tracked, again;
 };
 
 FIXTURE_SETUP(peer)
@@ -593,9 +602,40 @@ FIXTURE_TEARDOWN(peer)
 	munmap(self->r, sizeof(*self->r));
 }
 
+static bool same_outcome(const struct peer_run *a, const struct peer_run *b)
+{
+	return a->status == b->status && !strcmp(a->tap, b->tap);
+}
+
+/*
+ * The pair differs: run it plain again, up to MM_PEER_RERUNS times (2),
+ * and true when a plain run gives the tracked outcome, exit status and
+ * TAP lines alike.  Then memlens did not make that outcome: the test
+ * gives it without memlens too (on 6.1, split_huge_page_test's "No THP
+ * is allocated" and ksm_tests -U, once each in one full run).  An
+ * outcome that only tracked runs give still fails the test.
+ */
+static bool plain_gives(FIXTURE_DATA(peer) *self, char *const argv[], int limit,
+			int flags)
+{
+	const char *env = getenv("MM_PEER_RERUNS");
+	int i, n = env ? atoi(env) : 2;
+
+	for (i = 0; i < n; i++) {
+		if (peer_exec(&self->again, argv, limit, flags, false, NULL))
+			return false;
+		ksft_print_msg("%s: plain rerun %d: exit %d in %.1f s\n", argv[0],
+			       i + 1, self->again.status, self->again.secs);
+		if (same_outcome(&self->again, &self->tracked))
+			return true;
+	}
+	return false;
+}
+
 /* One plain/tracked pair: see peer_compare(). */
 static void peer_check(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(peer) *self, char *const argv[], int flags)
+		       FIXTURE_DATA(peer) *self, char *const argv[], int limit,
+		       int flags)
 {
 	struct peer_readers *r = self->r;
 	int k;
@@ -605,7 +645,7 @@ static void peer_check(struct __test_metadata *_metadata,
 	ksft_print_msg("%s: plain exit %d in %.1f s, tracked exit %d in %.1f s; reads while tracked: %lu debugfs passes, %lu BPF walks; while it ran: %lu debugfs reads, %lu BPF walks (+%d, %d under way)%s; faults: memlens %llu (minor %llu, major %llu), /proc %llu\n",
 		       argv[0], self->plain.status, self->plain.secs,
 		       self->tracked.status, self->tracked.secs, r->passes[0],
-		       r->passes[1] * 2, r->reads_run[0], r->reads_run[1],
+		       r->passes[1], r->reads_run[0], r->reads_run[1],
 		       r->busy_at_exit[0], r->busy_at_exit[1],
 		       readers_idle(flags) ? " (readers SCHED_IDLE)" : "",
 		       self->tracked.flt_memlens, self->tracked.minor,
@@ -614,7 +654,12 @@ static void peer_check(struct __test_metadata *_metadata,
 		ksft_print_msg("%s: %llu pagetable reads while it ran: wall %.3f s (max %.1f ms), reader CPU %.3f s\n",
 			       argv[0], r->pt_reads, r->pt_wall_ns / 1e9,
 			       r->pt_max_wall_ns / 1e6, r->pt_cpu_ns / 1e9);
-	if (!(flags & PEER_ANY_OUTCOME)) {
+	if (!(flags & PEER_ANY_OUTCOME) &&
+	    !same_outcome(&self->plain, &self->tracked) &&
+	    plain_gives(self, argv, limit, flags)) {
+		ksft_print_msg("%s: tracked exit %d, plain exit %d; a plain rerun gave the tracked outcome: it varies without memlens\n",
+			       argv[0], self->tracked.status, self->plain.status);
+	} else if (!(flags & PEER_ANY_OUTCOME)) {
 		EXPECT_EQ(self->plain.status, self->tracked.status)
 			TH_LOG("plain:\n%s\ntracked:\n%s", self->plain.tail,
 			       self->tracked.tail);
@@ -676,7 +721,7 @@ static void peer_compare(struct __test_metadata *_metadata,
 				       NULL));
 		ASSERT_EQ(0, peer_exec(&self->tracked, argv, limit, flags, true,
 				       self->r));
-		peer_check(_metadata, self, argv, flags);
+		peer_check(_metadata, self, argv, limit, flags);
 	}
 	problem = ml_kernel_problem();
 	EXPECT_EQ(NULL, problem) TH_LOG("kernel log: %s", problem);

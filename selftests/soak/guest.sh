@@ -40,6 +40,12 @@ loop() {
 	done
 }
 
+# zram's two devices before the loads start: mm_peer swaps on zram0,
+# the count load faults on zram1, and each loads the module when it is
+# missing.  Two modprobes at once race: the second returns before the
+# first has made the devices, and the count load found no zram1.
+modprobe zram num_devices=2 || echo "soak: no zram module" >&2
+
 loop pgwalk env ML_STRESS_SECONDS=120 ML_SLOWDOWN=3 pgwalk_stress_test &
 loop peer env ML_SLOWDOWN=3 MM_PEER_READER_SLEEP_MS=0 mm_peer_test &
 loop count env ML_SLOWDOWN=3 module_count_exact_test &

@@ -298,7 +298,6 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 	}
 	w->levels = paging_levels();
 	ml_swap_layout(&max_type, &mig);
-	w->skel->rodata->targ_tgid = pid;
 	w->skel->rodata->top_level = w->levels - 1;
 	w->skel->rodata->swp_max_type = max_type;
 	w->skel->rodata->swp_migration_first = mig;
@@ -312,6 +311,7 @@ int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid)
 	if (err)
 		goto fail;
 	w->skel->bss->direct_map = direct_map_base;
+	w->skel->bss->targ_tgid = pid;
 	*out = w;
 	return 0;
 fail:
@@ -352,6 +352,12 @@ int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt)
 				   strerror(-err));
 	}
 	return 0;
+}
+
+void ml_pgwalk_retarget(struct ml_pgwalk *w, pid_t pid)
+{
+	w->pid = pid;
+	w->skel->bss->targ_tgid = pid;
 }
 
 void ml_pgwalk_close(struct ml_pgwalk *w)

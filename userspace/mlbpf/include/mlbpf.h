@@ -165,10 +165,15 @@ struct ml_pagetable {
  */
 int ml_pagetable_walk(pid_t pid, struct ml_pagetable *pt);
 void ml_pagetable_free(struct ml_pagetable *pt);
-/* The same in steps, to walk one process many times with one load. */
+/*
+ * The same in steps, to walk one process many times with one load;
+ * ml_pgwalk_retarget() points a loaded walker at another process (the
+ * next ml_pgwalk_run() walks @pid).  One walker is used by one thread.
+ */
 struct ml_pgwalk;
 int ml_pgwalk_open(struct ml_pgwalk **out, pid_t pid);
 int ml_pgwalk_run(struct ml_pgwalk *w, struct ml_pagetable *pt);
+void ml_pgwalk_retarget(struct ml_pgwalk *w, pid_t pid);
 void ml_pgwalk_close(struct ml_pgwalk *w);
 /* How the direct map base was found ("kallsyms", "probed"), for -v. */
 const char *ml_pagetable_method(void);
