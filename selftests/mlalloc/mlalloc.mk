@@ -72,7 +72,7 @@ $(MLT_OUT)/mlalloc_workload: $(MLT_DIR)/workload.c
 
 # ML_DEBUG build: the allocator with its invariants asserted on the slow
 # paths (ML_ASSERT, ml_page_check), linked by the *_debug_test suites.
-MLT_DEBUG_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c stats.c snapshot.c interpose.c
+MLT_DEBUG_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c stats.c snapshot.c interpose.c events.c
 MLT_DEBUG_OBJS	:= $(addprefix $(B)/obj/mlalloc/debug/,$(MLT_DEBUG_SRCS:.c=.o))
 MLT_DEBUG_SO	:= -L$(B)/lib -Wl,-rpath,$(B)/lib -lmlalloc-debug
 $(B)/obj/mlalloc/debug/%.o: userspace/mlalloc/%.c $(MLT_ALLOC_HDRS)

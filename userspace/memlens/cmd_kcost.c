@@ -13,6 +13,7 @@
 
 #include "memlens.h"
 #include "cmd_bpf.h"
+#include "kcost_mlalloc.h"
 #include "kcost_timeline.h"
 #include "report.h"
 
@@ -20,7 +21,8 @@
 
 enum {
 	OPT_TIMELINE = 0x1000,
-	OPT_INTERVAL
+	OPT_INTERVAL,
+	OPT_ALLOCATOR,
 };
 
 struct kcost_args {
@@ -28,13 +30,19 @@ struct kcost_args {
 	struct ml_kcost *k;
 	const char *timeline; /* --timeline FILE.svg */
 	int interval_ms;      /* --interval: RSS samples */
+	bool allocator;       /* --allocator, or --timeline */
 	struct kc_timeline tl;
 	bool tl_open;
+	struct kc_mlalloc ml;
 };
 
 static const struct argp_option kcost_options[] = {
 	{ "timeline", OPT_TIMELINE, "FILE.svg", 0,
 	  "Also draw RSS, bytes given back, refaults and TLB flushes over time (SVG)", 0 },
+	{ "allocator", OPT_ALLOCATOR, NULL, 0,
+	  "Read libmlalloc's decision ring and show each purge with the syscalls, TLB "
+	  "flushes and refaults it caused (on with --timeline)",
+	  0 },
 	{ "interval", OPT_INTERVAL, "MS", 0,
 	  "With --timeline: sample RSS every MS milliseconds (1-1000, default 10)", 0 },
 	{ 0 }
@@ -59,6 +67,9 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 		}
 		a->timeline = arg;
 		return 0;
+	case OPT_ALLOCATOR:
+		a->allocator = true;
+		return 0;
 	case OPT_INTERVAL:
 		errno = 0;
 		v = strtol(arg, &end, 10);
@@ -73,8 +84,8 @@ static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give -p PID, --comm NAME, --cgroup PATH or a command");
 			return EINVAL;
 		}
-		if (a->interval_ms && !a->timeline) {
-			argp_error(state, "--interval goes with --timeline");
+		if (a->interval_ms && !a->timeline && !a->allocator) {
+			argp_error(state, "--interval goes with --timeline or --allocator");
 			return EINVAL;
 		}
 		return 0;
@@ -311,11 +322,13 @@ static int open_kcost(pid_t tgid, void *ctx)
 	struct kcost_args *a = ctx;
 	int err;
 
-	err = a->timeline ? ml_kcost_open_timeline(&a->k, tgid) : ml_kcost_open(&a->k, tgid);
+	err = a->tl_open ? ml_kcost_open_timeline(&a->k, tgid) : ml_kcost_open(&a->k, tgid);
 	if (err)
 		return err;
-	if (a->timeline)
+	if (a->tl_open)
 		a->tl.t_start = kc_now_ns();
+	if (a->allocator)
+		kc_mlalloc_init(&a->ml, tgid, a->count.cmd_index != 0);
 	/* No feature losses to print: each tp_btf program has a raw_tp twin. */
 	if (a->count.verbose)
 		fprintf(stderr, "memlens kcost: %s\n", ml_kcost_path(a->k));
@@ -326,9 +339,11 @@ static int tick_kcost(pid_t tgid, void *ctx)
 {
 	struct kcost_args *a = ctx;
 
-	if (!a->timeline)
+	if (!a->tl_open)
 		return 1000;
 	kc_timeline_tick(&a->tl, a->k, tgid);
+	if (a->allocator)
+		kc_mlalloc_tick(&a->ml, a->tl.t_start);
 	return a->tl.interval_ms;
 }
 
@@ -339,7 +354,6 @@ static int emit_timeline(struct ml_report *r, struct kcost_args *a, const char *
 	struct kc_timeline *tl = &a->tl;
 	int err;
 
-	kc_timeline_finish(tl, a->k);
 	for (size_t i = 0; i < tl->nev; i++)
 		if (tl->ev[i].kind < 4)
 			n[tl->ev[i].kind]++;
@@ -400,6 +414,15 @@ static int report_kcost(pid_t tgid, void *ctx)
 	emit_tlb_received(&r, a->k, &f);
 	emit_hist(&r, c);
 	emit_faults(&r, &f);
+	if (a->tl_open) {
+		kc_timeline_finish(&a->tl, a->k);
+		if (a->allocator)
+			kc_mlalloc_tick(&a->ml, a->tl.t_start);
+	}
+	if (a->allocator) {
+		kc_mlalloc_join(&a->ml, &a->tl);
+		kc_mlalloc_emit(&r, &a->ml, a->tl.t_start, a->count.format);
+	}
 	if (a->timeline) {
 		snprintf(title, sizeof(title), "memlens kcost: %s (pid %d)",
 			 a->count.cmd_name ? a->count.cmd_name : "process", tgid);
@@ -417,6 +440,8 @@ static void close_kcost(void *ctx)
 
 	ml_kcost_close(a->k);
 	a->k = NULL;
+	if (a->allocator)
+		kc_mlalloc_free(&a->ml);
 }
 
 static const struct ml_count_ops kcost_ops = {
@@ -433,7 +458,9 @@ static int run_kcost(int argc, char **argv)
 
 	if (ret != ML_PARSED)
 		return ret;
-	if (a.timeline) {
+	if (a.timeline)
+		a.allocator = true;
+	if (a.allocator) {
 		ret = kc_timeline_init(&a.tl, a.timeline, a.interval_ms ? a.interval_ms : 10);
 		if (ret) {
 			fprintf(stderr, "memlens kcost: cannot write %s: %s\n", a.timeline,

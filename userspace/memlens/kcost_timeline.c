@@ -31,6 +31,7 @@
 #define TL_GAP    34  /* between panels: the next panel's title */
 #define TL_MARGIN 16
 #define TL_BIN_PX 3
+#define TL_LANE   14 /* a lane of allocator decisions */
 
 static const char *const mark_colors[KC_MARK_CLASSES] = {
 	"#e15759", "#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#9c755f", "#edc948",
@@ -47,8 +48,8 @@ uint64_t kc_now_ns(void)
 int kc_timeline_init(struct kc_timeline *tl, const char *path, int interval_ms)
 {
 	memset(tl, 0, sizeof(*tl));
-	tl->svg = fopen(path, "we");
-	if (!tl->svg)
+	tl->svg = path ? fopen(path, "we") : NULL;
+	if (path && !tl->svg)
 		return -errno;
 	tl->path = path;
 	tl->interval_ms = interval_ms;
@@ -383,6 +384,14 @@ int kc_timeline_write(struct kc_timeline *tl, const char *title, bool have_tlb,
 			if (ml_svg_text_w(buf, TL_FONT) > l.left)
 				l.left = ml_svg_text_w(buf, TL_FONT);
 		}
+	/* ... or lane label */
+	for (int c = 0; c < KC_MARK_CLASSES; c++) {
+		if (!tl->mark_count[c] || !tl->mark_names[c])
+			continue;
+		snprintf(buf, sizeof(buf), "%s (%zu)", tl->mark_names[c], tl->mark_count[c]);
+		if (ml_svg_text_w(buf, TL_FONT) > l.left)
+			l.left = ml_svg_text_w(buf, TL_FONT);
+	}
 	l.left += TL_MARGIN + 8;
 
 	m = open_memstream(&body, &blen);
@@ -400,22 +409,39 @@ int kc_timeline_write(struct kc_timeline *tl, const char *title, bool have_tlb,
 	ml_svg_text(m, &l.max_x, TL_MARGIN, 44, ML_SVG_START, " fill=\"#555\"", buf, TL_FONT);
 	y = 60;
 	if (tl->nmarks) {
-		/* the legend of the marks */
-		int x = l.left;
+		/* a lane per class of marks, labelled on the left */
+		int lane[KC_MARK_CLASSES], nl = 0;
 
+		ml_svg_text(m, &l.max_x, l.left, y + 10, ML_SVG_START, " font-weight=\"bold\"",
+			    "allocator decisions (purges also as lines across the panels)",
+			    TL_FONT);
+		y += 16;
 		for (int c = 0; c < KC_MARK_CLASSES; c++) {
+			lane[c] = -1;
 			if (!tl->mark_count[c] || !tl->mark_names[c])
 				continue;
-			fprintf(m,
-				"<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" "
-				"fill=\"%s\"/>\n",
-				x, y, mark_colors[c]);
+			lane[c] = y + nl * TL_LANE;
 			snprintf(buf, sizeof(buf), "%s (%zu)", tl->mark_names[c],
 				 tl->mark_count[c]);
-			ml_svg_text(m, &l.max_x, x + 14, y + 9, ML_SVG_START, "", buf, TL_FONT);
-			x += 14 + ml_svg_text_w(buf, TL_FONT) + 14;
+			ml_svg_text(m, &l.max_x, l.left - 6, lane[c] + TL_LANE - 3, ML_SVG_END, "",
+				    buf, TL_FONT);
+			fprintf(m,
+				"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+				"fill=\"#f6f6f6\"/>\n",
+				l.left, lane[c] + 1, TL_PLOT_W, TL_LANE - 2);
+			nl++;
 		}
-		y += 18;
+		for (size_t i = 0; i < tl->nmarks; i++) {
+			int x = x_of(&l, tl->marks[i].t, tl->t_start), c = tl->marks[i].cls;
+
+			if (lane[c] < 0)
+				continue;
+			fprintf(m,
+				"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+				"stroke=\"%s\"/>\n",
+				x, lane[c] + 1, x, lane[c] + TL_LANE - 1, mark_colors[c]);
+		}
+		y += nl * TL_LANE + 4;
 	}
 	y += TL_GAP - 8;
 	bin_label(buf, sizeof(buf), "given back (munmap, MADV_DONTNEED/FREE, brk)", l.bin_ns);
@@ -446,10 +472,12 @@ int kc_timeline_write(struct kc_timeline *tl, const char *title, bool have_tlb,
 			}
 		}
 	}
-	/* the marks, over every panel */
+	/* the purges, across every panel */
 	for (size_t i = 0; i < tl->nmarks; i++) {
 		int x = x_of(&l, tl->marks[i].t, tl->t_start);
 
+		if (tl->marks[i].cls >= KC_MARK_LINES)
+			continue;
 		fprintf(m,
 			"<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
 			"stroke-opacity=\"0.45\"/>\n",

@@ -29,6 +29,8 @@ struct kc_mark {
 
 /* The classes of the marks: their names (legend) and colours. */
 #define KC_MARK_CLASSES 8
+/* Classes below this one are also drawn as lines across the panels. */
+#define KC_MARK_LINES   3
 
 struct kc_timeline {
 	FILE *svg;
@@ -50,7 +52,7 @@ struct kc_timeline {
 #define KC_TL_MAX_EVENTS (8u << 20)
 
 uint64_t kc_now_ns(void);
-/* Open @path for writing: 0 or -errno. */
+/* Open @path for writing (NULL: events only, no picture): 0 or -errno. */
 int kc_timeline_init(struct kc_timeline *tl, const char *path, int interval_ms);
 /* A tick: sample @pid's RSS and take the BPF events. */
 void kc_timeline_tick(struct kc_timeline *tl, struct ml_kcost *k, pid_t pid);
