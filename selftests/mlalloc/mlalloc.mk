@@ -110,6 +110,19 @@ $(MLB_CPUTIME): $(MLB_DIR)/cputime.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# The decision ring's cost: libmlalloc built without it (-DML_NO_EVENTS)
+# against the real one, interleaved pairs of CPU time (the script).
+MLB_NORING	:= $(B)/bench/libmlalloc-noring.so
+$(MLB_NORING): $(addprefix $(MLALLOC_DIR)/,$(MLALLOC_SRCS)) $(MLALLOC_HDRS) $(MLALLOC_MAP) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(MLALLOC_CFLAGS) -DML_NO_EVENTS -shared -Wl,--version-script=$(MLALLOC_MAP) \
+		-Wl,-z,now -o $@ $(addprefix $(MLALLOC_DIR)/,$(MLALLOC_SRCS)) $(LDFLAGS) -lpthread
+
+.PHONY: bench-ring
+bench-ring: $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(MLB_NORING)
+	@$(MLB_DIR)/ring_cost $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(MLB_NORING) \
+		$(or $(ROUNDS),15)
+
 # ROUNDS=N interleaved rounds (default 5); EXTRA, WORKLOADS: see the script
 .PHONY: bench-alloc
 bench-alloc: $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so

@@ -35,6 +35,7 @@ uint64_t ml_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+#ifndef ML_NO_EVENTS
 void ml_ev_end(const struct ml_ev *e, unsigned kind, unsigned reason, const void *addr,
 	       size_t bytes, int64_t delay_ms, int64_t late_ms)
 {
@@ -59,3 +60,4 @@ void ml_ev_end(const struct ml_ev *e, unsigned kind, unsigned reason, const void
 	ev->reserved = 0;
 	__atomic_store_n(&ev->seq, s + 1, __ATOMIC_RELEASE);
 }
+#endif

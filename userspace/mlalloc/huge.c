@@ -266,13 +266,13 @@ static struct segment *huge_resize(struct segment *s, size_t need)
 	 * the caller's realloc owns it. */
 	ml_segmap_set((uintptr_t)s, old, false);
 	void *q = mremap(s, old, need, 0);
-	ml_tls_calls++;
+	ML_COUNT_CALL();
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
 		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
 		if (r) {
 			q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
-			ml_tls_calls++;
+			ML_COUNT_CALL();
 		}
 		if (q == MAP_FAILED) {
 			if (r)

@@ -424,6 +424,10 @@ struct ml_ev {
 
 uint64_t ml_now_ns(void) ML_HIDDEN;
 
+/* -DML_NO_EVENTS: the ring compiled out, for its cost (docs/allocator.md) */
+#ifndef ML_NO_EVENTS
+#define ML_COUNT_CALL() (ml_tls_calls++)
+
 static inline void ml_ev_start(struct ml_ev *e)
 {
 	e->t0 = ml_now_ns();
@@ -432,6 +436,14 @@ static inline void ml_ev_start(struct ml_ev *e)
 
 void ml_ev_end(const struct ml_ev *e, unsigned kind, unsigned reason, const void *addr,
 	       size_t bytes, int64_t delay_ms, int64_t late_ms) ML_HIDDEN;
+#else
+#define ML_COUNT_CALL() ((void)0)
+static inline void ml_ev_start(struct ml_ev *e)
+{
+	(void)e;
+}
+#define ml_ev_end(e, kind, reason, addr, bytes, delay, late) ((void)(e), (void)(bytes))
+#endif
 
 /* ---- stats (stats.c) ---------------------------------------------------- */
 
