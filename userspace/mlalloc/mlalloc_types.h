@@ -438,10 +438,12 @@ void ml_ev_end(const struct ml_ev *e, unsigned kind, unsigned reason, const void
 	       size_t bytes, int64_t delay_ms, int64_t late_ms) ML_HIDDEN;
 #else
 #define ML_COUNT_CALL() ((void)0)
+
 static inline void ml_ev_start(struct ml_ev *e)
 {
 	(void)e;
 }
+
 #define ml_ev_end(e, kind, reason, addr, bytes, delay, late) ((void)(e), (void)(bytes))
 #endif
 
