@@ -245,8 +245,8 @@ static int mark_class(const struct mlalloc_event *e)
 void kc_mlalloc_join(struct kc_mlalloc *m, struct kc_timeline *tl)
 {
 	static const char *const names[] = {
-		"purge: now", "purge: deadline", "purge: collect/exit", "huge map",
-		"huge unmap", "huge reuse",      "arena/metadata map",
+		"purge: now", "purge: deadline",   "purge: collect/exit", "huge map",
+		"huge unmap", "huge reuse/resize", "arena/metadata map",
 	};
 	struct kc_event **calls = NULL;
 	struct mark *marks = NULL;
