@@ -44,13 +44,18 @@
 #define KC_MAX_MARK 4096
 
 const volatile __u32 targ_tgid;
+/* --timeline: events into tl_ring (sized by the loader only then) */
+const volatile __u32 timeline;
+
+/* events the full ring refused (__sync add: any CPU) */
+__u64 tl_dropped;
 
 struct inflight {
 	__u64 start_ns;
 	__u64 arg0, arg1, arg2;
 	__u64 brk0; /* mm->brk at entry */
 	__u32 call;
-	__u32 pad;
+	__u32 tlb; /* flushes charged to it so far (for --timeline) */
 };
 
 struct {
@@ -80,6 +85,34 @@ struct {
 	__type(key, __u64);
 	__type(value, struct kc_region);
 } regions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* the loader sets KC_TL_RING_BYTES for --timeline */
+} tl_ring SEC(".maps");
+
+/* A --timeline event, or a count in tl_dropped when the ring is full. */
+static __always_inline struct kc_event *tl_reserve(__u16 kind, __u16 what, __u64 t)
+{
+	struct kc_event *e = bpf_ringbuf_reserve(&tl_ring, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&tl_dropped, 1);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->what = what;
+	e->t = t;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	return e;
+}
+
+/* No wakeup: the CLI consumes the ring on its own clock (every tick). */
+static __always_inline void tl_submit(struct kc_event *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
 
 /*
  * Is current a thread of the target?  No test of current->mm: only user
@@ -177,7 +210,8 @@ static long mark_region(__u32 i, void *data)
 	return 0;
 }
 
-static __always_inline void give_back(struct kc_fault_stats *fs, __u64 start, __u64 len)
+/* Returns the bytes given back; @now is the mark (the CALL event's t). */
+static __always_inline __u64 give_back(struct kc_fault_stats *fs, __u64 start, __u64 len, __u64 now)
 {
 	struct mark_ctx m = {};
 	__u64 n;
@@ -185,16 +219,17 @@ static __always_inline void give_back(struct kc_fault_stats *fs, __u64 start, __
 	m.start = start & ~((1UL << PAGE_SHIFT_) - 1);
 	m.end = (start + len + (1UL << PAGE_SHIFT_) - 1) & ~((1UL << PAGE_SHIFT_) - 1);
 	if (m.end <= m.start)
-		return;
+		return 0;
 	fs->given_back += m.end - m.start;
 	n = ((m.end - 1) >> KC_REGION_SHIFT) - (m.start >> KC_REGION_SHIFT) + 1;
 	if (n > KC_MAX_MARK) {
 		fs->untracked += m.end - m.start;
-		return;
+		return m.end - m.start;
 	}
-	m.now = bpf_ktime_get_ns();
+	m.now = now;
 	bpf_loop(n, mark_region, &m, 0);
 	fs->untracked += m.untracked;
+	return m.end - m.start;
 }
 
 static __always_inline int on_exit(long ret)
@@ -202,15 +237,17 @@ static __always_inline int on_exit(long ret)
 	struct kc_fault_stats *fs;
 	struct kc_call_stats *c;
 	struct inflight *f;
-	__u64 dt, bytes = 0, brk1;
-	__u32 k = tid(), call;
+	struct kc_event *e;
+	__u64 dt, bytes = 0, brk1, now, given = 0;
+	__u32 k = tid(), call, error = 0;
 
 	if (ml_current_tgid() != targ_tgid)
 		return 0;
 	f = bpf_map_lookup_elem(&inflight, &k);
 	if (!f)
 		return 0;
-	dt = bpf_ktime_get_ns() - f->start_ns;
+	now = bpf_ktime_get_ns();
+	dt = now - f->start_ns;
 	call = f->call;
 	c = bpf_map_lookup_elem(&calls, &call);
 	fs = ml_percpu_value(&faults);
@@ -224,20 +261,34 @@ static __always_inline int on_exit(long ret)
 		brk1 = ret;
 		bytes = brk1 > f->brk0 ? brk1 - f->brk0 : f->brk0 - brk1;
 		if (brk1 < f->brk0)
-			give_back(fs, brk1, f->brk0 - brk1);
+			given = give_back(fs, brk1, f->brk0 - brk1, now);
 		c->bytes += bytes;
 		goto out;
 	}
 	if (ret < 0 && ret > -4096) {
 		c->errors++;
+		error = 1;
+		bytes = 0;
 		goto out;
 	}
 	bytes = call == KC_MREMAP ? f->arg2 : f->arg1;
 	c->bytes += bytes;
 	if (call == KC_MUNMAP || call == KC_MADVISE + MADV_DONTNEED_ ||
 	    call == KC_MADVISE + MADV_FREE_)
-		give_back(fs, f->arg0, f->arg1);
+		given = give_back(fs, f->arg0, f->arg1, now);
 out:
+	if (timeline && c && fs) {
+		e = tl_reserve(KC_EV_CALL, (__u16)call, now);
+		if (e) {
+			e->t0 = f->start_ns;
+			e->addr = f->arg0;
+			e->bytes = bytes;
+			e->given = given;
+			e->tlb = f->tlb;
+			e->error = error;
+			tl_submit(e);
+		}
+	}
 	bpf_map_delete_elem(&inflight, &k);
 	return 0;
 }
@@ -281,6 +332,13 @@ static __always_inline int on_flush(int reason, unsigned long pages)
 			fs->tlb_remote++;
 		else if (fs)
 			fs->tlb_other_mm++;
+		if (timeline) {
+			struct kc_event *e =
+				tl_reserve(KC_EV_TLB_RECV, (__u16)reason, bpf_ktime_get_ns());
+
+			if (e)
+				tl_submit(e);
+		}
 		return 0;
 	}
 	k = tid();
@@ -293,6 +351,7 @@ static __always_inline int on_flush(int reason, unsigned long pages)
 		return 0;
 	if (reason >= 0 && reason < TLB_REASONS)
 		c->tlb[reason]++;
+	f->tlb++;
 	if (pages == TLB_FLUSH_ALL_PAGES)
 		c->tlb_full++;
 	else
@@ -329,7 +388,8 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 {
 	struct kc_fault_stats *fs;
 	struct kc_region *r;
-	__u64 key, bit, w, b;
+	struct kc_event *e;
+	__u64 key, bit, w, b, now, t0;
 
 	if ((long)address < 0 || !is_target()) /* a kernel address */
 		return 0;
@@ -349,10 +409,20 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 		return 0;
 	}
 	r->bits[w] &= ~bit;
-	b = age_bucket(bpf_ktime_get_ns() - r->ts[w]);
+	now = bpf_ktime_get_ns();
+	t0 = r->ts[w];
+	b = age_bucket(now - t0);
 	barrier_var(b);
 	if (b < KC_AGE_BUCKETS)
 		fs->refault[b]++;
+	if (timeline) {
+		e = tl_reserve(KC_EV_REFAULT, (__u16)b, now);
+		if (e) {
+			e->t0 = t0;
+			e->addr = address;
+			tl_submit(e);
+		}
+	}
 	return 0;
 }
 

@@ -69,4 +69,32 @@ struct kc_region {
 
 #define KC_MAX_REGIONS 32768 /* 64 GiB of given-back address space */
 
+/*
+ * --timeline: one event per memory syscall, refault and flush IPI taken,
+ * in a BPF ring buffer (loaded with its size only when asked for; the
+ * programs skip it otherwise: const volatile timeline).  Times are
+ * bpf_ktime_get_ns(), CLOCK_MONOTONIC.  A full ring drops the event and
+ * counts it in tl_dropped: the CLI prints the count.
+ */
+enum kc_event_kind {
+	KC_EV_CALL = 1,     /* a memory syscall returned */
+	KC_EV_REFAULT = 2,  /* a not-present fault on a given-back page */
+	KC_EV_TLB_RECV = 3, /* a flush IPI taken (remote_shootdown, remote_wrong_cpu) */
+};
+
+struct kc_event {
+	__u64 t;     /* CALL: exit (also the give-back's mark); REFAULT, TLB_RECV: now */
+	__u64 t0;    /* CALL: entry; REFAULT: the give-back's t (its 64-page group's) */
+	__u64 addr;  /* CALL: first argument; REFAULT: the faulting address */
+	__u64 bytes; /* CALL: the call's bytes (as in kc_call_stats) */
+	__u64 given; /* CALL: bytes given back by it */
+	__u32 tid;
+	__u16 kind;  /* enum kc_event_kind */
+	__u16 what;  /* CALL: enum kc_call; REFAULT: age bucket; TLB_RECV: reason */
+	__u32 tlb;   /* CALL: flushes it made (the reasons charged to calls) */
+	__u32 error; /* CALL: 1 if it returned an error */
+};
+
+#define KC_TL_RING_BYTES (16U << 20)
+
 #endif /* MEMLENS_BPF_KCOST_H */

@@ -72,7 +72,7 @@ $(MLT_OUT)/mlalloc_workload: $(MLT_DIR)/workload.c
 
 # ML_DEBUG build: the allocator with its invariants asserted on the slow
 # paths (ML_ASSERT, ml_page_check), linked by the *_debug_test suites.
-MLT_DEBUG_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c stats.c snapshot.c interpose.c
+MLT_DEBUG_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c stats.c snapshot.c interpose.c events.c
 MLT_DEBUG_OBJS	:= $(addprefix $(B)/obj/mlalloc/debug/,$(MLT_DEBUG_SRCS:.c=.o))
 MLT_DEBUG_SO	:= -L$(B)/lib -Wl,-rpath,$(B)/lib -lmlalloc-debug
 $(B)/obj/mlalloc/debug/%.o: userspace/mlalloc/%.c $(MLT_ALLOC_HDRS)
@@ -109,6 +109,19 @@ $(MLB_BIN): $(MLB_DIR)/alloc_bench.c
 $(MLB_CPUTIME): $(MLB_DIR)/cputime.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# The decision ring's cost: libmlalloc built without it (-DML_NO_EVENTS)
+# against the real one, interleaved pairs of CPU time (the script).
+MLB_NORING	:= $(B)/bench/libmlalloc-noring.so
+$(MLB_NORING): $(addprefix $(MLALLOC_DIR)/,$(MLALLOC_SRCS)) $(MLALLOC_HDRS) $(MLALLOC_MAP) VERSION
+	@mkdir -p $(@D)
+	$(CC) $(MLALLOC_CFLAGS) -DML_NO_EVENTS -shared -Wl,--version-script=$(MLALLOC_MAP) \
+		-Wl,-z,now -o $@ $(addprefix $(MLALLOC_DIR)/,$(MLALLOC_SRCS)) $(LDFLAGS) -lpthread
+
+.PHONY: bench-ring
+bench-ring: $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(MLB_NORING)
+	@$(MLB_DIR)/ring_cost $(MLB_BIN) $(MLB_CPUTIME) $(B)/lib/libmlalloc.so $(MLB_NORING) \
+		$(or $(ROUNDS),15)
 
 # ROUNDS=N interleaved rounds (default 5); EXTRA, WORKLOADS: see the script
 .PHONY: bench-alloc

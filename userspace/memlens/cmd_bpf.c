@@ -129,9 +129,9 @@ pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release, int *execd)
 	return pid;
 }
 
-static void sleep_a_little(void)
+static void sleep_ms(int ms)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000L * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -147,10 +147,19 @@ static double now_s(void)
 /* Wait for the end: child exit, target exit, duration, or a signal. */
 int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
 {
-	double end = duration > 0 ? now_s() + duration : 0;
-	int status = 0;
+	return ml_wait_end_tick(cmd, child, target, duration, NULL, NULL);
+}
+
+int ml_wait_end_tick(const char *cmd, pid_t child, pid_t target, double duration,
+		     int (*tick)(pid_t target, void *ctx), void *ctx)
+{
+	double end = duration > 0 ? now_s() + duration : 0, next_tick = 0, t;
+	int status = 0, wait;
 
 	while (!stop) {
+		t = now_s();
+		if (tick && t >= next_tick)
+			next_tick = t + tick(target, ctx) / 1e3;
 		if (child) {
 			pid_t r = waitpid(child, &status, WNOHANG);
 
@@ -161,9 +170,14 @@ int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration)
 			fprintf(stderr, "memlens %s: process %d exited\n", cmd, target);
 			return 0;
 		}
-		if (end && now_s() >= end)
+		t = now_s();
+		if (end && t >= end)
 			break;
-		sleep_a_little();
+		wait = 50;
+		if (tick && (next_tick - t) * 1e3 < wait)
+			wait = next_tick > t ? (int)((next_tick - t) * 1e3) : 0;
+		if (wait > 0)
+			sleep_ms(wait);
 	}
 	if (child) {
 		kill(child, SIGTERM);
@@ -394,7 +408,7 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 			return ret;
 		}
 	}
-	ret = ml_wait_end(cmd, child, target, a->duration);
+	ret = ml_wait_end_tick(cmd, child, target, a->duration, ops->tick, ctx);
 	if (child && ret)
 		fprintf(stderr, "memlens %s: %s exited with status %d\n", cmd, argv[a->cmd_index],
 			ret);

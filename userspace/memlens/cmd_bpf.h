@@ -28,6 +28,12 @@ int ml_maps_name(pid_t pid, unsigned long long start, char *buf, size_t size);
 pid_t ml_spawn_waiting(const char *cmd, char **argv, int *release, int *execd);
 void ml_catch_stop_signals(void);
 int ml_wait_end(const char *cmd, pid_t child, pid_t target, double duration);
+/*
+ * The same, calling @tick(@target, @ctx) first and then again when the
+ * number of ms it returned has passed (polls every 50 ms at most).
+ */
+int ml_wait_end_tick(const char *cmd, pid_t child, pid_t target, double duration,
+		     int (*tick)(pid_t target, void *ctx), void *ctx);
 /* -p PID, -d SECONDS, -v, -- CMD: the options of every counting command. */
 struct ml_count_args {
 	pid_t pid;
@@ -80,6 +86,8 @@ struct ml_count_ops {
 	/* print the counts; 0 or an exit code */
 	int (*report)(pid_t tgid, void *ctx);
 	void (*close)(void *ctx);
+	/* optional: called while counting, see ml_wait_end_tick() */
+	int (*tick)(pid_t tgid, void *ctx);
 };
 
 /* The close of tlb and swap: @ctx is a struct ml_tlbswap **. */

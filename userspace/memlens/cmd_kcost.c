@@ -13,27 +13,79 @@
 
 #include "memlens.h"
 #include "cmd_bpf.h"
+#include "kcost_mlalloc.h"
+#include "kcost_timeline.h"
 #include "report.h"
 
 #define KC_PAGE 4096.0
 
+enum {
+	OPT_TIMELINE = 0x1000,
+	OPT_INTERVAL,
+	OPT_ALLOCATOR,
+};
+
 struct kcost_args {
 	struct ml_count_args count; /* with --json/--prometheus: count.format */
 	struct ml_kcost *k;
+	const char *timeline; /* --timeline FILE.svg */
+	int interval_ms;      /* --interval: RSS samples */
+	bool allocator;       /* --allocator, or --timeline */
+	struct kc_timeline tl;
+	bool tl_open;
+	struct kc_mlalloc ml;
+};
+
+static const struct argp_option kcost_options[] = {
+	{ "timeline", OPT_TIMELINE, "FILE.svg", 0,
+	  "Also draw RSS, bytes given back, refaults and TLB flushes over time (SVG)", 0 },
+	{ "allocator", OPT_ALLOCATOR, NULL, 0,
+	  "Read libmlalloc's decision ring and show each purge with the syscalls, TLB "
+	  "flushes and refaults it caused (on with --timeline)",
+	  0 },
+	{ "interval", OPT_INTERVAL, "MS", 0,
+	  "With --timeline: sample RSS every MS milliseconds (1-1000, default 10)", 0 },
+	{ 0 }
 };
 
 static error_t kcost_parse(int key, char *arg, struct argp_state *state)
 {
 	struct kcost_args *a = state->input;
 
+	char *end;
+	long v;
+
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->count;
 		state->child_inputs[1] = &a->count;
 		return 0;
+	case OPT_TIMELINE:
+		if (!*arg) {
+			argp_error(state, "--timeline needs a file name");
+			return EINVAL;
+		}
+		a->timeline = arg;
+		return 0;
+	case OPT_ALLOCATOR:
+		a->allocator = true;
+		return 0;
+	case OPT_INTERVAL:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || v < 1 || v > 1000) {
+			argp_error(state, "invalid interval '%s' (1-1000 ms)", arg);
+			return EINVAL;
+		}
+		a->interval_ms = (int)v;
+		return 0;
 	case ARGP_KEY_END:
 		if (!a->count.pid && !ml_target_given(&a->count.target) && !a->count.cmd_index) {
 			argp_error(state, "give -p PID, --comm NAME, --cgroup PATH or a command");
+			return EINVAL;
+		}
+		if (a->interval_ms && !a->timeline && !a->allocator) {
+			argp_error(state, "--interval goes with --timeline or --allocator");
 			return EINVAL;
 		}
 		return 0;
@@ -49,6 +101,7 @@ static const struct argp_child kcost_children[] = {
 };
 
 static const struct argp kcost_argp = {
+	.options = kcost_options,
 	.parser = kcost_parse,
 	.children = kcost_children,
 	.args_doc = "-p PID | -- CMD [ARGS...]",
@@ -64,6 +117,7 @@ static const struct argp kcost_argp = {
 	       "  memlens kcost -- ./a.out\n"
 	       "  memlens kcost -p 1234 -d 10\n"
 	       "  memlens kcost --json -- ./a.out\n"
+	       "  memlens kcost --timeline run.svg -- ./a.out\n"
 	       "\n"
 	       "Exit status: 0 when counted (also when the process exits first), 1 "
 	       "when nothing could be counted (no privilege, a kernel thread, no such "
@@ -268,13 +322,71 @@ static int open_kcost(pid_t tgid, void *ctx)
 	struct kcost_args *a = ctx;
 	int err;
 
-	err = ml_kcost_open(&a->k, tgid);
+	err = a->tl_open ? ml_kcost_open_timeline(&a->k, tgid) : ml_kcost_open(&a->k, tgid);
 	if (err)
 		return err;
+	if (a->tl_open)
+		a->tl.t_start = kc_now_ns();
+	if (a->allocator)
+		kc_mlalloc_init(&a->ml, tgid, a->count.cmd_index != 0);
 	/* No feature losses to print: each tp_btf program has a raw_tp twin. */
 	if (a->count.verbose)
 		fprintf(stderr, "memlens kcost: %s\n", ml_kcost_path(a->k));
 	return 0;
+}
+
+static int tick_kcost(pid_t tgid, void *ctx)
+{
+	struct kcost_args *a = ctx;
+
+	if (!a->tl_open)
+		return 1000;
+	kc_timeline_tick(&a->tl, a->k, tgid);
+	if (a->allocator)
+		kc_mlalloc_tick(&a->ml, a->tl.t_start);
+	return a->tl.interval_ms;
+}
+
+/* Draw the timeline and say what it holds (checked against the counters). */
+static int emit_timeline(struct ml_report *r, struct kcost_args *a, const char *title)
+{
+	unsigned long long drop = ml_kcost_events_dropped(a->k), n[4] = { 0 };
+	struct kc_timeline *tl = &a->tl;
+	int err;
+
+	for (size_t i = 0; i < tl->nev; i++)
+		if (tl->ev[i].kind < 4)
+			n[tl->ev[i].kind]++;
+	err = kc_timeline_write(tl, title, ml_kcost_has_tlb(a->k), drop);
+	if (err)
+		fprintf(stderr, "memlens kcost: writing %s: %s\n", a->timeline, strerror(-err));
+	if (drop + tl->over_cap)
+		fprintf(stderr,
+			"memlens kcost: the timeline lost %llu events (%llu: the BPF ring was full; "
+			"%llu: over memlens's limit): its bars are short by those\n",
+			drop + tl->over_cap, drop, tl->over_cap);
+	ml_report_section(r, "timeline", "Timeline");
+	ml_report_str(r, "file", "picture", a->timeline);
+	ml_report_val(r, "seconds", "counted for", ML_UNIT_SECONDS,
+		      ml_have((tl->t_end - tl->t_start) / 1e9, ML_SRC_PROC));
+	ml_report_val(r, "rss_samples", "RSS samples", ML_UNIT_TOTAL,
+		      ml_have((double)tl->nrss, ML_SRC_PROC));
+	ml_report_val(r, "rss_interval_ms", "RSS sampled every (ms)", ML_UNIT_COUNT,
+		      ml_have(tl->interval_ms, ML_SRC_PROC));
+	ml_report_val(r, "rss_peak", "largest RSS sample", ML_UNIT_BYTES,
+		      ml_have((double)kc_timeline_peak_rss(tl), ML_SRC_PROC));
+	ml_report_val(r, "call_events", "syscall events", ML_UNIT_TOTAL,
+		      ml_have((double)n[KC_EV_CALL], ML_SRC_BPF));
+	ml_report_val(r, "refault_events", "refault events", ML_UNIT_TOTAL,
+		      ml_have((double)n[KC_EV_REFAULT], ML_SRC_BPF));
+	ml_report_val(r, "tlb_received_events", "flush IPI events", ML_UNIT_TOTAL,
+		      ml_have((double)n[KC_EV_TLB_RECV], ML_SRC_BPF));
+	ml_report_val(r, "events_dropped", "events lost (ring full)", ML_UNIT_TOTAL,
+		      ml_have((double)drop, ML_SRC_BPF));
+	ml_report_val(r, "events_over_limit", "events lost (limit)", ML_UNIT_TOTAL,
+		      ml_have((double)tl->over_cap, ML_SRC_BPF));
+	ml_report_section_end(r);
+	return err ? ML_EXIT_ERROR : 0;
 }
 
 static int report_kcost(pid_t tgid, void *ctx)
@@ -283,7 +395,8 @@ static int report_kcost(pid_t tgid, void *ctx)
 	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
 	struct kc_fault_stats f;
 	struct ml_report r;
-	char pid[16];
+	char pid[16], title[256];
+	int ret = 0;
 
 	if (!c || ml_kcost_read(a->k, c, &f)) {
 		fprintf(stderr, "memlens kcost: %s\n", c ? ml_bpf_error() : "out of memory");
@@ -301,10 +414,24 @@ static int report_kcost(pid_t tgid, void *ctx)
 	emit_tlb_received(&r, a->k, &f);
 	emit_hist(&r, c);
 	emit_faults(&r, &f);
+	if (a->tl_open) {
+		kc_timeline_finish(&a->tl, a->k);
+		if (a->allocator)
+			kc_mlalloc_tick(&a->ml, a->tl.t_start);
+	}
+	if (a->allocator) {
+		kc_mlalloc_join(&a->ml, &a->tl);
+		kc_mlalloc_emit(&r, &a->ml, a->tl.t_start, a->count.format);
+	}
+	if (a->timeline) {
+		snprintf(title, sizeof(title), "memlens kcost: %s (pid %d)",
+			 a->count.cmd_name ? a->count.cmd_name : "process", tgid);
+		ret = emit_timeline(&r, a, title);
+	}
 	ml_report_section_end(&r);
 	ml_report_end(&r);
 	free(c);
-	return 0;
+	return ret;
 }
 
 static void close_kcost(void *ctx)
@@ -313,12 +440,15 @@ static void close_kcost(void *ctx)
 
 	ml_kcost_close(a->k);
 	a->k = NULL;
+	if (a->allocator)
+		kc_mlalloc_free(&a->ml);
 }
 
 static const struct ml_count_ops kcost_ops = {
 	.open = open_kcost,
 	.report = report_kcost,
 	.close = close_kcost,
+	.tick = tick_kcost,
 };
 
 static int run_kcost(int argc, char **argv)
@@ -328,7 +458,21 @@ static int run_kcost(int argc, char **argv)
 
 	if (ret != ML_PARSED)
 		return ret;
-	return ml_count_run("kcost", &a.count, argv, &kcost_ops, &a);
+	if (a.timeline)
+		a.allocator = true;
+	if (a.allocator) {
+		ret = kc_timeline_init(&a.tl, a.timeline, a.interval_ms ? a.interval_ms : 10);
+		if (ret) {
+			fprintf(stderr, "memlens kcost: cannot write %s: %s\n", a.timeline,
+				strerror(-ret));
+			return ML_EXIT_ERROR;
+		}
+		a.tl_open = true;
+	}
+	ret = ml_count_run("kcost", &a.count, argv, &kcost_ops, &a);
+	if (a.tl_open)
+		kc_timeline_free(&a.tl);
+	return ret;
 }
 
 const struct ml_command ml_cmd_kcost = {

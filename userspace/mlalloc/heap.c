@@ -83,7 +83,13 @@ static struct heap *heap_acquire(void)
 		h->next_free = NULL;
 	} else {
 		if (heap_chunk_left < ML_HEAP_SIZE) {
+			struct ml_ev ev;
+
+			ml_ev_start(&ev);
 			heap_chunk = ml_os_map(ML_HEAP_CHUNK);
+			if (heap_chunk)
+				ml_ev_end(&ev, MLALLOC_EV_META_MAP, 0, heap_chunk, ML_HEAP_CHUNK, 0,
+					  0);
 			if (!heap_chunk) {
 				heap_chunk_left = 0;
 				ml_unlock(&ml_pool_lock);
@@ -322,6 +328,7 @@ static void fork_child(void)
 		signals_restore(&old);
 	}
 	mlalloc_introspect.pid = (uint32_t)getpid();
+	ml_tls_tid = 0; /* the child's own, on its next event */
 	/* Heaps of threads that did not survive the fork: leave them be. */
 	for (struct heap *h = (struct heap *)(uintptr_t)mlalloc_introspect.heaps; h;
 	     h = (struct heap *)(uintptr_t)h->st.next) {

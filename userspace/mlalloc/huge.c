@@ -46,11 +46,26 @@ static size_t map_len(size_t need)
 	return (need + 4095) & ~(size_t)4095;
 }
 
-static void huge_unmap(struct segment *s)
+/* @reason: enum mlalloc_unmap_reason, for the ring. */
+static void huge_unmap(struct segment *s, unsigned reason)
 {
-	ml_segmap_set((uintptr_t)s, s->map_size, false);
+	size_t size = s->map_size;
+	struct ml_ev ev;
+
+	ml_segmap_set((uintptr_t)s, size, false);
 	ml_arena_del((int)s->arena);
-	ml_os_unmap(s, s->map_size);
+	ml_ev_start(&ev);
+	ml_os_unmap(s, size);
+	ml_ev_end(&ev, MLALLOC_EV_HUGE_UNMAP, reason, s, size,
+		  reason == MLALLOC_UNMAP_EXPIRED ? ml_opt.huge_delay_ms : ml_opt.purge_delay_ms,
+		  0);
+}
+
+/* old[0..nexp) expired, old[nexp..n) evicted */
+static void unmap_old(struct segment **old, int nexp, int n)
+{
+	for (int i = 0; i < n; i++)
+		huge_unmap(old[i], i < nexp ? MLALLOC_UNMAP_EXPIRED : MLALLOC_UNMAP_EVICTED);
 }
 
 /* Drop cached mappings older than the purge delay (all if `all`). */
@@ -98,8 +113,7 @@ static struct segment *cache_take(size_t need)
 		cache_bytes -= got->map_size;
 	}
 	ml_unlock(&ml_huge_lock);
-	for (int i = 0; i < nold; i++)
-		huge_unmap(old[i]);
+	unmap_old(old, nold, nold);
 	return got;
 }
 
@@ -116,13 +130,18 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 	size_t need = map_len(off + (n ? n : 1));
 	/* cached mappings are 4 MiB-aligned: no use for a bigger alignment */
 	struct segment *s = align <= ML_SEG_SIZE ? cache_take(need) : NULL;
+	struct ml_ev ev;
 
+	if (s) {
+		ml_ev_start(&ev);
+		ml_ev_end(&ev, MLALLOC_EV_HUGE_REUSE, 0, s, s->map_size, ml_opt.huge_delay_ms, 0);
+	}
 	if (s && (s->map_size < need || s->map_size / ML_HUGE_WASTE > need)) {
 		int saved = errno;
 		struct segment *r = huge_resize(s, need);
 		errno = saved;
 		if (!r)
-			huge_unmap(s);
+			huge_unmap(s, MLALLOC_UNMAP_FAILED);
 		s = r;
 	}
 	bool fresh = !s;
@@ -135,11 +154,13 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero)
 			__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
 					 MLALLOC_ARENA_HUGE, __ATOMIC_RELEASE);
 	} else {
+		ml_ev_start(&ev);
 		s = ml_os_map_aligned(need, align > ML_SEG_SIZE ? align : ML_SEG_SIZE);
 		if (!s) {
 			errno = ENOMEM;
 			return NULL;
 		}
+		ml_ev_end(&ev, MLALLOC_EV_HUGE_MAP, 0, s, need, 0, 0);
 		s->map_size = need;
 		s->map_base = (uint8_t *)s;
 		s->arena = (uint32_t)ml_arena_add((uintptr_t)s, need, MLALLOC_ARENA_HUGE);
@@ -173,11 +194,12 @@ void ml_huge_free(struct segment *s)
 	if ((int)s->arena >= 0)
 		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].used, 0, __ATOMIC_RELAXED);
 	if (s->map_size > ml_opt.huge_cache || ml_opt.purge_delay_ms == 0) {
-		huge_unmap(s);
+		huge_unmap(s, MLALLOC_UNMAP_FREE);
 		return;
 	}
 	ml_lock(&ml_huge_lock);
 	cache_expire(false, old, &nold);
+	int nexp = nold;
 	while (cache_bytes + s->map_size > ml_opt.huge_cache) {
 		/* evict the oldest to make room */
 		int o = -1;
@@ -209,8 +231,7 @@ void ml_huge_free(struct segment *s)
 		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].role,
 				 MLALLOC_ARENA_HUGE_CACHED, __ATOMIC_RELEASE);
 	ml_unlock(&ml_huge_lock);
-	for (int i = 0; i < nold; i++)
-		huge_unmap(old[i]);
+	unmap_old(old, nexp, nold);
 }
 
 /* Unmap every cached mapping (mlalloc_collect, exit). */
@@ -223,7 +244,7 @@ void ml_huge_trim(void)
 	cache_expire(true, old, &nold);
 	ml_unlock(&ml_huge_lock);
 	for (int i = 0; i < nold; i++)
-		huge_unmap(old[i]);
+		huge_unmap(old[i], MLALLOC_UNMAP_TRIM);
 }
 
 /* Change the mapping of `s` to `need` bytes: in place, or moved to a new
@@ -233,6 +254,9 @@ void ml_huge_trim(void)
 static struct segment *huge_resize(struct segment *s, size_t need)
 {
 	size_t old = s->map_size;
+	struct ml_ev ev;
+
+	ml_ev_start(&ev);
 	/* The range's segmap entries are cleared before mremap, not after:
 	 * once the kernel has released the old range (a tail, or all of it on
 	 * a move), another thread's new mapping may land there and set its
@@ -242,15 +266,19 @@ static struct segment *huge_resize(struct segment *s, size_t need)
 	 * the caller's realloc owns it. */
 	ml_segmap_set((uintptr_t)s, old, false);
 	void *q = mremap(s, old, need, 0);
+	ML_COUNT_CALL();
 	if (q == MAP_FAILED) {
 		/* Reserve an aligned range and move the pages there. */
 		void *r = ml_os_map_aligned(need, ML_SEG_SIZE);
-		if (r)
+		if (r) {
 			q = mremap(s, old, need, MREMAP_MAYMOVE | MREMAP_FIXED, r);
+			ML_COUNT_CALL();
+		}
 		if (q == MAP_FAILED) {
 			if (r)
 				ml_os_unmap(r, need);
 			ml_segmap_set((uintptr_t)s, old, true);
+			ml_ev_end(&ev, MLALLOC_EV_HUGE_RESIZE, 0, s, old, 0, 0);
 			return NULL;
 		}
 		/* r was replaced, s is gone: account as one mapping of `need` */
@@ -267,6 +295,7 @@ static struct segment *huge_resize(struct segment *s, size_t need)
 	if ((int)s->arena >= 0)
 		__atomic_store_n(&mlalloc_introspect.arenas[s->arena].committed, need,
 				 __ATOMIC_RELAXED);
+	ml_ev_end(&ev, MLALLOC_EV_HUGE_RESIZE, 0, s, need, 0, 0);
 	return s;
 }
 

@@ -12,7 +12,7 @@
 MLALLOC_DIR	:= userspace/mlalloc
 MLALLOC_OBJ	:= $(B)/obj/mlalloc
 MLALLOC_SRCS	:= size_class.c os.c segment.c page.c heap.c huge.c \
-		   stats.c snapshot.c interpose.c version.c
+		   stats.c snapshot.c interpose.c version.c events.c
 # The ABI version: the SONAME's number, the Debian package libmlalloc1.
 MLALLOC_SOVERSION := 1
 MLALLOC_MAP	:= $(MLALLOC_DIR)/libmlalloc.map

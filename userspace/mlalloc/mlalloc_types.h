@@ -299,7 +299,7 @@ extern pthread_mutex_t ml_pool_lock ML_HIDDEN;
 extern pthread_mutex_t ml_arena_lock ML_HIDDEN;
 void ml_arena_move(int idx, uint64_t base, uint64_t size) ML_HIDDEN;
 struct segment *ml_segment_alloc(struct heap *h) ML_HIDDEN;
-void ml_segment_release(struct heap *h, struct segment *s) ML_HIDDEN;
+void ml_segment_release(struct heap *h, struct segment *s, unsigned reason) ML_HIDDEN;
 struct page *ml_span_alloc(struct heap *h, unsigned slices) ML_HIDDEN;
 void ml_span_free(struct heap *h, struct page *pg) ML_HIDDEN;
 void ml_heap_purge(struct heap *h, bool force) ML_HIDDEN;
@@ -407,6 +407,45 @@ void *ml_huge_alloc(size_t n, size_t align, bool zero) ML_HIDDEN;
 void ml_huge_free(struct segment *s) ML_HIDDEN;
 void *ml_huge_realloc(struct segment *s, void *p, size_t n) ML_HIDDEN;
 void ml_huge_trim(void) ML_HIDDEN;
+
+/* ---- the decision ring (events.c) --------------------------------------- */
+
+extern struct mlalloc_events ml_events ML_HIDDEN;
+/* syscalls this thread made through os.c and huge.c; its cached tid */
+extern __thread uint32_t ml_tls_calls __attribute__((tls_model("initial-exec"))) ML_HIDDEN;
+extern __thread uint32_t ml_tls_tid __attribute__((tls_model("initial-exec"))) ML_HIDDEN;
+
+/* A decision under way: ml_ev_start before its first syscall, ml_ev_end
+ * after its last one writes the event. */
+struct ml_ev {
+	uint64_t t0;
+	uint32_t calls0;
+};
+
+uint64_t ml_now_ns(void) ML_HIDDEN;
+
+/* -DML_NO_EVENTS: the ring compiled out, for its cost (docs/allocator.md) */
+#ifndef ML_NO_EVENTS
+#define ML_COUNT_CALL() (ml_tls_calls++)
+
+static inline void ml_ev_start(struct ml_ev *e)
+{
+	e->t0 = ml_now_ns();
+	e->calls0 = ml_tls_calls;
+}
+
+void ml_ev_end(const struct ml_ev *e, unsigned kind, unsigned reason, const void *addr,
+	       size_t bytes, int64_t delay_ms, int64_t late_ms) ML_HIDDEN;
+#else
+#define ML_COUNT_CALL() ((void)0)
+
+static inline void ml_ev_start(struct ml_ev *e)
+{
+	(void)e;
+}
+
+#define ml_ev_end(e, kind, reason, addr, bytes, delay, late) ((void)(e), (void)(bytes))
+#endif
 
 /* ---- stats (stats.c) ---------------------------------------------------- */
 

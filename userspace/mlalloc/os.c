@@ -21,6 +21,7 @@ void *ml_os_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ML_COUNT_CALL();
 	if (p == MAP_FAILED)
 		return NULL;
 	__atomic_fetch_add(&mlalloc_introspect.mmaps, 1, __ATOMIC_RELAXED);
@@ -36,18 +37,24 @@ void *ml_os_map_aligned(size_t size, size_t align)
 		return NULL;
 	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ML_COUNT_CALL();
 	if (p == MAP_FAILED)
 		return NULL;
 	uint8_t *a = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-	if (a > p)
+	if (a > p) {
 		munmap(p, a - p);
-	if (p + size + align > a + size)
+		ML_COUNT_CALL();
+	}
+	if (p + size + align > a + size) {
 		munmap(a + size, p + size + align - (a + size));
+		ML_COUNT_CALL();
+	}
 	__atomic_fetch_add(&mlalloc_introspect.mmaps, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&mlalloc_introspect.reserved, size, __ATOMIC_RELAXED);
 	if (ml_opt.thp) {
 		int saved = errno; /* EINVAL without THP: not our caller's */
 		madvise(a, size, MADV_HUGEPAGE);
+		ML_COUNT_CALL();
 		errno = saved;
 	}
 	return a;
@@ -56,6 +63,7 @@ void *ml_os_map_aligned(size_t size, size_t align)
 void ml_os_unmap(void *p, size_t size)
 {
 	munmap(p, size);
+	ML_COUNT_CALL();
 	__atomic_fetch_add(&mlalloc_introspect.munmaps, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_sub(&mlalloc_introspect.reserved, size, __ATOMIC_RELAXED);
 }
@@ -65,6 +73,7 @@ void ml_os_unmap(void *p, size_t size)
 void ml_os_purge(void *p, size_t size)
 {
 	madvise(p, size, MADV_DONTNEED);
+	ML_COUNT_CALL();
 	__atomic_fetch_add(&mlalloc_introspect.purges, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&mlalloc_introspect.purged, size, __ATOMIC_RELAXED);
 }

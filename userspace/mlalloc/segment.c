@@ -137,10 +137,18 @@ void ml_segmap_set(uintptr_t seg, size_t size, bool on)
 
 /* ---- segments ------------------------------------------------------------ */
 
-static void segment_purge(struct segment *s, uint64_t mask)
+/* Purge @mask's slices of @s: one event of @kind for @reason (the ring). */
+static void segment_purge(struct segment *s, uint64_t mask, unsigned kind, unsigned reason,
+			  int64_t late_ms)
 {
+	struct ml_ev ev;
+	size_t bytes = 0;
+
 	mask &= ML_ALL_SLICES;
 	ML_ASSERT(!(mask & ~s->free_mask)); /* only free slices are purged */
+	if (!mask)
+		return;
+	ml_ev_start(&ev);
 	while (mask) {
 		unsigned i = (unsigned)__builtin_ctzll(mask);
 		unsigned j = i;
@@ -149,10 +157,12 @@ static void segment_purge(struct segment *s, uint64_t mask)
 		size_t len = (size_t)(j - i) * ML_SLICE_SIZE;
 		ml_os_purge((uint8_t *)s + (size_t)i * ML_SLICE_SIZE, len);
 		arena_purged((int)s->arena, len);
+		bytes += len;
 		uint64_t run = (j - i == 64) ? ~0ULL : (((1ULL << (j - i)) - 1) << i);
 		s->dirty_mask &= ~run;
 		mask &= ~run;
 	}
+	ml_ev_end(&ev, kind, reason, s, bytes, ml_opt.purge_delay_ms, late_ms);
 }
 
 struct segment *ml_segment_alloc(struct heap *h)
@@ -165,11 +175,15 @@ struct segment *ml_segment_alloc(struct heap *h)
 		seg_cache = s->next;
 	} else {
 		if (!cur_arena_base || cur_arena_off >= ML_ARENA_SIZE) {
+			struct ml_ev ev;
+
+			ml_ev_start(&ev);
 			uint8_t *a = ml_os_map_aligned(ML_ARENA_SIZE, ML_SEG_SIZE);
 			if (!a) {
 				ml_unlock(&ml_pool_lock);
 				return NULL;
 			}
+			ml_ev_end(&ev, MLALLOC_EV_ARENA_MAP, 0, a, ML_ARENA_SIZE, 0, 0);
 			/* -1 when the table is full: the arena is not listed */
 			cur_arena =
 				ml_arena_add((uintptr_t)a, ML_ARENA_SIZE, MLALLOC_ARENA_SEGMENTS);
@@ -202,8 +216,9 @@ struct segment *ml_segment_alloc(struct heap *h)
 	return s;
 }
 
-/* An empty segment leaves its heap: purged, then cached for any thread. */
-void ml_segment_release(struct heap *h, struct segment *s)
+/* An empty segment leaves its heap: purged, then cached for any thread.
+ * @reason: enum mlalloc_purge_reason, for the ring. */
+void ml_segment_release(struct heap *h, struct segment *s, unsigned reason)
 {
 	if (s->prev)
 		s->prev->next = s->next;
@@ -212,7 +227,9 @@ void ml_segment_release(struct heap *h, struct segment *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	h->nsegs--;
-	segment_purge(s, s->dirty_mask);
+	segment_purge(s, s->dirty_mask, MLALLOC_EV_SEG_RELEASE, reason,
+		      reason == MLALLOC_PURGE_DEADLINE && s->purge_at ? ml_now_ms() - s->purge_at :
+									0);
 	s->purge_at = 0;
 	s->purge_old = s->purge_new = 0;
 	s->heap = NULL;
@@ -306,11 +323,11 @@ void ml_span_free(struct heap *h, struct page *pg)
 	 * and allocates large blocks fault every page of each one in again
 	 * (`large`, docs/allocator.md). */
 	if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1 && ml_opt.purge_delay_ms == 0) {
-		ml_segment_release(h, s);
+		ml_segment_release(h, s, MLALLOC_PURGE_NOW);
 		return;
 	}
 	if (ml_opt.purge_delay_ms == 0) {
-		segment_purge(s, run);
+		segment_purge(s, run, MLALLOC_EV_PURGE, MLALLOC_PURGE_NOW, 0);
 	} else if (ml_opt.purge_delay_ms > 0) {
 		s->purge_new |= run;
 		if (!s->purge_at) {
@@ -346,7 +363,7 @@ void ml_heap_release_empty(struct heap *h)
 	for (struct segment *s = h->segs, *n; s && h->nsegs > 1; s = n) {
 		n = s->next;
 		if (s->free_mask == ML_ALL_SLICES)
-			ml_segment_release(h, s);
+			ml_segment_release(h, s, MLALLOC_PURGE_EXIT);
 	}
 }
 
@@ -383,10 +400,14 @@ void ml_heap_purge(struct heap *h, bool force)
 			idle &= s->purge_old;
 		if (s->free_mask == ML_ALL_SLICES && h->nsegs > 1 &&
 		    !(s->free_mask & s->dirty_mask & ~idle)) {
-			ml_segment_release(h, s); /* purges it */
+			/* purges it */
+			ml_segment_release(h, s,
+					   force ? MLALLOC_PURGE_COLLECT : MLALLOC_PURGE_DEADLINE);
 			continue;
 		}
-		segment_purge(s, idle);
+		segment_purge(s, idle, MLALLOC_EV_PURGE,
+			      force ? MLALLOC_PURGE_COLLECT : MLALLOC_PURGE_DEADLINE,
+			      force ? 0 : now - s->purge_at);
 		s->purge_old = force ? 0 : s->purge_new & s->free_mask & s->dirty_mask;
 		s->purge_new = 0;
 		s->purge_at = s->purge_old ? now + ml_opt.purge_delay_ms : 0;

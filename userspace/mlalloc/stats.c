@@ -21,6 +21,7 @@ struct mlalloc_introspect mlalloc_introspect = {
 	.max_arenas = MLALLOC_MAX_ARENAS,
 	.segment_size = ML_SEG_SIZE,
 	.slice_size = ML_SLICE_SIZE,
+	.events = (uint64_t)(uintptr_t)&ml_events,
 };
 
 static int local_read(void *ctx, uint64_t addr, void *buf, size_t len)

@@ -20,6 +20,9 @@ struct ml_kcost {
 	struct kcost_bpf *skel;
 	bool tlb;
 	char path[256];
+	struct ring_buffer *rb; /* --timeline */
+	void (*fn)(const struct kc_event *e, void *ctx);
+	void *fn_ctx;
 };
 
 /* Load @btf (tp_btf) if BTF names @tp, else @raw; returns the kind. */
@@ -50,7 +53,46 @@ static void kcost_choose(struct ml_kcost *k)
 		sys, flt, tlb);
 }
 
+static int open_kcost(struct ml_kcost **out, pid_t tgid, bool timeline);
+
 int ml_kcost_open(struct ml_kcost **out, pid_t tgid)
+{
+	return open_kcost(out, tgid, false);
+}
+
+int ml_kcost_open_timeline(struct ml_kcost **out, pid_t tgid)
+{
+	return open_kcost(out, tgid, true);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ml_kcost *k = ctx;
+
+	if (size >= sizeof(struct kc_event) && k->fn)
+		k->fn(data, k->fn_ctx);
+	return 0;
+}
+
+int ml_kcost_events(struct ml_kcost *k, void (*fn)(const struct kc_event *e, void *ctx), void *ctx)
+{
+	int n;
+
+	if (!k->rb)
+		return -EINVAL;
+	k->fn = fn;
+	k->fn_ctx = ctx;
+	n = ring_buffer__consume(k->rb);
+	k->fn = NULL;
+	return n;
+}
+
+unsigned long long ml_kcost_events_dropped(const struct ml_kcost *k)
+{
+	return __atomic_load_n(&k->skel->bss->tl_dropped, __ATOMIC_RELAXED);
+}
+
+static int open_kcost(struct ml_kcost **out, pid_t tgid, bool timeline)
 {
 	struct ml_kcost *k;
 	int err;
@@ -71,6 +113,9 @@ int ml_kcost_open(struct ml_kcost **out, pid_t tgid)
 		return err;
 	}
 	k->skel->rodata->targ_tgid = tgid;
+	k->skel->rodata->timeline = timeline;
+	if (timeline)
+		bpf_map__set_max_entries(k->skel->maps.tl_ring, KC_TL_RING_BYTES);
 	kcost_choose(k);
 	err = kcost_bpf__load(k->skel);
 	if (err) {
@@ -81,6 +126,14 @@ int ml_kcost_open(struct ml_kcost **out, pid_t tgid)
 	if (err) {
 		err = ml_bpf_fail_load(err, "attaching the kcost BPF programs");
 		goto fail;
+	}
+	if (timeline) {
+		k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.tl_ring), on_event, k, NULL);
+		if (!k->rb) {
+			err = ml_bpf_fail(-errno, "opening the kcost event ring: %s",
+					  strerror(errno));
+			goto fail;
+		}
 	}
 	*out = k;
 	return 0;
@@ -145,6 +198,7 @@ void ml_kcost_close(struct ml_kcost *k)
 {
 	if (!k)
 		return;
+	ring_buffer__free(k->rb);
 	kcost_bpf__destroy(k->skel);
 	free(k);
 }

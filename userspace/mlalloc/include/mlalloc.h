@@ -149,6 +149,81 @@ struct mlalloc_introspect {
 	uint64_t mmaps;    /* mmap calls */
 	uint64_t munmaps;  /* munmap calls */
 	struct mlalloc_arena arenas[MLALLOC_MAX_ARENAS];
+	/* appended in version 2 (present when size covers it): the address
+	 * of the decision ring, struct mlalloc_events */
+	uint64_t events;
+};
+
+/*
+ * The decision ring: what the allocator asked of the OS and why, one
+ * event per decision (a segment's purge, an arena or huge mapping, a huge
+ * unmap or reuse), written when the decision's syscalls are done.  Times
+ * are CLOCK_MONOTONIC ns (the clock of bpf_ktime_get_ns()), the thread is
+ * the kernel's tid: a tracer joins each event with the syscalls the
+ * thread made between t0_ns and t1_ns.
+ *
+ * Writer (any thread, no lock): s = fetch_add(&head, 1); slot s % slots:
+ * seq = 0, the fields, then seq = s + 1 (release).  Reader: copy the
+ * slots, copy them again, read head; slot s is event s iff both copies
+ * have seq == s + 1 and s >= head - slots (not claimed again since).
+ * Events before head - slots were overwritten before they were read: the
+ * reader counts them as lost.  docs/allocator.md, "The decision ring".
+ */
+#define MLALLOC_EVENTS_MAGIC 0x3176656f6c616c6dULL /* "mlaloev1" */
+#define MLALLOC_EVENT_SLOTS  1024                  /* a power of two */
+
+enum mlalloc_event_kind {
+	MLALLOC_EV_ARENA_MAP = 1,   /* a 64 MiB arena of segments mapped */
+	MLALLOC_EV_META_MAP = 2,    /* a chunk of heap structures mapped */
+	MLALLOC_EV_PURGE = 3,       /* free slices of a segment purged (MADV_DONTNEED) */
+	MLALLOC_EV_SEG_RELEASE = 4, /* an empty segment purged and given to the cache */
+	MLALLOC_EV_HUGE_MAP = 5,    /* a huge block mapped */
+	MLALLOC_EV_HUGE_UNMAP = 6, /* a huge mapping unmapped (reason: enum mlalloc_unmap_reason) */
+	MLALLOC_EV_HUGE_REUSE = 7, /* a cached huge mapping reused: no syscall */
+	MLALLOC_EV_HUGE_RESIZE = 8, /* a huge mapping resized with mremap */
+	MLALLOC_EV_KINDS
+};
+
+/* Why a PURGE or SEG_RELEASE happened. */
+enum mlalloc_purge_reason {
+	MLALLOC_PURGE_NOW = 1,      /* MLALLOC_PURGE_DELAY=0: a span freed */
+	MLALLOC_PURGE_DEADLINE = 2, /* free for a whole delay (late_ms after its deadline) */
+	MLALLOC_PURGE_COLLECT = 3,  /* mlalloc_collect() */
+	MLALLOC_PURGE_EXIT = 4,     /* a thread exited: its empty segments */
+	MLALLOC_PURGE_REASONS
+};
+
+/* Why a HUGE_UNMAP happened. */
+enum mlalloc_unmap_reason {
+	MLALLOC_UNMAP_FREE = 1,    /* freed, not cached (delay 0, or too big) */
+	MLALLOC_UNMAP_EXPIRED = 2, /* cached for MLALLOC_HUGE_DELAY ms */
+	MLALLOC_UNMAP_EVICTED = 3, /* cached, pushed out by a newer one */
+	MLALLOC_UNMAP_TRIM = 4,    /* mlalloc_collect() or exit */
+	MLALLOC_UNMAP_FAILED = 5,  /* reused, but mremap refused to resize it */
+	MLALLOC_UNMAP_REASONS
+};
+
+struct mlalloc_event {
+	uint64_t seq;     /* s + 1 once event s is written; 0 while written */
+	uint64_t t0_ns;   /* CLOCK_MONOTONIC: before the first syscall */
+	uint64_t t1_ns;   /* after the last */
+	uint64_t addr;    /* PURGE, SEG_RELEASE: the segment; else the mapping */
+	uint64_t bytes;   /* purged, mapped, unmapped, or the new size */
+	uint32_t tid;     /* gettid() of the thread */
+	uint16_t kind;    /* enum mlalloc_event_kind */
+	uint16_t reason;  /* enum mlalloc_purge_reason / mlalloc_unmap_reason */
+	uint32_t calls;   /* syscalls the decision made (mmap, munmap, madvise, mremap) */
+	int32_t delay_ms; /* the delay in force: MLALLOC_PURGE_DELAY, or HUGE_DELAY */
+	uint32_t late_ms; /* DEADLINE: how long after the deadline it ran */
+	uint32_t reserved;
+};
+
+struct mlalloc_events {
+	uint64_t magic;      /* MLALLOC_EVENTS_MAGIC */
+	uint32_t slots;      /* MLALLOC_EVENT_SLOTS */
+	uint32_t event_size; /* sizeof(struct mlalloc_event) */
+	uint64_t head;       /* events ever claimed: the next one's number */
+	struct mlalloc_event ev[MLALLOC_EVENT_SLOTS];
 };
 
 /* ---- 3. reader ---------------------------------------------------------- */

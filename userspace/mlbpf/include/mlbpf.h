@@ -214,5 +214,14 @@ bool ml_kcost_has_tlb(const struct ml_kcost *k);
 int ml_kcost_read(struct ml_kcost *k, struct kc_call_stats *calls, struct kc_fault_stats *faults);
 struct bpf_object *ml_kcost_object(const struct ml_kcost *k);
 void ml_kcost_close(struct ml_kcost *k);
+/*
+ * --timeline: ml_kcost_open() with the event ring (struct kc_event, in
+ * kcost.h) loaded and enabled; without it the programs never touch it.
+ */
+int ml_kcost_open_timeline(struct ml_kcost **out, pid_t tgid);
+/* Hand every event in the ring to @fn; the number handed, or -errno. */
+int ml_kcost_events(struct ml_kcost *k, void (*fn)(const struct kc_event *e, void *ctx), void *ctx);
+/* Events the full ring refused since the load. */
+unsigned long long ml_kcost_events_dropped(const struct ml_kcost *k);
 
 #endif /* MLBPF_H */
