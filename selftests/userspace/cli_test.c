@@ -1851,6 +1851,7 @@ TEST(cgroup_targets_its_processes)
 	char *by_dir[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", dir, "--json", NULL };
 	char *by_rel[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", rel, "--json", NULL };
 	char *count[] = { "memlens", "swap", "--cgroup", rel, "-d", "0.2", "--json", NULL };
+	char *walk[] = { "memlens", "pagetable", "--cgroup", dir, "--json", NULL };
 	char *empty[] = { "memlens", "top", "--cgroup", dir, NULL };
 	pid_t child, pids[8];
 	struct jval *doc;
@@ -1885,6 +1886,11 @@ TEST(cgroup_targets_its_processes)
 		doc = jparse(r.out, NULL, 0);
 		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
 		EXPECT_EQ(child, jnum(doc, "target.pid"));
+		ASSERT_EQ(0, ml_run(&r, walk));
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		doc = jparse(r.out, NULL, 0);
+		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+		EXPECT_EQ(child, jnum(doc, "target.pid"));
 	}
 	end_child(child, hold);
 	/* its only process gone: nothing to show */
@@ -1908,6 +1914,8 @@ TEST(target_errors)
 		{ "memlens", "inspect", "--comm", "no-such-name", NULL },
 		{ "memlens", "inspect", "--cgroup", "/no/such/cgroup", NULL },
 		{ "memlens", "watch", "--comm", "no-such-name", NULL },
+		{ "memlens", "pagetable", "--comm", "no-such-name", NULL },
+		{ "memlens", "vmas", "--cgroup", "/no/such/cgroup", NULL },
 	};
 	static char *const usage[][10] = {
 		{ "memlens", "top", "--comm", "a-name-of-16-chr", NULL },
@@ -1916,6 +1924,7 @@ TEST(target_errors)
 		{ "memlens", "kcost", "--comm", "a", "--", "true", NULL },
 		{ "memlens", "inspect", "--comm", "a", "1", NULL },
 		{ "memlens", "watch", "--comm", "a", "--cgroup", "b", NULL },
+		{ "memlens", "pagetable", "--comm", "a", "--cgroup", "b", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -2175,6 +2184,79 @@ static double prom_last_sample(const char *text, char *name, size_t len)
 		return -1;
 	snprintf(name, len, "%.*s", (int)strcspn(last, "{ "), last);
 	return strtod(strchr(last, ' ') + 1, NULL);
+}
+
+/*
+ * pagetable and vmas take --comm and --cgroup as the other commands do:
+ * one match is that process (its report equal to the one by PID, the
+ * child quiescent), several matches exit 2 naming their PIDs, none exits
+ * 3 (target_errors); a PID and --comm together exit 2.
+ */
+TEST(pagetable_and_vmas_by_comm)
+{
+	char name[16], two[16], spid[16], text[8192];
+	char *by_pid[] = { "memlens", "pagetable", spid, NULL };
+	char *pt[] = { "memlens", "pagetable", "--comm", name, NULL };
+	char *vmas[] = { "memlens", "vmas", "--comm", name, "--json", NULL };
+	char *vmas_pid[] = { "memlens", "vmas", "--json", spid, NULL };
+	char *amb[2][6] = { { "memlens", "pagetable", "--comm", two, "--json", NULL },
+			    { "memlens", "vmas", "--comm", two, NULL } };
+	char *both[] = { "memlens", "vmas", "--comm", name, spid, NULL };
+	const struct jval *rows, *rows_pid;
+	unsigned long region;
+	struct jval *doc, *doc_pid;
+	pid_t child, b, c;
+	int hb, hc;
+	char list[64];
+
+	if (!bpf_usable())
+		SKIP(return, "BPF needs root and BTF");
+	snprintf(name, sizeof(name), "mlpt%d", getpid() % 100000);
+	snprintf(two, sizeof(two), "mlpt2%d", getpid() % 100000);
+	child = quiet_child(name, &region);
+	ASSERT_LT(0, child);
+	snprintf(spid, sizeof(spid), "%d", child);
+	ASSERT_EQ(0, ml_run(&r, by_pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(text, sizeof(text), "%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, pt));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_STREQ(text, r.out);
+	ASSERT_EQ(0, ml_run(&r, vmas_pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc_pid = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc_pid) TH_LOG("%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, vmas));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(child, jnum(doc, "target.pid"));
+	rows = jget(jpath(doc, "vmas"), "rows");
+	rows_pid = jget(jpath(doc_pid, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, rows_pid);
+	EXPECT_EQ(rows_pid->n, rows->n);
+	EXPECT_NE(NULL, jrow_addr(doc, "vmas", "start", region));
+	ASSERT_EQ(0, ml_run(&r, both));
+	EXPECT_EQ(2, r.status);
+	EXPECT_TRUE(one_line_error(&r)) TH_LOG("%s", r.err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	b = named_child(two, &hb);
+	c = named_child(two, &hc);
+	ASSERT_LT(0, b);
+	ASSERT_LT(0, c);
+	snprintf(list, sizeof(list), "--comm matches 2 processes (%d,%d)", b < c ? b : c,
+		 b < c ? c : b);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ml_run(&r, amb[i]));
+		EXPECT_EQ(2, r.status) TH_LOG("%s: %s", amb[i][1], r.err);
+		EXPECT_NE(NULL, strstr(r.err, list)) TH_LOG("%s", r.err);
+		EXPECT_TRUE(one_line_error(&r)) TH_LOG("%s", r.err);
+	}
+	end_child(b, hb);
+	end_child(c, hc);
 }
 
 /*
