@@ -5,7 +5,8 @@
  * /proc/PID/stat an interval apart), resident (VmRSS), proportional set
  * size (smaps_rollup's Pss), swap or page-table bytes (/proc/PID/status).
  * On a terminal the screen is redrawn in place every interval, like
- * top(1), until q or Ctrl-C (the terminal restored); otherwise, or with
+ * top(1), until q or Ctrl-C (the terminal restored; Ctrl-Z restores it
+ * too, and SIGCONT puts raw mode back and redraws); otherwise, or with
  * -b, one frame per interval is printed (one by default, -d N frames, -d 0
  * until interrupted).  Kernel threads have no user memory and are left
  * out; processes that exit during the interval are left out too.
@@ -425,15 +426,19 @@ static void rates(struct proc_row *cur, int n, const struct proc_row *prev, int 
 /*
  * Until @t, or a signal; on a terminal, or until q.  Keys are looked at
  * even when @t has passed already: on a loaded machine every frame can be
- * late, and q must still quit.
+ * late, and q must still quit.  True when the wait ended on a SIGCONT
+ * after Ctrl-Z (term.c restored the terminal for the stop and put raw mode
+ * back): the screen is to be drawn again.
  */
-static void wait_until(double t, bool keys)
+static bool wait_until(double t, bool keys)
 {
 	while (!stop) {
 		double left = t - now();
 		struct timespec ts;
 		int c;
 
+		if (ml_term_resumed())
+			return true;
 		if (keys) {
 			c = ml_term_key(0, left > 0 ? (int)(left * 1000) + 1 : 0);
 			if (c == 'q' || c == 'Q')
@@ -441,21 +446,30 @@ static void wait_until(double t, bool keys)
 			if (c == -2)
 				keys = false; /* the terminal hung up: sleep instead */
 			if (now() >= t)
-				return;
+				return ml_term_resumed();
 			continue;
 		}
 		if (left <= 0)
-			return;
+			return false;
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL); /* EINTR on a signal: the loop checks stop */
 	}
+	return false;
+}
+
+/* The last frame drawn on the terminal, at its current size. */
+static void redraw(const char *last)
+{
+	if (last)
+		ml_term_draw(stdout, last, ml_term_cols(1), ml_term_rows(1));
 }
 
 static int top_loop(const struct top_args *a, struct frame *fr)
 {
 	struct proc_row *prev = NULL, *cur = NULL;
 	bool keys = fr->live && isatty(0) && !ml_term_raw(0, stdout);
+	char *last = NULL; /* the frame on the screen */
 	double t_prev, t0;
 	int np, n, ret = 0;
 
@@ -467,7 +481,11 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 		struct timespec rt;
 		double t;
 
-		wait_until(t0 + (fr->index + 1) * a->interval, keys);
+		while (wait_until(t0 + (fr->index + 1) * a->interval, keys)) {
+			/* back from Ctrl-Z: the screen as it was, the next frame an interval on */
+			redraw(last);
+			t0 = now() - fr->index * a->interval;
+		}
 		if (stop)
 			break;
 		t = now();
@@ -507,7 +525,8 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 			emit(m, a, fr, cur, n);
 			fclose(m);
 			ml_term_draw(stdout, buf, cols, rows);
-			free(buf);
+			free(last);
+			last = buf;
 		} else {
 			emit(stdout, a, fr, cur, n);
 		}
@@ -515,6 +534,7 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 		qsort(prev, np, sizeof(*prev), cmp_pid);
 	}
 	free(prev);
+	free(last);
 	if (fr->live) {
 		ml_term_restore();
 		fputs("\n", stdout);
