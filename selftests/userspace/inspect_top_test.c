@@ -10,7 +10,9 @@
  * orders, Prometheus output, kernel threads left out, usage errors.
  */
 #include <math.h>
+#include <pthread.h>
 #include <pty.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
@@ -624,6 +626,80 @@ TEST(live_screen_cuts_utf8_by_columns)
 	close(master);
 	close(hold);
 	waitpid(pid, NULL, 0);
+}
+
+static volatile pid_t parked_tid;
+
+static void *parked(void *arg)
+{
+	parked_tid = (pid_t)syscall(SYS_gettid);
+	pause();
+	return NULL;
+}
+
+/*
+ * -p PID[,PID...]: exactly those processes' rows; a thread id is its
+ * process (one row, a note on stderr); a bad item is exit 2, a PID that
+ * is no process 3, a kernel thread 4, each with one line; -p with --comm 2.
+ */
+TEST(pid_list_shows_those_processes)
+{
+	char list[64], gone_s[16], bad[64];
+	char *argv[] = { "memlens", "top", "-p", list, "-n", "0", "-i", "0.05", "--json", NULL };
+	char *errs[][6] = { { "memlens", "top", "-p", bad, NULL },
+			    { "memlens", "top", "-p", gone_s, NULL },
+			    { "memlens", "top", "-p", "1,2", NULL },
+			    { "memlens", "top", "-p", "1", "--comm=x", NULL } };
+	const int codes[] = { 2, 3, 4, 2 };
+	const struct jval *rows;
+	struct jval *doc;
+	int ha, hb, found = 0;
+	pthread_t th;
+	pid_t a, b, gone;
+
+	a = named("mltopa", &ha);
+	b = named("mltopb", &hb);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_EQ(0, pthread_create(&th, NULL, parked, NULL));
+	while (!parked_tid)
+		usleep(1000);
+	snprintf(list, sizeof(list), "%d,%d,%d", a, b, parked_tid);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	snprintf(bad, sizeof(bad), "%d is a thread of process %d: reporting the process",
+		 parked_tid, getpid());
+	EXPECT_NE(NULL, strstr(res.err, bad)) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "processes"), "rows");
+	ASSERT_NE(NULL, rows);
+	EXPECT_EQ(3, rows->n);
+	for (int i = 0; i < rows->n; i++) {
+		pid_t p = (pid_t)jnum(rows->items[i], "pid");
+
+		found |= (p == a) | (p == b) << 1 | (p == getpid()) << 2;
+	}
+	EXPECT_EQ(7, found);
+	close(ha);
+	close(hb);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+	gone = fork();
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	snprintf(gone_s, sizeof(gone_s), "%d", gone);
+	snprintf(bad, sizeof(bad), "%d,x", getpid());
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, ml_run(&res, errs[i]));
+		EXPECT_EQ(codes[i], res.status) TH_LOG("-p %s: %s", errs[i][3], res.err);
+		EXPECT_NE(NULL, strchr(res.err, '\n'));
+		EXPECT_EQ(NULL, strchr(strchr(res.err, '\n') + 1, '\n')) TH_LOG("%s", res.err);
+		EXPECT_STREQ("", res.out);
+	}
+	pthread_cancel(th);
+	pthread_join(th, NULL);
 }
 
 TEST(usage_errors)

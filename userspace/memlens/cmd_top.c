@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memlens top [-n N] [--sort faults|rss|pss|swap|pgtables] [-i SECONDS]
- * [-b] [-d N]: every user process ranked by page-fault rate (two reads of
+ * [-b] [--iterations N] [-p PID[,PID...] | --comm NAME | --cgroup PATH]: every user process ranked by page-fault rate (two reads of
  * /proc/PID/stat an interval apart), resident (VmRSS), proportional set
  * size (smaps_rollup's Pss), swap or page-table bytes (/proc/PID/status).
  * On a terminal the screen is redrawn in place every interval, like
@@ -48,6 +48,9 @@ struct top_args {
 	bool batch;
 	long iterations;              /* -1: until q on a terminal, 1 in batch mode */
 	struct ml_target_opts target; /* only these processes */
+	const char *pid_list;         /* -p PID[,PID...] */
+	pid_t *pids;                  /* ... parsed, each checked (a thread: its process) */
+	int npids;
 };
 
 struct proc_row {
@@ -64,6 +67,7 @@ enum {
 	OPT_SORT = 's',
 	OPT_INTERVAL = 'i',
 	OPT_BATCH = 'b',
+	OPT_PID = 'p',
 	/* long only: -d is a duration in faults, tlb and swap, a delay in top(1) */
 	OPT_ITER = 0x100
 };
@@ -80,6 +84,8 @@ static const struct argp_option top_options[] = {
 	  0 },
 	{ "iterations", OPT_ITER, "N", 0,
 	  "stop after N frames (batch mode's default 1; 0: until interrupted)", 0 },
+	{ "pid", OPT_PID, "PID[,PID...]", 0,
+	  "only these processes (a thread id: its process, with a note)", 0 },
 	{ 0 }
 };
 
@@ -112,6 +118,38 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_BATCH:
 		a->batch = true;
+		return 0;
+	case OPT_PID: {
+		char *list = strdup(arg), *save = NULL, *tok;
+
+		a->pid_list = arg;
+		a->npids = 0;
+		a->pids = list ? calloc(strlen(arg) / 2 + 1, sizeof(*a->pids)) : NULL;
+		if (!a->pids) {
+			free(list);
+			argp_error(state, "out of memory");
+			return ENOMEM;
+		}
+		/* strtok_r() would skip an empty item: "1,,2" is refused */
+		for (tok = list; tok; tok = save) {
+			save = strchr(tok, ',');
+			if (save)
+				*save++ = '\0';
+			if (ml_pid_parse(tok, &a->pids[a->npids])) {
+				argp_error(state, "invalid PID '%s' in -p %s", tok, arg);
+				free(list);
+				return EINVAL;
+			}
+			a->npids++;
+		}
+		free(list);
+		return 0;
+	}
+	case ARGP_KEY_END:
+		if (a->pid_list && ml_target_given(&a->target)) {
+			argp_error(state, "give -p or --comm/--cgroup, not both");
+			return EINVAL;
+		}
 		return 0;
 	case OPT_ITER:
 		errno = 0;
@@ -156,6 +194,7 @@ static const struct argp top_argp = {
 	       "  memlens top\n"
 	       "  memlens top -n 5 --sort pss\n"
 	       "  memlens top --comm postgres --sort rss\n"
+	       "  memlens top -p 1234,5678 -n 0\n"
 	       "  memlens top -b --iterations 10 -i 2 --json > frames.ndjson\n"
 	       "  memlens top --sort swap -n 0 --json\n"
 	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom",
@@ -383,7 +422,14 @@ static int sample(struct proc_row **out)
 	struct proc_row *rows;
 	int n, kept = 0;
 
-	if (ml_target_given(&filter->target)) {
+	if (filter->npids) {
+		/* those of -p still there; gone ones leave their rows */
+		pids = malloc(filter->npids * sizeof(*pids));
+		if (!pids)
+			return -ENOMEM;
+		memcpy(pids, filter->pids, filter->npids * sizeof(*pids));
+		n = filter->npids;
+	} else if (ml_target_given(&filter->target)) {
 		/* quiet: a frame where none is left has no rows */
 		if (ml_target_resolve(NULL, filter->target.comm, filter->target.cgroup, &pids, &n))
 			n = 0;
@@ -551,7 +597,10 @@ static int run_top(int argc, char **argv)
 			      SORT_FAULTS,
 			      false,
 			      -1,
-			      { NULL, NULL } };
+			      { NULL, NULL },
+			      NULL,
+			      NULL,
+			      0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct frame fr = { 0 };
 	int ret;
@@ -572,6 +621,18 @@ static int run_top(int argc, char **argv)
 		if (ret)
 			return ret;
 		free(pids);
+	}
+	/* -p: every PID a process with user memory, else its exit code (one line each) */
+	for (int i = 0; i < a.npids; i++) {
+		ret = ml_target_check("top", &a.pids[i]);
+		if (ret)
+			return ret;
+		/* a thread and its process given both: one row */
+		for (int j = 0; j < i; j++)
+			if (a.pids[j] == a.pids[i]) {
+				a.pids[i--] = a.pids[--a.npids];
+				break;
+			}
 	}
 	filter = &a;
 	fr.live = !a.batch && a.common.format == ML_FMT_TEXT && isatty(1);
