@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 #include "report.h"
 
 #define KC_PAGE 4096.0

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 #include "target.h"
 
 struct walk_args {

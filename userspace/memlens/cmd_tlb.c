@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 
 static const char *const reasons[] = {
 	"task_switch",        "remote_shootdown", "local_shootdown",
