@@ -187,4 +187,107 @@ TEST(json_checker_refuses_bad_documents)
 		  jaddr(jparse("{\"a\":\"0xffffffffff600000\"}", err, sizeof(err)), "a"));
 }
 
+/* memlens inspect --json of @pid (--no-vmas) into @path; 0 or -1. */
+static int snapshot_to(pid_t pid, const char *path)
+{
+	char p[16];
+	char *argv[] = { "memlens", "inspect", "--json", "--no-vmas", p, NULL };
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%d", pid);
+	if (ml_run(&res, argv) || res.status)
+		return -1;
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(res.out, f);
+	return fclose(f) ? -1 : 0;
+}
+
+/* The arena row of @doc's mlalloc.arenas at @base with @role, or NULL. */
+static const struct jval *arena_at(const struct jval *doc, const char *table, double base,
+				   const char *role)
+{
+	const struct jval *rows = jget(jpath(doc, table), "rows");
+
+	for (int i = 0; rows && i < rows->n; i++)
+		if (jaddr(rows->items[i], "base") == base &&
+		    !strcmp(jstr(rows->items[i], "role"), role))
+			return rows->items[i];
+	return NULL;
+}
+
+/*
+ * memlens diff per arena: the workload snapshot before and after it
+ * allocates 1000 blocks of 100 B and 3 of 6 MiB under libmlalloc; every
+ * arena of B has its diff row (matched by base and role) whose live,
+ * committed and resident deltas are B's figures minus A's (0 for an arena
+ * A lacks, then "new"), the 3 huge arenas new with 6 MiB live at least
+ * each; the live deltas add up to mlalloc's own live_bytes delta, which is
+ * 1000 x 112 B + 3 x 6 MiB give or take a page per huge block.
+ */
+TEST(diff_per_arena)
+{
+	char a[] = "/tmp/memlens-arena-a-XXXXXX", b[] = "/tmp/memlens-arena-b-XXXXXX";
+	char *argv[] = { "memlens", "diff", "--json", a, b, NULL };
+	char *args[] = { "-b", "1000", "-s", "100", "-H", "3", NULL };
+	static const char *const figs[] = { "live_bytes", "committed_bytes", "resident_bytes" };
+	const struct jval *rows;
+	struct jval *da, *db, *dd;
+	char lib[4200], buf[1 << 16];
+	double sum = 0, total;
+	struct workload w;
+	int huge_new = 0;
+
+	ASSERT_LE(0, close(mkstemp(a)));
+	ASSERT_LE(0, close(mkstemp(b)));
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, snapshot_to(w.pid, a)) TH_LOG("%s", res.err);
+	ASSERT_EQ(0, wl_go(&w));
+	ASSERT_EQ(0, snapshot_to(w.pid, b)) TH_LOG("%s", res.err);
+	EXPECT_EQ(0, wl_stop(&w));
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	dd = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, dd) TH_LOG("%s", err);
+	ASSERT_LT(0, ml_read_file(a, buf, sizeof(buf)));
+	da = jparse(strdup(buf), err, sizeof(err));
+	ASSERT_LT(0, ml_read_file(b, buf, sizeof(buf)));
+	db = jparse(strdup(buf), err, sizeof(err));
+	unlink(a);
+	unlink(b);
+	ASSERT_NE(NULL, da);
+	ASSERT_NE(NULL, db);
+	rows = jget(jpath(db, "mlalloc.arenas"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_LE(4, rows->n);
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *rb = rows->items[i], *ra, *rd;
+		double base = jaddr(rb, "base");
+		const char *role = jstr(rb, "role");
+
+		ra = arena_at(da, "mlalloc.arenas", base, role);
+		rd = arena_at(dd, "arenas", base, role);
+		ASSERT_NE(NULL, rd) TH_LOG("arena %d (%s) has no diff row", i, role);
+		EXPECT_STREQ(ra ? "grew" : "new", jstr(rd, "change")) TH_LOG("arena %d", i);
+		for (int f = 0; f < 3; f++) {
+			double want = jnum(rb, figs[f]) - (ra ? jnum(ra, figs[f]) : 0);
+
+			EXPECT_EQ(want, jnum(rd, figs[f])) TH_LOG("arena %d %s", i, figs[f]);
+		}
+		sum += jnum(rd, "live_bytes");
+		if (!ra && !strcmp(role, "huge")) {
+			huge_new++;
+			EXPECT_LE(6 << 20, jnum(rd, "live_bytes"));
+		}
+	}
+	EXPECT_EQ(HUGE, huge_new);
+	total = jnum(db, "mlalloc.live_bytes.value") -
+		(jget(jpath(da, "mlalloc"), "live_bytes") ? jnum(da, "mlalloc.live_bytes.value") : 0);
+	EXPECT_EQ(total, sum);
+	EXPECT_GE(sum, BLOCKS * 112.0 + HUGE * (6 << 20));
+	EXPECT_LE(sum, BLOCKS * 112.0 + HUGE * ((6 << 20) + 4096.0));
+}
+
 TEST_HARNESS_MAIN
