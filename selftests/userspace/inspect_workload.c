@@ -3,7 +3,7 @@
  * A workload with exactly known memory for the inspector's tests.
  *
  *   inspect_workload [-p PAGES] [-t THP_MB] [-l LAZY] [-b BLOCKS] [-s SIZE]
- *                    [-H HUGE] [-x [-w MS]] [-f] [-c MS] [-o FILE]
+ *                    [-H HUGE] [-x [-w MS]] [-f] [-c MS] [-o FILE] [-g BLOCKS]
  *
  * Maps a 64 MiB anonymous region, 2 MiB aligned, MADV_NOHUGEPAGE, and
  * touches its first PAGES pages (so exactly ceil(PAGES / 512) PTE tables);
@@ -22,7 +22,9 @@
  * with -o FILE it appends "cpu UTIME STIME\n" to FILE as the last thing
  * before it returns from main: its utime and stime from /proc/self/stat
  * (fields 14 and 15, clock ticks), what memlens run's rusage is checked
- * against.
+ * against.  With -g BLOCKS, after the ready line it waits for one more
+ * byte, mallocs BLOCKS more blocks of SIZE bytes (touched), says "grown\n"
+ * and waits for EOF.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -96,10 +98,10 @@ int main(int argc, char **argv)
 	char line[512], c;
 	Dl_info dl;
 	int opt, wait = 1, linger_ms = 0, fault_loop = 0;
-	long burn_ms = 0;
+	long burn_ms = 0, grow = 0;
 	const char *cpu_log = NULL;
 
-	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:fc:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:fc:o:g:")) != -1) {
 		switch (opt) {
 		case 'p': pages = atol(optarg); break;
 		case 't': thp_mb = atol(optarg); break;
@@ -112,6 +114,7 @@ int main(int argc, char **argv)
 		case 'f': fault_loop = 1; break;
 		case 'c': burn_ms = atol(optarg); break;
 		case 'o': cpu_log = optarg; break;
+		case 'g': grow = atol(optarg); break;
 		default: return 2;
 		}
 	}
@@ -164,6 +167,13 @@ int main(int argc, char **argv)
 		 (unsigned long)thp_mb << 20, self_field("/proc/self/stat", NULL, 10),
 		 self_field("/proc/self/status", "VmHWM:", 0), dl.dli_fname);
 	say(line);
+	if (wait && grow) {
+		if (read(0, &c, 1) != 1)
+			return 1;
+		for (long i = 0; i < grow; i++)
+			memset(malloc(size), 1, size);
+		say("grown\n");
+	}
 	while (wait && fault_loop) {
 		struct pollfd in = { 0, POLLIN, 0 };
 
