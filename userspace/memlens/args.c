@@ -164,6 +164,20 @@ int ml_parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+int ml_parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* NaN fails both comparisons; inf is above any bound */
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* --- the options every command shares --- */
 
 enum {

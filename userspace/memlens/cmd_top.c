@@ -109,9 +109,7 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 		a->n_given = true;
 		return 0;
 	case OPT_INTERVAL:
-		errno = 0;
-		a->interval = strtod(arg, &end);
-		if (errno || end == arg || *end || !(a->interval >= 0.05) || a->interval > 3600) {
+		if (ml_parse_double(arg, 0.05, 3600, &a->interval)) {
 			argp_error(state, "--interval wants seconds, 0.05 to 3600");
 			return EINVAL;
 		}

@@ -67,9 +67,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_INTERVAL:
-		errno = 0;
-		a->interval = strtod(arg, &end);
-		if (errno || end == arg || *end || !(a->interval >= 0.05) || a->interval > 3600) {
+		if (ml_parse_double(arg, 0.05, 3600, &a->interval)) {
 			argp_error(state, "--interval wants seconds, 0.05 to 3600");
 			return EINVAL;
 		}

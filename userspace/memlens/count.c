@@ -184,7 +184,6 @@ const struct argp_option ml_count_options[] = {
 int ml_count_parse(int key, char *arg, struct argp_state *state)
 {
 	struct ml_count_args *a = state->input;
-	char *end;
 
 	switch (key) {
 	case 'p':
@@ -197,9 +196,8 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 		state->child_inputs[0] = &a->target;
 		return 0;
 	case 'd':
-		errno = 0;
-		a->duration = strtod(arg, &end);
-		if (errno || *end || a->duration <= 0) {
+		/* a year at most; not NaN, not inf */
+		if (ml_parse_double(arg, 0, 31536000, &a->duration) || a->duration <= 0) {
 			argp_error(state, "invalid duration '%s'", arg);
 			return EINVAL;
 		}
