@@ -252,6 +252,10 @@ TEST(usage_errors_are_one_line)
 		{ "memlens", "compare", "--bogus", NULL },
 		{ "memlens", "top", "--bogus", NULL },
 		{ "memlens", "faults", "-d", "x", NULL },
+		{ "memlens", "faults", "-d", "nan", NULL },
+		{ "memlens", "tlb", "-d", "inf", NULL },
+		{ "memlens", "top", "-i", "nan", NULL },
+		{ "memlens", "watch", "-i", "1e999", "1", NULL },
 		{ "memlens", "faults", "-p", "1", "--", "true", NULL },
 		{ "memlens", "tlb", "-p", "x1", NULL },
 		{ "memlens", "swap", "--bogus", NULL },
@@ -1554,6 +1558,26 @@ TEST(faults_prometheus)
 }
 
 /* tlb: the text's figures, the per-CPU rows summing to the totals, TLB reach. */
+/* Is @name in the kernel's BTF strings (read raw, not through libbpf)?  -1: unreadable. */
+static int btf_names(const char *name)
+{
+	static char blob[64 << 20];
+	char key[64];
+	int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
+	size_t n = 0;
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	while (n < sizeof(blob) && (got = read(fd, blob + n, sizeof(blob) - n)) > 0)
+		n += got;
+	close(fd);
+	/* a whole string of the string section: NUL before and after */
+	key[0] = '\0';
+	snprintf(key + 1, sizeof(key) - 1, "%s", name);
+	return memmem(blob, n, key, strlen(name) + 2) != NULL;
+}
+
 TEST(tlb_json_and_prometheus)
 {
 	const char *json[] = { "--json", NULL }, *prom[] = { "--prometheus", NULL };
@@ -1564,6 +1588,7 @@ TEST(tlb_json_and_prometheus)
 	const struct jval *rows;
 	struct counted t, j;
 	struct jval *doc;
+	int wrong;
 
 	if (!bpf_usable())
 		SKIP(return, "needs root and BTF to load BPF programs");
@@ -1604,10 +1629,37 @@ TEST(tlb_json_and_prometheus)
 	EXPECT_GE(jfield(doc, "tlb.process.entries_4k_only"),
 		  jfield(doc, "tlb.process.entries_needed"));
 
+	/*
+	 * remote_wrong_cpu_total in every document, seen or not: a count (the
+	 * per-CPU rows summing to it) where the kernel's BTF names the reason,
+	 * else unavailable with the reason.
+	 */
+	wrong = btf_names("TLB_REMOTE_WRONG_CPU");
+	ASSERT_LE(0, wrong) TH_LOG("cannot read /sys/kernel/btf/vmlinux");
+	if (wrong) {
+		double sum = 0;
+
+		for (int i = 0; i < rows->n; i++)
+			sum += jnum(rows->items[i], "remote_wrong_cpu_total");
+		EXPECT_EQ(sum, jfield(doc, "tlb.remote_wrong_cpu_total"));
+		EXPECT_LE(0, jfield(doc, "tlb.process.remote_wrong_cpu_total"));
+	} else {
+		EXPECT_EQ(-2, jfield(doc, "tlb.remote_wrong_cpu_total"));
+		EXPECT_EQ(-2, jfield(doc, "tlb.process.remote_wrong_cpu_total"));
+		EXPECT_NE(NULL, strstr(jwhy(doc, "tlb.process.remote_wrong_cpu_total"),
+				       "TLB_REMOTE_WRONG_CPU"));
+	}
+
 	ASSERT_EQ(0, run_counted("tlb", prom, false, &j));
 	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, prom_check(r.out, why, sizeof(why))) TH_LOG("%s", why);
 	EXPECT_LE(0, prom_value(r.out, "memlens_tlb_per_cpu_task_switch_total", "cpu=\"0\""));
+	if (wrong) {
+		EXPECT_LE(0, prom_value(r.out, "memlens_tlb_remote_wrong_cpu_total", NULL));
+		EXPECT_LE(0, prom_value(r.out, "memlens_tlb_process_remote_wrong_cpu_total", NULL));
+	} else {
+		EXPECT_NE(NULL, strstr(r.out, "# UNAVAILABLE memlens_tlb_remote_wrong_cpu_total: "));
+	}
 	EXPECT_EQ(j.present, prom_value(r.out, "memlens_tlb_process_entries_4k_only", NULL))
 		TH_LOG("present after %lld", j.present_after);
 	EXPECT_EQ(1, prom_value(r.out, "memlens_up", NULL));
@@ -1851,6 +1903,7 @@ TEST(cgroup_targets_its_processes)
 	char *by_dir[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", dir, "--json", NULL };
 	char *by_rel[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--cgroup", rel, "--json", NULL };
 	char *count[] = { "memlens", "swap", "--cgroup", rel, "-d", "0.2", "--json", NULL };
+	char *walk[] = { "memlens", "pagetable", "--cgroup", dir, "--json", NULL };
 	char *empty[] = { "memlens", "top", "--cgroup", dir, NULL };
 	pid_t child, pids[8];
 	struct jval *doc;
@@ -1885,6 +1938,11 @@ TEST(cgroup_targets_its_processes)
 		doc = jparse(r.out, NULL, 0);
 		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
 		EXPECT_EQ(child, jnum(doc, "target.pid"));
+		ASSERT_EQ(0, ml_run(&r, walk));
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+		doc = jparse(r.out, NULL, 0);
+		ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+		EXPECT_EQ(child, jnum(doc, "target.pid"));
 	}
 	end_child(child, hold);
 	/* its only process gone: nothing to show */
@@ -1908,6 +1966,8 @@ TEST(target_errors)
 		{ "memlens", "inspect", "--comm", "no-such-name", NULL },
 		{ "memlens", "inspect", "--cgroup", "/no/such/cgroup", NULL },
 		{ "memlens", "watch", "--comm", "no-such-name", NULL },
+		{ "memlens", "pagetable", "--comm", "no-such-name", NULL },
+		{ "memlens", "vmas", "--cgroup", "/no/such/cgroup", NULL },
 	};
 	static char *const usage[][10] = {
 		{ "memlens", "top", "--comm", "a-name-of-16-chr", NULL },
@@ -1916,6 +1976,7 @@ TEST(target_errors)
 		{ "memlens", "kcost", "--comm", "a", "--", "true", NULL },
 		{ "memlens", "inspect", "--comm", "a", "1", NULL },
 		{ "memlens", "watch", "--comm", "a", "--cgroup", "b", NULL },
+		{ "memlens", "pagetable", "--comm", "a", "--cgroup", "b", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -2175,6 +2236,93 @@ static double prom_last_sample(const char *text, char *name, size_t len)
 		return -1;
 	snprintf(name, len, "%.*s", (int)strcspn(last, "{ "), last);
 	return strtod(strchr(last, ' ') + 1, NULL);
+}
+
+/* @text without its line starting with @key. */
+static void drop_line(char *text, const char *key)
+{
+	char *l = strstr(text, key), *nl;
+
+	if (l && (l == text || l[-1] == '\n')) {
+		nl = strchr(l, '\n');
+		memmove(l, nl ? nl + 1 : l + strlen(l), strlen(nl ? nl + 1 : l + strlen(l)) + 1);
+	}
+}
+
+/*
+ * pagetable and vmas take --comm and --cgroup as the other commands do:
+ * one match is that process (its report equal to the one by PID, the
+ * child quiescent), several matches exit 2 naming their PIDs, none exits
+ * 3 (target_errors); a PID and --comm together exit 2.
+ */
+TEST(pagetable_and_vmas_by_comm)
+{
+	char name[16], two[16], spid[16], text[sizeof(r.out)];
+	char *by_pid[] = { "memlens", "pagetable", spid, NULL };
+	char *pt[] = { "memlens", "pagetable", "--comm", name, NULL };
+	char *vmas[] = { "memlens", "vmas", "--comm", name, "--json", NULL };
+	char *vmas_pid[] = { "memlens", "vmas", "--json", spid, NULL };
+	char *amb[2][6] = { { "memlens", "pagetable", "--comm", two, "--json", NULL },
+			    { "memlens", "vmas", "--comm", two, NULL } };
+	char *both[] = { "memlens", "vmas", "--comm", name, spid, NULL };
+	const struct jval *rows, *rows_pid;
+	unsigned long region;
+	struct jval *doc, *doc_pid;
+	pid_t child, b, c;
+	int hb, hc;
+	char list[64];
+
+	if (!bpf_usable())
+		SKIP(return, "BPF needs root and BTF");
+	snprintf(name, sizeof(name), "mlpt%d", getpid() % 100000);
+	snprintf(two, sizeof(two), "mlpt2%d", getpid() % 100000);
+	child = quiet_child(name, &region);
+	ASSERT_LT(0, child);
+	snprintf(spid, sizeof(spid), "%d", child);
+	ASSERT_EQ(0, ml_run(&r, by_pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	snprintf(text, sizeof(text), "%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, pt));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	/* the same lines but present_young: the kernel ages accessed bits meanwhile */
+	drop_line(text, "present_young ");
+	drop_line(r.out, "present_young ");
+	EXPECT_STREQ(text, r.out);
+	ASSERT_EQ(0, ml_run(&r, vmas_pid));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc_pid = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc_pid) TH_LOG("%s", r.out);
+	ASSERT_EQ(0, ml_run(&r, vmas));
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, NULL, 0);
+	ASSERT_NE(NULL, doc) TH_LOG("%s", r.out);
+	EXPECT_EQ(child, jnum(doc, "target.pid"));
+	rows = jget(jpath(doc, "vmas"), "rows");
+	rows_pid = jget(jpath(doc_pid, "vmas"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, rows_pid);
+	EXPECT_EQ(rows_pid->n, rows->n);
+	EXPECT_NE(NULL, jrow_addr(doc, "vmas", "start", region));
+	ASSERT_EQ(0, ml_run(&r, both));
+	EXPECT_EQ(2, r.status);
+	EXPECT_TRUE(one_line_error(&r)) TH_LOG("%s", r.err);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+
+	b = named_child(two, &hb);
+	c = named_child(two, &hc);
+	ASSERT_LT(0, b);
+	ASSERT_LT(0, c);
+	snprintf(list, sizeof(list), "--comm matches 2 processes (%d,%d)", b < c ? b : c,
+		 b < c ? c : b);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ml_run(&r, amb[i]));
+		EXPECT_EQ(2, r.status) TH_LOG("%s: %s", amb[i][1], r.err);
+		EXPECT_NE(NULL, strstr(r.err, list)) TH_LOG("%s", r.err);
+		EXPECT_TRUE(one_line_error(&r)) TH_LOG("%s", r.err);
+	}
+	end_child(b, hb);
+	end_child(c, hc);
 }
 
 /*

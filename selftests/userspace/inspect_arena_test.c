@@ -187,4 +187,112 @@ TEST(json_checker_refuses_bad_documents)
 		  jaddr(jparse("{\"a\":\"0xffffffffff600000\"}", err, sizeof(err)), "a"));
 }
 
+/* memlens inspect --json of @pid (--no-vmas) into @path; 0 or -1. */
+static int snapshot_to(pid_t pid, const char *path)
+{
+	char p[16];
+	char *argv[] = { "memlens", "inspect", "--json", "--no-vmas", p, NULL };
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%d", pid);
+	if (ml_run(&res, argv) || res.status)
+		return -1;
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(res.out, f);
+	return fclose(f) ? -1 : 0;
+}
+
+/* The arena row of @doc's mlalloc.arenas at @base with @role, or NULL. */
+static const struct jval *arena_at(const struct jval *doc, const char *table, double base,
+				   const char *role)
+{
+	const struct jval *rows = jget(jpath(doc, table), "rows");
+
+	for (int i = 0; rows && i < rows->n; i++)
+		if (jaddr(rows->items[i], "base") == base &&
+		    !strcmp(jstr(rows->items[i], "role"), role))
+			return rows->items[i];
+	return NULL;
+}
+
+/*
+ * memlens diff per arena: the workload under libmlalloc snapshot once it
+ * has 1000 blocks of 100 B and 3 of 6 MiB (A), then after 2000 more
+ * blocks of 100 B (B, -g): every arena of B has its diff row (matched by
+ * base and role) whose live, committed and resident deltas are B's
+ * figures minus A's (the segments arena "grew", the huge ones unchanged
+ * and left out); the live deltas add up to mlalloc's own live_bytes
+ * delta, 2000 x 112 B exactly (100 B blocks are 112 B: 16-byte steps).
+ */
+TEST(diff_per_arena)
+{
+	char a[] = "/tmp/memlens-arena-a-XXXXXX", b[] = "/tmp/memlens-arena-b-XXXXXX";
+	char *argv[] = { "memlens", "diff", "--json", a, b, NULL };
+	char *args[] = { "-b", "1000", "-s", "100", "-H", "3", "-g", "2000", NULL };
+	static const char *const figs[] = { "live_bytes", "committed_bytes", "resident_bytes" };
+	const struct jval *rows;
+	struct jval *da, *db, *dd;
+	char lib[4200], buf[1 << 16];
+	double sum = 0, total;
+	struct workload w;
+	int grew = 0;
+
+	ASSERT_LE(0, close(mkstemp(a)));
+	ASSERT_LE(0, close(mkstemp(b)));
+	mlalloc_path(lib, sizeof(lib));
+	ASSERT_EQ(0, wl_start(&w, lib, args));
+	ASSERT_EQ(0, wl_go(&w));
+	ASSERT_EQ(0, snapshot_to(w.pid, a)) TH_LOG("%s", res.err);
+	ASSERT_EQ(1, write(w.to, "g", 1));
+	ASSERT_EQ(0, read_line(w.from, buf, sizeof(buf)));
+	ASSERT_STREQ("grown\n", buf);
+	ASSERT_EQ(0, snapshot_to(w.pid, b)) TH_LOG("%s", res.err);
+	EXPECT_EQ(0, wl_stop(&w));
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	dd = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, dd) TH_LOG("%s", err);
+	ASSERT_LT(0, ml_read_file(a, buf, sizeof(buf)));
+	da = jparse(strdup(buf), err, sizeof(err));
+	ASSERT_LT(0, ml_read_file(b, buf, sizeof(buf)));
+	db = jparse(strdup(buf), err, sizeof(err));
+	unlink(a);
+	unlink(b);
+	ASSERT_NE(NULL, da);
+	ASSERT_NE(NULL, db);
+	rows = jget(jpath(db, "mlalloc.arenas"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_LE(4, rows->n);
+	for (int i = 0; i < rows->n; i++) {
+		const struct jval *rb = rows->items[i], *ra, *rd;
+		double base = jaddr(rb, "base");
+		const char *role = jstr(rb, "role");
+
+		ra = arena_at(da, "mlalloc.arenas", base, role);
+		rd = arena_at(dd, "arenas", base, role);
+		ASSERT_NE(NULL, ra) TH_LOG("arena %d (%s) not in A", i, role);
+		if (jnum(rb, "live_bytes") == jnum(ra, "live_bytes") &&
+		    jnum(rb, "committed_bytes") == jnum(ra, "committed_bytes") &&
+		    jnum(rb, "resident_bytes") == jnum(ra, "resident_bytes")) {
+			EXPECT_EQ(NULL, rd) TH_LOG("arena %d (%s): unchanged, yet a row", i, role);
+			continue;
+		}
+		ASSERT_NE(NULL, rd) TH_LOG("arena %d (%s) has no diff row", i, role);
+		for (int f = 0; f < 3; f++) {
+			double want = jnum(rb, figs[f]) - jnum(ra, figs[f]);
+
+			EXPECT_EQ(want, jnum(rd, figs[f])) TH_LOG("arena %d %s", i, figs[f]);
+		}
+		if (!strcmp(jstr(rd, "change"), "grew") && !strcmp(role, "segments"))
+			grew++;
+		sum += jnum(rd, "live_bytes");
+	}
+	EXPECT_LE(1, grew);
+	total = jnum(db, "mlalloc.live_bytes.value") - jnum(da, "mlalloc.live_bytes.value");
+	EXPECT_EQ(total, sum);
+	EXPECT_EQ(2000 * 112.0, sum);
+}
+
 TEST_HARNESS_MAIN

@@ -77,6 +77,89 @@ TEST(run_jemalloc) { run_one(_metadata, 2); }
 TEST(run_tcmalloc) { run_one(_metadata, 3); }
 TEST(run_mimalloc) { run_one(_metadata, 4); }
 
+/* The "cpu UTIME STIME" lines inspect_workload -o appended to @path, in seconds; their count. */
+static int cpu_lines(const char *path, double *user, double *sys, int max)
+{
+	char buf[4096], *p = buf;
+	double tck = sysconf(_SC_CLK_TCK);
+	unsigned long u, s;
+	int n = 0;
+
+	if (ml_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	while (n < max && sscanf(p, "cpu %lu %lu", &u, &s) == 2) {
+		user[n] = u / tck;
+		sys[n++] = s / tck;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return n;
+}
+
+/*
+ * user_seconds and sys_seconds (wait4()'s rusage at exit) against the
+ * child's own utime and stime in /proc/self/stat, read as the last thing
+ * before it returns from main, after burning 300 ms of user CPU: not
+ * below them (the kernel keeps a process's adjusted times monotonic), and
+ * above them by one clock tick at most (/proc truncates to ticks) plus
+ * what the child spends after the read: a write() and exit, whose
+ * teardown of ~80 MiB of mappings is system time (allowed 30 ms; user 20
+ * ms, as the kernel splits new runtime between the two by the ratio of
+ * the ticks sampled so far).  For run and for each counted run of run -r 2.
+ */
+TEST(run_cpu_times_match_the_childs_stat)
+{
+	char dir[] = "/tmp/memlens-cpu-XXXXXX", logf[64];
+	char *one[] = { "memlens", "run", "--json", "--", "inspect_workload", "-x", "-c", "300",
+			"-p", "3000", "-o", logf, NULL };
+	char *rep[] = { "memlens", "run", "--json", "-r", "2", "--warmup", "1", "--",
+			"inspect_workload", "-x", "-c", "300", "-p", "3000", "-o", logf, NULL };
+	double tick = 1.0 / sysconf(_SC_CLK_TCK), user[4], sys[4], u, s;
+	const struct jval *rows;
+	struct jval *doc;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(logf, sizeof(logf), "%s/cpu", dir);
+	ASSERT_EQ(0, ml_run(&res, one));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	ASSERT_EQ(1, cpu_lines(logf, user, sys, 4));
+	unlink(logf);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	u = jnum(doc, "result.user_seconds.value");
+	s = jnum(doc, "result.sys_seconds.value");
+	EXPECT_STREQ("rusage", jstr(doc, "result.user_seconds.source"));
+	EXPECT_GE(user[0], 0.3 - tick);
+	EXPECT_GE(u, user[0] - 1e-9) TH_LOG("user %g, stat %g", u, user[0]);
+	EXPECT_LE(u, user[0] + tick + 0.02) TH_LOG("user %g, stat %g", u, user[0]);
+	EXPECT_GE(s, sys[0] - 1e-9) TH_LOG("sys %g, stat %g", s, sys[0]);
+	EXPECT_LE(s, sys[0] + tick + 0.03) TH_LOG("sys %g, stat %g", s, sys[0]);
+
+	ASSERT_EQ(0, ml_run(&res, rep));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	/* the warm-up run's line first, then the two counted runs' */
+	ASSERT_EQ(3, cpu_lines(logf, user, sys, 4));
+	unlink(logf);
+	rmdir(dir);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_EQ(2, rows->n);
+	for (int i = 0; i < 2; i++) {
+		u = jnum(rows->items[i], "user_seconds");
+		s = jnum(rows->items[i], "sys_seconds");
+		EXPECT_GE(u, user[i + 1] - 1e-9) TH_LOG("run %d: user %g, stat %g", i, u, user[i + 1]);
+		EXPECT_LE(u, user[i + 1] + tick + 0.02)
+			TH_LOG("run %d: user %g, stat %g", i, u, user[i + 1]);
+		EXPECT_GE(s, sys[i + 1] - 1e-9) TH_LOG("run %d: sys %g, stat %g", i, s, sys[i + 1]);
+		EXPECT_LE(s, sys[i + 1] + tick + 0.03)
+			TH_LOG("run %d: sys %g, stat %g", i, s, sys[i + 1]);
+	}
+}
+
 TEST(run_passes_exit_status_through)
 {
 	char *exit3[] = { "memlens", "run", "--", "sh", "-c", "exit 3", NULL };

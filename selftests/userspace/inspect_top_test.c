@@ -10,7 +10,11 @@
  * orders, Prometheus output, kernel threads left out, usage errors.
  */
 #include <math.h>
+#include <pthread.h>
 #include <pty.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <termios.h>
@@ -336,6 +340,367 @@ static void live_screen(struct __test_metadata *_metadata, const char *key)
 
 TEST(live_screen_q_quits) { live_screen(_metadata, "q"); }
 TEST(live_screen_ctrl_c_quits) { live_screen(_metadata, "\003"); }
+
+/*
+ * Ctrl-Z in the live screen, with a job-control shell between this test
+ * and memlens (the pty's session leader: memlens in a process group of
+ * its own in the foreground, so that the kernel stops it; an orphaned
+ * group would not stop): before memlens stops, the terminal is back in
+ * line mode with echo and the cursor shown; on SIGCONT raw mode is back,
+ * the cursor hidden, and the last frame drawn again at once (the same
+ * bytes: a new sample would say "over 1.x s", the stop lasting a second
+ * at least, where frames say "over 0.5 s"); q still quits, exit 0.
+ */
+TEST(live_screen_ctrl_z_restores_then_resumes)
+{
+	static char text[262144];
+	struct winsize ws = { .ws_row = 24, .ws_col = 100 };
+	size_t off = 0, at_stop, at_cont;
+	char *before, *after, *end, *h;
+	struct termios t;
+	int master, st;
+	pid_t sh;
+
+	sh = forkpty(&master, NULL, NULL, &ws);
+	ASSERT_LE(0, sh);
+	if (!sh) {
+		pid_t job = fork();
+		char go[8];
+
+		if (!job) {
+			setpgid(0, 0);
+			signal(SIGTTOU, SIG_IGN);
+			tcsetpgrp(0, getpid());
+			signal(SIGTTOU, SIG_DFL);
+			execlp("memlens", "memlens", "top", "-i", "0.5", (char *)NULL);
+			_exit(127);
+		}
+		setpgid(job, job);
+		if (waitpid(job, &st, WUNTRACED) != job || !WIFSTOPPED(st))
+			_exit(10);
+		/* the shell takes the terminal back, says so, waits for Enter */
+		signal(SIGTTOU, SIG_IGN);
+		tcsetpgrp(0, getpgrp());
+		printf("[stopped by signal %d]\n", WSTOPSIG(st));
+		fflush(stdout);
+		if (read(0, go, sizeof(go)) <= 0)
+			_exit(11);
+		tcsetpgrp(0, job);
+		kill(-job, SIGCONT);
+		if (waitpid(job, &st, 0) != job)
+			_exit(12);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 13);
+	}
+	ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "\033[J", 2, 10000))
+		TH_LOG("got: %.300s", text);
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(0, t.c_lflag & (ICANON | ECHO));
+	ASSERT_EQ(1, write(master, "\032", 1)); /* Ctrl-Z: VSUSP */
+	ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "[stopped by signal", 1, 5000))
+		TH_LOG("got: %.300s", text + (off > 300 ? off - 300 : 0));
+	EXPECT_NE(NULL, strstr(text, "[stopped by signal 20]")) TH_LOG("SIGTSTP is 20");
+	/* restored before the stop: cursor shown after the last frame, line mode, echo */
+	at_stop = off;
+	for (h = text; (end = strstr(h + 1, "\033[H")); h = end)
+		;
+	EXPECT_NE(NULL, strstr(h, "\033[?25h"));
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(ICANON | ECHO, t.c_lflag & (ICANON | ECHO));
+	/* the last frame before the stop */
+	before = strndup(h, strstr(h, "\033[J") ? (size_t)(strstr(h, "\033[J") - h) : 0);
+	ASSERT_NE(NULL, before);
+	sleep(1);
+	ASSERT_EQ(1, write(master, "\n", 1));
+	ASSERT_EQ(0, read_until(master, text + at_stop, sizeof(text) - at_stop, &(size_t){ 0 },
+				"\033[J", 1, 5000));
+	at_cont = strlen(text + at_stop);
+	off = at_stop + at_cont;
+	/* raw mode again, the cursor hidden, the frame drawn again as it was */
+	after = strstr(text + at_stop, "\033[?25l");
+	EXPECT_NE(NULL, after);
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(0, t.c_lflag & (ICANON | ECHO));
+	h = strstr(text + at_stop, "\033[H");
+	ASSERT_NE(NULL, h);
+	end = strstr(h, "\033[J");
+	ASSERT_NE(NULL, end);
+	EXPECT_EQ(strlen(before), (size_t)(end - h));
+	EXPECT_EQ(0, strncmp(before, h, end - h)) TH_LOG("redrawn: %.*s", (int)(end - h), h);
+	EXPECT_NE(NULL, strstr(before, "over 0.5 s"));
+	free(before);
+	ASSERT_EQ(1, write(master, "q", 1));
+	read_until(master, text, sizeof(text), &off, "never printed", 1, 3000);
+	ASSERT_EQ(sh, waitpid(sh, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_EQ(0, tcgetattr(master, &t));
+	EXPECT_EQ(ICANON | ECHO, t.c_lflag & (ICANON | ECHO));
+	close(master);
+}
+
+/* East Asian wide code points (two columns), as Unicode's EastAsianWidth.txt lists them, roughly. */
+static bool wide_cp(unsigned int cp)
+{
+	return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+	       (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	       (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0x20000 && cp <= 0x3fffd);
+}
+
+/*
+ * Columns of @s up to @end (or its end) by decoding UTF-8 here: each code
+ * point one column, two if @wide and it is wide; escapes and \r none.
+ * -1: a malformed or cut sequence.
+ */
+static int columns(const char *s, const char *end, bool wide)
+{
+	const unsigned char *p = (const unsigned char *)s, *e;
+	int w = 0;
+
+	e = end ? (const unsigned char *)end : p + strlen(s);
+	while (p < e) {
+		unsigned int cp, n;
+
+		if (*p == '\033' && p + 1 < e && p[1] == '[') {
+			for (p += 2; p < e && !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'));
+			     p++)
+				;
+			p++;
+			continue;
+		}
+		if (*p == '\r') {
+			p++;
+			continue;
+		}
+		n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
+				   (*p & 0xf8) == 0xf0 ? 4 : 0;
+		if (!n || p + n > e)
+			return -1;
+		cp = n == 1 ? *p : *p & (0x7f >> n);
+		for (unsigned int i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return -1;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		w += wide && wide_cp(cp) ? 2 : 1;
+		p += n;
+	}
+	return w;
+}
+
+/* A child named @name until @hold's write end closes. */
+static pid_t named(const char *name, int *hold)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		close(p[1]);
+		prctl(PR_SET_NAME, name);
+		while (read(p[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	*hold = p[1];
+	for (int i = 0; i < 2000; i++) {
+		char path[64], comm[64] = "";
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (ml_read_file(path, comm, sizeof(comm)) > 0 && !strncmp(comm, name, strlen(name)))
+			break;
+		usleep(1000);
+	}
+	return pid;
+}
+
+#define UTF8_NAME "ml\xc3\xa9\xe6\x97\xa5\xe6\x9c\xac\xc3\xbc" /* mlé日本ü: 12 bytes, 8 columns */
+
+/*
+ * A process named in UTF-8 (two-column CJK characters among them): in
+ * top's table under LC_ALL=C.UTF-8 its row's faults/s ends in the column
+ * the header's does (widths in display columns, not bytes); under LC_ALL=C
+ * each character counts one column, and the same holds counting so.
+ */
+TEST(utf8_name_keeps_columns_aligned)
+{
+	char name[24];
+	char *argv[] = { "memlens", "top", "-n", "0", "-i", "0.05", "--comm", name, NULL };
+	const char *locales[] = { "C.UTF-8", "C" };
+	int hold;
+	pid_t pid;
+
+	snprintf(name, sizeof(name), UTF8_NAME "%03d", getpid() % 1000);
+	pid = named(name, &hold);
+	ASSERT_LT(0, pid);
+	for (int l = 0; l < 2; l++) {
+		char *head, *row, *nl, *p;
+		int tok = 0, hcol, rcol;
+
+		setenv("LC_ALL", locales[l], 1);
+		ASSERT_EQ(0, ml_run(&res, argv));
+		unsetenv("LC_ALL");
+		ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+		head = strstr(res.out, "faults/s");
+		ASSERT_NE(NULL, head) TH_LOG("%s", res.out);
+		row = strstr(res.out, name);
+		ASSERT_NE(NULL, row) TH_LOG("%s", res.out);
+		hcol = columns(strrchr(strndup(res.out, head - res.out), '\n') + 1, NULL, !l) +
+		       (int)strlen("faults/s");
+		while (row > res.out && row[-1] != '\n')
+			row--;
+		nl = strchr(row, '\n');
+		ASSERT_NE(NULL, nl);
+		/* the end of the row's third field: pid, command, faults/s */
+		for (p = row; p < nl; p++)
+			if (*p != ' ' && (p[1] == ' ' || p + 1 == nl) && ++tok == 3)
+				break;
+		ASSERT_EQ(3, tok) TH_LOG("%.*s", (int)(nl - row), row);
+		rcol = columns(row, p + 1, !l);
+		EXPECT_EQ(hcol, rcol) TH_LOG("LC_ALL=%s: %s", locales[l], res.out);
+	}
+	close(hold);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * The live screen cuts lines by display columns: a terminal resized from
+ * 10 to 40 columns while the UTF-8-named process is shown (under
+ * C.UTF-8), the frame drawn after each size has no character cut in two
+ * and no line wider than the terminal.
+ */
+TEST(live_screen_cuts_utf8_by_columns)
+{
+	static char text[1 << 20];
+	struct winsize ws = { .ws_row = 24, .ws_col = 40 };
+	char name[24];
+	size_t off = 0;
+	int master, st, hold;
+	pid_t top, pid;
+
+	snprintf(name, sizeof(name), UTF8_NAME "%03d", getpid() % 1000);
+	pid = named(name, &hold);
+	ASSERT_LT(0, pid);
+	setenv("LC_ALL", "C.UTF-8", 1);
+	top = forkpty(&master, NULL, NULL, &ws);
+	unsetenv("LC_ALL");
+	ASSERT_LE(0, top);
+	if (!top) {
+		execlp("memlens", "memlens", "top", "-i", "0.05", "--comm", name, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "\033[J", 1, 5000));
+	for (int cols = 10; cols <= 40; cols++) {
+		int frames = 0, lines;
+		char *f, *e;
+
+		for (const char *q = text; (q = strstr(q, "\033[J")); q++)
+			frames++;
+		ws.ws_col = cols;
+		ASSERT_EQ(0, ioctl(master, TIOCSWINSZ, &ws));
+		/* the second frame from now was laid out at this size */
+		ASSERT_EQ(0, read_until(master, text, sizeof(text), &off, "\033[J", frames + 2, 5000));
+		for (e = strstr(text, "\033[J"); strstr(e + 1, "\033[J");)
+			e = strstr(e + 1, "\033[J");
+		for (f = e; f > text && strncmp(f, "\033[H", 3); f--)
+			;
+		ASSERT_EQ(0, strncmp(f, "\033[H", 3));
+		for (char *line = f + 3, *nl; line < e; line = nl + 2) {
+			nl = strstr(line, "\r\n");
+			if (!nl || nl > e)
+				nl = e;
+			EXPECT_LE(0, columns(line, nl, true))
+				TH_LOG("%d columns: a character cut: %.*s", cols, (int)(nl - line), line);
+			EXPECT_GE(cols - 1, columns(line, nl, true))
+				TH_LOG("%d columns: %.*s", cols, (int)(nl - line), line);
+		}
+		(void)lines;
+	}
+	EXPECT_NE(NULL, strstr(text, "ml\xc3\xa9\xe6\x97\xa5"));
+	ASSERT_EQ(1, write(master, "q", 1));
+	read_until(master, text, sizeof(text), &off, "never printed", 1, 3000);
+	ASSERT_EQ(top, waitpid(top, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	close(master);
+	close(hold);
+	waitpid(pid, NULL, 0);
+}
+
+static volatile pid_t parked_tid;
+
+static void *parked(void *arg)
+{
+	parked_tid = (pid_t)syscall(SYS_gettid);
+	pause();
+	return NULL;
+}
+
+/*
+ * -p PID[,PID...]: exactly those processes' rows; a thread id is its
+ * process (one row, a note on stderr); a bad item is exit 2, a PID that
+ * is no process 3, a kernel thread 4, each with one line; -p with --comm 2.
+ */
+TEST(pid_list_shows_those_processes)
+{
+	char list[64], gone_s[16], bad[64];
+	char *argv[] = { "memlens", "top", "-p", list, "-n", "0", "-i", "0.05", "--json", NULL };
+	char *errs[][6] = { { "memlens", "top", "-p", bad, NULL },
+			    { "memlens", "top", "-p", gone_s, NULL },
+			    { "memlens", "top", "-p", "1,2", NULL },
+			    { "memlens", "top", "-p", "1", "--comm=x", NULL } };
+	const int codes[] = { 2, 3, 4, 2 };
+	const struct jval *rows;
+	struct jval *doc;
+	int ha, hb, found = 0;
+	pthread_t th;
+	pid_t a, b, gone;
+
+	a = named("mltopa", &ha);
+	b = named("mltopb", &hb);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	ASSERT_EQ(0, pthread_create(&th, NULL, parked, NULL));
+	while (!parked_tid)
+		usleep(1000);
+	snprintf(list, sizeof(list), "%d,%d,%d", a, b, parked_tid);
+	ASSERT_EQ(0, ml_run(&res, argv));
+	ASSERT_EQ(0, res.status) TH_LOG("%s", res.err);
+	snprintf(bad, sizeof(bad), "%d is a thread of process %d: reporting the process",
+		 parked_tid, getpid());
+	EXPECT_NE(NULL, strstr(res.err, bad)) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "processes"), "rows");
+	ASSERT_NE(NULL, rows);
+	EXPECT_EQ(3, rows->n);
+	for (int i = 0; i < rows->n; i++) {
+		pid_t p = (pid_t)jnum(rows->items[i], "pid");
+
+		found |= (p == a) | (p == b) << 1 | (p == getpid()) << 2;
+	}
+	EXPECT_EQ(7, found);
+	close(ha);
+	close(hb);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+	gone = fork();
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	snprintf(gone_s, sizeof(gone_s), "%d", gone);
+	snprintf(bad, sizeof(bad), "%d,x", getpid());
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, ml_run(&res, errs[i]));
+		EXPECT_EQ(codes[i], res.status) TH_LOG("-p %s: %s", errs[i][3], res.err);
+		EXPECT_NE(NULL, strchr(res.err, '\n'));
+		EXPECT_EQ(NULL, strchr(strchr(res.err, '\n') + 1, '\n')) TH_LOG("%s", res.err);
+		EXPECT_STREQ("", res.out);
+	}
+	pthread_cancel(th);
+	pthread_join(th, NULL);
+}
 
 TEST(usage_errors)
 {

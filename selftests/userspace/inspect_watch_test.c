@@ -162,6 +162,9 @@ static void narrow_view(struct __test_metadata *_metadata, int cols, const char 
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
 	/* the view: from the first redraw on (notes on stderr come before it) */
 	ASSERT_NE(NULL, strstr(text, "\033[H\033[2J"));
+	/* the terminal's echo of Ctrl-C (ECHOCTL "^C") lands after a line: not the view's */
+	for (char *c; (c = strstr(text, "^C"));)
+		memmove(c, c + 2, strlen(c + 2) + 1);
 	EXPECT_LE(widest_line(strstr(text, "\033[H\033[2J"), &lines), want) TH_LOG("%s", text);
 	EXPECT_GE(lines, 3 * 10);
 	EXPECT_NE(NULL, strstr(text, "libmlalloc: live "));

@@ -3,7 +3,7 @@
  * A workload with exactly known memory for the inspector's tests.
  *
  *   inspect_workload [-p PAGES] [-t THP_MB] [-l LAZY] [-b BLOCKS] [-s SIZE]
- *                    [-H HUGE] [-x [-w MS]] [-f]
+ *                    [-H HUGE] [-x [-w MS]] [-f] [-c MS] [-o FILE] [-g BLOCKS]
  *
  * Maps a 64 MiB anonymous region, 2 MiB aligned, MADV_NOHUGEPAGE, and
  * touches its first PAGES pages (so exactly ceil(PAGES / 512) PTE tables);
@@ -18,6 +18,13 @@
  * With -x it does not wait: it does the work, prints the ready line and
  * exits (for memlens run), after -w MS milliseconds.  With -f, while it
  * waits for EOF it faults in 256 pages and drops them, over and over.
+ * With -c MS it first burns MS milliseconds of user CPU (getrusage), and
+ * with -o FILE it appends "cpu UTIME STIME\n" to FILE as the last thing
+ * before it returns from main: its utime and stime from /proc/self/stat
+ * (fields 14 and 15, clock ticks), what memlens run's rusage is checked
+ * against.  With -g BLOCKS, after the ready line it waits for one more
+ * byte, mallocs BLOCKS more blocks of SIZE bytes (touched), says "grown\n"
+ * and waits for EOF.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define REGION	(64UL << 20)
@@ -90,8 +98,10 @@ int main(int argc, char **argv)
 	char line[512], c;
 	Dl_info dl;
 	int opt, wait = 1, linger_ms = 0, fault_loop = 0;
+	long burn_ms = 0, grow = 0;
+	const char *cpu_log = NULL;
 
-	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:f")) != -1) {
+	while ((opt = getopt(argc, argv, "p:t:l:b:s:H:xw:fc:o:g:")) != -1) {
 		switch (opt) {
 		case 'p': pages = atol(optarg); break;
 		case 't': thp_mb = atol(optarg); break;
@@ -102,11 +112,23 @@ int main(int argc, char **argv)
 		case 'x': wait = 0; break;
 		case 'w': linger_ms = atoi(optarg); break;
 		case 'f': fault_loop = 1; break;
+		case 'c': burn_ms = atol(optarg); break;
+		case 'o': cpu_log = optarg; break;
+		case 'g': grow = atol(optarg); break;
 		default: return 2;
 		}
 	}
 	if (pages * 4096 > (long)REGION || lazy > pages)
 		return 2;
+	for (volatile unsigned long spin = 0;; spin++) {
+		struct rusage ru;
+
+		if (spin % 65536)
+			continue;
+		getrusage(RUSAGE_SELF, &ru);
+		if (ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 >= burn_ms)
+			break;
+	}
 	region = map_aligned(REGION, MADV_NOHUGEPAGE);
 	if (thp_mb)
 		thp = map_aligned(thp_mb << 20, MADV_HUGEPAGE);
@@ -145,6 +167,13 @@ int main(int argc, char **argv)
 		 (unsigned long)thp_mb << 20, self_field("/proc/self/stat", NULL, 10),
 		 self_field("/proc/self/status", "VmHWM:", 0), dl.dli_fname);
 	say(line);
+	if (wait && grow) {
+		if (read(0, &c, 1) != 1)
+			return 1;
+		for (long i = 0; i < grow; i++)
+			memset(malloc(size), 1, size);
+		say("grown\n");
+	}
 	while (wait && fault_loop) {
 		struct pollfd in = { 0, POLLIN, 0 };
 
@@ -158,5 +187,14 @@ int main(int argc, char **argv)
 	while (wait && !fault_loop && read(0, &c, 1) > 0)
 		;
 	usleep(linger_ms * 1000);
+	if (cpu_log) {
+		int fd = open(cpu_log, O_WRONLY | O_APPEND | O_CREAT, 0600);
+
+		snprintf(line, sizeof(line), "cpu %lu %lu\n", self_field("/proc/self/stat", NULL, 14),
+			 self_field("/proc/self/stat", NULL, 15));
+		if (fd < 0 || write(fd, line, strlen(line)) < 0)
+			return 1;
+		close(fd);
+	}
 	return 0;
 }

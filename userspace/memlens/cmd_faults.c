@@ -15,7 +15,7 @@
 
 #include "memlens.h"
 #include "mlbpf.h"
-#include "cmd_bpf.h"
+#include "count.h"
 
 /* The counting commands' arguments (ml_count_argp's input) and -L. */
 struct faults_args {

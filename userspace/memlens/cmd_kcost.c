@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 #include "kcost_mlalloc.h"
 #include "kcost_timeline.h"
 #include "report.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memlens pagetable PID / memlens vmas PID: a process's page tables and
- * VMAs walked from BPF, printed as the module's pid/PID/pagetable and
+ * memlens pagetable PID / memlens vmas PID (or --comm NAME, --cgroup PATH:
+ * the one process they name): a process's page tables and VMAs walked from BPF, printed as the module's pid/PID/pagetable and
  * pid/PID/vmas files, or with --json / --prometheus through report.h.
  */
 #include <argp.h>
@@ -10,13 +10,15 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 #include "target.h"
 
 struct walk_args {
+	const char *pid_arg; /* the PID operand, or NULL with --comm/--cgroup */
 	pid_t pid;
 	bool verbose, per_vma;
 	enum ml_format format;
+	struct ml_target_opts target;
 };
 
 enum {
@@ -36,7 +38,9 @@ static const struct argp_option vmas_options[] = {
 	{ 0 }
 };
 
-static const struct argp_child walk_children[] = { { &ml_format_argp, 0, NULL, 0 }, { 0 } };
+static const struct argp_child walk_children[] = { { &ml_format_argp, 0, NULL, 0 },
+						   { &ml_target_argp, 0, "Target:", 0 },
+						   { 0 } };
 
 static error_t parse_walk(int key, char *arg, struct argp_state *state)
 {
@@ -45,6 +49,7 @@ static error_t parse_walk(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &a->format;
+		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_PER_VMA:
 		a->per_vma = true;
@@ -53,21 +58,8 @@ static error_t parse_walk(int key, char *arg, struct argp_state *state)
 		a->verbose = true;
 		return 0;
 	case ARGP_KEY_ARG:
-		if (a->pid) {
-			argp_error(state, "one PID only");
-			return EINVAL;
-		}
-		if (ml_pid_parse(arg, &a->pid)) {
-			argp_error(state, "invalid PID '%s'", arg);
-			return EINVAL;
-		}
-		return 0;
 	case ARGP_KEY_END:
-		if (!a->pid) {
-			argp_error(state, "no PID given");
-			return EINVAL;
-		}
-		return 0;
+		return ml_parse_target_pid(state, key, arg, &a->pid_arg, &a->target);
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -86,6 +78,7 @@ static const struct argp pagetable_argp = {
 	       "Examples:\n"
 	       "  memlens pagetable $$\n"
 	       "  memlens pagetable -v 1234\n"
+	       "  memlens pagetable --comm postgres\n"
 	       "  memlens pagetable --json 1234 | jq .pagetable.table_bytes.value",
 	.children = walk_children,
 };
@@ -102,6 +95,7 @@ static const struct argp vmas_argp = {
 	       "Examples:\n"
 	       "  memlens vmas $$\n"
 	       "  memlens vmas 1234 | sort -k5 -n\n"
+	       "  memlens vmas --cgroup system.slice/nginx.service\n"
 	       "  memlens vmas --prometheus --per-vma 1234",
 	.children = walk_children,
 };
@@ -283,6 +277,18 @@ static int run_walk(int argc, char **argv, const struct argp *argp, const char *
 	if (ret != ML_PARSED)
 		return ret;
 	ml_bpf_set_verbose(a.verbose);
+	if (ml_target_given(&a.target)) {
+		/* exactly one process: none is exit 3, several exit 2 (their PIDs listed) */
+		ret = ml_target_one(cmd, a.target.comm, a.target.cgroup, &a.pid);
+		if (ret) {
+			ml_report_failure(stdout, a.format, cmd, 0, ret,
+					  "the target was refused (see stderr)");
+			return ret;
+		}
+	} else if (ml_pid_parse(a.pid_arg, &a.pid)) {
+		fprintf(stderr, "memlens %s: '%s' is not a PID\n", cmd, a.pid_arg);
+		return ML_EXIT_USAGE;
+	}
 	ret = ml_target_check(cmd, &a.pid);
 	if (ret) {
 		ml_report_failure(stdout, a.format, cmd, a.pid, ret,

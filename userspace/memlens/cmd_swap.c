@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 
 struct swap_ctx {
 	struct ml_tlbswap *t; /* first: ml_count_close_tlbswap() */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "memlens.h"
-#include "cmd_bpf.h"
+#include "count.h"
 
 static const char *const reasons[] = {
 	"task_switch",        "remote_shootdown", "local_shootdown",
@@ -89,17 +89,33 @@ static int open_tlb(pid_t tgid, void *ctx)
 
 /* --- JSON and Prometheus (report.h) --- */
 
-/* What the text prints of one set of counters: remote_wrong_cpu only when seen. */
+/*
+ * remote_wrong_cpu, in JSON and Prometheus always (a stable set of
+ * fields): its count where the kernel has the reason, else unavailable
+ * with the reason.  The text, as the module's tlb file, has its line only
+ * when it is not zero.
+ */
+static struct ml_val reason_val(const struct tlb_counts *c, int i)
+{
+	static char why[128];
+	static int known = -1;
+
+	if (i == TLB_REASON_REMOTE_WRONG_CPU) {
+		if (known < 0)
+			known = ml_tlb_has_wrong_cpu(why, sizeof(why));
+		if (!known)
+			return ml_none(why);
+	}
+	return ml_have((double)c->reason[i], ML_SRC_BPF);
+}
+
 static void emit_counts(struct ml_report *r, const struct tlb_counts *c)
 {
 	char key[48];
 
 	for (int i = 0; i < TLB_REASONS; i++) {
-		if (i >= 5 && !c->reason[i])
-			continue;
 		snprintf(key, sizeof(key), "%s_total", reasons[i]);
-		ml_report_val(r, key, reasons[i], ML_UNIT_TOTAL,
-			      ml_have((double)c->reason[i], ML_SRC_BPF));
+		ml_report_val(r, key, reasons[i], ML_UNIT_TOTAL, reason_val(c, i));
 	}
 	ml_report_val(r, "pages_flushed_total", "pages flushed", ML_UNIT_TOTAL,
 		      ml_have((double)c->pages_flushed, ML_SRC_BPF));
@@ -107,9 +123,8 @@ static void emit_counts(struct ml_report *r, const struct tlb_counts *c)
 		      ml_have((double)c->full_flushes, ML_SRC_BPF));
 }
 
-/* One row per CPU; remote_wrong_cpu's column when any CPU saw one. */
-static void emit_percpu(struct ml_report *r, const struct tlb_counts *all,
-			const struct tlb_counts *percpu, int n)
+/* One row per CPU, every reason's column. */
+static void emit_percpu(struct ml_report *r, const struct tlb_counts *percpu, int n)
 {
 	struct ml_col cols[2 + TLB_REASONS + 2];
 	char keys[TLB_REASONS][48];
@@ -117,8 +132,6 @@ static void emit_percpu(struct ml_report *r, const struct tlb_counts *all,
 
 	cols[nc++] = (struct ml_col){ "cpu", "cpu", ML_UNIT_ID };
 	for (int i = 0; i < TLB_REASONS; i++) {
-		if (i >= 5 && !all->reason[i])
-			continue;
 		snprintf(keys[i], sizeof(keys[i]), "%s_total", reasons[i]);
 		cols[nc++] = (struct ml_col){ keys[i], reasons[i], ML_UNIT_TOTAL };
 	}
@@ -130,8 +143,7 @@ static void emit_percpu(struct ml_report *r, const struct tlb_counts *all,
 
 		ml_report_cell(r, ml_have(cpu, ML_SRC_BPF));
 		for (int i = 0; i < TLB_REASONS; i++)
-			if (i < 5 || all->reason[i])
-				ml_report_cell(r, ml_have((double)c->reason[i], ML_SRC_BPF));
+			ml_report_cell(r, reason_val(c, i));
 		ml_report_cell(r, ml_have((double)c->pages_flushed, ML_SRC_BPF));
 		ml_report_cell(r, ml_have((double)c->full_flushes, ML_SRC_BPF));
 	}
@@ -175,7 +187,7 @@ static void report_structured(struct tlb_ctx *x, pid_t tgid)
 	err = percpu ? ml_tlb_read(x->t, &all, percpu, &n) : -ENOMEM;
 	if (!err) {
 		emit_counts(&r, &all);
-		emit_percpu(&r, &all, percpu, n);
+		emit_percpu(&r, percpu, n);
 	} else {
 		ml_report_str(&r, "counters", "counters",
 			      ml_count_why("unavailable: reading them failed: %s", strerror(-err)));

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memlens top [-n N] [--sort faults|rss|pss|swap|pgtables] [-i SECONDS]
- * [-b] [-d N]: every user process ranked by page-fault rate (two reads of
+ * [-b] [--iterations N] [-p PID[,PID...] | --comm NAME | --cgroup PATH]: every user process ranked by page-fault rate (two reads of
  * /proc/PID/stat an interval apart), resident (VmRSS), proportional set
  * size (smaps_rollup's Pss), swap or page-table bytes (/proc/PID/status).
  * On a terminal the screen is redrawn in place every interval, like
- * top(1), until q or Ctrl-C (the terminal restored); otherwise, or with
+ * top(1), until q or Ctrl-C (the terminal restored; Ctrl-Z restores it
+ * too, and SIGCONT puts raw mode back and redraws); otherwise, or with
  * -b, one frame per interval is printed (one by default, -d N frames, -d 0
  * until interrupted).  Kernel threads have no user memory and are left
  * out; processes that exit during the interval are left out too.
@@ -47,6 +48,9 @@ struct top_args {
 	bool batch;
 	long iterations;              /* -1: until q on a terminal, 1 in batch mode */
 	struct ml_target_opts target; /* only these processes */
+	const char *pid_list;         /* -p PID[,PID...] */
+	pid_t *pids;                  /* ... parsed, each checked (a thread: its process) */
+	int npids;
 };
 
 struct proc_row {
@@ -63,6 +67,7 @@ enum {
 	OPT_SORT = 's',
 	OPT_INTERVAL = 'i',
 	OPT_BATCH = 'b',
+	OPT_PID = 'p',
 	/* long only: -d is a duration in faults, tlb and swap, a delay in top(1) */
 	OPT_ITER = 0x100
 };
@@ -79,6 +84,8 @@ static const struct argp_option top_options[] = {
 	  0 },
 	{ "iterations", OPT_ITER, "N", 0,
 	  "stop after N frames (batch mode's default 1; 0: until interrupted)", 0 },
+	{ "pid", OPT_PID, "PID[,PID...]", 0,
+	  "only these processes (a thread id: its process, with a note)", 0 },
 	{ 0 }
 };
 
@@ -102,15 +109,45 @@ static error_t parse_top(int key, char *arg, struct argp_state *state)
 		a->n_given = true;
 		return 0;
 	case OPT_INTERVAL:
-		errno = 0;
-		a->interval = strtod(arg, &end);
-		if (errno || end == arg || *end || !(a->interval >= 0.05) || a->interval > 3600) {
+		if (ml_parse_double(arg, 0.05, 3600, &a->interval)) {
 			argp_error(state, "--interval wants seconds, 0.05 to 3600");
 			return EINVAL;
 		}
 		return 0;
 	case OPT_BATCH:
 		a->batch = true;
+		return 0;
+	case OPT_PID: {
+		char *list = strdup(arg), *save = NULL, *tok;
+
+		a->pid_list = arg;
+		a->npids = 0;
+		a->pids = list ? calloc(strlen(arg) / 2 + 1, sizeof(*a->pids)) : NULL;
+		if (!a->pids) {
+			free(list);
+			argp_error(state, "out of memory");
+			return ENOMEM;
+		}
+		/* strtok_r() would skip an empty item: "1,,2" is refused */
+		for (tok = list; tok; tok = save) {
+			save = strchr(tok, ',');
+			if (save)
+				*save++ = '\0';
+			if (ml_pid_parse(tok, &a->pids[a->npids])) {
+				argp_error(state, "invalid PID '%s' in -p %s", tok, arg);
+				free(list);
+				return EINVAL;
+			}
+			a->npids++;
+		}
+		free(list);
+		return 0;
+	}
+	case ARGP_KEY_END:
+		if (a->pid_list && ml_target_given(&a->target)) {
+			argp_error(state, "give -p or --comm/--cgroup, not both");
+			return EINVAL;
+		}
 		return 0;
 	case OPT_ITER:
 		errno = 0;
@@ -155,6 +192,7 @@ static const struct argp top_argp = {
 	       "  memlens top\n"
 	       "  memlens top -n 5 --sort pss\n"
 	       "  memlens top --comm postgres --sort rss\n"
+	       "  memlens top -p 1234,5678 -n 0\n"
 	       "  memlens top -b --iterations 10 -i 2 --json > frames.ndjson\n"
 	       "  memlens top --sort swap -n 0 --json\n"
 	       "  memlens top --prometheus -n 20 > /var/lib/node_exporter/memlens_top.prom",
@@ -382,7 +420,14 @@ static int sample(struct proc_row **out)
 	struct proc_row *rows;
 	int n, kept = 0;
 
-	if (ml_target_given(&filter->target)) {
+	if (filter->npids) {
+		/* those of -p still there; gone ones leave their rows */
+		pids = malloc(filter->npids * sizeof(*pids));
+		if (!pids)
+			return -ENOMEM;
+		memcpy(pids, filter->pids, filter->npids * sizeof(*pids));
+		n = filter->npids;
+	} else if (ml_target_given(&filter->target)) {
 		/* quiet: a frame where none is left has no rows */
 		if (ml_target_resolve(NULL, filter->target.comm, filter->target.cgroup, &pids, &n))
 			n = 0;
@@ -425,15 +470,19 @@ static void rates(struct proc_row *cur, int n, const struct proc_row *prev, int 
 /*
  * Until @t, or a signal; on a terminal, or until q.  Keys are looked at
  * even when @t has passed already: on a loaded machine every frame can be
- * late, and q must still quit.
+ * late, and q must still quit.  True when the wait ended on a SIGCONT
+ * after Ctrl-Z (term.c restored the terminal for the stop and put raw mode
+ * back): the screen is to be drawn again.
  */
-static void wait_until(double t, bool keys)
+static bool wait_until(double t, bool keys)
 {
 	while (!stop) {
 		double left = t - now();
 		struct timespec ts;
 		int c;
 
+		if (ml_term_resumed())
+			return true;
 		if (keys) {
 			c = ml_term_key(0, left > 0 ? (int)(left * 1000) + 1 : 0);
 			if (c == 'q' || c == 'Q')
@@ -441,21 +490,30 @@ static void wait_until(double t, bool keys)
 			if (c == -2)
 				keys = false; /* the terminal hung up: sleep instead */
 			if (now() >= t)
-				return;
+				return ml_term_resumed();
 			continue;
 		}
 		if (left <= 0)
-			return;
+			return false;
 		ts.tv_sec = (time_t)left;
 		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL); /* EINTR on a signal: the loop checks stop */
 	}
+	return false;
+}
+
+/* The last frame drawn on the terminal, at its current size. */
+static void redraw(const char *last)
+{
+	if (last)
+		ml_term_draw(stdout, last, ml_term_cols(1), ml_term_rows(1));
 }
 
 static int top_loop(const struct top_args *a, struct frame *fr)
 {
 	struct proc_row *prev = NULL, *cur = NULL;
 	bool keys = fr->live && isatty(0) && !ml_term_raw(0, stdout);
+	char *last = NULL; /* the frame on the screen */
 	double t_prev, t0;
 	int np, n, ret = 0;
 
@@ -467,7 +525,11 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 		struct timespec rt;
 		double t;
 
-		wait_until(t0 + (fr->index + 1) * a->interval, keys);
+		while (wait_until(t0 + (fr->index + 1) * a->interval, keys)) {
+			/* back from Ctrl-Z: the screen as it was, the next frame an interval on */
+			redraw(last);
+			t0 = now() - fr->index * a->interval;
+		}
 		if (stop)
 			break;
 		t = now();
@@ -507,7 +569,8 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 			emit(m, a, fr, cur, n);
 			fclose(m);
 			ml_term_draw(stdout, buf, cols, rows);
-			free(buf);
+			free(last);
+			last = buf;
 		} else {
 			emit(stdout, a, fr, cur, n);
 		}
@@ -515,6 +578,7 @@ static int top_loop(const struct top_args *a, struct frame *fr)
 		qsort(prev, np, sizeof(*prev), cmp_pid);
 	}
 	free(prev);
+	free(last);
 	if (fr->live) {
 		ml_term_restore();
 		fputs("\n", stdout);
@@ -531,7 +595,10 @@ static int run_top(int argc, char **argv)
 			      SORT_FAULTS,
 			      false,
 			      -1,
-			      { NULL, NULL } };
+			      { NULL, NULL },
+			      NULL,
+			      NULL,
+			      0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct frame fr = { 0 };
 	int ret;
@@ -552,6 +619,18 @@ static int run_top(int argc, char **argv)
 		if (ret)
 			return ret;
 		free(pids);
+	}
+	/* -p: every PID a process with user memory, else its exit code (one line each) */
+	for (int i = 0; i < a.npids; i++) {
+		ret = ml_target_check("top", &a.pids[i]);
+		if (ret)
+			return ret;
+		/* a thread and its process given both: one row */
+		for (int j = 0; j < i; j++)
+			if (a.pids[j] == a.pids[i]) {
+				a.pids[i--] = a.pids[--a.npids];
+				break;
+			}
 	}
 	filter = &a;
 	fr.live = !a.batch && a.common.format == ML_FMT_TEXT && isatty(1);

@@ -67,9 +67,7 @@ static error_t parse_watch(int key, char *arg, struct argp_state *state)
 		state->child_inputs[1] = &a->target;
 		return 0;
 	case OPT_INTERVAL:
-		errno = 0;
-		a->interval = strtod(arg, &end);
-		if (errno || end == arg || *end || !(a->interval >= 0.05) || a->interval > 3600) {
+		if (ml_parse_double(arg, 0.05, 3600, &a->interval)) {
 			argp_error(state, "--interval wants seconds, 0.05 to 3600");
 			return EINVAL;
 		}
@@ -325,7 +323,8 @@ static void draw_frame(FILE *f, const struct view *w, int cols)
 			else
 				snprintf(a, sizeof(a), "%.0f", w->topf[i].delta / w->interval);
 			fprintf(f, "  %-25s %12s %12llu  %.*s\n", range, a,
-				(unsigned long long)(v->minor + v->major), name_w, v->name);
+				(unsigned long long)(v->minor + v->major),
+				(int)ml_text_fit(v->name, strlen(v->name), name_w, NULL), v->name);
 		}
 		draw_arenas(f, w);
 		return;
@@ -345,8 +344,9 @@ static void draw_frame(FILE *f, const struct view *w, int cols)
 			snprintf(b, sizeof(b), "-");
 		else
 			ml_fmt_bytes(b, sizeof(b), w->top[i].delta);
-		fprintf(f, "  %-25s %-5s %10s %12s  %.*s\n", range, v->perms, a, b, name_w,
-			v->name);
+		/* the name cut to name_w columns, never inside a character */
+		fprintf(f, "  %-25s %-5s %10s %12s  %.*s\n", range, v->perms, a, b,
+			(int)ml_text_fit(v->name, strlen(v->name), name_w, NULL), v->name);
 	}
 	draw_arenas(f, w);
 }

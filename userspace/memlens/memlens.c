@@ -8,6 +8,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,11 @@ int main(int argc, char **argv)
 	char cmd_name[64];
 	int ret;
 
+	/*
+	 * The character type only (no decimal commas in figures): the live
+	 * views cut and pad names by display width (term.h).
+	 */
+	setlocale(LC_CTYPE, "");
 	/* Messages and usage lines say "memlens", however it was started. */
 	program_invocation_name = "memlens";
 	argv[0] = "memlens";

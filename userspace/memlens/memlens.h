@@ -37,6 +37,8 @@ struct argp;
 int ml_parse(const struct argp *argp, int argc, char **argv, unsigned int flags, void *input);
 /* A decimal integer option from @lo to @hi into *@out: 0, or EINVAL (nothing stored). */
 int ml_parse_int(const char *s, int lo, int hi, int *out);
+/* A decimal number within [@lo, @hi] (no NaN, no infinity); EINVAL otherwise. */
+int ml_parse_double(const char *s, double lo, double hi, double *out);
 
 #define ML_DEBUGFS "/sys/kernel/debug/memlens"
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "term.h"
 
 static const char *const unit_names[] = {
 	[ML_UNIT_BYTES] = "bytes",        [ML_UNIT_COUNT] = "count",     [ML_UNIT_TOTAL] = "total",
@@ -483,15 +484,16 @@ static void table_text(struct ml_report *r)
 	char buf[256];
 
 	fprintf(r->out, "\n%s [%s]\n", r->ttitle, ml_src_name(r->tsrc));
+	/* widths in display columns (term.h): a name in UTF-8 keeps the columns aligned */
 	for (int c = 0; c < nc; c++)
-		w[c] = strlen(r->cols[c].title);
+		w[c] = ml_text_width(r->cols[c].title);
 	for (int i = 0; i < r->ncells; i++) {
 		int c = i % r->ncols, l;
 
 		if (c >= nc)
 			continue;
 		cell_text(r, i, buf, sizeof(buf));
-		l = strlen(buf);
+		l = ml_text_width(buf);
 		if (l > w[c])
 			w[c] = l > 60 ? 60 : l;
 	}
@@ -499,15 +501,18 @@ static void table_text(struct ml_report *r)
 		int l;
 
 		total_text(r, c, buf, sizeof(buf));
-		l = strlen(buf);
+		l = ml_text_width(buf);
 		if (l > w[c])
 			w[c] = l > 60 ? 60 : l;
 	}
 	for (int c = 0; c < nc; c++) {
 		bool left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1;
 
-		fprintf(r->out, left ? "%s%-*s" : "%s%*s", c ? "  " : "  ",
-			c == nc - 1 && left ? 0 : w[c], r->cols[c].title);
+		fputs("  ", r->out);
+		if (c == nc - 1 && left)
+			fputs(r->cols[c].title, r->out);
+		else
+			ml_text_put(r->out, r->cols[c].title, w[c], left);
 	}
 	fputc('\n', r->out);
 	for (int i = 0; i < r->ncells; i++) {
@@ -518,10 +523,11 @@ static void table_text(struct ml_report *r)
 			continue;
 		left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1;
 		cell_text(r, i, buf, sizeof(buf));
+		fputs("  ", r->out);
 		if (c == nc - 1 && left)
-			fprintf(r->out, "  %s", buf);
+			fputs(buf, r->out);
 		else
-			fprintf(r->out, left ? "  %-*.*s" : "  %*.*s", w[c], w[c], buf);
+			ml_text_put(r->out, buf, w[c], left);
 		if (c == r->ncols - 1)
 			fputc('\n', r->out);
 	}
@@ -529,10 +535,12 @@ static void table_text(struct ml_report *r)
 		bool left = r->cols[c].unit == ML_UNIT_TEXT || c == nc - 1 || !c;
 
 		total_text(r, c, buf, sizeof(buf));
-		if (c == nc - 1 && left)
+		if (c == nc - 1 && left) {
 			fprintf(r->out, "%s%s", buf[0] ? "  " : "", buf);
-		else
-			fprintf(r->out, left ? "  %-*.*s" : "  %*.*s", w[c], w[c], buf);
+		} else {
+			fputs("  ", r->out);
+			ml_text_put(r->out, buf, w[c], left);
+		}
 		if (c == nc - 1)
 			fputc('\n', r->out);
 	}

@@ -162,6 +162,37 @@ static bool btf_has_member(const char *type, const char *member)
 	return found;
 }
 
+/* Does vmlinux BTF have the enumerator @name in enum @type? -1: no BTF. */
+static int btf_has_enumerator(const char *type, const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	int id, i, found = 0;
+
+	if (!btf)
+		return -1;
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0; t && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(btf, btf_enum(t)[i].name_off), name);
+	btf__free(btf);
+	return found;
+}
+
+bool ml_tlb_has_wrong_cpu(char *why, size_t len)
+{
+	int ret = btf_has_enumerator("tlb_flush_reason", "TLB_REMOTE_WRONG_CPU");
+
+	if (ret > 0)
+		return true;
+	snprintf(
+		why, len, "%s",
+		ret < 0 ?
+			"no kernel BTF (/sys/kernel/btf/vmlinux) to look for TLB_REMOTE_WRONG_CPU" :
+			"this kernel has no TLB_REMOTE_WRONG_CPU flush reason (Linux 6.14 and later)");
+	return false;
+}
+
 /* The address of @sym in /proc/kallsyms (0 if absent or hidden). */
 __u64 ml_kallsyms_addr(const char *sym)
 {

@@ -186,6 +186,12 @@ struct ml_tlbswap;
 int ml_tlbswap_open(struct ml_tlbswap **out, pid_t tgid);
 const char *ml_tlbswap_path(const struct ml_tlbswap *t);
 bool ml_tlbswap_has_tlb(const struct ml_tlbswap *t);
+/*
+ * Does the running kernel's enum tlb_flush_reason (vmlinux BTF) have
+ * TLB_REMOTE_WRONG_CPU (Linux 6.14 and later)?  Where it does not, the
+ * remote_wrong_cpu counter cannot count; false with the reason in @why.
+ */
+bool ml_tlb_has_wrong_cpu(char *why, size_t len);
 /* Which swap counters this kernel lets us count (ML_SWAP_* bits). */
 enum {
 	ML_SWAP_IN = 1,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers of the BPF-backed commands: PIDs and /proc/PID/maps names.
+ * Helpers of the BPF-backed commands: PIDs, /proc/PID/maps names, and the
+ * counting-mode driver (ml_count_run) that faults, tlb, swap and kcost share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 #include <time.h>
 #include <sys/wait.h>
 
-#include "cmd_bpf.h"
+#include "count.h"
 #include "memlens.h"
 #include "target.h"
 
@@ -197,7 +198,6 @@ const struct argp_option ml_count_options[] = {
 int ml_count_parse(int key, char *arg, struct argp_state *state)
 {
 	struct ml_count_args *a = state->input;
-	char *end;
 
 	switch (key) {
 	case 'p':
@@ -210,9 +210,8 @@ int ml_count_parse(int key, char *arg, struct argp_state *state)
 		state->child_inputs[0] = &a->target;
 		return 0;
 	case 'd':
-		errno = 0;
-		a->duration = strtod(arg, &end);
-		if (errno || *end || a->duration <= 0) {
+		/* a year at most; not NaN, not inf */
+		if (ml_parse_double(arg, 0, 31536000, &a->duration) || a->duration <= 0) {
 			argp_error(state, "invalid duration '%s'", arg);
 			return EINVAL;
 		}
@@ -245,7 +244,7 @@ const struct argp ml_count_argp = {
 	.children = count_children,
 };
 
-/* ml_format_argp (opts.c) over the format of a struct ml_count_args. */
+/* ml_format_argp (args.c) over the format of a struct ml_count_args. */
 static error_t parse_count_format(int key, char *arg, struct argp_state *state)
 {
 	struct ml_count_args *a = state->input;

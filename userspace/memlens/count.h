@@ -2,8 +2,8 @@
 /*
  * What the BPF-backed commands (faults, pagetable, vmas, tlb, swap) share.
  */
-#ifndef MEMLENS_CMD_BPF_H
-#define MEMLENS_CMD_BPF_H
+#ifndef MEMLENS_COUNT_H
+#define MEMLENS_COUNT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -104,4 +104,4 @@ int ml_count_run(const char *cmd, struct ml_count_args *a, char **argv,
 		 const struct ml_count_ops *ops, void *ctx);
 void ml_print_faults(const struct fault_counts *c, struct ml_faults *f);
 
-#endif /* MEMLENS_CMD_BPF_H */
+#endif /* MEMLENS_COUNT_H */
