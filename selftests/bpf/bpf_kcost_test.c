@@ -18,11 +18,18 @@
  *  - glibc, jemalloc, tcmalloc, mimalloc and libmlalloc running
  *    alloc-bench large, each one run seen by strace -f -c -p and kcost at
  *    once: equal calls per memory syscall (host: strace).
+ *  - the same workload under "memlens run --json" and "memlens compare
+ *    --json" (kcost's columns): memory syscalls equal strace's and kcost's
+ *    own, bytes given back equal kcost's (the workload's N*M + C*P pages
+ *    and ld.so's one munmap), refaults N*K + C*P; compare's mean, stddev,
+ *    min and max equal those of its per-run rows.  As user nobody both
+ *    say "unavailable" with the reason and still run (exit 0).
  *  - bad input: a kernel thread, no such PID, no target, an unprivileged
  *    user: one line and the documented exit code; a PID that exits
  *    mid-trace: the report of what was counted, exit 0.  (The guest
  *    runner checks the kernel log after the suite.)
  */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -33,6 +40,8 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "mlbpf.h"
+#include "../userspace/ml_json.h"
+#include "../userspace/ml_prom.h"
 
 #define PAGE 4096UL
 #define N_ROUNDS 5
@@ -348,6 +357,301 @@ TEST(command_counts_equal_strace)
 	}
 	EXPECT_EQ(strace_calls(buf, "madvise"), madv);
 	EXPECT_EQ(N_ROUNDS + 2 + C_CYCLES, madv);
+}
+
+/* kcost --json's figures: the calls, DONTNEED and munmap bytes, the calls' TLB flushes. */
+struct kc_json {
+	double calls, flushes, dontneed_calls, dontneed_bytes, munmap_bytes, given_back, refaults;
+};
+
+static int kcost_json(const char *out, struct kc_json *k)
+{
+	char err[128];
+	struct jval *doc = jparse(out, err, sizeof(err));
+	const struct jval *rows = jget(jpath(doc, "kcost.syscalls"), "rows");
+
+	memset(k, 0, sizeof(*k));
+	if (!rows)
+		return -1;
+	for (int i = 0; i < rows->n; i++) {
+		const char *call = jstr(rows->items[i], "call");
+
+		k->calls += jnum(rows->items[i], "calls");
+
+		if (!strcmp(call, "madvise_dontneed")) {
+			k->dontneed_calls = jnum(rows->items[i], "calls");
+			k->dontneed_bytes = jnum(rows->items[i], "bytes");
+		}
+		if (!strcmp(call, "munmap"))
+			k->munmap_bytes = jnum(rows->items[i], "bytes");
+	}
+	/* the flushes the calls made, by reason: all but task switches */
+	rows = jget(jpath(doc, "kcost.tlb_by_reason"), "rows");
+	for (int i = 0; rows && i < rows->n; i++)
+		k->flushes += jnum(rows->items[i], "local_shootdown") +
+			      jnum(rows->items[i], "local_mm_shootdown") +
+			      jnum(rows->items[i], "remote_send_ipi");
+	k->given_back = jnum(doc, "kcost.faults.given_back.value");
+	k->refaults = jnum(doc, "kcost.faults.refaults.value");
+	return 0;
+}
+
+/* The workload's refaults: exact, but for the cycle's +2 of window_check. */
+#define REFAULTS (N_ROUNDS * K_PAGES + C_CYCLES * P_PAGES)
+
+/* The memory syscalls strace -f -c counts of the workload (whole program); -1 without strace. */
+static long long strace_memory_calls(struct __test_metadata *_metadata, char *self)
+{
+	static const char *const calls[] = { "mmap", "munmap", "mremap", "brk", "mprotect",
+					     "madvise" };
+	static struct ml_result s;
+	char out[] = "/tmp/kcost-cols.XXXXXX", buf[16384];
+	char *sargv[] = { "strace", "-f", "-c", "-U", "name,calls", "-o", out, "--", self, NULL };
+	long long total = 0, v;
+	int fd;
+
+	if (access("/usr/bin/strace", X_OK))
+		return -1;
+	fd = mkstemp(out);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (ml_run(&s, sargv) || s.status || ml_read_file(out, buf, sizeof(buf)) <= 0) {
+		unlink(out);
+		return -1;
+	}
+	unlink(out);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		v = strace_calls(buf, calls[i]);
+		total += v > 0 ? v : 0;
+	}
+	return total;
+}
+
+/*
+ * run's and compare's kcost columns on the workload: what kcost --json says
+ * of the same program, and the workload's own counts.
+ */
+TEST(run_and_compare_columns_equal_the_workload)
+{
+	static struct ml_result k, r, c;
+	char self[PATH_MAX];
+	char *kargv[] = { "memlens", "kcost", "--json", "--", self, NULL };
+	char *rargv[] = { "memlens", "run", "--json", "--", self, NULL };
+	char *cargv[] = { "memlens", "compare", "--allocators", "glibc,glibc:KCOST_VARIANT=1",
+			  "-n", "3", "--warmup", "0", "--json", "--", self, NULL };
+	static const char *const figs[] = { "memory_syscalls", "given_back", "refaults" };
+	static const char *const runcol[] = { "memory_syscalls", "given_back_bytes", "refaults" };
+	static const char *const unit[] = { "", "_bytes", "" };
+	const struct jval *rows, *runs;
+	struct jval *doc;
+	struct kc_json kj;
+	long long straced;
+	char err[128], key[96];
+	double v;
+	ssize_t n;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_LT(0, n);
+	self[n] = '\0';
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&k, kargv));
+	ASSERT_EQ(0, ml_run(&r, rargv));
+	ASSERT_EQ(0, ml_run(&c, cargv));
+	straced = strace_memory_calls(_metadata, self);
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, k.status) TH_LOG("%s", k.err);
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
+	ASSERT_EQ(0, kcost_json(k.out, &kj)) TH_LOG("%s", k.out);
+	/* kcost itself: the workload's DONTNEEDs, ld.so's munmap beside the cycles' */
+	EXPECT_EQ(N_ROUNDS, kj.dontneed_calls);
+	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE, kj.dontneed_bytes);
+	EXPECT_LE(C_CYCLES * P_PAGES * PAGE, kj.munmap_bytes);
+	/* given back in pages: ld.so's munmap has a length not a page multiple */
+	EXPECT_LE(kj.dontneed_bytes + kj.munmap_bytes, kj.given_back);
+	EXPECT_GT(kj.dontneed_bytes + kj.munmap_bytes + PAGE, kj.given_back);
+	EXPECT_LE(REFAULTS, kj.refaults);
+	EXPECT_GE(REFAULTS + 2, kj.refaults);
+	if (straced < 0)
+		TH_LOG("no strace here: calls compared with kcost only");
+	else
+		EXPECT_EQ(straced, kj.calls);
+	TH_LOG("kcost: %g calls, %g B given back, %g refaults, %g flushes; strace %lld calls",
+	       kj.calls, kj.given_back, kj.refaults, kj.flushes, straced);
+
+	/* memlens run --json */
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, jnum(doc, "kcost.memory_syscalls_total.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "kcost.given_back_bytes.value"));
+	v = jnum(doc, "kcost.refaults_total.value");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+	EXPECT_STREQ("bpf", jstr(doc, "kcost.refaults_total.source"));
+	/* the time of the calls: some, and within the run */
+	v = jnum(doc, "kcost.memory_syscall_kernel_ns.value");
+	EXPECT_LT(0, v);
+	EXPECT_GE(jnum(doc, "result.wall_seconds.value") * 1e9, v);
+	/* TLB flushes: none in the workload but in its calls, one thread: as kcost's */
+	if (jnum(doc, "kcost.syscall_tlb_flushes_total.value") >= 0) {
+		EXPECT_EQ(kj.flushes, jnum(doc, "kcost.syscall_tlb_flushes_total.value"));
+		EXPECT_LE(N_ROUNDS + C_CYCLES, jnum(doc, "kcost.syscall_tlb_flushes_total.value"));
+	} else {
+		EXPECT_NE(NULL, strstr(jstr(doc, "kcost.syscall_tlb_flushes_total.unavailable"),
+				       "tlb:tlb_flush"));
+	}
+
+	/* memlens compare --json: per run, and the statistics of the runs */
+	doc = jparse(c.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(1, jnum(doc, "compare.kcost.value"));
+	rows = jget(jpath(doc, "kcost"), "rows");
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(2, rows->n);
+	ASSERT_EQ(6, runs->n);
+	for (int i = 0; i < runs->n; i++) {
+		EXPECT_EQ(kj.calls, jnum(runs->items[i], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(runs->items[i], "given_back_bytes"));
+		EXPECT_LE(REFAULTS, jnum(runs->items[i], "refaults"));
+		EXPECT_GE(REFAULTS + 2, jnum(runs->items[i], "refaults"));
+	}
+	for (int a = 0; a < 2; a++) {
+		const char *name = jstr(rows->items[a], "allocator");
+
+		ASSERT_NE(NULL, name);
+		for (int f = 0; f < 3; f++) {
+			double x[3], sum = 0, lo = 1e300, hi = -1e300, sq = 0, mean;
+			int m = 0;
+
+			for (int i = 0; i < runs->n; i++)
+				if (!strcmp(jstr(runs->items[i], "allocator"), name) && m < 3)
+					x[m++] = jnum(runs->items[i], runcol[f]);
+			ASSERT_EQ(3, m);
+			for (int i = 0; i < 3; i++) {
+				sum += x[i];
+				lo = x[i] < lo ? x[i] : lo;
+				hi = x[i] > hi ? x[i] : hi;
+			}
+			mean = sum / 3;
+			for (int i = 0; i < 3; i++)
+				sq += (x[i] - mean) * (x[i] - mean);
+			snprintf(key, sizeof(key), "%s_mean%s", figs[f], unit[f]);
+			EXPECT_TRUE(fabs(jnum(rows->items[a], key) - mean) <= 1e-5 * mean)
+				TH_LOG("%s %s: %g vs %g", name, key, jnum(rows->items[a], key), mean);
+			snprintf(key, sizeof(key), "%s_min%s", figs[f], unit[f]);
+			EXPECT_EQ(lo, jnum(rows->items[a], key)) TH_LOG("%s %s", name, key);
+			snprintf(key, sizeof(key), "%s_max%s", figs[f], unit[f]);
+			EXPECT_EQ(hi, jnum(rows->items[a], key)) TH_LOG("%s %s", name, key);
+			snprintf(key, sizeof(key), "%s_stddev%s", figs[f], unit[f]);
+			v = jnum(rows->items[a], key);
+			EXPECT_TRUE(fabs(v * v - sq / 2) <= 1e-4 * (sq / 2) + 1e-9)
+				TH_LOG("%s %s: %g^2 vs %g", name, key, v, sq / 2);
+		}
+		/* the same program twice: the same calls and give-backs, ratio 1, not significant */
+		EXPECT_EQ(kj.calls, jnum(rows->items[a], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(rows->items[a], "given_back_bytes"));
+	}
+	EXPECT_EQ(1, jnum(rows->items[1], "given_back_mean_ratio"));
+	EXPECT_EQ(0, jnum(rows->items[1], "given_back_ratio_significant"));
+	EXPECT_EQ(1, jnum(rows->items[1], "memory_syscalls_mean_ratio"));
+
+	/* --prometheus: the same figures */
+	rargv[2] = "--prometheus";
+	cargv[8] = "--prometheus";
+	cargv[5] = "1";
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, rargv));
+	ASSERT_EQ(0, ml_run(&c, cargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
+	EXPECT_EQ(0, prom_check(r.out, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(0, prom_check(c.out, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, prom_value(r.out, "memlens_kcost_memory_syscalls_total", "allocator=\"glibc\""));
+	EXPECT_EQ(kj.given_back, prom_value(r.out, "memlens_kcost_given_back_bytes", "allocator=\"glibc\""));
+	v = prom_value(r.out, "memlens_kcost_refaults_total", "allocator=\"glibc\"");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+	EXPECT_EQ(kj.calls, prom_value(c.out, "memlens_kcost_memory_syscalls_total",
+				       "allocator=\"glibc:KCOST_VARIANT=1\""));
+	EXPECT_EQ(kj.given_back, prom_value(c.out, "memlens_kcost_given_back_mean_bytes",
+					    "allocator=\"glibc\""));
+	v = prom_value(c.out, "memlens_kcost_refaults_max", "allocator=\"glibc\"");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+}
+
+/*
+ * As user nobody BPF cannot load: run and compare say so, with the reason
+ * and memlens doctor, in text and JSON, and still run (exit 0).
+ */
+TEST(run_and_compare_unprivileged_say_unavailable_and_run)
+{
+	struct ml_result *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *run_json[] = { "run", "--json", "--", "true", NULL };
+	char *run_text[] = { "run", "--", "true", NULL };
+	char *cmp_text[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
+			     "--", "true", NULL };
+	char *cmp_json[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
+			     "--json", "--", "true", NULL };
+	static const char *const keys[] = { "memory_syscalls_total", "given_back_bytes",
+					    "refaults_total", "memory_syscall_kernel_ns",
+					    "syscall_tlb_flushes_total", "tlb_ipis_received_total" };
+	const struct jval *rows;
+	struct jval *doc;
+	char err[128], key[96];
+	const char *why;
+
+	ASSERT_NE(MAP_FAILED, r);
+	if (geteuid())
+		SKIP(return, "needs root to drop to nobody");
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_json));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	doc = jparse(r->out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, r->out);
+	EXPECT_EQ(0, jnum(doc, "result.exit_status"));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "kcost.%s.value", keys[i]);
+		EXPECT_EQ(J_NULL, jpath(doc, key) ? jpath(doc, key)->t : J_NUM) TH_LOG("%s", key);
+		snprintf(key, sizeof(key), "kcost.%s.unavailable", keys[i]);
+		why = jstr(doc, key);
+		ASSERT_NE(NULL, why) TH_LOG("%s", key);
+		EXPECT_NE(NULL, strstr(why, "kcost unavailable: ")) TH_LOG("%s", why);
+		EXPECT_NE(NULL, strstr(why, "CAP_BPF")) TH_LOG("%s", why);
+		EXPECT_NE(NULL, strstr(why, "(see memlens doctor)")) TH_LOG("%s", why);
+	}
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_text));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "  kcost figures                unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "wall time")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, cmp_text));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "Kernel cost (memory syscalls, given back, refaults, TLB flushes): unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "(see memlens doctor)")) TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "wall time: mean +- stddev")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, cmp_json));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	doc = jparse(r->out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	why = jstr(doc, "compare.kcost.unavailable");
+	ASSERT_NE(NULL, why);
+	EXPECT_NE(NULL, strstr(why, "CAP_BPF")) TH_LOG("%s", why);
+	rows = jget(jpath(doc, "kcost"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_EQ(2, rows->n);
+	EXPECT_EQ(J_NULL, jget(rows->items[1], "memory_syscalls")->t);
+	EXPECT_EQ(2, jnum(doc, "compare.runs"));
+	munmap(r, sizeof(*r));
 }
 
 /* TracerPid of /proc/@pid/status; -1 if unreadable. */
