@@ -432,60 +432,65 @@ static long long strace_memory_calls(struct __test_metadata *_metadata, char *se
 }
 
 /*
- * run's and compare's kcost columns on the workload: what kcost --json says
- * of the same program, and the workload's own counts.
+ * The workload whole under "memlens kcost --json": its figures, checked
+ * against the workload's counts and strace's, for run's and compare's
+ * columns to be compared with.
  */
-TEST(run_and_compare_columns_equal_the_workload)
+static void workload_kcost(struct __test_metadata *_metadata, char *self, size_t len,
+			   struct kc_json *kj)
 {
-	static struct ml_result k, r, c;
-	char self[PATH_MAX];
+	static struct ml_result k;
 	char *kargv[] = { "memlens", "kcost", "--json", "--", self, NULL };
-	char *rargv[] = { "memlens", "run", "--json", "--", self, NULL };
-	char *cargv[] = { "memlens", "compare", "--allocators", "glibc,glibc:KCOST_VARIANT=1",
-			  "-n", "3", "--warmup", "0", "--json", "--", self, NULL };
-	static const char *const figs[] = { "memory_syscalls", "given_back", "refaults" };
-	static const char *const runcol[] = { "memory_syscalls", "given_back_bytes", "refaults" };
-	static const char *const unit[] = { "", "_bytes", "" };
-	const struct jval *rows, *runs;
-	struct jval *doc;
-	struct kc_json kj;
 	long long straced;
-	char err[128], key[96];
-	double v;
 	ssize_t n;
 
-	if (geteuid())
-		SKIP(return, "BPF needs root");
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	n = readlink("/proc/self/exe", self, len - 1);
 	ASSERT_LT(0, n);
 	self[n] = '\0';
 	setenv("KCOST_WORKLOAD", "1", 1);
 	ASSERT_EQ(0, ml_run(&k, kargv));
-	ASSERT_EQ(0, ml_run(&r, rargv));
-	ASSERT_EQ(0, ml_run(&c, cargv));
 	straced = strace_memory_calls(_metadata, self);
 	unsetenv("KCOST_WORKLOAD");
 	ASSERT_EQ(0, k.status) TH_LOG("%s", k.err);
-	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
-	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
-	ASSERT_EQ(0, kcost_json(k.out, &kj)) TH_LOG("%s", k.out);
-	/* kcost itself: the workload's DONTNEEDs, ld.so's munmap beside the cycles' */
-	EXPECT_EQ(N_ROUNDS, kj.dontneed_calls);
-	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE, kj.dontneed_bytes);
-	EXPECT_LE(C_CYCLES * P_PAGES * PAGE, kj.munmap_bytes);
+	ASSERT_EQ(0, kcost_json(k.out, kj)) TH_LOG("%s", k.out);
+	/* the workload's DONTNEEDs; ld.so's munmap beside the cycles' */
+	EXPECT_EQ(N_ROUNDS, kj->dontneed_calls);
+	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE, kj->dontneed_bytes);
+	EXPECT_LE(C_CYCLES * P_PAGES * PAGE, kj->munmap_bytes);
 	/* given back in pages: ld.so's munmap has a length not a page multiple */
-	EXPECT_LE(kj.dontneed_bytes + kj.munmap_bytes, kj.given_back);
-	EXPECT_GT(kj.dontneed_bytes + kj.munmap_bytes + PAGE, kj.given_back);
-	EXPECT_LE(REFAULTS, kj.refaults);
-	EXPECT_GE(REFAULTS + 2, kj.refaults);
+	EXPECT_LE(kj->dontneed_bytes + kj->munmap_bytes, kj->given_back);
+	EXPECT_GT(kj->dontneed_bytes + kj->munmap_bytes + PAGE, kj->given_back);
+	EXPECT_LE(REFAULTS, kj->refaults);
+	EXPECT_GE(REFAULTS + 2, kj->refaults);
 	if (straced < 0)
 		TH_LOG("no strace here: calls compared with kcost only");
 	else
-		EXPECT_EQ(straced, kj.calls);
+		EXPECT_EQ(straced, kj->calls);
 	TH_LOG("kcost: %g calls, %g B given back, %g refaults, %g flushes; strace %lld calls",
-	       kj.calls, kj.given_back, kj.refaults, kj.flushes, straced);
+	       kj->calls, kj->given_back, kj->refaults, kj->flushes, straced);
+}
 
-	/* memlens run --json */
+/* run's kcost section (one run, -r 2, Prometheus) against kcost's and the workload's. */
+TEST(run_columns_equal_the_workload)
+{
+	static struct ml_result r;
+	char self[PATH_MAX];
+	char *rargv[] = { "memlens", "run", "--json", "--", self, NULL };
+	char *rep[] = { "memlens", "run", "-r", "2", "--warmup", "0", "--json", "--", self, NULL };
+	char *prom[] = { "memlens", "run", "--prometheus", "--", self, NULL };
+	const struct jval *runs;
+	struct jval *doc;
+	struct kc_json kj;
+	char err[128];
+	double v;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	workload_kcost(_metadata, self, sizeof(self), &kj);
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, rargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	doc = jparse(r.out, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
@@ -514,7 +519,69 @@ TEST(run_and_compare_columns_equal_the_workload)
 				       "tlb:tlb_flush"));
 	}
 
-	/* memlens compare --json: per run, and the statistics of the runs */
+	/* -r 2: the statistics of two runs, each run's row */
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, rep));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, jnum(doc, "statistics.memory_syscalls.mean.value"));
+	EXPECT_EQ(0, jnum(doc, "statistics.memory_syscalls.stddev.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "statistics.given_back_bytes.min.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "statistics.given_back_bytes.max.value"));
+	EXPECT_LE(REFAULTS, jnum(doc, "statistics.refaults.min.value"));
+	EXPECT_GE(REFAULTS + 2, jnum(doc, "statistics.refaults.max.value"));
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(2, runs->n);
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(kj.calls, jnum(runs->items[i], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(runs->items[i], "given_back_bytes"));
+	}
+
+	/* --prometheus */
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, prom));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls,
+		  prom_value(r.out, "memlens_kcost_memory_syscalls_total", "allocator=\"glibc\""));
+	EXPECT_EQ(kj.given_back,
+		  prom_value(r.out, "memlens_kcost_given_back_bytes", "allocator=\"glibc\""));
+	v = prom_value(r.out, "memlens_kcost_refaults_total", "allocator=\"glibc\"");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+}
+
+/*
+ * compare's kcost table (two allocators, the second a variant of the
+ * first, 2 runs each, JSON and Prometheus): each run's figures as kcost's,
+ * the statistics recomputed from the runs table.
+ */
+TEST(compare_columns_equal_the_workload)
+{
+	static struct ml_result c;
+	char self[PATH_MAX];
+	char *cargv[] = { "memlens", "compare", "--allocators", "glibc,glibc:KCOST_VARIANT=1",
+			  "-n", "2", "--warmup", "0", "--json", "--", self, NULL };
+	static const char *const figs[] = { "memory_syscalls", "given_back", "refaults" };
+	static const char *const runcol[] = { "memory_syscalls", "given_back_bytes", "refaults" };
+	static const char *const unit[] = { "", "_bytes", "" };
+	const struct jval *rows, *runs;
+	struct jval *doc;
+	struct kc_json kj;
+	char err[128], key[96];
+	double v;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	workload_kcost(_metadata, self, sizeof(self), &kj);
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&c, cargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
 	doc = jparse(c.out, err, sizeof(err));
 	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
 	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
@@ -524,7 +591,7 @@ TEST(run_and_compare_columns_equal_the_workload)
 	ASSERT_NE(NULL, rows);
 	ASSERT_NE(NULL, runs);
 	ASSERT_EQ(2, rows->n);
-	ASSERT_EQ(6, runs->n);
+	ASSERT_EQ(4, runs->n);
 	for (int i = 0; i < runs->n; i++) {
 		EXPECT_EQ(kj.calls, jnum(runs->items[i], "memory_syscalls"));
 		EXPECT_EQ(kj.given_back, jnum(runs->items[i], "given_back_bytes"));
@@ -536,58 +603,47 @@ TEST(run_and_compare_columns_equal_the_workload)
 
 		ASSERT_NE(NULL, name);
 		for (int f = 0; f < 3; f++) {
-			double x[3], sum = 0, lo = 1e300, hi = -1e300, sq = 0, mean;
+			double x[2], mean, sq = 0;
 			int m = 0;
 
 			for (int i = 0; i < runs->n; i++)
-				if (!strcmp(jstr(runs->items[i], "allocator"), name) && m < 3)
+				if (!strcmp(jstr(runs->items[i], "allocator"), name) && m < 2)
 					x[m++] = jnum(runs->items[i], runcol[f]);
-			ASSERT_EQ(3, m);
-			for (int i = 0; i < 3; i++) {
-				sum += x[i];
-				lo = x[i] < lo ? x[i] : lo;
-				hi = x[i] > hi ? x[i] : hi;
-			}
-			mean = sum / 3;
-			for (int i = 0; i < 3; i++)
+			ASSERT_EQ(2, m);
+			mean = (x[0] + x[1]) / 2;
+			for (int i = 0; i < 2; i++)
 				sq += (x[i] - mean) * (x[i] - mean);
 			snprintf(key, sizeof(key), "%s_mean%s", figs[f], unit[f]);
 			EXPECT_TRUE(fabs(jnum(rows->items[a], key) - mean) <= 1e-5 * mean)
 				TH_LOG("%s %s: %g vs %g", name, key, jnum(rows->items[a], key), mean);
 			snprintf(key, sizeof(key), "%s_min%s", figs[f], unit[f]);
-			EXPECT_EQ(lo, jnum(rows->items[a], key)) TH_LOG("%s %s", name, key);
+			EXPECT_EQ(x[0] < x[1] ? x[0] : x[1], jnum(rows->items[a], key))
+				TH_LOG("%s %s", name, key);
 			snprintf(key, sizeof(key), "%s_max%s", figs[f], unit[f]);
-			EXPECT_EQ(hi, jnum(rows->items[a], key)) TH_LOG("%s %s", name, key);
+			EXPECT_EQ(x[0] > x[1] ? x[0] : x[1], jnum(rows->items[a], key))
+				TH_LOG("%s %s", name, key);
 			snprintf(key, sizeof(key), "%s_stddev%s", figs[f], unit[f]);
 			v = jnum(rows->items[a], key);
-			EXPECT_TRUE(fabs(v * v - sq / 2) <= 1e-4 * (sq / 2) + 1e-9)
-				TH_LOG("%s %s: %g^2 vs %g", name, key, v, sq / 2);
+			EXPECT_TRUE(fabs(v * v - sq) <= 1e-4 * sq + 1e-9)
+				TH_LOG("%s %s: %g^2 vs %g", name, key, v, sq);
 		}
-		/* the same program twice: the same calls and give-backs, ratio 1, not significant */
+		/* the same program twice: the same calls and give-backs */
 		EXPECT_EQ(kj.calls, jnum(rows->items[a], "memory_syscalls"));
 		EXPECT_EQ(kj.given_back, jnum(rows->items[a], "given_back_bytes"));
 	}
+	/* ratio 1, not significant */
 	EXPECT_EQ(1, jnum(rows->items[1], "given_back_mean_ratio"));
 	EXPECT_EQ(0, jnum(rows->items[1], "given_back_ratio_significant"));
 	EXPECT_EQ(1, jnum(rows->items[1], "memory_syscalls_mean_ratio"));
 
-	/* --prometheus: the same figures */
-	rargv[2] = "--prometheus";
-	cargv[8] = "--prometheus";
+	/* --prometheus, one run each */
 	cargv[5] = "1";
+	cargv[8] = "--prometheus";
 	setenv("KCOST_WORKLOAD", "1", 1);
-	ASSERT_EQ(0, ml_run(&r, rargv));
 	ASSERT_EQ(0, ml_run(&c, cargv));
 	unsetenv("KCOST_WORKLOAD");
-	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
 	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
-	EXPECT_EQ(0, prom_check(r.out, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_EQ(0, prom_check(c.out, err, sizeof(err))) TH_LOG("%s", err);
-	EXPECT_EQ(kj.calls, prom_value(r.out, "memlens_kcost_memory_syscalls_total", "allocator=\"glibc\""));
-	EXPECT_EQ(kj.given_back, prom_value(r.out, "memlens_kcost_given_back_bytes", "allocator=\"glibc\""));
-	v = prom_value(r.out, "memlens_kcost_refaults_total", "allocator=\"glibc\"");
-	EXPECT_LE(REFAULTS, v);
-	EXPECT_GE(REFAULTS + 2, v);
 	EXPECT_EQ(kj.calls, prom_value(c.out, "memlens_kcost_memory_syscalls_total",
 				       "allocator=\"glibc:KCOST_VARIANT=1\""));
 	EXPECT_EQ(kj.given_back, prom_value(c.out, "memlens_kcost_given_back_mean_bytes",
@@ -607,6 +663,7 @@ TEST(run_and_compare_unprivileged_say_unavailable_and_run)
 				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	char *run_json[] = { "run", "--json", "--", "true", NULL };
 	char *run_text[] = { "run", "--", "true", NULL };
+	char *run_rep[] = { "run", "-r", "2", "--", "true", NULL };
 	char *cmp_text[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
 			     "--", "true", NULL };
 	char *cmp_json[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
@@ -642,6 +699,11 @@ TEST(run_and_compare_unprivileged_say_unavailable_and_run)
 	EXPECT_NE(NULL, strstr(r->out, "  kcost figures                unavailable: kcost unavailable: "))
 		TH_LOG("%s", r->out);
 	EXPECT_NE(NULL, strstr(r->out, "wall time")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_rep));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "  kcost figures                unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_EQ(NULL, strstr(r->out, "refaults")) TH_LOG("%s", r->out);
 	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, cmp_text));
 	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
 	EXPECT_NE(NULL, strstr(r->out, "Kernel cost (memory syscalls, given back, refaults, TLB flushes): unavailable: kcost unavailable: "))
