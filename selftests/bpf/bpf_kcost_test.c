@@ -470,14 +470,24 @@ static void workload_kcost(struct __test_metadata *_metadata, char *self, size_t
 	       kj->calls, kj->given_back, kj->refaults, kj->flushes, straced);
 }
 
+/*
+ * run and compare load kcost's programs for every run: seconds each in a
+ * TCG guest, more than the harness's default 30 s for a test.
+ */
+#define COLS_TIMEOUT 300
+
+FIXTURE(kcost_cols) {};
+FIXTURE_SETUP(kcost_cols) {}
+FIXTURE_TEARDOWN(kcost_cols) {}
+
 /* run's kcost section (one run, -r 2, Prometheus) against kcost's and the workload's. */
-TEST(run_columns_equal_the_workload)
+TEST_F_TIMEOUT(kcost_cols, run_columns_equal_the_workload, COLS_TIMEOUT)
 {
 	static struct ml_result r;
-	char self[PATH_MAX];
-	char *rargv[] = { "memlens", "run", "--json", "--", self, NULL };
-	char *rep[] = { "memlens", "run", "-r", "2", "--warmup", "0", "--json", "--", self, NULL };
-	char *prom[] = { "memlens", "run", "--prometheus", "--", self, NULL };
+	char exe[PATH_MAX];
+	char *rargv[] = { "memlens", "run", "--json", "--", exe, NULL };
+	char *rep[] = { "memlens", "run", "-r", "2", "--warmup", "0", "--json", "--", exe, NULL };
+	char *prom[] = { "memlens", "run", "--prometheus", "--", exe, NULL };
 	const struct jval *runs;
 	struct jval *doc;
 	struct kc_json kj;
@@ -486,7 +496,7 @@ TEST(run_columns_equal_the_workload)
 
 	if (geteuid())
 		SKIP(return, "BPF needs root");
-	workload_kcost(_metadata, self, sizeof(self), &kj);
+	workload_kcost(_metadata, exe, sizeof(exe), &kj);
 	setenv("KCOST_WORKLOAD", "1", 1);
 	ASSERT_EQ(0, ml_run(&r, rargv));
 	unsetenv("KCOST_WORKLOAD");
@@ -560,12 +570,12 @@ TEST(run_columns_equal_the_workload)
  * first, 2 runs each, JSON and Prometheus): each run's figures as kcost's,
  * the statistics recomputed from the runs table.
  */
-TEST(compare_columns_equal_the_workload)
+TEST_F_TIMEOUT(kcost_cols, compare_columns_equal_the_workload, COLS_TIMEOUT)
 {
 	static struct ml_result c;
-	char self[PATH_MAX];
+	char exe[PATH_MAX];
 	char *cargv[] = { "memlens", "compare", "--allocators", "glibc,glibc:KCOST_VARIANT=1",
-			  "-n", "2", "--warmup", "0", "--json", "--", self, NULL };
+			  "-n", "2", "--warmup", "0", "--json", "--", exe, NULL };
 	static const char *const figs[] = { "memory_syscalls", "given_back", "refaults" };
 	static const char *const runcol[] = { "memory_syscalls", "given_back_bytes", "refaults" };
 	static const char *const unit[] = { "", "_bytes", "" };
@@ -577,7 +587,7 @@ TEST(compare_columns_equal_the_workload)
 
 	if (geteuid())
 		SKIP(return, "BPF needs root");
-	workload_kcost(_metadata, self, sizeof(self), &kj);
+	workload_kcost(_metadata, exe, sizeof(exe), &kj);
 	setenv("KCOST_WORKLOAD", "1", 1);
 	ASSERT_EQ(0, ml_run(&c, cargv));
 	unsetenv("KCOST_WORKLOAD");
