@@ -18,11 +18,18 @@
  *  - glibc, jemalloc, tcmalloc, mimalloc and libmlalloc running
  *    alloc-bench large, each one run seen by strace -f -c -p and kcost at
  *    once: equal calls per memory syscall (host: strace).
+ *  - the same workload under "memlens run --json" and "memlens compare
+ *    --json" (kcost's columns): memory syscalls equal strace's and kcost's
+ *    own, bytes given back equal kcost's (the workload's N*M + C*P pages
+ *    and ld.so's one munmap), refaults N*K + C*P; compare's mean, stddev,
+ *    min and max equal those of its per-run rows.  As user nobody both
+ *    say "unavailable" with the reason and still run (exit 0).
  *  - bad input: a kernel thread, no such PID, no target, an unprivileged
  *    user: one line and the documented exit code; a PID that exits
  *    mid-trace: the report of what was counted, exit 0.  (The guest
  *    runner checks the kernel log after the suite.)
  */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -33,6 +40,8 @@
 #include "kselftest_harness.h"
 #include "ml_test.h"
 #include "mlbpf.h"
+#include "../userspace/ml_json.h"
+#include "../userspace/ml_prom.h"
 
 #define PAGE 4096UL
 #define N_ROUNDS 5
@@ -348,6 +357,382 @@ TEST(command_counts_equal_strace)
 	}
 	EXPECT_EQ(strace_calls(buf, "madvise"), madv);
 	EXPECT_EQ(N_ROUNDS + 2 + C_CYCLES, madv);
+}
+
+/* kcost --json's figures: the calls, DONTNEED and munmap bytes, the calls' TLB flushes. */
+struct kc_json {
+	double calls, flushes, local, dontneed_calls, dontneed_bytes, munmap_bytes, given_back, refaults;
+};
+
+static int kcost_json(const char *out, struct kc_json *k)
+{
+	char err[128];
+	struct jval *doc = jparse(out, err, sizeof(err));
+	const struct jval *rows = jget(jpath(doc, "kcost.syscalls"), "rows");
+
+	memset(k, 0, sizeof(*k));
+	if (!rows)
+		return -1;
+	for (int i = 0; i < rows->n; i++) {
+		const char *call = jstr(rows->items[i], "call");
+
+		k->calls += jnum(rows->items[i], "calls");
+
+		if (!strcmp(call, "madvise_dontneed")) {
+			k->dontneed_calls = jnum(rows->items[i], "calls");
+			k->dontneed_bytes = jnum(rows->items[i], "bytes");
+		}
+		if (!strcmp(call, "munmap"))
+			k->munmap_bytes = jnum(rows->items[i], "bytes");
+	}
+	/* the flushes the calls made, by reason: all but task switches */
+	rows = jget(jpath(doc, "kcost.tlb_by_reason"), "rows");
+	for (int i = 0; rows && i < rows->n; i++) {
+		k->local += jnum(rows->items[i], "local_shootdown") +
+			    jnum(rows->items[i], "local_mm_shootdown");
+		k->flushes += jnum(rows->items[i], "local_shootdown") +
+			      jnum(rows->items[i], "local_mm_shootdown") +
+			      jnum(rows->items[i], "remote_send_ipi");
+	}
+	k->given_back = jnum(doc, "kcost.faults.given_back.value");
+	k->refaults = jnum(doc, "kcost.faults.refaults.value");
+	return 0;
+}
+
+/* The workload's refaults: exact, but for the cycle's +2 of window_check. */
+#define REFAULTS (N_ROUNDS * K_PAGES + C_CYCLES * P_PAGES)
+
+/* The memory syscalls strace -f -c counts of the workload (whole program); -1 without strace. */
+static long long strace_memory_calls(struct __test_metadata *_metadata, char *self)
+{
+	static const char *const calls[] = { "mmap", "munmap", "mremap", "brk", "mprotect",
+					     "madvise" };
+	static struct ml_result s;
+	char out[] = "/tmp/kcost-cols.XXXXXX", buf[16384];
+	char *sargv[] = { "strace", "-f", "-c", "-U", "name,calls", "-o", out, "--", self, NULL };
+	long long total = 0, v;
+	int fd;
+
+	if (access("/usr/bin/strace", X_OK))
+		return -1;
+	fd = mkstemp(out);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (ml_run(&s, sargv) || s.status || ml_read_file(out, buf, sizeof(buf)) <= 0) {
+		unlink(out);
+		return -1;
+	}
+	unlink(out);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		v = strace_calls(buf, calls[i]);
+		total += v > 0 ? v : 0;
+	}
+	return total;
+}
+
+/*
+ * The workload whole under "memlens kcost --json": its figures, checked
+ * against the workload's counts and strace's, for run's and compare's
+ * columns to be compared with.
+ */
+static void workload_kcost(struct __test_metadata *_metadata, char *self, size_t len,
+			   struct kc_json *kj)
+{
+	static struct ml_result k;
+	char *kargv[] = { "memlens", "kcost", "--json", "--", self, NULL };
+	long long straced;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, len - 1);
+	ASSERT_LT(0, n);
+	self[n] = '\0';
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&k, kargv));
+	straced = strace_memory_calls(_metadata, self);
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, k.status) TH_LOG("%s", k.err);
+	ASSERT_EQ(0, kcost_json(k.out, kj)) TH_LOG("%s", k.out);
+	/* the workload's DONTNEEDs; ld.so's munmap beside the cycles' */
+	EXPECT_EQ(N_ROUNDS, kj->dontneed_calls);
+	EXPECT_EQ(N_ROUNDS * M_PAGES * PAGE, kj->dontneed_bytes);
+	EXPECT_LE(C_CYCLES * P_PAGES * PAGE, kj->munmap_bytes);
+	/* given back in pages: ld.so's munmap has a length not a page multiple */
+	EXPECT_LE(kj->dontneed_bytes + kj->munmap_bytes, kj->given_back);
+	EXPECT_GT(kj->dontneed_bytes + kj->munmap_bytes + PAGE, kj->given_back);
+	EXPECT_LE(REFAULTS, kj->refaults);
+	EXPECT_GE(REFAULTS + 2, kj->refaults);
+	if (straced < 0)
+		TH_LOG("no strace here: calls compared with kcost only");
+	else
+		EXPECT_EQ(straced, kj->calls);
+	TH_LOG("kcost: %g calls, %g B given back, %g refaults, %g flushes; strace %lld calls",
+	       kj->calls, kj->given_back, kj->refaults, kj->flushes, straced);
+}
+
+/*
+ * run and compare load kcost's programs for every run: seconds each in a
+ * TCG guest, more than the harness's default 30 s for a test.
+ */
+#define COLS_TIMEOUT 300
+
+FIXTURE(kcost_cols) {};
+FIXTURE_SETUP(kcost_cols) {}
+FIXTURE_TEARDOWN(kcost_cols) {}
+
+/* run's kcost section (one run, -r 2, Prometheus) against kcost's and the workload's. */
+TEST_F_TIMEOUT(kcost_cols, run_columns_equal_the_workload, COLS_TIMEOUT)
+{
+	static struct ml_result r;
+	char exe[PATH_MAX];
+	char *rargv[] = { "memlens", "run", "--json", "--", exe, NULL };
+	char *rep[] = { "memlens", "run", "-r", "2", "--warmup", "0", "--json", "--", exe, NULL };
+	char *prom[] = { "memlens", "run", "--prometheus", "--", exe, NULL };
+	const struct jval *runs;
+	struct jval *doc;
+	struct kc_json kj;
+	char err[128];
+	double v;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	workload_kcost(_metadata, exe, sizeof(exe), &kj);
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, rargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, jnum(doc, "kcost.memory_syscalls_total.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "kcost.given_back_bytes.value"));
+	v = jnum(doc, "kcost.refaults_total.value");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+	EXPECT_STREQ("bpf", jstr(doc, "kcost.refaults_total.source"));
+	/* the time of the calls: some, and within the run */
+	v = jnum(doc, "kcost.memory_syscall_kernel_ns.value");
+	EXPECT_LT(0, v);
+	EXPECT_GE(jnum(doc, "result.wall_seconds.value") * 1e9, v);
+	/*
+	 * The calls' TLB flushes: each DONTNEED and munmap flushes this CPU
+	 * (kcost saw the same local flushes); a call may also send one IPI,
+	 * to a CPU the thread ran on before (that varies with migrations).
+	 */
+	v = jnum(doc, "kcost.syscall_tlb_flushes_total.value");
+	if (v >= 0) {
+		EXPECT_LE(N_ROUNDS + C_CYCLES, v);
+		EXPECT_LE(N_ROUNDS + C_CYCLES, kj.local);
+		EXPECT_GE(2 * kj.local, v) TH_LOG("run %g flushes, kcost %g local", v, kj.local);
+	} else {
+		EXPECT_NE(NULL, strstr(jstr(doc, "kcost.syscall_tlb_flushes_total.unavailable"),
+				       "tlb:tlb_flush"));
+	}
+
+	/* -r 2: the statistics of two runs, each run's row */
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, rep));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	doc = jparse(r.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, jnum(doc, "statistics.memory_syscalls.mean.value"));
+	EXPECT_EQ(0, jnum(doc, "statistics.memory_syscalls.stddev.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "statistics.given_back_bytes.min.value"));
+	EXPECT_EQ(kj.given_back, jnum(doc, "statistics.given_back_bytes.max.value"));
+	EXPECT_LE(REFAULTS, jnum(doc, "statistics.refaults.min.value"));
+	EXPECT_GE(REFAULTS + 2, jnum(doc, "statistics.refaults.max.value"));
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(2, runs->n);
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(kj.calls, jnum(runs->items[i], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(runs->items[i], "given_back_bytes"));
+	}
+
+	/* --prometheus */
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&r, prom));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, prom_check(r.out, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls,
+		  prom_value(r.out, "memlens_kcost_memory_syscalls_total", "allocator=\"glibc\""));
+	EXPECT_EQ(kj.given_back,
+		  prom_value(r.out, "memlens_kcost_given_back_bytes", "allocator=\"glibc\""));
+	v = prom_value(r.out, "memlens_kcost_refaults_total", "allocator=\"glibc\"");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+}
+
+/*
+ * compare's kcost table (two allocators, the second a variant of the
+ * first, 2 runs each, JSON and Prometheus): each run's figures as kcost's,
+ * the statistics recomputed from the runs table.
+ */
+TEST_F_TIMEOUT(kcost_cols, compare_columns_equal_the_workload, COLS_TIMEOUT)
+{
+	static struct ml_result c;
+	char exe[PATH_MAX];
+	char *cargv[] = { "memlens", "compare", "--allocators", "glibc,glibc:KCOST_VARIANT=1",
+			  "-n", "2", "--warmup", "0", "--json", "--", exe, NULL };
+	static const char *const figs[] = { "memory_syscalls", "given_back", "refaults" };
+	static const char *const runcol[] = { "memory_syscalls", "given_back_bytes", "refaults" };
+	static const char *const unit[] = { "", "_bytes", "" };
+	const struct jval *rows, *runs;
+	struct jval *doc;
+	struct kc_json kj;
+	char err[128], key[96];
+	double v;
+
+	if (geteuid())
+		SKIP(return, "BPF needs root");
+	workload_kcost(_metadata, exe, sizeof(exe), &kj);
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&c, cargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
+	doc = jparse(c.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_TRUE(jcheck_schema(doc, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(1, jnum(doc, "compare.kcost.value"));
+	rows = jget(jpath(doc, "kcost"), "rows");
+	runs = jget(jpath(doc, "runs"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_NE(NULL, runs);
+	ASSERT_EQ(2, rows->n);
+	ASSERT_EQ(4, runs->n);
+	for (int i = 0; i < runs->n; i++) {
+		EXPECT_EQ(kj.calls, jnum(runs->items[i], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(runs->items[i], "given_back_bytes"));
+		EXPECT_LE(REFAULTS, jnum(runs->items[i], "refaults"));
+		EXPECT_GE(REFAULTS + 2, jnum(runs->items[i], "refaults"));
+	}
+	for (int a = 0; a < 2; a++) {
+		const char *name = jstr(rows->items[a], "allocator");
+
+		ASSERT_NE(NULL, name);
+		for (int f = 0; f < 3; f++) {
+			double x[2], mean, sq = 0;
+			int m = 0;
+
+			for (int i = 0; i < runs->n; i++)
+				if (!strcmp(jstr(runs->items[i], "allocator"), name) && m < 2)
+					x[m++] = jnum(runs->items[i], runcol[f]);
+			ASSERT_EQ(2, m);
+			mean = (x[0] + x[1]) / 2;
+			for (int i = 0; i < 2; i++)
+				sq += (x[i] - mean) * (x[i] - mean);
+			snprintf(key, sizeof(key), "%s_mean%s", figs[f], unit[f]);
+			EXPECT_TRUE(fabs(jnum(rows->items[a], key) - mean) <= 1e-5 * mean)
+				TH_LOG("%s %s: %g vs %g", name, key, jnum(rows->items[a], key), mean);
+			snprintf(key, sizeof(key), "%s_min%s", figs[f], unit[f]);
+			EXPECT_EQ(x[0] < x[1] ? x[0] : x[1], jnum(rows->items[a], key))
+				TH_LOG("%s %s", name, key);
+			snprintf(key, sizeof(key), "%s_max%s", figs[f], unit[f]);
+			EXPECT_EQ(x[0] > x[1] ? x[0] : x[1], jnum(rows->items[a], key))
+				TH_LOG("%s %s", name, key);
+			snprintf(key, sizeof(key), "%s_stddev%s", figs[f], unit[f]);
+			v = jnum(rows->items[a], key);
+			EXPECT_TRUE(fabs(v * v - sq) <= 1e-4 * sq + 1e-9)
+				TH_LOG("%s %s: %g^2 vs %g", name, key, v, sq);
+		}
+		/* the same program twice: the same calls and give-backs */
+		EXPECT_EQ(kj.calls, jnum(rows->items[a], "memory_syscalls"));
+		EXPECT_EQ(kj.given_back, jnum(rows->items[a], "given_back_bytes"));
+	}
+	/* ratio 1, not significant */
+	EXPECT_EQ(1, jnum(rows->items[1], "given_back_mean_ratio"));
+	EXPECT_EQ(0, jnum(rows->items[1], "given_back_ratio_significant"));
+	EXPECT_EQ(1, jnum(rows->items[1], "memory_syscalls_mean_ratio"));
+
+	/* --prometheus, one run each */
+	cargv[5] = "1";
+	cargv[8] = "--prometheus";
+	setenv("KCOST_WORKLOAD", "1", 1);
+	ASSERT_EQ(0, ml_run(&c, cargv));
+	unsetenv("KCOST_WORKLOAD");
+	ASSERT_EQ(0, c.status) TH_LOG("%s", c.err);
+	EXPECT_EQ(0, prom_check(c.out, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(kj.calls, prom_value(c.out, "memlens_kcost_memory_syscalls_total",
+				       "allocator=\"glibc:KCOST_VARIANT=1\""));
+	EXPECT_EQ(kj.given_back, prom_value(c.out, "memlens_kcost_given_back_mean_bytes",
+					    "allocator=\"glibc\""));
+	v = prom_value(c.out, "memlens_kcost_refaults_max_total", "allocator=\"glibc\"");
+	EXPECT_LE(REFAULTS, v);
+	EXPECT_GE(REFAULTS + 2, v);
+}
+
+/*
+ * As user nobody BPF cannot load: run and compare say so, with the reason
+ * and memlens doctor, in text and JSON, and still run (exit 0).
+ */
+TEST(run_and_compare_unprivileged_say_unavailable_and_run)
+{
+	struct ml_result *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *run_json[] = { "run", "--json", "--", "true", NULL };
+	char *run_text[] = { "run", "--", "true", NULL };
+	char *run_rep[] = { "run", "-r", "2", "--", "true", NULL };
+	char *cmp_text[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
+			     "--", "true", NULL };
+	char *cmp_json[] = { "compare", "--allocators", "glibc,glibc", "-n", "2", "--warmup", "0",
+			     "--json", "--", "true", NULL };
+	static const char *const keys[] = { "memory_syscalls_total", "given_back_bytes",
+					    "refaults_total", "memory_syscall_kernel_ns",
+					    "syscall_tlb_flushes_total", "tlb_ipis_received_total" };
+	const struct jval *rows;
+	struct jval *doc;
+	char err[128], key[96];
+	const char *why;
+
+	ASSERT_NE(MAP_FAILED, r);
+	if (geteuid())
+		SKIP(return, "needs root to drop to nobody");
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_json));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	doc = jparse(r->out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s: %s", err, r->out);
+	EXPECT_EQ(0, jnum(doc, "result.exit_status"));
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(key, sizeof(key), "kcost.%s.value", keys[i]);
+		EXPECT_EQ(J_NULL, jpath(doc, key) ? jpath(doc, key)->t : J_NUM) TH_LOG("%s", key);
+		snprintf(key, sizeof(key), "kcost.%s.unavailable", keys[i]);
+		why = jstr(doc, key);
+		ASSERT_NE(NULL, why) TH_LOG("%s", key);
+		EXPECT_NE(NULL, strstr(why, "kcost unavailable: ")) TH_LOG("%s", why);
+		EXPECT_NE(NULL, strstr(why, "CAP_BPF")) TH_LOG("%s", why);
+		EXPECT_NE(NULL, strstr(why, "(see memlens doctor)")) TH_LOG("%s", why);
+	}
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_text));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "  kcost figures                unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "wall time")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, run_rep));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "  kcost figures                unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_EQ(NULL, strstr(r->out, "refaults")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, cmp_text));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	EXPECT_NE(NULL, strstr(r->out, "Kernel cost (memory syscalls, given back, refaults, TLB flushes): unavailable: kcost unavailable: "))
+		TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "(see memlens doctor)")) TH_LOG("%s", r->out);
+	EXPECT_NE(NULL, strstr(r->out, "wall time: mean +- stddev")) TH_LOG("%s", r->out);
+	ASSERT_EQ(0, ml_run_memlens_as_nobody(r, cmp_json));
+	EXPECT_EQ(0, r->status) TH_LOG("%s", r->err);
+	doc = jparse(r->out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	why = jstr(doc, "compare.kcost.unavailable");
+	ASSERT_NE(NULL, why);
+	EXPECT_NE(NULL, strstr(why, "CAP_BPF")) TH_LOG("%s", why);
+	rows = jget(jpath(doc, "kcost"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_EQ(2, rows->n);
+	EXPECT_EQ(J_NULL, jget(rows->items[1], "memory_syscalls")->t);
+	EXPECT_EQ(2, jnum(doc, "compare.runs"));
+	munmap(r, sizeof(*r));
 }
 
 /* TracerPid of /proc/@pid/status; -1 if unreadable. */

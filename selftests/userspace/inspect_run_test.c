@@ -368,6 +368,53 @@ TEST(compare_text_and_failures)
 	EXPECT_NE(NULL, strstr(res.err, "--allocators is required"));
 }
 
+/*
+ * NAME:VAR=VALUE: the allocator run with those variables set, shown in the
+ * report; a value may hold ':' (GLIBC_TUNABLES's separator) when what
+ * follows is not VAR=; compare tells the variant from its allocator.
+ */
+TEST(allocator_variants_set_the_environment)
+{
+	char *run[] = { "memlens", "run", "--allocator",
+			"glibc:GLIBC_TUNABLES=glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=4096:ML_T=3",
+			"--json", "--", "sh", "-c",
+			"test \"$GLIBC_TUNABLES\" = glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=4096 && exit $ML_T",
+			NULL };
+	char *cmp[] = { "memlens", "compare", "--allocators", "glibc,glibc:ML_T=3", "-n", "2",
+			"--warmup", "0", "--json", "--", "sh", "-c", "exit ${ML_T:-0}", NULL };
+	char *notvar[] = { "memlens", "compare", "--allocators", "glibc,glibc:nope", "--", "true",
+			   NULL };
+	char *preload[] = { "memlens", "run", "--allocator", "mlalloc:LD_PRELOAD=/x.so", "--",
+			    "true", NULL };
+	char *empty[] = { "memlens", "run", "--allocator", "glibc:", "--", "true", NULL };
+	const struct jval *rows;
+	struct jval *doc;
+
+	ASSERT_EQ(0, ml_run(&res, run));
+	EXPECT_EQ(3, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	EXPECT_EQ(3, jnum(doc, "result.exit_status"));
+	EXPECT_STREQ("GLIBC_TUNABLES=glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=4096 ML_T=3",
+		     jstr(doc, "run.environment"));
+	ASSERT_EQ(0, ml_run(&res, cmp));
+	EXPECT_EQ(1, res.status) TH_LOG("%s", res.err);
+	doc = jparse(res.out, err, sizeof(err));
+	ASSERT_NE(NULL, doc) TH_LOG("%s", err);
+	rows = jget(jpath(doc, "allocators"), "rows");
+	ASSERT_NE(NULL, rows);
+	ASSERT_EQ(2, rows->n);
+	EXPECT_STREQ("glibc", jstr(rows->items[0], "allocator"));
+	EXPECT_STREQ("glibc:ML_T=3", jstr(rows->items[1], "allocator"));
+	EXPECT_EQ(0, jnum(rows->items[0], "runs_failed"));
+	EXPECT_EQ(2, jnum(rows->items[1], "runs_failed"));
+	expect_error(_metadata, notvar, 2, "allocator 'glibc:nope': 'nope' is not VAR=VALUE");
+	/* one line */
+	EXPECT_EQ(res.err + strlen(res.err) - 1, strchr(res.err, '\n')) TH_LOG("%s", res.err);
+	expect_error(_metadata, preload, 2, "LD_PRELOAD is the allocator's own");
+	expect_error(_metadata, empty, 2, "'' is not VAR=VALUE");
+}
+
 TEST(help_has_examples)
 {
 	char *run[] = { "memlens", "run", "--help", NULL };

@@ -54,12 +54,10 @@ static int find_mlalloc(char *path, size_t len)
 	return -1;
 }
 
-int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len)
+static int find_base(const char *name, struct ml_allocator *out, char *why, size_t len)
 {
 	struct stat st;
 
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", name);
 	if (!strcmp(name, "glibc"))
 		return 0;
 	if (!strcmp(name, "mlalloc")) {
@@ -97,6 +95,77 @@ int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, siz
 	}
 	snprintf(out->path, sizeof(out->path), "%s", name);
 	return 0;
+}
+
+/* Does @s start with an environment variable's name and '='? */
+static bool is_assignment(const char *s)
+{
+	const char *p = s;
+
+	if (!(*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+		return false;
+	while (*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+	       (*p >= '0' && *p <= '9'))
+		p++;
+	return *p == '=';
+}
+
+/* The variant's "VAR=VALUE" parts of @vars (after NAME:) into @out. */
+static int parse_variant(char *vars, struct ml_allocator *out, char *why, size_t len)
+{
+	char *part = vars, *next;
+
+	while (part) {
+		/* a part not starting with VAR= belongs to the value before it */
+		for (next = strchr(part, ':'); next && !is_assignment(next + 1);
+		     next = strchr(next + 1, ':'))
+			;
+		if (next)
+			*next++ = '\0';
+		if (!is_assignment(part)) {
+			snprintf(
+				why, len,
+				"allocator '%s': '%s' is not VAR=VALUE (NAME:VAR=VALUE[:VAR=VALUE...])",
+				out->name, part);
+			return ML_EXIT_USAGE;
+		}
+		if (!strncmp(part, "LD_PRELOAD=", 11)) {
+			snprintf(
+				why, len,
+				"allocator '%s': LD_PRELOAD is the allocator's own (give a path instead)",
+				out->name);
+			return ML_EXIT_USAGE;
+		}
+		if (out->nenv == ML_ALLOC_ENVS || strlen(part) >= sizeof(out->env[0])) {
+			snprintf(why, len, "allocator '%s': at most %d variables of %zu characters",
+				 out->name, ML_ALLOC_ENVS, sizeof(out->env[0]) - 1);
+			return ML_EXIT_USAGE;
+		}
+		snprintf(out->env[out->nenv++], sizeof(out->env[0]), "%s", part);
+		part = next;
+	}
+	return 0;
+}
+
+int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len)
+{
+	char base[4096], *colon;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(name) >= sizeof(out->name) || strlen(name) >= sizeof(base)) {
+		snprintf(why, len, "allocator '%.64s...': name too long", name);
+		return ML_EXIT_USAGE;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(base, sizeof(base), "%s", name);
+	colon = strchr(base, ':');
+	if (colon)
+		*colon = '\0';
+	ret = find_base(base, out, why, len);
+	if (!ret && colon)
+		ret = parse_variant(colon + 1, out, why, len);
+	return ret;
 }
 
 /* ELF facts of @path: its type (ET_*) and whether it has a PT_INTERP. */

@@ -3,7 +3,11 @@
  * memlens compare --allocators A,B,... [-n RUNS] [--plot FILE.svg] -- CMD:
  * the same command under each allocator, runs interleaved (A B C A B C ...)
  * so that a drift of the machine hits every allocator alike; the table
- * shows medians and ratios to the first allocator.
+ * shows medians and ratios to the first allocator, a second table what
+ * each run's memory management cost in the kernel (kcost, BPF: memory
+ * syscalls, bytes given back, refaults, kernel ns, TLB flushes).  An
+ * allocator may be given with a variant's environment,
+ * NAME:VAR=VALUE[:VAR=VALUE...] (allocator.c).
  */
 #include <argp.h>
 #include <errno.h>
@@ -26,28 +30,58 @@ struct compare_args {
 	char *allocators;
 	const char *plot;
 	int runs, warmup, interval_ms;
-	bool show_output;
+	bool show_output, no_kcost;
 	char **cmd;
 };
+
+/*
+ * The figures with a spread: key prefix, text title, unit, the short
+ * title of the kcost table's column, where in a run's result.  The first
+ * KC_FIRST are the allocators table's, the others the kcost table's.
+ */
+static const struct {
+	const char *key, *title;
+	enum ml_unit unit;
+	const char *col;
+	size_t off;
+} spread_figs[] = {
+	{ "wall", "wall time", ML_UNIT_SECONDS, NULL, offsetof(struct ml_run_result, wall) },
+	{ "peak_resident", "peak resident", ML_UNIT_BYTES, NULL,
+	  offsetof(struct ml_run_result, peak_rss) },
+	{ "minor_faults", "minor faults", ML_UNIT_TOTAL, NULL,
+	  offsetof(struct ml_run_result, minflt) },
+	{ "pagetable", "peak page tables", ML_UNIT_BYTES, NULL,
+	  offsetof(struct ml_run_result, peak_pgtable) },
+	{ "memory_syscalls", "memory syscalls (kcost)", ML_UNIT_TOTAL, "mem calls",
+	  offsetof(struct ml_run_result, kc_calls) },
+	{ "given_back", "given back (kcost)", ML_UNIT_BYTES, "given back",
+	  offsetof(struct ml_run_result, kc_given_back) },
+	{ "refaults", "refaults (kcost)", ML_UNIT_TOTAL, "refaults",
+	  offsetof(struct ml_run_result, kc_refaults) },
+	{ "memory_syscall_kernel_ns", "kernel ns in memory syscalls (kcost)", ML_UNIT_TOTAL,
+	  "kernel ns", offsetof(struct ml_run_result, kc_ns) },
+	{ "syscall_tlb_flushes", "TLB flushes the calls made (kcost)", ML_UNIT_TOTAL,
+	  "call flushes", offsetof(struct ml_run_result, kc_tlb) },
+	{ "tlb_ipis_received", "TLB flush IPIs received (kcost)", ML_UNIT_TOTAL, "IPIs rcvd",
+	  offsetof(struct ml_run_result, kc_tlb_received) },
+};
+
+#define NSPREAD  ((int)(sizeof(spread_figs) / sizeof(spread_figs[0])))
+#define KC_FIRST 4
+
+static struct ml_val run_fig(const struct ml_run_result *r, int f)
+{
+	return *(const struct ml_val *)((const char *)r + spread_figs[f].off);
+}
 
 /* The medians of one allocator's runs. */
 struct outcome {
 	struct ml_allocator alloc;
 	int ok, failed;
 	struct ml_val wall, rss, minflt, majflt, pte, thp, dtlb, flushes;
-	/* over the successful runs: wall, peak rss, minor faults, page tables */
-	struct ml_stats st[4];
-};
-
-/* The figures with a spread: key prefix, text title, unit. */
-static const struct {
-	const char *key, *title;
-	enum ml_unit unit;
-} spread_figs[4] = {
-	{ "wall", "wall time", ML_UNIT_SECONDS },
-	{ "peak_resident", "peak resident", ML_UNIT_BYTES },
-	{ "minor_faults", "minor faults", ML_UNIT_TOTAL },
-	{ "pagetable", "peak page tables", ML_UNIT_BYTES },
+	struct ml_val med[NSPREAD]; /* the medians of spread_figs */
+	/* over the successful runs, each of spread_figs */
+	struct ml_stats st[NSPREAD];
 };
 
 enum {
@@ -56,12 +90,13 @@ enum {
 	OPT_PLOT = 0x4000,
 	OPT_INTERVAL = 'i',
 	OPT_SHOW = 0x4001,
-	OPT_WARMUP = 0x4002
+	OPT_WARMUP = 0x4002,
+	OPT_NO_KCOST = 0x4003
 };
 
 static const struct argp_option compare_options[] = {
 	{ "allocators", OPT_ALLOCS, "A,B,...", 0,
-	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths); the first is the baseline",
+	  "allocators to compare (glibc, mlalloc, jemalloc, tcmalloc, mimalloc, or paths), each optionally NAME:VAR=VALUE[:VAR=VALUE...] to run it with those variables set (mlalloc:MLALLOC_PURGE_DELAY=0); the first is the baseline",
 	  0 },
 	{ "runs", OPT_RUNS, "N", 0,
 	  "runs per allocator (default 5): mean, standard deviation, min and max, and medians", 0 },
@@ -71,6 +106,9 @@ static const struct argp_option compare_options[] = {
 	{ "plot", OPT_PLOT, "FILE.svg", 0, "also write a bar chart as SVG", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "/proc sampling interval (default 20)", 0 },
 	{ "show-output", OPT_SHOW, NULL, 0, "keep the command's stdout (default: /dev/null)", 0 },
+	{ "no-kcost", OPT_NO_KCOST, NULL, 0,
+	  "do not count the memory syscalls, give-backs, refaults and TLB flushes (kcost, BPF)",
+	  0 },
 	{ 0 }
 };
 
@@ -110,6 +148,9 @@ static error_t parse_compare(int key, char *arg, struct argp_state *state)
 	case OPT_SHOW:
 		a->show_output = true;
 		return 0;
+	case OPT_NO_KCOST:
+		a->no_kcost = true;
+		return 0;
 	case ARGP_KEY_ARG:
 		a->cmd = state->argv + state->next - 1;
 		state->next = state->argc;
@@ -140,12 +181,21 @@ static const struct argp compare_argp = {
 	.doc = "Run CMD under each allocator (LD_PRELOAD), RUNS times each, runs\n"
 	       "interleaved, and show side by side the medians of wall time, peak\n"
 	       "resident, minor and major faults, peak page-table bytes, THP share,\n"
-	       "TLB flushes and dTLB misses, with ratios to the first allocator.\v"
+	       "TLB flushes and dTLB misses, with ratios to the first allocator;\n"
+	       "then what the allocator made the kernel do (kcost, BPF, attached\n"
+	       "before each exec): memory syscalls, bytes given back, refaults,\n"
+	       "kernel ns in those syscalls, the TLB flushes they made and the flush\n"
+	       "IPIs received.  Each figure also as mean +- stddev (min - max) and\n"
+	       "the ratio of the means, marked when the spread holds 1.0.  Where\n"
+	       "BPF cannot load, the kcost figures say unavailable, with the reason,\n"
+	       "and the runs go on.  NAME:VAR=VALUE runs an allocator with\n"
+	       "variables set, so that one allocator's settings can be compared.\v"
 	       "Examples:\n"
 	       "  memlens compare --allocators glibc,mlalloc -- sort -n numbers.txt\n"
 	       "  memlens compare --allocators glibc,mlalloc,jemalloc,tcmalloc,mimalloc \\\n"
 	       "      -n 5 --plot allocators.svg -- python3 bench.py\n"
-	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app",
+	       "  memlens compare --allocators glibc,./libmy.so --json -- ./app\n"
+	       "  memlens compare --allocators mlalloc,mlalloc:MLALLOC_PURGE_DELAY=0 -- ./app",
 	.children = compare_children,
 };
 
@@ -215,6 +265,7 @@ static void summarize(struct outcome *o, const struct ml_run_result *r, int n)
 {
 	struct ml_val w[MAX_RUNS], rss[MAX_RUNS], mn[MAX_RUNS], mj[MAX_RUNS];
 	struct ml_val pte[MAX_RUNS], thp[MAX_RUNS], dt[MAX_RUNS], fl[MAX_RUNS];
+	struct ml_val v[MAX_RUNS];
 
 	for (int i = 0; i < n; i++) {
 		o->ok += !r[i].status;
@@ -228,10 +279,12 @@ static void summarize(struct outcome *o, const struct ml_run_result *r, int n)
 		dt[i] = ok_only(&r[i], r[i].dtlb_misses);
 		fl[i] = r[i].tlb_flushes;
 	}
-	ml_stats_of(w, n, &o->st[0]);
-	ml_stats_of(rss, n, &o->st[1]);
-	ml_stats_of(mn, n, &o->st[2]);
-	ml_stats_of(pte, n, &o->st[3]);
+	for (int f = 0; f < NSPREAD; f++) {
+		for (int i = 0; i < n; i++)
+			v[i] = ok_only(&r[i], run_fig(&r[i], f));
+		ml_stats_of(v, n, &o->st[f]);
+		o->med[f] = median(v, n);
+	}
 	o->wall = median(w, n);
 	o->rss = median(rss, n);
 	o->minflt = median(mn, n);
@@ -287,32 +340,45 @@ static const struct ml_col run_cols[] = {
 	{ "peak_resident_bytes", "peak rss", ML_UNIT_BYTES },
 	{ "minor_faults", "minflt", ML_UNIT_TOTAL },
 	{ "pagetable_bytes", "pgtables", ML_UNIT_BYTES },
+	{ "memory_syscalls", "mem calls", ML_UNIT_TOTAL },
+	{ "given_back_bytes", "given back", ML_UNIT_BYTES },
+	{ "refaults", "refaults", ML_UNIT_TOTAL },
+	{ "memory_syscall_kernel_ns", "kernel ns", ML_UNIT_TOTAL },
+	{ "syscall_tlb_flushes", "call flushes", ML_UNIT_TOTAL },
+	{ "tlb_ipis_received", "IPIs rcvd", ML_UNIT_TOTAL },
 };
+
+/* JSON and Prometheus: the six spread columns of figures @from to @to, after @all[@ncols]. */
+static int spread_columns(struct ml_col *all, int ncols, int from, int to)
+{
+	static char names[NSPREAD * 6][80];
+
+	for (int f = from; f < to; f++)
+		for (int c = 0; c < 6; c++) {
+			const char *unit = c >= 4                                 ? "" :
+					   spread_figs[f].unit == ML_UNIT_SECONDS ? "_seconds" :
+					   spread_figs[f].unit == ML_UNIT_BYTES   ? "_bytes" :
+										    "";
+			struct ml_col *col = &all[ncols++];
+
+			snprintf(names[f * 6 + c], sizeof(names[0]), "%s_%s%s", spread_figs[f].key,
+				 spread_cols[c], unit);
+			col->key = col->title = names[f * 6 + c];
+			col->unit = c == 4 ? ML_UNIT_RATIO :
+				    c == 5 ? ML_UNIT_COUNT :
+					     spread_figs[f].unit;
+		}
+	return ncols;
+}
 
 static void table(struct ml_report *r, const struct outcome *o, int n)
 {
-	static struct ml_col all[sizeof(cols) / sizeof(cols[0]) + 24];
-	static char names[24][64];
+	static struct ml_col all[sizeof(cols) / sizeof(cols[0]) + KC_FIRST * 6];
 	int ncols = sizeof(cols) / sizeof(cols[0]);
 
 	memcpy(all, cols, sizeof(cols));
 	if (r->fmt != ML_FMT_TEXT)
-		for (int f = 0; f < 4; f++)
-			for (int c = 0; c < 6; c++) {
-				const char *unit = c >= 4 ? "" :
-						   spread_figs[f].unit == ML_UNIT_SECONDS ?
-							    "_seconds" :
-						   spread_figs[f].unit == ML_UNIT_BYTES ? "_bytes" :
-											  "";
-				struct ml_col *col = &all[ncols++];
-
-				snprintf(names[f * 6 + c], sizeof(names[0]), "%s_%s%s",
-					 spread_figs[f].key, spread_cols[c], unit);
-				col->key = col->title = names[f * 6 + c];
-				col->unit = c == 4 ? ML_UNIT_RATIO :
-					    c == 5 ? ML_UNIT_COUNT :
-						     spread_figs[f].unit;
-			}
+		ncols = spread_columns(all, ncols, 0, KC_FIRST);
 	ml_report_table(r, "allocators", "Medians per allocator (x: ratio to the first)", all,
 			ncols, ML_SRC_RUSAGE);
 	for (int i = 0; i < n; i++) {
@@ -332,17 +398,73 @@ static void table(struct ml_report *r, const struct outcome *o, int n)
 		ml_report_cell(r, o[i].flushes);
 		ml_report_cell(r, o[i].dtlb);
 		if (r->fmt != ML_FMT_TEXT)
-			for (int f = 0; f < 4; f++)
+			for (int f = 0; f < KC_FIRST; f++)
 				for (int c = 0; c < 6; c++)
 					ml_report_cell(r, stat_cell(&o[i].st[f], c, &o[0].st[f]));
 	}
 	ml_report_table_end(r);
 }
 
+/* What the allocators made the kernel do: the kcost figures' medians and ratios. */
+static void kcost_table(struct ml_report *r, const struct outcome *o, int n)
+{
+	static struct ml_col all[1 + 2 * NSPREAD + NSPREAD * 6];
+	static char keys[NSPREAD][80], rkeys[NSPREAD][80];
+	int ncols = 1;
+
+	all[0] = (struct ml_col){ "allocator", "allocator", ML_UNIT_TEXT };
+	for (int f = KC_FIRST; f < NSPREAD; f++) {
+		const char *unit = spread_figs[f].unit == ML_UNIT_BYTES ? "_bytes" : "";
+
+		snprintf(keys[f], sizeof(keys[0]), "%s%s", spread_figs[f].key, unit);
+		snprintf(rkeys[f], sizeof(rkeys[0]), "%s_ratio", spread_figs[f].key);
+		all[ncols++] = (struct ml_col){ keys[f], spread_figs[f].col, spread_figs[f].unit };
+		all[ncols++] = (struct ml_col){ rkeys[f], "x", ML_UNIT_RATIO };
+	}
+	if (r->fmt != ML_FMT_TEXT)
+		ncols = spread_columns(all, ncols, KC_FIRST, NSPREAD);
+	ml_report_table(
+		r, "kcost",
+		"Kernel cost of memory management, medians (kcost, BPF; x: ratio to the first)",
+		all, ncols, ML_SRC_BPF);
+	for (int i = 0; i < n; i++) {
+		ml_report_cell_str(r, o[i].alloc.name);
+		for (int f = KC_FIRST; f < NSPREAD; f++) {
+			ml_report_cell(r, o[i].med[f]);
+			ml_report_cell(r, ratio(o[i].med[f], o[0].med[f]));
+		}
+		if (r->fmt != ML_FMT_TEXT)
+			for (int f = KC_FIRST; f < NSPREAD; f++)
+				for (int c = 0; c < 6; c++)
+					ml_report_cell(r, stat_cell(&o[i].st[f], c, &o[0].st[f]));
+	}
+	ml_report_table_end(r);
+}
+
+/*
+ * Whether kcost counted: 1, or unavailable with the first reason (a value
+ * in JSON and Prometheus, a line in text).
+ */
+static struct ml_val kcost_state(const struct outcome *o, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (o[i].st[KC_FIRST].n)
+			return ml_have(1, ML_SRC_BPF);
+	return ml_none(o[0].st[KC_FIRST].why ? o[0].st[KC_FIRST].why : "no successful run");
+}
+
 /* Text: mean +- sd, min-max and the ratio of the means, per figure. */
 static void spread_text(FILE *out, const struct outcome *o, int n)
 {
-	for (int f = 0; f < 4; f++) {
+	int w = 10;
+
+	for (int i = 0; i < n; i++)
+		if ((int)strlen(o[i].alloc.name) > w)
+			w = (int)strlen(o[i].alloc.name);
+	for (int f = 0; f < NSPREAD; f++) {
+		/* kcost unavailable for every allocator: said once, above */
+		if (f >= KC_FIRST && !ml_known(kcost_state(o, n)))
+			break;
 		fprintf(out, "\n%s: mean +- stddev (min - max), ratio of the means\n",
 			spread_figs[f].title);
 		for (int i = 0; i < n; i++) {
@@ -350,11 +472,11 @@ static void spread_text(FILE *out, const struct outcome *o, int n)
 			int sig = ml_stats_significant(st, b);
 
 			if (!st->n) {
-				fprintf(out, "  %-10s unavailable: %s\n", o[i].alloc.name,
+				fprintf(out, "  %-*s unavailable: %s\n", w, o[i].alloc.name,
 					st->why ? st->why : "no successful run");
 				continue;
 			}
-			fprintf(out, "  %-10s ", o[i].alloc.name);
+			fprintf(out, "  %-*s ", w, o[i].alloc.name);
 			ml_stats_print(out, spread_figs[f].unit, st);
 			if (b->n && b->mean)
 				fprintf(out, "  %.2fx%s", st->mean / b->mean,
@@ -561,7 +683,7 @@ static void progress(int done, int total, const char *name)
 static int run_compare(int argc, char **argv)
 {
 	struct compare_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 5, 1, 20, false, NULL
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, NULL, NULL, 5, 1, 20, false, false, NULL
 	};
 	static struct ml_run_result results[MAX_ALLOCS][MAX_RUNS];
 	struct outcome o[MAX_ALLOCS] = { 0 };
@@ -605,7 +727,7 @@ static int run_compare(int argc, char **argv)
 				progress((run + a.warmup) * n + i, (a.runs + a.warmup) * n,
 					 o[i].alloc.name);
 			ret = ml_run_measure(a.cmd, &o[i].alloc, a.interval_ms, false, child_out,
-					     res);
+					     !a.no_kcost, res);
 			if (ret || res->exec_errno || !res->alloc_loaded) {
 				if (tty)
 					fputs("\r\033[K", stderr);
@@ -647,13 +769,19 @@ static int run_compare(int argc, char **argv)
 		ml_report_int(&r, "warmup", "warm-up rounds", a.warmup);
 		ml_report_str(&r, "command", "command", cmdline);
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
+		ml_report_val(&r, "kcost", "kcost counted", ML_UNIT_COUNT, kcost_state(o, n));
 		ml_report_section_end(&r);
 	}
 	table(&r, o, n);
-	if (r.fmt == ML_FMT_TEXT) {
+	if (r.fmt == ML_FMT_TEXT)
 		footnotes(stdout, &o[0]);
+	if (r.fmt == ML_FMT_TEXT && !ml_known(kcost_state(o, n)))
+		printf("\nKernel cost (memory syscalls, given back, refaults, TLB flushes): unavailable: %s\n",
+		       kcost_state(o, n).why);
+	else
+		kcost_table(&r, o, n);
+	if (r.fmt == ML_FMT_TEXT)
 		spread_text(stdout, o, n);
-	}
 	if (r.fmt == ML_FMT_JSON) {
 		ml_report_table(&r, "runs", "Runs", run_cols,
 				sizeof(run_cols) / sizeof(run_cols[0]), ML_SRC_RUSAGE);
@@ -668,6 +796,8 @@ static int run_compare(int argc, char **argv)
 				ml_report_cell(&r, x->peak_rss);
 				ml_report_cell(&r, x->minflt);
 				ml_report_cell(&r, x->peak_pgtable);
+				for (int f = KC_FIRST; f < NSPREAD; f++)
+					ml_report_cell(&r, run_fig(x, f));
 			}
 		ml_report_table_end(&r);
 	}

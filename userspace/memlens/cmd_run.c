@@ -24,6 +24,7 @@ struct run_args {
 	const char *output;
 	int interval_ms;
 	int repeat, warmup; /* warmup -1: 1 with -r N > 1, else 0 */
+	bool no_kcost;
 	char **cmd;
 };
 
@@ -34,12 +35,13 @@ enum {
 	OPT_OUTPUT = 'o',
 	OPT_INTERVAL = 'i',
 	OPT_REPEAT = 'r',
-	OPT_WARMUP = 0x4002
+	OPT_WARMUP = 0x4002,
+	OPT_NO_KCOST = 0x4003
 };
 
 static const struct argp_option run_options[] = {
 	{ "allocator", OPT_ALLOC, "NAME", 0,
-	  "glibc (default), mlalloc, jemalloc, tcmalloc, mimalloc, or a path to a shared library to LD_PRELOAD",
+	  "glibc (default), mlalloc, jemalloc, tcmalloc, mimalloc, or a path to a shared library to LD_PRELOAD; NAME:VAR=VALUE[:VAR=VALUE...] also sets its environment (mlalloc:MLALLOC_PURGE_DELAY=0)",
 	  0 },
 	{ "interval", OPT_INTERVAL, "MS", 0,
 	  "sample /proc every MS milliseconds while it runs (default 20)", 0 },
@@ -49,6 +51,9 @@ static const struct argp_option run_options[] = {
 	  0 },
 	{ "warmup", OPT_WARMUP, "N", 0,
 	  "runs first and not counted (0 to 10; default 1 with -r N > 1, else 0)", 0 },
+	{ "no-kcost", OPT_NO_KCOST, NULL, 0,
+	  "do not count the memory syscalls, give-backs, refaults and TLB flushes (kcost, BPF)",
+	  0 },
 	{ 0 }
 };
 
@@ -65,6 +70,9 @@ static error_t parse_run(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_OUTPUT:
 		a->output = arg;
+		return 0;
+	case OPT_NO_KCOST:
+		a->no_kcost = true;
 		return 0;
 	case OPT_INTERVAL:
 		if (ml_parse_int(arg, 1, 60000, &a->interval_ms)) {
@@ -107,7 +115,11 @@ static const struct argp run_argp = {
 	.doc = "Run CMD with an allocator preloaded and report its memory from exec\n"
 	       "to exit: wall and CPU time, peak resident, minor and major faults\n"
 	       "(wait4), peak page-table bytes, swap and THP share (sampled from\n"
-	       "/proc), dTLB misses (perf, when the CPU has a PMU).  No ptrace.  A\n"
+	       "/proc), dTLB misses (perf, when the CPU has a PMU), and what its\n"
+	       "memory management cost in the kernel (kcost, BPF: memory syscalls,\n"
+	       "bytes given back, refaults, kernel ns in those syscalls, the TLB\n"
+	       "flushes they made; \"unavailable\" with the reason where BPF cannot\n"
+	       "load, and the run goes on).  No ptrace.  A\n"
 	       "progress line shows on a terminal after one second.  With --json or\n"
 	       "--prometheus on stdout (no -o), the command's stdout goes to stderr.\n"
 	       "An allocator that LD_PRELOAD cannot load (not a shared library, a\n"
@@ -119,6 +131,7 @@ static const struct argp run_argp = {
 	       "  memlens run -- sort -S 200M bigfile\n"
 	       "  memlens run -r 10 -- ./bench\n"
 	       "  memlens run --allocator mlalloc -- python3 script.py\n"
+	       "  memlens run --allocator mlalloc:MLALLOC_PURGE_DELAY=0 --json -- ./bench\n"
 	       "  memlens run --allocator /opt/lib/libfoo.so --json -o report.json -- ./server --bench",
 	.children = run_children,
 };
@@ -146,9 +159,21 @@ static const struct {
 	  offsetof(struct ml_run_result, dtlb_misses) },
 	{ "tlb_flushes", "TLB flushes", ML_UNIT_COUNT,
 	  offsetof(struct ml_run_result, tlb_flushes) },
+	{ "memory_syscalls", "memory syscalls", ML_UNIT_COUNT,
+	  offsetof(struct ml_run_result, kc_calls) },
+	{ "given_back_bytes", "given back", ML_UNIT_BYTES,
+	  offsetof(struct ml_run_result, kc_given_back) },
+	{ "refaults", "refaults", ML_UNIT_COUNT, offsetof(struct ml_run_result, kc_refaults) },
+	{ "memory_syscall_kernel_ns", "kernel ns in memory syscalls", ML_UNIT_COUNT,
+	  offsetof(struct ml_run_result, kc_ns) },
+	{ "syscall_tlb_flushes", "TLB flushes the calls made", ML_UNIT_COUNT,
+	  offsetof(struct ml_run_result, kc_tlb) },
+	{ "tlb_ipis_received", "TLB flush IPIs received", ML_UNIT_COUNT,
+	  offsetof(struct ml_run_result, kc_tlb_received) },
 };
 
-#define NFIGS ((int)(sizeof(figs) / sizeof(figs[0])))
+#define NFIGS        ((int)(sizeof(figs) / sizeof(figs[0])))
+#define KC_FIRST_FIG 11 /* memory_syscalls: the first of kcost's */
 
 static struct ml_val fig(const struct ml_run_result *res, int f)
 {
@@ -172,6 +197,12 @@ static const struct ml_col run_cols[] = {
 	{ "thp_coverage_percent", "thp", ML_UNIT_PERCENT },
 	{ "dtlb_read_misses", "dtlb miss", ML_UNIT_TOTAL },
 	{ "tlb_flushes", "flushes", ML_UNIT_TOTAL },
+	{ "memory_syscalls", "mem calls", ML_UNIT_TOTAL },
+	{ "given_back_bytes", "given back", ML_UNIT_BYTES },
+	{ "refaults", "refaults", ML_UNIT_TOTAL },
+	{ "memory_syscall_kernel_ns", "kernel ns", ML_UNIT_TOTAL },
+	{ "syscall_tlb_flushes", "call flushes", ML_UNIT_TOTAL },
+	{ "tlb_ipis_received", "IPIs rcvd", ML_UNIT_TOTAL },
 };
 
 static void report(FILE *out, const struct run_args *a, const struct ml_allocator *alloc,
@@ -217,6 +248,15 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 		ml_report_str(&r, "allocator", "allocator", alloc->name);
 	}
 	ml_report_str(&r, "preload", "LD_PRELOAD", alloc->path[0] ? alloc->path : "(none)");
+	if (alloc->nenv) {
+		char env[ML_ALLOC_ENVS * 258] = "";
+		size_t e = 0;
+
+		for (int i = 0; i < alloc->nenv && e < sizeof(env); i++)
+			e += snprintf(env + e, sizeof(env) - e, "%s%s", i ? " " : "",
+				      alloc->env[i]);
+		ml_report_str(&r, "environment", "environment", env);
+	}
 	ml_report_str(&r, "allocator_loaded", "allocator loaded", loaded);
 	if (r.fmt != ML_FMT_TEXT)
 		ml_report_str(&r, "backend", "backend", ml_backend_name(be));
@@ -256,7 +296,11 @@ static void report(FILE *out, const struct run_args *a, const struct ml_allocato
 			ml_report_section_end(&r);
 			continue;
 		}
-		fprintf(out, "  %-28s ", figs[f].title);
+		/* kcost unavailable in every run: its reason once, for its six figures */
+		if (f > KC_FIRST_FIG && !st.n && !ml_known(fig(&res[0], KC_FIRST_FIG)))
+			continue;
+		fprintf(out, "  %-28s ",
+			f == KC_FIRST_FIG && !st.n ? "kcost figures" : figs[f].title);
 		if (!st.n) {
 			fprintf(out, "unavailable: %s\n", st.why ? st.why : "no run");
 			continue;
@@ -290,7 +334,7 @@ static void close_out(FILE *out)
 static int run_run(int argc, char **argv)
 {
 	struct run_args a = {
-		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, "glibc", NULL, 20, 1, -1, NULL
+		{ ML_BACKEND_AUTO, ML_FMT_TEXT, false }, "glibc", NULL, 20, 1, -1, false, NULL
 	};
 	static struct ml_run_result res[MAX_RUNS];
 	struct ml_allocator alloc;
@@ -336,7 +380,8 @@ static int run_run(int argc, char **argv)
 		if (tty && total > 1)
 			fprintf(stderr, "\r\033[K  memlens run: run %d/%d%s", run + a.warmup + 1,
 				total, run < 0 ? " (warm-up)" : "");
-		ret = ml_run_measure(a.cmd, &alloc, a.interval_ms, tty && total == 1, child_out, x);
+		ret = ml_run_measure(a.cmd, &alloc, a.interval_ms, tty && total == 1, child_out,
+				     !a.no_kcost, x);
 		if (tty && total > 1)
 			fputs("\r\033[K", stderr);
 		if (ret) {

@@ -12,6 +12,12 @@
  * the exact fault counts, CPU times and peak RSS (ru_maxrss); those
  * include the command's own waited-for children, as with time(1).  The
  * peak resident is the larger of ru_maxrss and the VmHWM samples.
+ *
+ * kcost's BPF programs (bpf/kcost.bpf.c) are loaded for the child's PID
+ * while it waits on the pipe, before the exec: they count from its first
+ * instruction.  The child does nothing but signal() and execve() between
+ * the pipe and the exec (its environment is built before the fork), so no
+ * memory syscall of memlens' own is counted.
  */
 #include <errno.h>
 #include <math.h>
@@ -32,7 +38,10 @@
 
 #include "backend.h"
 #include "memlens.h"
+#include "mlbpf.h"
 #include "runner.h"
+
+extern char **environ;
 
 static double now(void)
 {
@@ -110,8 +119,46 @@ static void progress_line(pid_t pid, double elapsed, const struct sampler *s)
 		ml_fmt_bytes(pte, sizeof(pte), s->pte));
 }
 
-static void child(char *const argv[], const struct ml_allocator *alloc, int go, int report,
-		  enum ml_child_out out)
+/* Is "NAME=..." @e the variable @var ("NAME=VALUE" or "NAME")? */
+static bool same_var(const char *e, const char *var)
+{
+	size_t n = strcspn(var, "=");
+
+	return !strncmp(e, var, n) && e[n] == '=';
+}
+
+/*
+ * The command's environment: ours, with LD_PRELOAD set to @alloc's
+ * library and its variant's variables set; built before the fork so that
+ * the child allocates nothing.  NULL when out of memory.
+ */
+static char **child_env(const struct ml_allocator *alloc, char *preload, size_t len)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + alloc->nenv + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	snprintf(preload, len, "LD_PRELOAD=%s", alloc->path);
+	for (size_t i = 0; i < n; i++) {
+		bool drop = alloc->path[0] && same_var(environ[i], preload);
+
+		for (int v = 0; v < alloc->nenv && !drop; v++)
+			drop = same_var(environ[i], alloc->env[v]);
+		if (!drop)
+			env[k++] = environ[i];
+	}
+	if (alloc->path[0])
+		env[k++] = preload;
+	for (int v = 0; v < alloc->nenv; v++)
+		env[k++] = (char *)alloc->env[v];
+	return env;
+}
+
+static void child(char *const argv[], char **env, int go, int report, enum ml_child_out out)
 {
 	char c;
 
@@ -127,10 +174,9 @@ static void child(char *const argv[], const struct ml_allocator *alloc, int go, 
 	}
 	if (read(go, &c, 1) != 1)
 		_exit(127);
-	if (alloc->path[0])
-		setenv("LD_PRELOAD", alloc->path, 1);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGQUIT, SIG_DFL);
+	environ = env;
 	execvp(argv[0], argv);
 	c = (char)errno;
 	if (write(report, &c, 1) != 1)
@@ -168,9 +214,76 @@ static void fill_result(struct ml_run_result *res, const struct rusage *ru, cons
 				    ml_none("no resident memory sampled");
 }
 
-int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
-		   bool progress, enum ml_child_out out, struct ml_run_result *res)
+static void kcost_none(struct ml_run_result *res, const char *why)
 {
+	res->kc_calls = res->kc_given_back = res->kc_refaults = res->kc_ns = res->kc_tlb =
+		res->kc_tlb_received = ml_none(why);
+}
+
+/*
+ * The reasons kcost was unavailable, kept for the reports (an ml_val
+ * points at its reason): the same reason, once.
+ */
+static const char *kcost_reason(const char *why)
+{
+	static char reasons[4][300];
+	static int n;
+	char buf[300];
+
+	snprintf(buf, sizeof(buf), "kcost unavailable: %s (see memlens doctor)", why);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(reasons[i], buf))
+			return reasons[i];
+	if (n == 4)
+		return "kcost unavailable (see memlens doctor)";
+	snprintf(reasons[n], sizeof(reasons[0]), "%s", buf);
+	return reasons[n++];
+}
+
+/* kcost's counters at exit, summed into the run's figures. */
+static void kcost_result(struct ml_kcost *k, struct ml_run_result *res)
+{
+	struct kc_call_stats *c = calloc(KC_CALLS, sizeof(*c));
+	struct kc_fault_stats f;
+	__u64 calls = 0, ns = 0, tlb = 0, refaults = 0;
+
+	if (!c || ml_kcost_read(k, c, &f)) {
+		kcost_none(res, kcost_reason(c ? ml_bpf_error() : "out of memory"));
+		free(c);
+		return;
+	}
+	for (int i = 0; i < KC_CALLS; i++) {
+		calls += c[i].calls;
+		ns += c[i].ns;
+		/*
+		 * The flushes a call made: not a task switch while it ran (the
+		 * scheduler's, not the call's); received IPIs are never charged
+		 * to a call.
+		 */
+		for (int r = 1; r < TLB_REASONS; r++)
+			tlb += c[i].tlb[r];
+	}
+	for (int b = 0; b < KC_AGE_BUCKETS; b++)
+		refaults += f.refault[b];
+	res->kc_calls = ml_have((double)calls, ML_SRC_BPF);
+	res->kc_given_back = ml_have((double)f.given_back, ML_SRC_BPF);
+	res->kc_refaults = ml_have((double)refaults, ML_SRC_BPF);
+	res->kc_ns = ml_have((double)ns, ML_SRC_BPF);
+	if (ml_kcost_has_tlb(k)) {
+		res->kc_tlb = ml_have((double)tlb, ML_SRC_BPF);
+		res->kc_tlb_received = ml_have((double)(f.tlb_remote + f.tlb_other_mm), ML_SRC_BPF);
+	} else {
+		res->kc_tlb = res->kc_tlb_received =
+			ml_none("no tlb:tlb_flush tracepoint here (see memlens doctor)");
+	}
+	free(c);
+}
+
+int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
+		   bool progress, enum ml_child_out out, bool kcost, struct ml_run_result *res)
+{
+	char preload[sizeof(alloc->path) + 16], **env;
+	struct ml_kcost *k = NULL;
 	int go[2], report[2], perf, pidfd, st = 0;
 	struct sampler s = { 0 };
 	struct rusage ru;
@@ -183,15 +296,29 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 	memset(res, 0, sizeof(*res));
 	res->alloc_loaded = alloc->path[0] ? -1 : 1;
 	res->tlb_flushes = ml_none("per-process TLB flushes need the module or BPF backend");
-	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
+	kcost_none(res, "not counted (--no-kcost)");
+	env = child_env(alloc, preload, sizeof(preload));
+	if (!env)
+		return -ENOMEM;
+	if (pipe2(go, O_CLOEXEC) || pipe2(report, O_CLOEXEC)) {
+		free(env);
 		return -errno;
+	}
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		free(env);
 		return -errno;
+	}
 	if (!pid)
-		child(argv, alloc, go[0], report[1], out);
+		child(argv, env, go[0], report[1], out);
+	free(env);
 	close(go[0]);
 	close(report[1]);
+	/* probed each run, never assumed: where it cannot load, the run goes on */
+	if (kcost && ml_kcost_open(&k, pid)) {
+		kcost_none(res, kcost_reason(ml_bpf_error()));
+		k = NULL;
+	}
 	perf = ml_perf_open_dtlb(pid, true);
 	if (perf < 0)
 		res->dtlb_misses = ml_none(
@@ -215,8 +342,12 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 
 		if (w == pid)
 			break;
-		if (w < 0 && errno != EINTR)
-			return -errno;
+		if (w < 0 && errno != EINTR) {
+			int err = -errno;
+
+			ml_kcost_close(k);
+			return err;
+		}
 		sample(pid, &s);
 		/* until the library shows, or libc shows without it */
 		if (res->alloc_loaded < 0)
@@ -241,6 +372,10 @@ int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int int
 		res->status = 127;
 	else
 		close(report[0]);
+	if (k) {
+		kcost_result(k, res);
+		ml_kcost_close(k);
+	}
 	if (perf >= 0) {
 		if (read(perf, &misses, sizeof(misses)) == sizeof(misses))
 			res->dtlb_misses = ml_have((double)misses, ML_SRC_PERF);
@@ -273,6 +408,23 @@ void ml_emit_run(struct ml_report *r, const struct ml_run_result *res)
 		      res->dtlb_misses);
 	ml_report_val(r, "tlb_flushes_total", "TLB flushes", ML_UNIT_TOTAL, res->tlb_flushes);
 	ml_report_int(r, "samples", "/proc samples", res->samples);
+	ml_report_section_end(r);
+	ml_report_section(r, "kcost", "Kernel cost of memory management (kcost, BPF)");
+	if (r->fmt == ML_FMT_TEXT && !ml_known(res->kc_calls)) {
+		/* one reason for all six: said once */
+		ml_report_val(r, "kcost", "kcost figures", ML_UNIT_TOTAL, res->kc_calls);
+		ml_report_section_end(r);
+		return;
+	}
+	ml_report_val(r, "memory_syscalls_total", "memory syscalls", ML_UNIT_TOTAL, res->kc_calls);
+	ml_report_val(r, "given_back_bytes", "given back", ML_UNIT_BYTES, res->kc_given_back);
+	ml_report_val(r, "refaults_total", "refaults", ML_UNIT_TOTAL, res->kc_refaults);
+	ml_report_val(r, "memory_syscall_kernel_ns", "kernel ns in memory syscalls", ML_UNIT_TOTAL,
+		      res->kc_ns);
+	ml_report_val(r, "syscall_tlb_flushes_total", "TLB flushes the calls made", ML_UNIT_TOTAL,
+		      res->kc_tlb);
+	ml_report_val(r, "tlb_ipis_received_total", "TLB flush IPIs received", ML_UNIT_TOTAL,
+		      res->kc_tlb_received);
 	ml_report_section_end(r);
 }
 

@@ -14,16 +14,23 @@
 #include "backend.h"
 #include "report.h"
 
+#define ML_ALLOC_ENVS 8
+
 struct ml_allocator {
-	char name[64];   /* glibc, mlalloc, ... or the path given */
+	char name[128];  /* glibc, mlalloc, ... or the path given, with its variables */
 	char path[4096]; /* the library to LD_PRELOAD; "" for glibc */
+	int nenv;        /* a variant's environment: "VAR=VALUE" each */
+	char env[ML_ALLOC_ENVS][256];
 };
 
 /*
  * @name: glibc, mlalloc, jemalloc, tcmalloc, mimalloc or a path to a
- * shared library.  Returns 0, ML_EXIT_USAGE for an unknown name or a
- * missing path, ML_EXIT_ERROR for a known allocator not installed here;
- * @why says which, in one line.
+ * shared library, optionally followed by a variant's environment,
+ * NAME:VAR=VALUE[:VAR=VALUE...] (a part after a ':' that does not start
+ * with VAR= belongs to the value before it, as in GLIBC_TUNABLES=a=1:b=2).
+ * Returns 0, ML_EXIT_USAGE for an unknown name, a missing path or a bad
+ * variable, ML_EXIT_ERROR for a known allocator not installed here; @why
+ * says which, in one line.
  */
 int ml_allocator_find(const char *name, struct ml_allocator *out, char *why, size_t len);
 /*
@@ -57,20 +64,29 @@ struct ml_run_result {
 	struct ml_val thp_coverage;   /* AnonHugePages / Rss at the RSS peak */
 	struct ml_val dtlb_misses;    /* perf, from exec to exit */
 	struct ml_val tlb_flushes;
+	/*
+	 * kcost (BPF, attached before exec, read at exit): memory syscalls,
+	 * bytes given back, refaults, time in the kernel in the memory
+	 * syscalls (ns), the TLB flushes they made, flush IPIs received.
+	 */
+	struct ml_val kc_calls, kc_given_back, kc_refaults, kc_ns, kc_tlb, kc_tlb_received;
 	/* the allocator's library seen in /proc/PID/maps: 1, 0 not loaded, -1 not seen either way */
 	int alloc_loaded;
 };
 
 /*
- * Run @argv with @alloc preloaded, sampling /proc/PID every @interval_ms
- * ms; with @progress, a progress line on stderr after one second; with
- * @out, where the command's stdout goes.  Never
+ * Run @argv with @alloc preloaded (and its variant's environment),
+ * sampling /proc/PID every @interval_ms ms; with @progress, a progress
+ * line on stderr after one second; with @out, where the command's stdout
+ * goes; with @kcost, kcost's counters (ml_kcost_open() on the child while
+ * it waits before its exec; unavailable with the reason where BPF cannot
+ * load: the run goes on).  Never
  * ptraces: the counters come from wait4() and perf (enable_on_exec).
  * Returns 0 once the command ran (whatever its exit status), or -errno
  * when it could not be started at all.
  */
 int ml_run_measure(char *const argv[], const struct ml_allocator *alloc, int interval_ms,
-		   bool progress, enum ml_child_out out, struct ml_run_result *res);
+		   bool progress, enum ml_child_out out, bool kcost, struct ml_run_result *res);
 void ml_emit_run(struct ml_report *r, const struct ml_run_result *res);
 
 /* Mean, sample standard deviation, min and max of the known values. */
