@@ -21,6 +21,7 @@
 #include "inspect.h"
 #include "memlens.h"
 #include "runner.h"
+#include "svg.h"
 
 #define MAX_ALLOCS 8
 #define MAX_RUNS   100
@@ -504,27 +505,7 @@ static const char *const colors[MAX_ALLOCS] = {
 	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
 };
 
-static void svg_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '<')
-			fputs("&lt;", f);
-		else if (*s == '>')
-			fputs("&gt;", f);
-		else if (*s == '&')
-			fputs("&amp;", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-/*
- * The SVG's layout.  A viewer's sans-serif has no fixed advance, so text
- * widths are estimated: SVG_EM of the font size per character, above the
- * average of the usual sans-serif faces for digits and lower-case letters
- * (about 0.55), so that the estimate errs on the wide side.
- */
-#define SVG_EM     0.62
+/* The SVG's layout: text widths are estimated (svg.h, ML_SVG_EM). */
 #define SVG_FONT   13 /* the root's font-size */
 #define SVG_TITLE  16
 #define SVG_BAR    260 /* the longest bar */
@@ -540,7 +521,7 @@ struct svg_layout {
 
 static int text_w(const char *s, int size)
 {
-	return (int)(strlen(s) * size * SVG_EM + 0.999);
+	return ml_svg_text_w(s, size);
 }
 
 /* "52.5 MiB (1.05x)" of allocator @i in a panel at @off; "" if unknown. */
@@ -566,13 +547,7 @@ static void svg_label(char *buf, size_t len, enum ml_unit unit, const struct out
 static void svg_put_text(FILE *f, struct svg_layout *l, int x, int y, bool end, const char *attrs,
 			 const char *s, int size)
 {
-	int right = end ? x : x + text_w(s, size);
-
-	fprintf(f, "<text x=\"%d\" y=\"%d\"%s%s>", x, y, end ? " text-anchor=\"end\"" : "", attrs);
-	svg_text(f, s);
-	fputs("</text>\n", f);
-	if (right > l->max_x)
-		l->max_x = right;
+	ml_svg_text(f, &l->max_x, x, y, end ? ML_SVG_END : ML_SVG_START, attrs, s, size);
 }
 
 /* One panel: a horizontal bar per allocator, value and ratio at its end. */
@@ -628,7 +603,7 @@ static const struct {
  */
 static int write_svg(FILE *f, const struct outcome *o, int n, char **cmd)
 {
-	int ph = 40 + 26 * n, h = 70 + 2 * ph;
+	int ph = 40 + 26 * n, h = 70 + 2 * ph, err;
 	struct svg_layout l = { 0 };
 	char title[SVG_CMD + 32] = "memlens compare:", buf[96], *body = NULL;
 	size_t tlen = strlen(title), blen = 0;
@@ -664,15 +639,9 @@ static int write_svg(FILE *f, const struct outcome *o, int n, char **cmd)
 	l.width = l.max_x + SVG_MARGIN;
 	if (l.width < SVG_MARGIN + 2 * l.panel_w)
 		l.width = SVG_MARGIN + 2 * l.panel_w;
-	fprintf(f,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"%d\">\n",
-		l.width, h, l.width, h, SVG_FONT);
-	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", l.width, h);
-	fputs(body ? body : "", f);
+	err = ml_svg_write(f, l.width, h, SVG_FONT, body);
 	free(body);
-	fputs("</svg>\n", f);
-	return fclose(f) ? -errno : 0;
+	return err;
 }
 
 static void progress(int done, int total, const char *name)
