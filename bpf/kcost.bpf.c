@@ -10,7 +10,8 @@
  *  - tlb_flush: the flushes that fire on a thread while it is inside one
  *    of those calls, by reason and pages, charged to the call; but the
  *    flush IPIs it receives (remote_shootdown, remote_wrong_cpu) are
- *    someone else's flush and are counted apart, in or out of a call.
+ *    someone else's flush and are counted apart, in or out of a call,
+ *    and the flushes it makes outside the calls (in page faults) too.
  *  - page_fault_user/_kernel (user addresses): faults on pages the process
  *    gave back (munmap, MADV_DONTNEED, MADV_FREE, a brk shrink) are
  *    refaults, bucketed by the time since the give-back; other
@@ -343,8 +344,13 @@ static __always_inline int on_flush(int reason, unsigned long pages)
 	}
 	k = tid();
 	f = bpf_map_lookup_elem(&inflight, &k);
-	if (!f)
+	if (!f) {
+		struct kc_fault_stats *fs = ml_percpu_value(&faults);
+
+		if (fs && reason >= 0 && reason < TLB_REASONS)
+			fs->tlb_outside[reason]++;
 		return 0;
+	}
 	call = f->call;
 	c = bpf_map_lookup_elem(&calls, &call);
 	if (!c)

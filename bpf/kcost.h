@@ -54,6 +54,12 @@ struct kc_fault_stats {
 	 */
 	__u64 tlb_remote;
 	__u64 tlb_other_mm;
+	/*
+	 * Flushes the target's threads made outside the memory syscalls, by
+	 * reason (not 1, 5): in page faults (a copy-on-write break clears and
+	 * flushes the old PTE), at exit, on task switches.
+	 */
+	__u64 tlb_outside[TLB_REASONS];
 };
 
 /*

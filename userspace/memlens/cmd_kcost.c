@@ -251,6 +251,13 @@ static void emit_tlb_received(struct ml_report *r, const struct ml_kcost *k,
 	ml_report_val(r, "remote_wrong_cpu", "for an mm the CPU had left", ML_UNIT_TOTAL,
 		      ml_have((double)f->tlb_other_mm, ML_SRC_BPF));
 	ml_report_section_end(r);
+	ml_report_section(r, "tlb_outside",
+			  "TLB flushes made outside the calls (page faults, exit, switches)");
+	for (int i = 0; i < TLB_REASONS; i++)
+		if (charged_reason(i))
+			ml_report_val(r, reason_keys[i], reason_keys[i], ML_UNIT_TOTAL,
+				      ml_have((double)f->tlb_outside[i], ML_SRC_BPF));
+	ml_report_section_end(r);
 }
 
 static const struct ml_col hist_cols[] = {
