@@ -251,8 +251,9 @@ static void reader_sleep(const struct peer_readers *r)
 {
 	int ms = reader_sleep_ms();
 
-	if (ms > 0 && !eager(r))
-		usleep(ms * 1000);
+	/* in 100 us slices: a reader asleep when the test starts wakes */
+	for (int i = 0; i < ms * 10 && !eager(r) && !r->stop; i++)
+		usleep(100);
 }
 
 /*
@@ -306,7 +307,7 @@ static void pause_unless_stopped(struct peer_readers *r, unsigned long long ns)
 	unsigned long long end = clock_ns(CLOCK_MONOTONIC) + ns;
 
 	while (!r->stop && !eager(r) && clock_ns(CLOCK_MONOTONIC) < end)
-		usleep(1000);
+		usleep(100);
 }
 
 /*
@@ -404,6 +405,23 @@ static void wait_first_passes(struct peer_readers *r)
 {
 	while (!r->passes[0] || !r->passes[1])
 		usleep(10000);
+}
+
+/*
+ * Continue the test only once each reader has begun a read since it went
+ * eager: a test that lives a few ms (map_fixed_noreplace) ended inside a
+ * reader's pause on 6.1, and no read overlapped it.  (2 s at the most.)
+ */
+static void wait_reading(struct peer_readers *r)
+{
+	unsigned long s0 = r->started[0], s1 = r->started[1];
+
+	for (int i = 0; i < 20000; i++) {
+		if ((!reader_on(0) || r->started[0] != s0) &&
+		    (!reader_on(1) || r->started[1] != s1))
+			return;
+		usleep(100);
+	}
 }
 
 /* Keep the "ok N ..." and "not ok N ..." lines of out, and its tail. */
@@ -524,6 +542,7 @@ static int peer_exec(struct peer_run *run, char *const argv[], int limit,
 		r->pt_reads = r->pt_wall_ns = r->pt_cpu_ns = 0;
 		r->pt_max_wall_ns = 0;
 		r->cont_ns = clock_ns(CLOCK_MONOTONIC);
+		wait_reading(r);
 		ptrace(PTRACE_CONT, pid, 0, 0);
 	}
 	run->setup_secs = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
@@ -866,7 +885,12 @@ PEER(userfaultfd_anon, 0, 600, "userfaultfd", "anon", uffd_mb(), "4")
 PEER(userfaultfd_shmem, 0, 600, "userfaultfd", "shmem", uffd_mb(), "4")
 PEER(userfaultfd_hugetlb, 0, 600, "userfaultfd", "hugetlb", uffd_mb(), "4")
 PEER_KSM(ksm_merge, 0, "-M", "-p", "10")
-PEER_KSM(ksm_unmerge, 0, "-U")
+/*
+ * -U: its result varied without memlens too (6.1, this stop: plain 1, its
+ * rerun 0); with readers, tracked failed where three plain runs passed
+ * (6.12): the scan race above, which readers' CPU widens.  Not compared.
+ */
+PEER_KSM(ksm_unmerge, PEER_ANY_OUTCOME, "-U")
 PEER_KSM(ksm_zero_pages, 0, "-Z", "-p", "10", "-z", "0")
 /* -N: its result varied between runs without memlens (6.12: 1 and 1; newest: 1 plain, 0 tracked) */
 PEER_KSM(ksm_numa_merge, PEER_ANY_OUTCOME, "-N", "-m", "1")
