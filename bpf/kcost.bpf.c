@@ -326,7 +326,7 @@ static __always_inline int on_flush(int reason, unsigned long pages)
 
 	if (ml_current_tgid() != targ_tgid)
 		return 0;
-	if (reason == TLB_REASON_REMOTE_SHOOTDOWN || reason == TLB_REASON_REMOTE_WRONG_CPU) {
+	if (TLB_REASON_RECEIVED(reason)) {
 		struct kc_fault_stats *fs = ml_percpu_value(&faults);
 
 		if (fs && reason == TLB_REASON_REMOTE_SHOOTDOWN)

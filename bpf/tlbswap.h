@@ -12,6 +12,9 @@
 #define TLB_REASON_REMOTE_SHOOTDOWN 1 /* the flush IPI's handler */
 #define TLB_REASON_REMOTE_WRONG_CPU 5 /* ... on a CPU that left the mm (6.14+) */
 #define TLB_FLUSH_ALL_PAGES         (~0UL)
+/* A flush the CPU did at another's request: received, not made. */
+#define TLB_REASON_RECEIVED(r) \
+	((r) == TLB_REASON_REMOTE_SHOOTDOWN || (r) == TLB_REASON_REMOTE_WRONG_CPU)
 
 struct tlb_counts {
 	__u64 reason[TLB_REASONS]; /* task_switch remote_shootdown local_shootdown

@@ -224,8 +224,7 @@ static void window_check(struct __test_metadata *_metadata, bool raw)
 		TH_LOG("no tracefs tlb:tlb_flush here (%d): not compared", have_trace);
 	} else {
 		for (int r = 1; r < TLB_REASONS; r++) {
-			bool received = r == TLB_REASON_REMOTE_SHOOTDOWN ||
-					r == TLB_REASON_REMOTE_WRONG_CPU;
+			bool received = TLB_REASON_RECEIVED(r);
 			__u64 in_calls = 0, took;
 
 			for (int i = 0; i < KC_CALLS; i++)

@@ -209,7 +209,7 @@ static void emit_calls(struct ml_report *r, const struct ml_kcost *k, const stru
 /* The reasons a call makes; the received ones (1, 5) are emit_tlb_received's. */
 static bool charged_reason(int r)
 {
-	return r != TLB_REASON_REMOTE_SHOOTDOWN && r != TLB_REASON_REMOTE_WRONG_CPU;
+	return !TLB_REASON_RECEIVED(r);
 }
 
 static void emit_tlb(struct ml_report *r, const struct ml_kcost *k, const struct kc_call_stats *c)
